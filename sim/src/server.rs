@@ -1,0 +1,631 @@
+//! The HTTP server, its shared state, and the handle tests use to drive it.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::query;
+use crate::store::{Row, Store};
+use crate::version::CountMode;
+use crate::{ApiVersion, Generator};
+
+/// How the simulator starts.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub version: ApiVersion,
+    /// Session tokens that authenticate. Anything else is a 401.
+    pub tokens: Vec<String>,
+    /// Requests allowed per window per token (Coder: 512 per minute); `None` disables it.
+    pub rate_limit: Option<(u32, Duration)>,
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            version: ApiVersion::HEAD,
+            tokens: vec![Self::DEFAULT_TOKEN.to_owned()],
+            rate_limit: Some((512, Duration::from_secs(60))),
+            seed: rand::random(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// The token `demo` and the tests use: `<10-char id>-<22-char secret>` like Coder's.
+    pub const DEFAULT_TOKEN: &'static str = "SimTokenId-s3cretS3cretS3cretS3cr";
+}
+
+/// A fault served instead of (or around) a normal audit page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After` (seconds), as go-chi/httprate sends it.
+    RateLimited { retry_after_secs: u64 },
+    /// A 5xx with Coder's error body.
+    ServerError(u16),
+    /// A 200 whose JSON body stops half-way.
+    Truncated,
+    /// A 200 with an HTML error page from a proxy instead of JSON.
+    Garbage,
+    /// Wait this long, then answer normally (for the client's request timeout).
+    Hang(Duration),
+    /// 401 as for an expired or revoked token.
+    Unauthorized,
+}
+
+/// Live traffic: rows inserted in the background while the tailer runs.
+#[derive(Debug, Clone)]
+pub struct LiveTraffic {
+    pub rows_per_sec: f64,
+    /// Share of rows whose `time` lies in the past (commit lag, replica skew).
+    pub late_share: f64,
+    /// How far in the past a late row may be.
+    pub late_max: Duration,
+    /// Share of rows that reuse the previous row's exact `time`.
+    pub tie_share: f64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub audit_requests: u64,
+    pub faults_served: u64,
+    pub rate_limited: u64,
+}
+
+struct Inner {
+    config: SimConfig,
+    store: Store,
+    generator: Generator,
+    faults: VecDeque<Fault>,
+    fault_rate: f64,
+    inserts_per_page: usize,
+    /// Every id ever inserted, with its time: the ground truth for loss assertions.
+    inserted: Vec<(String, DateTime<Utc>)>,
+    deleted: HashSet<String>,
+    tokens: HashSet<String>,
+    limiter: std::collections::HashMap<String, VecDeque<Instant>>,
+    rng: StdRng,
+    stats: Stats,
+    last_time: Option<DateTime<Utc>>,
+}
+
+/// A running simulator. Cheap to clone; every clone drives the same server.
+#[derive(Clone)]
+pub struct SimHandle {
+    inner: Arc<Mutex<Inner>>,
+    addr: SocketAddr,
+}
+
+/// Entry point: `Sim::start(config).await?` binds 127.0.0.1 on a free port.
+pub struct Sim;
+
+impl Sim {
+    pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        Self::start_on(config, "127.0.0.1:0".parse().expect("literal address")).await
+    }
+
+    pub async fn start_on(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let inner = Inner {
+            generator: Generator::new(config.version),
+            tokens: config.tokens.iter().cloned().collect(),
+            rng: StdRng::seed_from_u64(config.seed),
+            config,
+            store: Store::default(),
+            faults: VecDeque::new(),
+            fault_rate: 0.0,
+            inserts_per_page: 0,
+            inserted: Vec::new(),
+            deleted: HashSet::new(),
+            limiter: Default::default(),
+            stats: Stats::default(),
+            last_time: None,
+        };
+        let handle = SimHandle {
+            inner: Arc::new(Mutex::new(inner)),
+            addr,
+        };
+        let app = Router::new()
+            .route("/api/v2/buildinfo", get(buildinfo))
+            .route("/api/v2/audit", get(audit))
+            .route("/api/v2/audit/testgenerate", post(testgenerate))
+            .route("/api/v2/entitlements", get(entitlements))
+            .route("/__sim/ids", get(sim_ids))
+            .fallback(not_found)
+            .with_state(handle.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("coder-sim server stopped: {e}");
+            }
+        });
+        Ok(handle)
+    }
+}
+
+impl SimHandle {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock is a bug in the simulator itself; keep serving.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Insert one generated entry at `time`; returns its id.
+    pub fn insert_at(&self, time: DateTime<Utc>) -> String {
+        self.lock().insert_generated(time)
+    }
+
+    /// Insert an entry verbatim (e.g. from a sample page). Returns false if it has no
+    /// parseable `time`, which Coder can never produce.
+    pub fn insert_entry(&self, entry: &Value) -> bool {
+        match Row::from_entry(entry) {
+            Some(row) => {
+                self.lock().insert_row(row);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `n` rows spread evenly over `[end - span, end]`, with a few ties and a row at
+    /// 23:59:59.5 of every day the span crosses: the traps a backlog must survive.
+    pub fn backlog(&self, n: usize, span: Duration, end: DateTime<Utc>) {
+        let span = TimeDelta::from_std(span).unwrap_or(TimeDelta::days(1));
+        let start = end - span;
+        let mut inner = self.lock();
+        let step = span.num_microseconds().unwrap_or(i64::MAX) / (n.max(1) as i64);
+        let mut t = start;
+        for i in 0..n {
+            if i % 50 != 7 {
+                t = start + TimeDelta::microseconds(step.saturating_mul(i as i64));
+            }
+            inner.insert_generated(t);
+        }
+        let mut day = start.duration_trunc(TimeDelta::days(1)).unwrap_or(start);
+        while day < end {
+            let edge = day + TimeDelta::days(1) - TimeDelta::milliseconds(500);
+            if edge >= start && edge <= end {
+                inner.insert_generated(edge);
+            }
+            day += TimeDelta::days(1);
+        }
+    }
+
+    /// Serve `fault` to the next audit request (faults queue up in order).
+    pub fn push_fault(&self, fault: Fault) {
+        self.lock().faults.push_back(fault);
+    }
+
+    /// Serve a random fault (429, 500, 502, truncated, garbage) to this share of requests.
+    pub fn set_fault_rate(&self, rate: f64) {
+        self.lock().fault_rate = rate.clamp(0.0, 1.0);
+    }
+
+    /// Insert this many new rows (time = now) right after each audit page is served,
+    /// shifting every offset the tailer has not read yet.
+    pub fn set_inserts_per_page(&self, n: usize) {
+        self.lock().inserts_per_page = n;
+    }
+
+    pub fn revoke_all_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    pub fn add_token(&self, token: &str) {
+        self.lock().tokens.insert(token.to_owned());
+    }
+
+    /// Retention: delete rows older than `cutoff`.
+    pub fn delete_older_than(&self, cutoff: DateTime<Utc>) -> usize {
+        let mut inner = self.lock();
+        let gone = inner.store.delete_older_than(cutoff);
+        let n = gone.len();
+        inner.deleted.extend(gone);
+        n
+    }
+
+    /// Every id inserted so far, with its time.
+    pub fn inserted(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.lock().inserted.clone()
+    }
+
+    pub fn deleted(&self) -> HashSet<String> {
+        self.lock().deleted.clone()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.lock().stats.clone()
+    }
+
+    pub fn row_count(&self) -> usize {
+        self.lock().store.len()
+    }
+
+    /// Start inserting rows in the background until the returned task is aborted.
+    pub fn spawn_live(&self, live: LiveTraffic) -> tokio::task::JoinHandle<()> {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            let tick = Duration::from_millis(50);
+            let mut owed = 0.0;
+            let mut interval = tokio::time::interval(tick);
+            loop {
+                interval.tick().await;
+                owed += live.rows_per_sec * tick.as_secs_f64();
+                let mut inner = handle.lock();
+                while owed >= 1.0 {
+                    owed -= 1.0;
+                    let now = Utc::now();
+                    let time = if inner.last_time.is_some() && inner.rng.random_bool(live.tie_share)
+                    {
+                        inner.last_time.unwrap_or(now)
+                    } else if inner.rng.random_bool(live.late_share) {
+                        let max = live.late_max.as_micros() as i64;
+                        now - TimeDelta::microseconds(inner.rng.random_range(0..=max.max(1)))
+                    } else {
+                        now
+                    };
+                    inner.insert_generated(time);
+                }
+            }
+        })
+    }
+}
+
+impl Inner {
+    fn insert_generated(&mut self, time: DateTime<Utc>) -> String {
+        // Postgres keeps µs.
+        let time = time
+            .duration_trunc(TimeDelta::microseconds(1))
+            .unwrap_or(time);
+        let id = uuid::Uuid::new_v4().to_string();
+        let entry = self.generator.entry(&id, time, &mut self.rng);
+        if let Some(row) = Row::from_entry(&entry) {
+            self.insert_row(row);
+        }
+        id
+    }
+
+    fn insert_row(&mut self, row: Row) {
+        self.inserted.push((row.id.clone(), row.time));
+        self.last_time = Some(row.time);
+        self.store.insert(row);
+    }
+
+    /// go-chi/httprate: a sliding window per user; `Retry-After` is the window in seconds.
+    fn rate_limited(&mut self, key: &str) -> Option<(u32, Duration)> {
+        let (limit, window) = self.config.rate_limit?;
+        let now = Instant::now();
+        let hits = self.limiter.entry(key.to_owned()).or_default();
+        while hits
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
+            hits.pop_front();
+        }
+        if hits.len() >= limit as usize {
+            return Some((limit, window));
+        }
+        hits.push_back(now);
+        None
+    }
+
+    fn random_fault(&mut self) -> Option<Fault> {
+        if self.fault_rate <= 0.0 || !self.rng.random_bool(self.fault_rate) {
+            return None;
+        }
+        Some(match self.rng.random_range(0..5) {
+            0 => Fault::RateLimited {
+                retry_after_secs: 1,
+            },
+            1 => Fault::ServerError(500),
+            2 => Fault::ServerError(502),
+            3 => Fault::Truncated,
+            _ => Fault::Garbage,
+        })
+    }
+}
+
+fn coder_error(status: StatusCode, message: &str, detail: Option<&str>) -> Response {
+    let mut body = json!({ "message": message });
+    if let Some(d) = detail {
+        body["detail"] = json!(d);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// `APITokenFromRequest`: cookie, query, `Coder-Session-Token`, then (v2.25+) Bearer.
+fn token_from(headers: &HeaderMap, params: &AuditParams, version: ApiVersion) -> Option<String> {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("coder_session_token="))
+        .map(str::to_owned);
+    cookie
+        .or_else(|| params.coder_session_token.clone())
+        .or_else(|| {
+            headers
+                .get("Coder-Session-Token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            version
+                .accepts_bearer()
+                .then(|| {
+                    headers
+                        .get(header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .map(str::to_owned)
+                })
+                .flatten()
+        })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuditParams {
+    q: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+    after_id: Option<String>,
+    coder_session_token: Option<String>,
+}
+
+async fn buildinfo(State(sim): State<SimHandle>) -> Response {
+    let version = sim.lock().config.version;
+    axum::Json(json!({
+        "external_url": "https://github.com/coder/coder",
+        "version": version.version_string(),
+        "dashboard_url": sim.url(),
+        "telemetry": false,
+        "workspace_proxy": false,
+        "agent_api_version": "2.0",
+        "provisioner_api_version": "1.0",
+        "upgrade_message": "",
+        "deployment_id": "sim"
+    }))
+    .into_response()
+}
+
+async fn entitlements(State(sim): State<SimHandle>, headers: HeaderMap) -> Response {
+    let version = sim.lock().config.version;
+    let token = token_from(&headers, &AuditParams::default(), version);
+    if !token.is_some_and(|t| sim.lock().tokens.contains(&t)) {
+        return unauthorized();
+    }
+    axum::Json(json!({
+        "features": {"audit_log": {"entitlement": "entitled", "enabled": true}},
+        "warnings": [], "errors": [], "has_license": true, "trial": false
+    }))
+    .into_response()
+}
+
+fn unauthorized() -> Response {
+    coder_error(
+        StatusCode::UNAUTHORIZED,
+        "You are signed out or your session has expired. Please sign in again to continue.",
+        None,
+    )
+}
+
+fn parse_page_param(name: &str, value: Option<&str>) -> Result<usize, Response> {
+    match value {
+        None | Some("") => Ok(0),
+        Some(v) => v
+            .parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| n as usize)
+            .ok_or_else(|| {
+                coder_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Query param {name:?} must be a valid 32-bit positive integer."),
+                    None,
+                )
+            }),
+    }
+}
+
+async fn audit(
+    State(sim): State<SimHandle>,
+    headers: HeaderMap,
+    Query(params): Query<AuditParams>,
+) -> Response {
+    let (version, fault) = {
+        let mut inner = sim.lock();
+        inner.stats.audit_requests += 1;
+        let version = inner.config.version;
+        let token = token_from(&headers, &params, version);
+        let Some(token) = token.filter(|t| inner.tokens.contains(t)) else {
+            return unauthorized();
+        };
+        if let Some((limit, window)) = inner.rate_limited(&token) {
+            inner.stats.rate_limited += 1;
+            return rate_limited_response(limit, window.as_secs().max(1));
+        }
+        let fault = inner.faults.pop_front().or_else(|| inner.random_fault());
+        if fault.is_some() {
+            inner.stats.faults_served += 1;
+        }
+        (version, fault)
+    };
+    match fault {
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            return rate_limited_response(512, retry_after_secs);
+        }
+        Some(Fault::ServerError(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return coder_error(
+                status,
+                "An internal server error occurred.",
+                Some("simulated"),
+            );
+        }
+        Some(Fault::Unauthorized) => return unauthorized(),
+        Some(Fault::Garbage) => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body><h1>502 Bad Gateway</h1></body></html>",
+            )
+                .into_response();
+        }
+        Some(Fault::Hang(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Truncated) | None => {}
+    }
+    if let Some(after_id) = params.after_id.as_deref()
+        && uuid::Uuid::parse_str(after_id).is_err()
+    {
+        return coder_error(
+            StatusCode::BAD_REQUEST,
+            "Query param \"after_id\" must be a valid uuid.",
+            None,
+        );
+    }
+    let limit = match parse_page_param("limit", params.limit.as_deref()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let offset = match parse_page_param("offset", params.offset.as_deref()) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    // v2.13+: LIMIT COALESCE(NULLIF(limit, 0), 100). Before: LIMIT $1, so 0 rows.
+    let limit = if limit == 0 && version.defaults_limit() {
+        100
+    } else {
+        limit
+    };
+    let filter = match query::parse(params.q.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({
+                    "message": "Invalid audit search query.",
+                    "validations": [{"field": e.field, "detail": e.detail}]
+                })),
+            )
+                .into_response();
+        }
+    };
+    let mut body = {
+        let mut guard = sim.lock();
+        let inner = &mut *guard;
+        let page = inner.store.query(&filter, offset, limit, &mut inner.rng);
+        let (count, cap) = match version.count_mode() {
+            CountMode::ZeroOnEmptyPage if page.entries.is_empty() => (0, None),
+            CountMode::ZeroOnEmptyPage | CountMode::Exact => (page.total, None),
+            CountMode::Capped(cap) => (page.total.min(cap as usize + 1), Some(cap)),
+        };
+        let mut body =
+            String::with_capacity(page.entries.iter().map(|e| e.len() + 1).sum::<usize>() + 64);
+        body.push_str("{\"audit_logs\":[");
+        for (i, e) in page.entries.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(e);
+        }
+        body.push_str(&format!("],\"count\":{count}"));
+        if let Some(cap) = cap {
+            body.push_str(&format!(",\"count_cap\":{cap}"));
+        }
+        body.push('}');
+        for _ in 0..inner.inserts_per_page {
+            inner.insert_generated(Utc::now());
+        }
+        body
+    };
+    if fault == Some(Fault::Truncated) {
+        let mut cut = body.len() / 2;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+    }
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn rate_limited_response(limit: u32, retry_after_secs: u64) -> Response {
+    let mut r = coder_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("You've been rate limited for sending more than {limit} requests in 1m0s."),
+        None,
+    );
+    let h = r.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    h.insert("X-RateLimit-Limit", HeaderValue::from(limit));
+    h.insert("X-RateLimit-Remaining", HeaderValue::from(0));
+    r
+}
+
+#[derive(Debug, Deserialize)]
+struct TestGenerate {
+    time: Option<DateTime<Utc>>,
+    action: Option<String>,
+    resource_type: Option<String>,
+}
+
+/// `POST /api/v2/audit/testgenerate`: insert a row with an arbitrary time (owner only).
+async fn testgenerate(
+    State(sim): State<SimHandle>,
+    headers: HeaderMap,
+    axum::Json(req): axum::Json<TestGenerate>,
+) -> Response {
+    let mut inner = sim.lock();
+    let token = token_from(&headers, &AuditParams::default(), inner.config.version);
+    if !token.is_some_and(|t| inner.tokens.contains(&t)) {
+        return unauthorized();
+    }
+    let time = req.time.unwrap_or_else(Utc::now);
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut entry = inner.generator.entry(&id, time, &mut rand::rng());
+    if let Some(a) = req.action {
+        entry["action"] = json!(a);
+    }
+    if let Some(r) = req.resource_type {
+        entry["resource_type"] = json!(r);
+    }
+    if let Some(row) = Row::from_entry(&entry) {
+        inner.insert_row(row);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Ground truth for tests that run the simulator in another process.
+async fn sim_ids(State(sim): State<SimHandle>) -> Response {
+    let inner = sim.lock();
+    let inserted: Vec<Value> = inner
+        .inserted
+        .iter()
+        .map(|(id, t)| json!({"id": id, "time": Generator::format_time(*t)}))
+        .collect();
+    axum::Json(json!({"inserted": inserted, "deleted": inner.deleted.iter().collect::<Vec<_>>()}))
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    coder_error(StatusCode::NOT_FOUND, "Route not found.", None)
+}

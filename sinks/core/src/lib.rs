@@ -1,0 +1,17 @@
+//! The contract between the shipper's pipeline and every sink.
+//!
+//! The pipeline never knows which sink it feeds: it hands a [`Batch`] of already-encoded
+//! [`Record`]s to a [`Sink`] and gets back a [`Delivery`] outcome. Only `Delivered` lets the
+//! pipeline move that sink's checkpoint; `Retry` and `Reject` never do. Keeping this contract
+//! small is what lets each sink crate own all of its peer's quirks (status codes, acks,
+//! framing) without the pipeline growing a special case per sink.
+
+mod batch;
+mod delivery;
+mod retry;
+mod sink;
+
+pub use batch::{Batch, Record};
+pub use delivery::Delivery;
+pub use retry::{RetryPolicy, SendError, send_with_retry};
+pub use sink::Sink;

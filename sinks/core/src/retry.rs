@@ -1,0 +1,200 @@
+//! Retrying a batch until it is delivered, rejected, or the budget runs out.
+//!
+//! Sinks only classify an attempt; the waiting lives here, once, with `backon`'s capped,
+//! jittered exponential backoff. A peer's own `Retry-After` wins over the computed delay.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+
+use crate::{Batch, Delivery, Sink};
+
+/// How long to keep retrying one batch.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// `None` retries for ever: the right default for a tailer, whose source (Coder) keeps
+    /// the data, so waiting loses nothing while giving up would stop the stream.
+    pub max_attempts: Option<usize>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+            max_attempts: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self) -> impl Iterator<Item = Duration> {
+        let builder = ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_jitter();
+        let builder = match self.max_attempts {
+            // backon counts retries, not attempts.
+            Some(n) => builder.with_max_times(n.saturating_sub(1)),
+            None => builder.without_max_times(),
+        };
+        builder.build()
+    }
+}
+
+/// Why a batch was not delivered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    #[error("sink {sink} rejected the batch: {reason}")]
+    Rejected { sink: String, reason: String },
+    #[error("sink {sink} still failing after {attempts} attempts: {reason}")]
+    Exhausted {
+        sink: String,
+        attempts: usize,
+        reason: String,
+    },
+}
+
+/// Deliver `batch` to `sink`, retrying transient failures per `policy`.
+///
+/// Returns the number of attempts it took. `on_retry` is told of every failed attempt
+/// (for logs and metrics) with the delay before the next one.
+pub async fn send_with_retry<S: Sink + ?Sized>(
+    sink: &mut S,
+    batch: &Batch,
+    policy: &RetryPolicy,
+    mut on_retry: impl FnMut(&str, Duration),
+) -> Result<usize, SendError> {
+    let mut delays = policy.backoff();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match sink.deliver(batch).await {
+            Delivery::Delivered => return Ok(attempts),
+            Delivery::Reject { reason } => {
+                return Err(SendError::Rejected {
+                    sink: sink.name().to_owned(),
+                    reason,
+                });
+            }
+            Delivery::Retry { after, reason } => {
+                let Some(computed) = delays.next() else {
+                    return Err(SendError::Exhausted {
+                        sink: sink.name().to_owned(),
+                        attempts,
+                        reason,
+                    });
+                };
+                let delay = after.unwrap_or(computed);
+                on_retry(&reason, delay);
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Record;
+    use async_trait::async_trait;
+
+    /// A sink that answers from a script, to pin the retry loop's rule.
+    struct Scripted {
+        answers: Vec<Delivery>,
+        calls: usize,
+    }
+
+    #[async_trait]
+    impl Sink for Scripted {
+        fn name(&self) -> &str {
+            "scripted"
+        }
+        async fn deliver(&mut self, _batch: &Batch) -> Delivery {
+            self.calls += 1;
+            self.answers.remove(0)
+        }
+    }
+
+    fn batch() -> Batch {
+        Batch::new(vec![Record {
+            id: "a".into(),
+            time_micros: None,
+            payload: "{}".into(),
+        }])
+    }
+
+    fn fast(max_attempts: Option<usize>) -> RetryPolicy {
+        RetryPolicy {
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            max_attempts,
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_until_delivered() {
+        let mut sink = Scripted {
+            answers: vec![
+                Delivery::retry("down"),
+                Delivery::retry("busy"),
+                Delivery::Delivered,
+            ],
+            calls: 0,
+        };
+        let mut seen = Vec::new();
+        let attempts = send_with_retry(&mut sink, &batch(), &fast(None), |r, _| {
+            seen.push(r.to_owned())
+        })
+        .await;
+        assert_eq!(attempts, Ok(3));
+        assert_eq!(seen, ["down", "busy"]);
+    }
+
+    #[tokio::test]
+    async fn reject_stops_at_once() {
+        let mut sink = Scripted {
+            answers: vec![Delivery::reject("bad token"), Delivery::Delivered],
+            calls: 0,
+        };
+        let err = send_with_retry(&mut sink, &batch(), &fast(None), |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Rejected { ref reason, .. } if reason == "bad token"));
+        assert_eq!(sink.calls, 1);
+    }
+
+    #[tokio::test]
+    async fn budget_is_a_number_of_attempts() {
+        let mut sink = Scripted {
+            answers: (0..5).map(|_| Delivery::retry("down")).collect(),
+            calls: 0,
+        };
+        let err = send_with_retry(&mut sink, &batch(), &fast(Some(3)), |_, _| {})
+            .await
+            .unwrap_err();
+        assert_eq!(sink.calls, 3);
+        assert!(matches!(err, SendError::Exhausted { attempts: 3, .. }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn peer_retry_after_is_honoured() {
+        let mut sink = Scripted {
+            answers: vec![
+                Delivery::Retry {
+                    after: Some(Duration::from_secs(7)),
+                    reason: "slow down".into(),
+                },
+                Delivery::Delivered,
+            ],
+            calls: 0,
+        };
+        let mut delays = Vec::new();
+        send_with_retry(&mut sink, &batch(), &fast(None), |_, d| delays.push(d))
+            .await
+            .unwrap();
+        assert_eq!(delays, [Duration::from_secs(7)]);
+    }
+}

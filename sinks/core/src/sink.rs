@@ -1,0 +1,25 @@
+//! The `Sink` trait.
+
+use async_trait::async_trait;
+
+use crate::{Batch, Delivery};
+
+/// A destination for audit events.
+///
+/// `deliver` must be safe to call again with the same batch after any outcome: delivery is
+/// at-least-once, and a batch whose outcome was lost (crash, timeout) is sent again.
+#[async_trait]
+pub trait Sink: Send {
+    /// The sink's name from the config (`[sinks.NAME]`), used in logs, metrics and
+    /// checkpoint keys.
+    fn name(&self) -> &str;
+
+    /// Try once to deliver `batch`. Never panics on a peer's answer; maps it to a
+    /// [`Delivery`].
+    async fn deliver(&mut self, batch: &Batch) -> Delivery;
+
+    /// Flush and release resources before shutdown. The default does nothing.
+    async fn close(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}

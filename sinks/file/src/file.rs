@@ -1,0 +1,244 @@
+//! An append-only NDJSON file with optional size-based rotation.
+//!
+//! Durability rule: a batch is `Delivered` only after `write_all` + `sync_data`. A write
+//! that fails part-way (a full disk) is cut back to the length the file had before the
+//! batch, so a retry never leaves a torn line in the middle of the file.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use sink_core::{Batch, Delivery, Sink};
+
+#[derive(Debug, Clone)]
+pub struct FileSinkConfig {
+    pub path: PathBuf,
+    /// Rotate when the file would grow past this many bytes (`None`: never rotate).
+    pub max_bytes: Option<u64>,
+    /// Rotated files kept beside the live one (`audit.ndjson.1` is the newest).
+    pub max_files: u32,
+}
+
+pub struct FileSink {
+    name: String,
+    config: FileSinkConfig,
+    /// The open file and its length; taken out while a blocking write runs.
+    state: Option<Open>,
+}
+
+struct Open {
+    file: File,
+    len: u64,
+}
+
+impl FileSink {
+    pub fn new(name: impl Into<String>, config: FileSinkConfig) -> Self {
+        Self {
+            name: name.into(),
+            config,
+            state: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.config.path
+    }
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn deliver(&mut self, batch: &Batch) -> Delivery {
+        let chunk = crate::ndjson(batch);
+        let config = self.config.clone();
+        let state = self.state.take();
+        let joined = tokio::task::spawn_blocking(move || write_batch(&config, state, &chunk)).await;
+        match joined {
+            Ok((state, Ok(()))) => {
+                self.state = state;
+                Delivery::Delivered
+            }
+            Ok((state, Err(e))) => {
+                self.state = state;
+                Delivery::retry(format!("writing {}: {e}", self.config.path.display()))
+            }
+            Err(e) => Delivery::retry(format!("file writer task failed: {e}")),
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), String> {
+        if let Some(open) = self.state.take() {
+            open.file
+                .sync_all()
+                .map_err(|e| format!("syncing {}: {e}", self.config.path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn write_batch(
+    config: &FileSinkConfig,
+    state: Option<Open>,
+    chunk: &[u8],
+) -> (Option<Open>, std::io::Result<()>) {
+    let mut open = match state {
+        Some(open) => open,
+        None => match open_append(&config.path) {
+            Ok(open) => open,
+            Err(e) => return (None, Err(e)),
+        },
+    };
+    if let Some(max) = config.max_bytes
+        && open.len > 0
+        && open.len + chunk.len() as u64 > max
+    {
+        drop(open);
+        if let Err(e) = rotate(&config.path, config.max_files) {
+            return (None, Err(e));
+        }
+        open = match open_append(&config.path) {
+            Ok(open) => open,
+            Err(e) => return (None, Err(e)),
+        };
+    }
+    let before = open.len;
+    let result = open
+        .file
+        .write_all(chunk)
+        .and_then(|()| open.file.sync_data());
+    match result {
+        Ok(()) => {
+            open.len += chunk.len() as u64;
+            (Some(open), Ok(()))
+        }
+        Err(e) => {
+            // Cut any torn tail so the retry starts on a line boundary. If even that
+            // fails, drop the handle: the next attempt reopens and re-reads the length.
+            let restored = open
+                .file
+                .set_len(before)
+                .and_then(|()| open.file.sync_data());
+            match restored {
+                Ok(()) => (Some(open), Err(e)),
+                Err(_) => (None, Err(e)),
+            }
+        }
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<Open> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    let len = file.metadata()?.len();
+    Ok(Open { file, len })
+}
+
+/// `audit.ndjson` becomes `audit.ndjson.1`, `.1` becomes `.2`, ... and the oldest beyond
+/// `max_files` is removed. With `max_files == 0` the live file is simply removed.
+fn rotate(path: &Path, max_files: u32) -> std::io::Result<()> {
+    let numbered = |n: u32| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    };
+    if max_files == 0 {
+        return std::fs::remove_file(path);
+    }
+    let oldest = numbered(max_files);
+    if oldest.exists() {
+        std::fs::remove_file(&oldest)?;
+    }
+    for n in (1..max_files).rev() {
+        let from = numbered(n);
+        if from.exists() {
+            std::fs::rename(&from, numbered(n + 1))?;
+        }
+    }
+    std::fs::rename(path, numbered(1))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sink_core::Record;
+
+    fn batch(ids: &[&str]) -> Batch {
+        ids.iter()
+            .map(|id| Record {
+                id: (*id).into(),
+                time_micros: None,
+                payload: format!("{{\"id\":\"{id}\"}}").into(),
+            })
+            .collect()
+    }
+
+    fn sink(dir: &Path, max_bytes: Option<u64>) -> FileSink {
+        FileSink::new(
+            "archive",
+            FileSinkConfig {
+                path: dir.join("sub/audit.ndjson"),
+                max_bytes,
+                max_files: 2,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn appends_ndjson_and_creates_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sink(dir.path(), None);
+        assert_eq!(s.deliver(&batch(&["a", "b"])).await, Delivery::Delivered);
+        assert_eq!(s.deliver(&batch(&["c"])).await, Delivery::Delivered);
+        let text = std::fs::read_to_string(s.path()).unwrap();
+        assert_eq!(text, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
+    }
+
+    #[tokio::test]
+    async fn a_reopened_sink_appends_instead_of_truncating() {
+        let dir = tempfile::tempdir().unwrap();
+        sink(dir.path(), None).deliver(&batch(&["a"])).await;
+        let mut again = sink(dir.path(), None);
+        again.deliver(&batch(&["b"])).await;
+        let text = std::fs::read_to_string(again.path()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+    }
+
+    #[tokio::test]
+    async fn rotates_by_size_and_keeps_max_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // Each batch is 11 bytes; allow two per file.
+        let mut s = sink(dir.path(), Some(22));
+        for id in ["a", "b", "c", "d", "e", "f", "g"] {
+            assert_eq!(s.deliver(&batch(&[id])).await, Delivery::Delivered);
+        }
+        let read = |suffix: &str| {
+            std::fs::read_to_string(dir.path().join(format!("sub/audit.ndjson{suffix}")))
+        };
+        assert_eq!(read("").unwrap(), "{\"id\":\"g\"}\n");
+        assert_eq!(read(".1").unwrap(), "{\"id\":\"e\"}\n{\"id\":\"f\"}\n");
+        assert_eq!(read(".2").unwrap(), "{\"id\":\"c\"}\n{\"id\":\"d\"}\n");
+        assert!(read(".3").is_err(), "only max_files rotated files are kept");
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_path_is_a_retry_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be: opening it for append fails.
+        std::fs::create_dir_all(dir.path().join("sub/audit.ndjson")).unwrap();
+        let mut s = sink(dir.path(), None);
+        match s.deliver(&batch(&["a"])).await {
+            Delivery::Retry { reason, .. } => assert!(reason.contains("audit.ndjson"), "{reason}"),
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+}
