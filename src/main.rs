@@ -1,1 +1,38 @@
-fn main() {}
+//! The `coder-audit-shipper` binary: parse the command line, run the command, turn an
+//! error into one message and a non-zero exit.
+
+use clap::Parser;
+use coder_audit_shipper::cli::{CheckpointCommand, Cli, Command};
+use coder_audit_shipper::{commands, telemetry};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let result = match cli.command {
+        Command::Run { config } => commands::run(&config).await,
+        Command::Backfill { config, from, to } => commands::backfill(&config, from, to).await,
+        Command::Validate { config } => commands::validate(&config),
+        Command::Checkpoint {
+            command: CheckpointCommand::Show { config, json },
+        } => commands::show_checkpoints(&config, json),
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            dir,
+            duration,
+            rate,
+            backlog,
+        } => commands::demo(dir, duration, rate, backlog).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => Err(anyhow::anyhow!(
+            "this build has no demo (feature `demo` off)"
+        )),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

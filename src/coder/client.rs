@@ -1,0 +1,292 @@
+//! The HTTP client for Coder's API.
+//!
+//! Transient failures (5xx, 429, transport errors, a truncated or non-JSON page) are retried
+//! here with capped, jittered backoff (`backon`), honouring `Retry-After`, for as long as it
+//! takes: Coder keeps the data, so waiting loses nothing. Only answers that waiting cannot
+//! fix (401, 403, 404, 400, a body over the size cap) come back as errors.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use serde::Deserialize;
+
+use super::CoderError;
+use super::error::{Retry, parse_retry_after};
+use super::page::{AuditPage, parse_page};
+use crate::secret::Secret;
+
+const TOKEN_HEADER: &str = "Coder-Session-Token";
+
+/// Where the session token comes from. A file is re-read when Coder answers 401, so a
+/// rotated Kubernetes secret is picked up without a restart.
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    Static(Secret),
+    File(PathBuf),
+}
+
+impl TokenSource {
+    fn read(&self) -> Result<Secret, CoderError> {
+        match self {
+            TokenSource::Static(s) => Ok(s.clone()),
+            TokenSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| Secret::new(s.trim()))
+                .map_err(|e| CoderError::Unauthorized {
+                    message: format!("cannot read token file {}: {e}", path.display()),
+                }),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub request_timeout: Duration,
+    pub max_response_bytes: u64,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 64 * 1024 * 1024,
+            retry_min: Duration::from_millis(250),
+            retry_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `GET /api/v2/buildinfo` (unauthenticated): the server version picks version-specific
+/// expectations and goes into the log at start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BuildInfo {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub external_url: String,
+}
+
+pub struct CoderClient {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    token_source: TokenSource,
+    token: Mutex<Secret>,
+    options: ClientOptions,
+}
+
+impl std::fmt::Debug for CoderClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoderClient")
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+impl CoderClient {
+    pub fn new(url: &str, token: TokenSource, options: ClientOptions) -> Result<Self, CoderError> {
+        let mut base = reqwest::Url::parse(url)
+            .map_err(|e| CoderError::Transport(format!("coder.url {url:?} is not a URL: {e}")))?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(options.request_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("coder-audit-shipper/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CoderError::Transport(format!("building the HTTP client: {e}")))?;
+        let first = token.read()?;
+        Ok(Self {
+            http,
+            base,
+            token_source: token,
+            token: Mutex::new(first),
+            options,
+        })
+    }
+
+    fn current_token(&self) -> Secret {
+        self.token
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Re-read a token file; true if it changed (worth one more try after a 401).
+    fn refresh_token(&self) -> bool {
+        let TokenSource::File(_) = self.token_source else {
+            return false;
+        };
+        let Ok(fresh) = self.token_source.read() else {
+            return false;
+        };
+        let mut held = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        if *held == fresh {
+            return false;
+        }
+        *held = fresh;
+        true
+    }
+
+    pub async fn buildinfo(&self) -> Result<BuildInfo, CoderError> {
+        let body = self.get_with_retry("api/v2/buildinfo", &[]).await?;
+        serde_json::from_slice(&body).map_err(|e| CoderError::Malformed {
+            path: "/api/v2/buildinfo".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// One page of `GET /api/v2/audit?q=…&limit=…&offset=…`, retried until it is a valid
+    /// page or a non-retriable error.
+    pub async fn audit_page(
+        &self,
+        q: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<AuditPage, CoderError> {
+        let params = [
+            ("q", q.to_owned()),
+            ("limit", limit.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        let fetch = || async {
+            let body = self.get_once("api/v2/audit", &params).await?;
+            parse_page(body).map_err(|reason| CoderError::Malformed {
+                path: "/api/v2/audit".into(),
+                reason,
+            })
+        };
+        fetch
+            .retry(self.backoff())
+            .when(|e: &CoderError| e.retry() != Retry::No)
+            .adjust(|e: &CoderError, d| match e.retry() {
+                Retry::After(after) => Some(after),
+                _ => d,
+            })
+            .notify(|e: &CoderError, d| {
+                tracing::warn!(error_kind = e.kind(), retry_in = ?d, "audit page request failed: {e}");
+            })
+            .await
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.options.retry_min)
+            .with_max_delay(self.options.retry_max)
+            .with_jitter()
+            .without_max_times()
+    }
+
+    async fn get_with_retry(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<Bytes, CoderError> {
+        (|| self.get_once(path, params))
+            .retry(self.backoff())
+            .when(|e: &CoderError| e.retry() != Retry::No)
+            .adjust(|e: &CoderError, d| match e.retry() {
+                Retry::After(after) => Some(after),
+                _ => d,
+            })
+            .notify(|e: &CoderError, d| {
+                tracing::warn!(error_kind = e.kind(), retry_in = ?d, "request to Coder failed: {e}");
+            })
+            .await
+    }
+
+    /// One GET. A 401 with a token file re-reads the file and, if it changed, tries once more.
+    async fn get_once(&self, path: &str, params: &[(&str, String)]) -> Result<Bytes, CoderError> {
+        match self.send(path, params).await {
+            Err(CoderError::Unauthorized { .. }) if self.refresh_token() => {
+                tracing::info!("Coder answered 401; re-read the token file and trying again");
+                self.send(path, params).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(&self, path: &str, params: &[(&str, String)]) -> Result<Bytes, CoderError> {
+        let mut url = self
+            .base
+            .join(path)
+            .map_err(|e| CoderError::Transport(format!("joining {path}: {e}")))?;
+        if !params.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let display_path = format!("/{path}");
+        let mut headers = HeaderMap::new();
+        let mut value = HeaderValue::from_str(self.current_token().expose()).map_err(|_| {
+            CoderError::Unauthorized {
+                message: "the session token contains characters not allowed in a header".into(),
+            }
+        })?;
+        value.set_sensitive(true);
+        headers.insert(TOKEN_HEADER, value);
+        let mut response = self
+            .http
+            .get(url)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| CoderError::Transport(describe(e)))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let limit = self.options.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(CoderError::TooLarge {
+                path: display_path,
+                limit,
+            });
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| CoderError::Transport(describe(e)))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(CoderError::TooLarge {
+                    path: display_path,
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            Ok(body.freeze())
+        } else {
+            Err(CoderError::from_status(
+                &display_path,
+                status.as_u16(),
+                &body,
+                retry_after,
+            ))
+        }
+    }
+}
+
+/// reqwest's error with its causes, but never the URL's query (it may carry a token when a
+/// user puts one there) and never a header.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

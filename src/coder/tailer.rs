@@ -1,0 +1,262 @@
+//! The tailer: walks Coder's audit log window by window and hands new entries to an
+//! [`Outlet`] (one sink's delivery and checkpoint), moving the cursor only after the outlet
+//! has confirmed delivery.
+//!
+//! Each scan reads newest first, page by page, until it passes the window's lower bound.
+//! Offsets are not stable (rows inserted while paging push rows down; the 90-day connection
+//! purge pulls them up) and ties have no order, so a page boundary never splits a group of
+//! equal `time`s: the rows of the last tie group of a full page are left for the next
+//! request, which starts one row *before* that group. That re-read row must come back newer
+//! than the group; if it does not, rows moved up under us and the scan backs off a page.
+//! Together with the id set this means every row is read whole, exactly once per run.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::window::{Window, next_window};
+use super::{CoderClient, CoderError, Cursor, EntryKey, Event, Partial};
+
+/// Where new entries go. Implemented by the pipeline for each sink.
+pub trait Outlet {
+    /// Deliver these entries; `Ok` means the sink confirmed every one of them.
+    fn deliver(
+        &mut self,
+        events: Vec<Event>,
+    ) -> impl std::future::Future<Output = Result<(), TailError>> + Send;
+
+    /// Durably record the cursor. Called only after the entries it covers were delivered.
+    fn commit(
+        &mut self,
+        cursor: &Cursor,
+    ) -> impl std::future::Future<Output = Result<(), TailError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    /// An answer from Coder that retrying cannot fix (401, 403, 404, 400, too large).
+    #[error(transparent)]
+    Coder(#[from] CoderError),
+    #[error("delivery failed: {0}")]
+    Delivery(String),
+    #[error("checkpoint write failed: {0}")]
+    Checkpoint(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct TailerOptions {
+    pub page_size: u32,
+    /// How late a row may commit (below the newest time already seen) and still be found.
+    pub overlap: TimeDelta,
+    /// Backfill: the exclusive end of the range. `None` tails for ever.
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// What one [`Tailer::step`] did.
+#[derive(Debug, Clone, Default)]
+pub struct StepReport {
+    /// The window scanned; `None` when a backfill had nothing left.
+    pub window: Option<Window>,
+    pub pages: usize,
+    pub delivered: usize,
+    /// Rows read again that were already delivered (overlap and boundary re-reads).
+    pub reread: usize,
+    /// Times the scan saw rows move up under it and backed off.
+    pub backoffs: usize,
+    /// The scan reached the present (a live window): wait `poll_interval` before the next.
+    pub live: bool,
+    /// A backfill reached its end.
+    pub finished: bool,
+}
+
+/// How many back-offs one scan may make before it stops checking and goes on.
+const MAX_BACKOFFS: usize = 64;
+
+pub struct Tailer {
+    client: Arc<CoderClient>,
+    options: TailerOptions,
+    cursor: Cursor,
+}
+
+impl Tailer {
+    pub fn new(client: Arc<CoderClient>, options: TailerOptions, cursor: Cursor) -> Self {
+        Self {
+            client,
+            options,
+            cursor,
+        }
+    }
+
+    pub fn cursor(&self) -> &Cursor {
+        &self.cursor
+    }
+
+    /// Scan the next window, deliver its new rows through `outlet`, and commit the cursor.
+    pub async fn step<O: Outlet>(&mut self, outlet: &mut O) -> Result<StepReport, TailError> {
+        let now = Utc::now();
+        let Some(window) = next_window(
+            self.cursor.position,
+            self.cursor.floor,
+            self.options.overlap,
+            now,
+            self.options.end,
+        ) else {
+            return Ok(StepReport {
+                finished: true,
+                ..StepReport::default()
+            });
+        };
+        let mut report = StepReport {
+            live: window.upper.is_none(),
+            ..StepReport::default()
+        };
+        // A partial checkpoint applies only to the very window it was written in.
+        let resumed = self
+            .cursor
+            .partial
+            .clone()
+            .filter(|p| Some(p.window_end) == window.upper);
+        if resumed.is_none() {
+            self.cursor.partial = None;
+        }
+        // Ids delivered in this window; merged into the cursor when the window is done.
+        let mut window_seen: HashMap<EntryKey, DateTime<Utc>> = HashMap::new();
+        let mut newest: Option<DateTime<Utc>> = None;
+        let page_size = self.options.page_size.max(1);
+        let mut limit = page_size;
+        let mut offset: u64 = 0;
+        // The time of the tie group left for the next request.
+        let mut boundary: Option<DateTime<Utc>> = None;
+
+        loop {
+            let page = self.client.audit_page(&window.query, offset, limit).await?;
+            report.pages += 1;
+            let times = effective_times(&page.events, window.upper.unwrap_or(now));
+            let n = page.events.len();
+
+            // Continuity: the request starts one row before the deferred tie group, so its
+            // first row must be newer than that group. Otherwise rows moved up past us.
+            if let Some(b) = boundary
+                && report.backoffs < MAX_BACKOFFS
+                && times.first().is_none_or(|t| *t <= b)
+            {
+                report.backoffs += 1;
+                tracing::debug!(offset, "rows moved up during paging; backing off a page");
+                offset = offset.saturating_sub(u64::from(page_size));
+                continue;
+            }
+
+            let full = n as u64 == u64::from(limit);
+            let mut take = n;
+            let mut next = None;
+            if full && let Some(&last) = times.last() {
+                if last >= window.lower {
+                    let group_start = times.iter().position(|t| *t == last).unwrap_or(0);
+                    if group_start == 0 {
+                        // One tie group fills the page: ask again with room for all of it.
+                        limit = limit.saturating_mul(2);
+                        continue;
+                    }
+                    take = group_start;
+                    next = Some((offset + group_start as u64 - 1, last));
+                }
+            }
+
+            let mut fresh = Vec::new();
+            let mut fresh_keys: HashSet<EntryKey> = HashSet::new();
+            let mut reached_end = next.is_none();
+            for (event, t) in page.events.into_iter().zip(times).take(take) {
+                if t < window.lower {
+                    reached_end = true;
+                    break;
+                }
+                if window.upper.is_some_and(|u| t > u) {
+                    continue; // a later window's row
+                }
+                newest = newest.max(Some(t));
+                if resumed.as_ref().is_some_and(|p| t > p.done_above) {
+                    // Delivered before the restart.
+                    window_seen.insert(event.key, t);
+                    continue;
+                }
+                if self.cursor.seen.contains_key(&event.key)
+                    || window_seen.contains_key(&event.key)
+                    || fresh_keys.contains(&event.key)
+                {
+                    report.reread += 1;
+                    continue;
+                }
+                fresh_keys.insert(event.key.clone());
+                fresh.push((event, t));
+            }
+
+            if !fresh.is_empty() {
+                let keys: Vec<(EntryKey, DateTime<Utc>)> =
+                    fresh.iter().map(|(e, t)| (e.key.clone(), *t)).collect();
+                report.delivered += fresh.len();
+                outlet
+                    .deliver(fresh.into_iter().map(|(e, _)| e).collect())
+                    .await?;
+                window_seen.extend(keys);
+            }
+
+            if reached_end {
+                break;
+            }
+            let Some((next_offset, group_time)) = next else {
+                break;
+            };
+            offset = next_offset;
+            limit = page_size;
+            boundary = Some(group_time);
+            // In a closed window, remember how far down the scan has delivered, so a
+            // restart does not send the same rows again.
+            if let Some(upper) = window.upper {
+                let done_above = match &resumed {
+                    Some(p) => p.done_above.min(group_time),
+                    None => group_time,
+                };
+                self.cursor.partial = Some(Partial {
+                    window_end: upper,
+                    done_above,
+                });
+                outlet.commit(&self.cursor).await?;
+            }
+        }
+
+        let before = self.cursor.position;
+        self.cursor.position = match window.upper {
+            Some(upper) => upper,
+            // Never past the local clock: a row stamped in the future must not make the
+            // next scans skip the present.
+            None => newest.map_or(before, |t| before.max(t.min(now))),
+        };
+        self.cursor.partial = None;
+        self.cursor.seen.extend(window_seen);
+        self.cursor.prune(self.options.overlap);
+        if report.delivered > 0 || self.cursor.position != before || resumed.is_some() {
+            outlet.commit(&self.cursor).await?;
+        }
+        report.window = Some(window);
+        Ok(report)
+    }
+}
+
+/// Each row's time for ordering decisions. A row without a parseable `time` takes the time
+/// of the row before it (it was sorted there by the server), so it is still delivered and
+/// never ends a scan early.
+fn effective_times(events: &[Event], first_default: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut last = first_default;
+    events
+        .iter()
+        .map(|e| {
+            if let Some(t) = e.time {
+                last = t;
+            } else {
+                tracing::warn!(id = %e.key, "audit entry without a valid time; delivering it");
+            }
+            last
+        })
+        .collect()
+}

@@ -1,0 +1,153 @@
+//! `backfill`: replay a range of history into the sinks, then exit.
+//!
+//! Each range has its own checkpoint namespace, so a backfill never moves the live cursor,
+//! and a killed backfill resumes where its checkpoint stands when run again.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, TimeDelta, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use sink_core::RetryPolicy;
+use tokio::sync::watch;
+
+use crate::checkpoint::CheckpointKey;
+use crate::coder::{Cursor, Tailer, TailerOptions};
+use crate::config::Config;
+use crate::pipeline::{SinkOutlet, StreamEnd, StreamStats, run_stream};
+
+pub async fn backfill(
+    config_path: &Path,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if from >= to {
+        anyhow::bail!("--from ({from}) must be before --to ({to})");
+    }
+    let config = Config::load(config_path)?;
+    let client = super::connect(&config).await?;
+    let store = super::store(&config);
+    let overlap =
+        TimeDelta::from_std(config.coder.overlap).context("coder.overlap is too large")?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        super::stop_signal().await;
+        let _ = tx.send(true);
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut all_stats = Vec::new();
+    for (name, sink_config) in &config.sinks {
+        let key = CheckpointKey::backfill(name, from, to);
+        let cursor = match store.load(&key)? {
+            Some(c) => {
+                tracing::info!(sink = %name, position = %c.cursor.position, "resuming backfill");
+                c.cursor
+            }
+            None => Cursor::starting_at(from - TimeDelta::microseconds(1), Some(from)),
+        };
+        let tailer = Tailer::new(
+            client.clone(),
+            TailerOptions {
+                page_size: config.coder.page_size,
+                overlap,
+                end: Some(to),
+            },
+            cursor,
+        );
+        let stats = Arc::new(StreamStats::default());
+        all_stats.push(stats.clone());
+        let outlet = SinkOutlet::new(
+            crate::sinks::build(name, sink_config),
+            store.clone(),
+            key,
+            RetryPolicy::default(),
+            stats,
+        );
+        let name = name.clone();
+        let rx = rx.clone();
+        tasks.spawn(async move {
+            (
+                name,
+                run_stream(tailer, outlet, Duration::from_millis(100), rx).await,
+            )
+        });
+    }
+
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(1000);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} backfill [{bar:40}] {percent}% {msg} ({elapsed})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let span = (to - from).num_microseconds().unwrap_or(i64::MAX).max(1) as f64;
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    let mut failed = Vec::new();
+    let mut unfinished = Vec::new();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Some(bar) = &progress {
+                    let (done, delivered) = progress_of(&all_stats, from, span);
+                    bar.set_position((done * 1000.0) as u64);
+                    bar.set_message(format!("{delivered} events"));
+                }
+            }
+            joined = tasks.join_next() => match joined {
+                None => break,
+                Some(Ok((_, Ok(StreamEnd::Finished)))) => {}
+                Some(Ok((name, Ok(StreamEnd::Stopped)))) => unfinished.push(name),
+                Some(Ok((name, Err(e)))) => {
+                    tracing::error!(sink = %name, "backfill stream stopped, its checkpoint is kept: {e}");
+                    failed.push(format!("{name}: {e}"));
+                }
+                Some(Err(e)) => failed.push(format!("a stream task panicked: {e}")),
+            }
+        }
+    }
+    let delivered: u64 = all_stats
+        .iter()
+        .map(|s| s.delivered.load(Ordering::Relaxed))
+        .sum();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "backfill failed for {} sink(s):\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        );
+    }
+    if !unfinished.is_empty() {
+        anyhow::bail!(
+            "backfill interrupted before the end for {}; run the same command again to resume",
+            unfinished.join(", ")
+        );
+    }
+    eprintln!("backfill {from} .. {to} done: {delivered} events delivered");
+    Ok(())
+}
+
+fn progress_of(stats: &[Arc<StreamStats>], from: DateTime<Utc>, span: f64) -> (f64, u64) {
+    let from = from.timestamp_micros() as f64;
+    let done = stats
+        .iter()
+        .map(|s| {
+            let p = s.position_micros.load(Ordering::Relaxed) as f64;
+            ((p - from) / span).clamp(0.0, 1.0)
+        })
+        .fold(1.0, f64::min);
+    let delivered = stats
+        .iter()
+        .map(|s| s.delivered.load(Ordering::Relaxed))
+        .sum();
+    (done, delivered)
+}

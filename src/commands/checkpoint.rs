@@ -1,0 +1,44 @@
+//! `checkpoint show`: where each stream stands.
+
+use std::path::Path;
+
+use crate::config::Config;
+
+pub fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let checkpoints = super::store(&config).list()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&checkpoints)?);
+        return Ok(());
+    }
+    if checkpoints.is_empty() {
+        println!("no checkpoints in {}", config.checkpoint.dir.display());
+        return Ok(());
+    }
+    println!(
+        "{:<40} {:<16} {:<32} {:>6}  {}",
+        "NAMESPACE", "SINK", "POSITION", "SEEN", "UPDATED"
+    );
+    for c in checkpoints {
+        let partial = c
+            .cursor
+            .partial
+            .as_ref()
+            .map(|p| {
+                format!(
+                    " (window to {} delivered above {})",
+                    p.window_end, p.done_above
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<40} {:<16} {:<32} {:>6}  {}{partial}",
+            c.namespace,
+            c.sink,
+            c.cursor.position.to_rfc3339(),
+            c.cursor.seen.len(),
+            c.updated_at.to_rfc3339()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! `run`: tail into every sink until SIGTERM.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::TimeDelta;
+use sink_core::RetryPolicy;
+use tokio::sync::watch;
+
+use crate::checkpoint::CheckpointKey;
+use crate::coder::{TailError, Tailer, TailerOptions};
+use crate::config::Config;
+use crate::pipeline::{SinkOutlet, StreamEnd, StreamStats, initial_cursor, run_stream};
+
+pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        super::stop_signal().await;
+        tracing::info!("stop requested; finishing");
+        let _ = tx.send(true);
+    });
+    run_config(&config, rx, &BTreeMap::new()).await
+}
+
+/// Run every sink's stream until `shutdown` turns true. A sink named in `stats` counts
+/// into the counters given there (the demo prints them).
+pub async fn run_config(
+    config: &Config,
+    shutdown: watch::Receiver<bool>,
+    stats: &BTreeMap<String, Arc<StreamStats>>,
+) -> anyhow::Result<()> {
+    let client = tokio::select! {
+        c = super::connect(config) => c?,
+        _ = wait_true(shutdown.clone()) => return Ok(()),
+    };
+    let store = super::store(config);
+    let overlap =
+        TimeDelta::from_std(config.coder.overlap).context("coder.overlap is too large")?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, sink_config) in &config.sinks {
+        let key = CheckpointKey::run(name);
+        let cursor = match store.load(&key)? {
+            Some(c) => {
+                tracing::info!(sink = %name, position = %c.cursor.position, "resuming from checkpoint");
+                c.cursor
+            }
+            None => {
+                let c = initial_cursor(&client, config.coder.start_at).await?;
+                tracing::info!(sink = %name, position = %c.position, "no checkpoint; starting");
+                c
+            }
+        };
+        let tailer = Tailer::new(
+            client.clone(),
+            TailerOptions {
+                page_size: config.coder.page_size,
+                overlap,
+                end: None,
+            },
+            cursor,
+        );
+        let stream_stats = stats.get(name).cloned().unwrap_or_default();
+        let outlet = SinkOutlet::new(
+            crate::sinks::build(name, sink_config),
+            store.clone(),
+            key,
+            RetryPolicy::default(),
+            stream_stats,
+        );
+        let name = name.clone();
+        let poll = config.coder.poll_interval;
+        let rx = shutdown.clone();
+        tasks.spawn(async move { (name, run_stream(tailer, outlet, poll, rx).await) });
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((name, Ok(StreamEnd::Stopped | StreamEnd::Finished))) => {
+                tracing::info!(sink = %name, "stream stopped");
+            }
+            Ok((name, Err(e))) => {
+                report_fatal(&name, &e);
+                failed.push(format!("{name}: {e}"));
+            }
+            Err(e) => failed.push(format!("a stream task panicked: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} stream(s) stopped on errors:\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        )
+    }
+}
+
+fn report_fatal(sink: &str, e: &TailError) {
+    tracing::error!(sink, "stream stopped, its checkpoint is kept: {e}");
+}
+
+async fn wait_true(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! `validate`: load the config as `run` would and say what it found.
+
+use std::path::Path;
+
+use crate::config::{Config, SinkConfig};
+
+pub fn validate(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let token = match config.token_source()? {
+        crate::coder::TokenSource::Static(_) => "inline or CODER_SESSION_TOKEN".to_owned(),
+        crate::coder::TokenSource::File(p) => {
+            std::fs::metadata(&p).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: key `coder.token_file`: cannot read {}: {e}",
+                    config_path.display(),
+                    p.display()
+                )
+            })?;
+            format!("file {}", p.display())
+        }
+    };
+    println!("{}: OK", config_path.display());
+    println!(
+        "  coder: {} (token from {token}), page_size {}, poll every {:?}, overlap {:?}",
+        config.coder.url, config.coder.page_size, config.coder.poll_interval, config.coder.overlap
+    );
+    println!(
+        "  checkpoints: {:?} store in {}",
+        config.checkpoint.store,
+        config.checkpoint.dir.display()
+    );
+    for (name, sink) in &config.sinks {
+        let what = match sink {
+            SinkConfig::File(f) => format!("file {}", f.path.display()),
+            SinkConfig::Stdout(_) => "stdout".to_owned(),
+        };
+        println!("  sink {name}: {what}, format {:?}", sink.format());
+    }
+    Ok(())
+}
