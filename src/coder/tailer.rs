@@ -73,6 +73,9 @@ pub struct StepReport {
 /// How many back-offs one scan may make before it stops checking and goes on.
 const MAX_BACKOFFS: usize = 64;
 
+/// The largest page a scan asks for when it has to outrun inserts.
+const MAX_LIMIT: u32 = 5_000;
+
 pub struct Tailer {
     client: Arc<CoderClient>,
     options: TailerOptions,
@@ -147,14 +150,21 @@ impl Tailer {
                 continue;
             }
 
+            // Rows inserted at the top push everything down while we page. A page that
+            // does not get below the previous boundary made no progress (inserts outran
+            // the reader, or a tie group larger than the page): read more rows per request
+            // until the scan gets past it.
+            let stalled = boundary.is_some_and(|b| times.last().is_some_and(|l| *l >= b));
+
             let full = n as u64 == u64::from(limit);
             let mut take = n;
             let mut next = None;
             if full && let Some(&last) = times.last() {
                 if last >= window.lower {
                     let group_start = times.iter().position(|t| *t == last).unwrap_or(0);
-                    if group_start == 0 {
-                        // One tie group fills the page: ask again with room for all of it.
+                    if group_start <= 1 {
+                        // The tie group fills the page (but for the row re-read before
+                        // it): no progress is possible, so ask again with room for it all.
                         limit = limit.saturating_mul(2);
                         continue;
                     }
@@ -208,14 +218,19 @@ impl Tailer {
                 break;
             };
             offset = next_offset;
-            limit = page_size;
+            limit = if stalled {
+                limit.saturating_mul(2).min(MAX_LIMIT.max(page_size))
+            } else {
+                page_size
+            };
             boundary = Some(group_time);
             // In a closed window, remember how far down the scan has delivered, so a
-            // restart does not send the same rows again.
+            // restart does not send the same rows again. Never raise it: rows above an
+            // earlier mark were delivered, whatever the shifted page said.
             if let Some(upper) = window.upper {
-                let done_above = match &resumed {
-                    Some(p) => p.done_above.min(group_time),
-                    None => group_time,
+                let done_above = match &self.cursor.partial {
+                    Some(p) if p.window_end == upper => p.done_above.min(group_time),
+                    _ => group_time,
                 };
                 self.cursor.partial = Some(Partial {
                     window_end: upper,

@@ -1,0 +1,176 @@
+//! Helpers shared by the integration tests: a tailer wired to a real file sink and a real
+//! file checkpoint store, pointed at the in-process Coder simulator over real HTTP.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use coder_audit_shipper::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
+use coder_audit_shipper::coder::{
+    ClientOptions, CoderClient, Cursor, TailError, Tailer, TailerOptions, TokenSource,
+};
+use coder_audit_shipper::pipeline::{SinkOutlet, StreamStats};
+use coder_audit_shipper::secret::Secret;
+use coder_sim::{SimConfig, SimHandle};
+use sink_core::RetryPolicy;
+use sink_file::{FileSink, FileSinkConfig};
+
+pub fn fast_client(sim: &SimHandle) -> Arc<CoderClient> {
+    Arc::new(
+        CoderClient::new(
+            &sim.url(),
+            TokenSource::Static(Secret::new(SimConfig::DEFAULT_TOKEN)),
+            ClientOptions {
+                request_timeout: Duration::from_secs(5),
+                retry_min: Duration::from_millis(5),
+                retry_max: Duration::from_millis(50),
+                ..ClientOptions::default()
+            },
+        )
+        .expect("client"),
+    )
+}
+
+/// One sink's whole world: its output file and its checkpoint directory.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub overlap: TimeDelta,
+    pub page_size: u32,
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl Harness {
+    pub fn new(page_size: u32, overlap: TimeDelta) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            overlap,
+            page_size,
+            end: None,
+        }
+    }
+
+    pub fn output(&self) -> PathBuf {
+        self.dir.path().join("audit.ndjson")
+    }
+
+    pub fn store(&self) -> FileStore {
+        FileStore::new(self.dir.path().join("state"))
+    }
+
+    pub fn key(&self) -> CheckpointKey {
+        CheckpointKey::run("archive")
+    }
+
+    /// A tailer resuming from the checkpoint, or starting at `start` without one: what a
+    /// restarted process does.
+    pub fn tailer(&self, sim: &SimHandle, start: &Cursor) -> (Tailer, SinkOutlet) {
+        let cursor = self
+            .store()
+            .load(&self.key())
+            .expect("checkpoint readable")
+            .map_or_else(|| start.clone(), |c| c.cursor);
+        let tailer = Tailer::new(
+            fast_client(sim),
+            TailerOptions {
+                page_size: self.page_size,
+                overlap: self.overlap,
+                end: self.end,
+            },
+            cursor,
+        );
+        let sink = FileSink::new(
+            "archive",
+            FileSinkConfig {
+                path: self.output(),
+                max_bytes: None,
+                max_files: 0,
+            },
+        );
+        let outlet = SinkOutlet::new(
+            Box::new(sink),
+            Arc::new(self.store()),
+            self.key(),
+            RetryPolicy::default(),
+            Arc::new(StreamStats::default()),
+        );
+        (tailer, outlet)
+    }
+
+    /// Every id in the output file, in order.
+    pub fn delivered(&self) -> Vec<String> {
+        read_ids(&self.output())
+    }
+}
+
+pub fn read_ids(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("output line is JSON");
+            v["id"].as_str().expect("output line has an id").to_owned()
+        })
+        .collect()
+}
+
+/// Step until the cursor has caught up with everything inserted up to now (a live scan
+/// that delivered nothing new), or `max_steps` runs out.
+pub async fn drain(tailer: &mut Tailer, outlet: &mut SinkOutlet, max_steps: usize) -> Result<(), TailError> {
+    let mut quiet = 0;
+    for _ in 0..max_steps {
+        let r = tailer.step(outlet).await?;
+        if r.finished {
+            return Ok(());
+        }
+        if r.live && r.delivered == 0 {
+            quiet += 1;
+            if quiet >= 2 {
+                return Ok(());
+            }
+        } else {
+            quiet = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Loss and duplicates of `delivered` against the simulator's ground truth for rows whose
+/// time is at or after `from`.
+pub struct Tally {
+    pub expected: usize,
+    pub lost: Vec<String>,
+    pub duplicates: usize,
+    pub unexpected: Vec<String>,
+}
+
+pub fn tally(sim: &SimHandle, delivered: &[String], from: DateTime<Utc>) -> Tally {
+    let deleted = sim.deleted();
+    let expected: HashMap<String, DateTime<Utc>> = sim
+        .inserted()
+        .into_iter()
+        .filter(|(id, t)| *t >= from && !deleted.contains(id))
+        .collect();
+    let got: HashSet<&String> = delivered.iter().collect();
+    let mut lost: Vec<String> = expected
+        .keys()
+        .filter(|id| !got.contains(id))
+        .cloned()
+        .collect();
+    lost.sort();
+    let all: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let unexpected = got
+        .iter()
+        .filter(|id| !all.contains(**id))
+        .map(|id| (*id).clone())
+        .collect();
+    Tally {
+        expected: expected.len(),
+        lost,
+        duplicates: delivered.len() - got.len(),
+        unexpected,
+    }
+}
