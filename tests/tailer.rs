@@ -23,14 +23,24 @@ async fn a_backlog_with_ties_and_day_edges_is_delivered_exactly_once() {
     let sim = Sim::start(sim_config()).await.unwrap();
     let now = Utc::now();
     // 3 days, every 50th row tied with its neighbour, a row at 23:59:59.5 each day.
-    sim.backlog(3_000, Duration::from_secs(3 * 86_400), now - TimeDelta::minutes(30));
+    sim.backlog(
+        3_000,
+        Duration::from_secs(3 * 86_400),
+        now - TimeDelta::minutes(30),
+    );
     let from = now - TimeDelta::days(4);
     let h = Harness::new(50, TimeDelta::minutes(5));
     let (mut tailer, mut outlet) = h.tailer(&sim, &Cursor::starting_at(from, None));
     drain(&mut tailer, &mut outlet, 500).await.unwrap();
     let t = tally(&sim, &h.delivered(), from);
     assert!(t.expected > 3_000);
-    assert!(t.lost.is_empty(), "lost {} of {}: {:?}", t.lost.len(), t.expected, &t.lost[..t.lost.len().min(5)]);
+    assert!(
+        t.lost.is_empty(),
+        "lost {} of {}: {:?}",
+        t.lost.len(),
+        t.expected,
+        &t.lost[..t.lost.len().min(5)]
+    );
     assert_eq!(t.duplicates, 0);
     assert!(t.unexpected.is_empty());
 }
@@ -39,10 +49,20 @@ async fn a_backlog_with_ties_and_day_edges_is_delivered_exactly_once() {
 async fn the_last_sub_second_of_a_day_is_not_lost() {
     let sim = Sim::start(sim_config()).await.unwrap();
     let yesterday = (Utc::now() - TimeDelta::days(2)).date_naive();
-    let edge = yesterday.and_hms_micro_opt(23, 59, 59, 500_000).unwrap().and_utc();
-    let last = yesterday.and_hms_micro_opt(23, 59, 59, 999_999).unwrap().and_utc();
+    let edge = yesterday
+        .and_hms_micro_opt(23, 59, 59, 500_000)
+        .unwrap()
+        .and_utc();
+    let last = yesterday
+        .and_hms_micro_opt(23, 59, 59, 999_999)
+        .unwrap()
+        .and_utc();
     let exact = yesterday.and_hms_opt(23, 59, 59).unwrap().and_utc();
-    let ids = [sim.insert_at(edge), sim.insert_at(last), sim.insert_at(exact)];
+    let ids = [
+        sim.insert_at(edge),
+        sim.insert_at(last),
+        sim.insert_at(exact),
+    ];
     let h = Harness::new(10, TimeDelta::minutes(5));
     let start = Cursor::starting_at(edge - TimeDelta::hours(1), None);
     let (mut tailer, mut outlet) = h.tailer(&sim, &start);
@@ -70,14 +90,23 @@ async fn a_tie_group_larger_than_a_page_is_read_whole() {
     let (mut tailer, mut outlet) = h.tailer(&sim, &Cursor::starting_at(from, None));
     drain(&mut tailer, &mut outlet, 50).await.unwrap();
     let t = tally(&sim, &h.delivered(), from);
-    assert_eq!((t.lost.len(), t.duplicates), (0, 0), "expected {}", t.expected);
+    assert_eq!(
+        (t.lost.len(), t.duplicates),
+        (0, 0),
+        "expected {}",
+        t.expected
+    );
 }
 
 #[tokio::test]
 async fn rows_inserted_while_paging_shift_offsets_without_loss_or_duplicates() {
     let sim = Sim::start(sim_config()).await.unwrap();
     let now = Utc::now();
-    sim.backlog(800, Duration::from_secs(3_600), now - TimeDelta::seconds(30));
+    sim.backlog(
+        800,
+        Duration::from_secs(3_600),
+        now - TimeDelta::seconds(30),
+    );
     // Three new rows after every page: every unread offset moves down under the reader.
     sim.set_inserts_per_page(3);
     let from = now - TimeDelta::hours(2);
@@ -119,12 +148,18 @@ async fn late_rows_inside_the_overlap_are_delivered() {
 async fn faults_are_retried_without_loss() {
     let sim = Sim::start(sim_config()).await.unwrap();
     let now = Utc::now();
-    sim.backlog(400, Duration::from_secs(2 * 86_400), now - TimeDelta::minutes(10));
+    sim.backlog(
+        400,
+        Duration::from_secs(2 * 86_400),
+        now - TimeDelta::minutes(10),
+    );
     for f in [
         Fault::ServerError(500),
         Fault::Truncated,
         Fault::Garbage,
-        Fault::RateLimited { retry_after_secs: 1 },
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
         Fault::ServerError(502),
         Fault::ServerError(503),
     ] {
@@ -148,20 +183,30 @@ async fn a_revoked_token_stops_the_stream_with_a_clear_error_and_keeps_the_check
     let now = Utc::now();
     sim.backlog(50, Duration::from_secs(600), now);
     let h = Harness::new(20, TimeDelta::minutes(5));
-    let (mut tailer, mut outlet) = h.tailer(&sim, &Cursor::starting_at(now - TimeDelta::hours(1), None));
+    let (mut tailer, mut outlet) =
+        h.tailer(&sim, &Cursor::starting_at(now - TimeDelta::hours(1), None));
     drain(&mut tailer, &mut outlet, 50).await.unwrap();
     let before = tailer.cursor().clone();
     sim.revoke_all_tokens();
     sim.insert_at(Utc::now());
     let err = tailer.step(&mut outlet).await.unwrap_err();
-    assert!(matches!(err, TailError::Coder(CoderError::Unauthorized { .. })), "{err}");
+    assert!(
+        matches!(err, TailError::Coder(CoderError::Unauthorized { .. })),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(text.contains("401") && text.contains("Auditor"), "{text}");
-    assert!(!text.contains(SimConfig::DEFAULT_TOKEN), "the token leaked into the error");
+    assert!(
+        !text.contains(SimConfig::DEFAULT_TOKEN),
+        "the token leaked into the error"
+    );
     assert_eq!(tailer.cursor(), &before);
     let saved = h.store();
     use coder_audit_shipper::checkpoint::CheckpointStore;
-    assert_eq!(saved.load(&h.key()).unwrap().unwrap().cursor.position, before.position);
+    assert_eq!(
+        saved.load(&h.key()).unwrap().unwrap().cursor.position,
+        before.position
+    );
 }
 
 #[tokio::test]
@@ -196,7 +241,10 @@ async fn a_backfill_covers_exactly_its_range() {
     let from = at(0, 0, 0, 0);
     let mut h = Harness::new(10, TimeDelta::minutes(5));
     h.end = Some(from + TimeDelta::days(1));
-    let (mut tailer, mut outlet) = h.tailer(&sim, &Cursor::starting_at(from - TimeDelta::microseconds(1), Some(from)));
+    let (mut tailer, mut outlet) = h.tailer(
+        &sim,
+        &Cursor::starting_at(from - TimeDelta::microseconds(1), Some(from)),
+    );
     drain(&mut tailer, &mut outlet, 50).await.unwrap();
     assert!(tailer.step(&mut outlet).await.unwrap().finished);
     let got = h.delivered();

@@ -18,12 +18,18 @@ use proptest::prelude::*;
 #[derive(Debug, Clone)]
 enum Op {
     /// Rows stamped `age_ms` in the past (late when > 0), `tied` sharing one time.
-    Insert { count: usize, age_ms: i64, tied: bool },
+    Insert {
+        count: usize,
+        age_ms: i64,
+        tied: bool,
+    },
     Fault(u8),
     ShiftWhilePaging(usize),
     Step,
     /// Cancel the next step after this many ms (a crash), then restart from the checkpoint.
-    Crash { after_ms: u64 },
+    Crash {
+        after_ms: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,7 +48,9 @@ fn fault(kind: u8) -> Fault {
         1 => Fault::Truncated,
         2 => Fault::Garbage,
         3 => Fault::ServerError(503),
-        _ => Fault::RateLimited { retry_after_secs: 0 },
+        _ => Fault::RateLimited {
+            retry_after_secs: 0,
+        },
     }
 }
 
@@ -53,6 +61,10 @@ async fn run_schedule(
     ops: Vec<Op>,
 ) -> Result<(), TestCaseError> {
     if std::env::var_os("TRACE_SCHEDULE").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("coder_audit_shipper=trace")
+            .with_test_writer()
+            .try_init();
         eprintln!("CASE backlog={backlog} edges={edges:?} page_size={page_size} ops={ops:?}");
     }
     let sim = Sim::start(SimConfig {
@@ -63,7 +75,11 @@ async fn run_schedule(
     .await
     .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let now = Utc::now();
-    sim.backlog(backlog, Duration::from_secs(2 * 86_400), now - TimeDelta::minutes(3));
+    sim.backlog(
+        backlog,
+        Duration::from_secs(2 * 86_400),
+        now - TimeDelta::minutes(3),
+    );
     // Rows at 23:59:59.5 of past days (a row that far in the past can only exist before
     // the tailer passes it: the guarantee covers rows at most `overlap` late).
     for days_ago in edges {
@@ -81,10 +97,18 @@ async fn run_schedule(
 
     for op in ops {
         match op {
-            Op::Insert { count, age_ms, tied } => {
+            Op::Insert {
+                count,
+                age_ms,
+                tied,
+            } => {
                 let t = Utc::now() - TimeDelta::milliseconds(age_ms);
                 for i in 0..count {
-                    let ti = if tied { t } else { t - TimeDelta::microseconds(i as i64) };
+                    let ti = if tied {
+                        t
+                    } else {
+                        t - TimeDelta::microseconds(i as i64)
+                    };
                     sim.insert_at(ti);
                 }
             }
@@ -97,7 +121,9 @@ async fn run_schedule(
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
             Op::Crash { after_ms } => {
-                let _ = tokio::time::timeout(Duration::from_millis(after_ms), tailer.step(&mut outlet)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(after_ms), tailer.step(&mut outlet))
+                        .await;
                 drop((tailer, outlet));
                 // Let a write the crash interrupted land, as the kernel would.
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -429,7 +429,7 @@ fn unauthorized() -> Response {
     )
 }
 
-fn parse_page_param(name: &str, value: Option<&str>) -> Result<usize, Response> {
+fn parse_page_param(name: &str, value: Option<&str>) -> Result<usize, Box<Response>> {
     match value {
         None | Some("") => Ok(0),
         Some(v) => v
@@ -438,11 +438,11 @@ fn parse_page_param(name: &str, value: Option<&str>) -> Result<usize, Response> 
             .filter(|n| *n >= 0)
             .map(|n| n as usize)
             .ok_or_else(|| {
-                coder_error(
+                Box::new(coder_error(
                     StatusCode::BAD_REQUEST,
                     &format!("Query param {name:?} must be a valid 32-bit positive integer."),
                     None,
-                )
+                ))
             }),
     }
 }
@@ -505,11 +505,11 @@ async fn audit(
     }
     let limit = match parse_page_param("limit", params.limit.as_deref()) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let offset = match parse_page_param("offset", params.offset.as_deref()) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     // v2.13+: LIMIT COALESCE(NULLIF(limit, 0), 100). Before: LIMIT $1, so 0 rows.
     let limit = if limit == 0 && version.defaults_limit() {

@@ -85,12 +85,16 @@ impl CheckpointStore for FileStore {
         let text =
             serde_json::to_vec_pretty(&checkpoint).map_err(|e| io(std::io::Error::other(e)))?;
         fs::create_dir_all(&self.dir).map_err(io)?;
-        let tmp = path.with_extension("json.tmp");
-        let mut file = File::create(&tmp).map_err(io)?;
-        file.write_all(&text).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(io)?;
+        // A temp file of its own per save: two writers (a save still running in a
+        // cancelled task, a second replica) never rename each other's half-written file.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".checkpoint-")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(io)?;
+        tmp.write_all(&text).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(io)?;

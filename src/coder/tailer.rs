@@ -137,6 +137,15 @@ impl Tailer {
             report.pages += 1;
             let times = effective_times(&page.events, window.upper.unwrap_or(now));
             let n = page.events.len();
+            tracing::trace!(
+                offset,
+                limit,
+                rows = n,
+                first = ?times.first(),
+                last = ?times.last(),
+                boundary = ?boundary,
+                "audit page"
+            );
 
             // Continuity: the request starts one row before the deferred tie group, so its
             // first row must be newer than that group. Otherwise rows moved up past us.
@@ -150,27 +159,29 @@ impl Tailer {
                 continue;
             }
 
-            // Rows inserted at the top push everything down while we page. A page that
-            // does not get below the previous boundary made no progress (inserts outran
-            // the reader, or a tie group larger than the page): read more rows per request
-            // until the scan gets past it.
-            let stalled = boundary.is_some_and(|b| times.last().is_some_and(|l| *l >= b));
+            // Rows inserted at the top push everything down while we page. A page of which
+            // less than half is new ground below the previous boundary is losing the race
+            // (inserts outran the reader, or a tie group larger than the page): read more
+            // rows per request until the scan gets ahead.
+            let stalled =
+                boundary.is_some_and(|b| times.iter().filter(|t| **t < b).count() * 2 < n);
 
             let full = n as u64 == u64::from(limit);
             let mut take = n;
             let mut next = None;
-            if full && let Some(&last) = times.last() {
-                if last >= window.lower {
-                    let group_start = times.iter().position(|t| *t == last).unwrap_or(0);
-                    if group_start <= 1 {
-                        // The tie group fills the page (but for the row re-read before
-                        // it): no progress is possible, so ask again with room for it all.
-                        limit = limit.saturating_mul(2);
-                        continue;
-                    }
-                    take = group_start;
-                    next = Some((offset + group_start as u64 - 1, last));
+            if full
+                && let Some(&last) = times.last()
+                && last >= window.lower
+            {
+                let group_start = times.iter().position(|t| *t == last).unwrap_or(0);
+                if group_start <= 1 {
+                    // The tie group fills the page (but for the row re-read before it):
+                    // no progress is possible, so ask again with room for it all.
+                    limit = limit.saturating_mul(2);
+                    continue;
                 }
+                take = group_start;
+                next = Some((offset + group_start as u64 - 1, last));
             }
 
             let mut fresh = Vec::new();
@@ -218,11 +229,11 @@ impl Tailer {
                 break;
             };
             offset = next_offset;
-            limit = if stalled {
-                limit.saturating_mul(2).min(MAX_LIMIT.max(page_size))
-            } else {
-                page_size
-            };
+            // Once grown, the page stays grown for the rest of this scan: shrinking it
+            // again would let the inserts win back what the larger page gained.
+            if stalled {
+                limit = limit.saturating_mul(2).min(MAX_LIMIT.max(page_size));
+            }
             boundary = Some(group_time);
             // In a closed window, remember how far down the scan has delivered, so a
             // restart does not send the same rows again. Never raise it: rows above an

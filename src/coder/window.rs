@@ -55,8 +55,9 @@ fn date_to_covering(t: DateTime<Utc>) -> NaiveDate {
 /// Pick the next window for a cursor at `position`.
 ///
 /// * `end` (backfill): the exclusive end of the range; windows are always closed.
-/// * Otherwise the window is closed while a whole day bound lies more than `overlap` in
-///   the past (history, read day by day), and live (open to now) after that.
+/// * Otherwise the window is closed while the cursor is more than two overlaps behind now
+///   (history: read day by day, the last one ending at `now - overlap`), and live (open to
+///   now) after that.
 pub fn next_window(
     position: DateTime<Utc>,
     floor: Option<DateTime<Utc>>,
@@ -78,7 +79,10 @@ pub fn next_window(
             }
             Some(bound.min(last))
         }
-        None if bound + overlap < now => Some(bound),
+        // A cursor more than two overlaps behind is in history: read up to `now - overlap`
+        // as closed windows, whose progress is checkpointed page by page. Closer than
+        // that the window is live, so a caught-up tailer never spins on tiny windows.
+        None if position + overlap + overlap < now => Some(bound.min(now - overlap)),
         None => None,
     };
     let query = match upper {
@@ -158,6 +162,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.query, "date_from:2026-01-04");
+    }
+
+    #[test]
+    fn today_up_to_the_overlap_is_history_too() {
+        let w = next_window(
+            t("2026-01-04T23:59:59Z"),
+            None,
+            FIVE_MIN,
+            t("2026-01-05T14:00:00Z"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(w.upper, Some(t("2026-01-05T13:55:00Z")));
+        assert_eq!(w.query, "date_from:2026-01-04 date_to:2026-01-05");
+    }
+
+    #[test]
+    fn a_caught_up_cursor_stays_live() {
+        // One overlap behind (just after a closed window ended at now - overlap): live.
+        let w = next_window(
+            t("2026-01-05T13:55:00Z"),
+            None,
+            FIVE_MIN,
+            t("2026-01-05T14:00:01Z"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(w.upper, None);
     }
 
     #[test]

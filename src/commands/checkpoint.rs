@@ -16,8 +16,8 @@ pub fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<40} {:<16} {:<32} {:>6}  {}",
-        "NAMESPACE", "SINK", "POSITION", "SEEN", "UPDATED"
+        "{:<40} {:<16} {:<32} {:>6}  UPDATED",
+        "NAMESPACE", "SINK", "POSITION", "SEEN"
     );
     for c in checkpoints {
         let partial = c

@@ -119,7 +119,11 @@ pub fn read_ids(path: &Path) -> Vec<String> {
 
 /// Step until the cursor has caught up with everything inserted up to now (a live scan
 /// that delivered nothing new), or `max_steps` runs out.
-pub async fn drain(tailer: &mut Tailer, outlet: &mut SinkOutlet, max_steps: usize) -> Result<(), TailError> {
+pub async fn drain(
+    tailer: &mut Tailer,
+    outlet: &mut SinkOutlet,
+    max_steps: usize,
+) -> Result<(), TailError> {
     let mut quiet = 0;
     for _ in 0..max_steps {
         let r = tailer.step(outlet).await?;

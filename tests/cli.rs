@@ -1,0 +1,329 @@
+//! The binary as users run it: a separate process, a config file, the environment, exit
+//! codes, and `kill -9`. Coder is the simulator, served from this test process over HTTP.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use coder_sim::server::LiveTraffic;
+use coder_sim::{Sim, SimConfig, SimHandle};
+use rand::Rng;
+
+const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
+
+fn write_config(dir: &Path, url: &str, token: &str, extra_coder: &str) -> PathBuf {
+    let path = dir.join("shipper.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[coder]
+url = "{url}"
+token = "{token}"
+poll_interval = "200ms"
+overlap = "1m"
+page_size = 50
+{extra_coder}
+
+[checkpoint]
+dir = "{state}"
+
+[sinks.archive]
+type = "file"
+path = "{out}"
+"#,
+            state = dir.join("state").display(),
+            out = dir.join("audit.ndjson").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn shipper(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("CODER_SESSION_TOKEN")
+        .env("RUST_LOG", "info");
+    c
+}
+
+fn output_of(c: &mut Command) -> Output {
+    c.stdin(Stdio::null()).output().expect("run the shipper")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn validate_accepts_a_good_config_and_names_the_key_of_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "https://coder.example.com", "tok", "");
+    let o = output_of(
+        shipper(&["validate", "--config", cfg.to_str().unwrap()])
+            .env("CODER_AUDIT_SHIPPER__CODER__PAGE_SIZE", "250"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // The environment override applied.
+    assert!(text(&o).contains("page_size 250"), "{}", text(&o));
+
+    let o = output_of(
+        shipper(&["validate", "--config", cfg.to_str().unwrap()])
+            .env("CODER_AUDIT_SHIPPER__CODER__PAGE_SIZE", "0"),
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("coder.page_size") && text(&o).contains("shipper.toml"),
+        "{}",
+        text(&o)
+    );
+
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("overlap", "overlpa"),
+    )
+    .unwrap();
+    let o = output_of(&mut shipper(&[
+        "validate",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("overlpa"), "{}", text(&o));
+}
+
+#[test]
+fn a_token_from_the_environment_is_accepted_and_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "https://coder.example.com", "x", "");
+    let body = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("token = \"x\"\n", "");
+    std::fs::write(&cfg, body).unwrap();
+    let o = output_of(&mut shipper(&[
+        "validate",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("CODER_SESSION_TOKEN"), "{}", text(&o));
+    let o = output_of(
+        shipper(&["validate", "--config", cfg.to_str().unwrap()])
+            .env("CODER_SESSION_TOKEN", "env-secret-42"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("env-secret-42"));
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn sim() -> SimHandle {
+    Sim::start(SimConfig {
+        rate_limit: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[test]
+fn a_wrong_token_is_one_clear_error_without_the_token() {
+    let rt = runtime();
+    let sim = rt.block_on(sim());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        "WrongToken-notthesecretatall12345",
+        "",
+    );
+    let o = output_of(&mut shipper(&["run", "--config", cfg.to_str().unwrap()]));
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("401") && t.contains("Auditor"), "{t}");
+    assert!(!t.contains("notthesecretatall"), "{t}");
+}
+
+#[test]
+fn backfill_ships_its_range_resumes_after_kill_9_and_reruns_as_a_no_op() {
+    let rt = runtime();
+    let sim = rt.block_on(sim());
+    let day = (Utc::now() - TimeDelta::days(20)).date_naive();
+    let from = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let to = from + TimeDelta::days(3);
+    // 6 days of history; the backfill takes the middle 3.
+    sim.backlog(
+        12_000,
+        Duration::from_secs(6 * 86_400),
+        from + TimeDelta::days(4),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), SimConfig::DEFAULT_TOKEN, "");
+    let cfg_s = cfg.to_str().unwrap();
+    let (from_s, to_s) = (
+        from.format("%Y-%m-%d").to_string(),
+        to.format("%Y-%m-%d").to_string(),
+    );
+    let args = [
+        "backfill", "--config", cfg_s, "--from", &from_s, "--to", &to_s,
+    ];
+
+    // Kill it part-way through.
+    let mut child = shipper(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("audit.ndjson");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while common::read_ids(&out).len() < 1_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = common::read_ids(&out).len();
+    assert!(partial > 0, "the backfill wrote nothing before the kill");
+
+    let o = output_of(&mut shipper(&args));
+    assert!(o.status.success(), "{}", text(&o));
+    let delivered = common::read_ids(&out);
+    let expected: HashSet<String> = sim
+        .inserted()
+        .into_iter()
+        .filter(|(_, t)| *t >= from && *t < to)
+        .map(|(id, _)| id)
+        .collect();
+    let got: HashSet<String> = delivered.iter().cloned().collect();
+    assert_eq!(got, expected, "the backfill must ship exactly its range");
+    let duplicates = delivered.len() - got.len();
+    eprintln!(
+        "backfill: {} ids, killed after {partial} lines, {duplicates} duplicates after resume",
+        expected.len()
+    );
+    // Resuming from a partial checkpoint re-sends at most the page in flight.
+    assert!(duplicates <= 100, "{duplicates} duplicates");
+
+    // Done means done: running it again ships nothing more.
+    let o = output_of(&mut shipper(&args));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(common::read_ids(&out).len(), delivered.len());
+
+    let o = output_of(&mut shipper(&["checkpoint", "show", "--config", cfg_s]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("backfill-") && text(&o).contains("archive"),
+        "{}",
+        text(&o)
+    );
+}
+
+fn spawn_run(cfg: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    shipper(&["run", "--config", cfg.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// The issue's acceptance run: `run` under live traffic with ties, late rows and injected
+/// 429/500/502/truncated/garbage answers, `kill -9`ed three times at random moments.
+#[test]
+fn run_survives_three_kill_9_under_live_traffic_with_zero_loss() {
+    let rt = runtime();
+    let sim = rt.block_on(sim());
+    let _guard = rt.enter();
+    let start = Utc::now();
+    sim.backlog(
+        3_000,
+        Duration::from_secs(86_400),
+        start - TimeDelta::minutes(2),
+    );
+    let live = sim.spawn_live(LiveTraffic {
+        rows_per_sec: 60.0,
+        late_share: 0.2,
+        late_max: Duration::from_secs(20),
+        tie_share: 0.1,
+    });
+    sim.set_fault_rate(0.05);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        SimConfig::DEFAULT_TOKEN,
+        "start_at = \"beginning\"",
+    );
+    let log = dir.path().join("shipper.log");
+    let out = dir.path().join("audit.ndjson");
+
+    let mut rng = rand::rng();
+    let mut child = spawn_run(&cfg, &log);
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(rng.random_range(700..2_500)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        child = spawn_run(&cfg, &log);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    live.abort();
+    sim.set_fault_rate(0.0);
+
+    // Let it catch up with everything inserted.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let tally = loop {
+        let t = common::tally(&sim, &common::read_ids(&out), start - TimeDelta::days(2));
+        if t.lost.is_empty() || Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // SIGTERM: a clean stop.
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = child.wait().unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
+    eprintln!(
+        "kill -9 x3: {} ids inserted, {} lost, {} duplicates, {} faults served",
+        tally.expected,
+        tally.lost.len(),
+        tally.duplicates,
+        sim.stats().faults_served
+    );
+    assert!(
+        tally.lost.is_empty(),
+        "lost {} ids, e.g. {:?}",
+        tally.lost.len(),
+        &tally.lost[..tally.lost.len().min(3)]
+    );
+    assert!(tally.unexpected.is_empty());
+    assert!(tally.expected > 3_000);
+    assert!(
+        status.success(),
+        "SIGTERM should exit 0: {status:?}\n{logs}"
+    );
+    assert!(
+        !logs.contains(SimConfig::DEFAULT_TOKEN),
+        "the token reached the logs"
+    );
+}
