@@ -187,6 +187,20 @@ impl Tailer {
             let mut fresh = Vec::new();
             let mut fresh_keys: HashSet<EntryKey> = HashSet::new();
             let mut reached_end = next.is_none();
+            // In a closed window every row newer than the deferred boundary was handled
+            // earlier in this scan (or before a restart, per the partial checkpoint): a
+            // scan reads newest first and nothing newer lands in history. So those rows
+            // need no id set, and the set holds only what the next window's overlap will
+            // meet again: memory stays bounded by the overlap, not by a day of history.
+            let done_above = window.upper.and_then(|_| {
+                let resumed_mark = resumed.as_ref().map(|p| p.done_above);
+                match (boundary, resumed_mark) {
+                    (Some(b), Some(r)) => Some(b.min(r)),
+                    (b, r) => b.or(r),
+                }
+            });
+            let keep_from = window.upper.map(|u| u - self.options.overlap);
+            let remember = |t: DateTime<Utc>| keep_from.is_none_or(|k| t >= k);
             for (event, t) in page.events.into_iter().zip(times).take(take) {
                 if t < window.lower {
                     reached_end = true;
@@ -196,9 +210,11 @@ impl Tailer {
                     continue; // a later window's row
                 }
                 newest = newest.max(Some(t));
-                if resumed.as_ref().is_some_and(|p| t > p.done_above) {
-                    // Delivered before the restart.
-                    window_seen.insert(event.key, t);
+                if done_above.is_some_and(|d| t > d) {
+                    if remember(t) {
+                        window_seen.insert(event.key, t);
+                    }
+                    report.reread += 1;
                     continue;
                 }
                 if self.cursor.seen.contains_key(&event.key)
@@ -219,7 +235,7 @@ impl Tailer {
                 outlet
                     .deliver(fresh.into_iter().map(|(e, _)| e).collect())
                     .await?;
-                window_seen.extend(keys);
+                window_seen.extend(keys.into_iter().filter(|(_, t)| remember(*t)));
             }
 
             if reached_end {

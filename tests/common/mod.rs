@@ -105,11 +105,15 @@ impl Harness {
     }
 }
 
+/// The ids of every complete line. A line still being written (no `\n` yet) is left out,
+/// so tests can poll a file the shipper is writing.
 pub fn read_ids(path: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    text.lines()
+    let complete = text.rfind('\n').map_or("", |i| &text[..i]);
+    complete
+        .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("output line is JSON");
             v["id"].as_str().expect("output line has an id").to_owned()

@@ -134,9 +134,43 @@ fn open_append(path: &Path) -> std::io::Result<Open> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
-    let len = file.metadata()?.len();
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)?;
+    let mut len = file.metadata()?.len();
+    let whole = complete_lines_len(&file, len)?;
+    if whole < len {
+        // A process killed mid-write left half a line. That batch was never confirmed,
+        // so it will be sent again: cut the torn tail rather than glue onto it.
+        tracing::warn!(
+            path = %path.display(),
+            torn_bytes = len - whole,
+            "removing an incomplete last line left by an interrupted write"
+        );
+        file.set_len(whole)?;
+        file.sync_data()?;
+        len = whole;
+    }
     Ok(Open { file, len })
+}
+
+/// The length of the file up to and including its last `\n`.
+fn complete_lines_len(file: &File, len: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 /// `audit.ndjson` becomes `audit.ndjson.1`, `.1` becomes `.2`, ... and the oldest beyond
@@ -228,6 +262,18 @@ mod tests {
         assert_eq!(read(".1").unwrap(), "{\"id\":\"e\"}\n{\"id\":\"f\"}\n");
         assert_eq!(read(".2").unwrap(), "{\"id\":\"c\"}\n{\"id\":\"d\"}\n");
         assert!(read(".3").is_err(), "only max_files rotated files are kept");
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_from_a_crash_is_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/audit.ndjson");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "{\"id\":\"a\"}\n{\"id\":\"b").unwrap();
+        let mut s = sink(dir.path(), None);
+        assert_eq!(s.deliver(&batch(&["b"])).await, Delivery::Delivered);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
     }
 
     #[tokio::test]
