@@ -1,0 +1,14 @@
+# syntax=docker/dockerfile:1
+# Build: the same cargo command CI's release build uses.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --no-default-features --bin coder-audit-shipper
+
+# Run: no shell, non-root, read-only root filesystem friendly (state in a volume).
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/coder-audit-shipper /usr/local/bin/coder-audit-shipper
+USER nonroot:nonroot
+VOLUME ["/var/lib/coder-audit-shipper"]
+ENTRYPOINT ["/usr/local/bin/coder-audit-shipper"]
+CMD ["run", "--config", "/etc/coder-audit-shipper/shipper.toml"]

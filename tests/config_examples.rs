@@ -1,0 +1,33 @@
+//! Every example under `config/` is accepted by `validate`, so what users copy works.
+
+use std::process::Command;
+
+#[test]
+fn every_example_config_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        // token_file must exist for validate; point it at a temp file.
+        let token = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(token.path(), "abc").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args(["validate", "--config"])
+            .arg(&path)
+            .env("CODER_AUDIT_SHIPPER__CODER__TOKEN_FILE", token.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2);
+}
