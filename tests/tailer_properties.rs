@@ -1,5 +1,5 @@
 //! Property test: random schedules of inserts (live, late, tied; 23:59:59.5 rows in the
-//! history), faults,
+//! history), faults, deletes (retention and mid-table purges),
 //! offset shifts while paging, and crashes at random moments followed by a restart from the
 //! checkpoint. Whatever the schedule, the delivered id set equals the inserted set, and no
 //! single run delivers an id twice.
@@ -25,6 +25,12 @@ enum Op {
     },
     Fault(u8),
     ShiftWhilePaging(usize),
+    /// Delete random rows anywhere (connection-event purge) or the oldest (retention).
+    Purge(usize),
+    Retention {
+        keep_hours: i64,
+    },
+    PurgeWhilePaging(usize),
     Step,
     /// Cancel the next step after this many ms (a crash), then restart from the checkpoint.
     Crash {
@@ -37,6 +43,9 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (1usize..25, 0i64..90_000, any::<bool>()).prop_map(|(count, age_ms, tied)| Op::Insert { count, age_ms, tied }),
         1 => (0u8..5).prop_map(Op::Fault),
         1 => (0usize..4).prop_map(Op::ShiftWhilePaging),
+        1 => (1usize..20).prop_map(Op::Purge),
+        1 => (1i64..60).prop_map(|keep_hours| Op::Retention { keep_hours }),
+        1 => (0usize..3).prop_map(Op::PurgeWhilePaging),
         4 => Just(Op::Step),
         2 => (0u64..40).prop_map(|after_ms| Op::Crash { after_ms }),
     ]
@@ -114,6 +123,13 @@ async fn run_schedule(
             }
             Op::Fault(k) => sim.push_fault(fault(k)),
             Op::ShiftWhilePaging(n) => sim.set_inserts_per_page(n),
+            Op::Purge(n) => {
+                sim.purge_random(n);
+            }
+            Op::PurgeWhilePaging(n) => sim.set_purges_per_page(n),
+            Op::Retention { keep_hours } => {
+                sim.delete_older_than(Utc::now() - TimeDelta::hours(keep_hours));
+            }
             Op::Step => {
                 tailer
                     .step(&mut outlet)
@@ -126,13 +142,14 @@ async fn run_schedule(
                         .await;
                 drop((tailer, outlet));
                 // Let a write the crash interrupted land, as the kernel would.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
                 run_starts.push(h.delivered().len());
                 (tailer, outlet) = h.tailer(&sim, &start);
             }
         }
     }
     sim.set_inserts_per_page(0);
+    sim.set_purges_per_page(0);
     drain(&mut tailer, &mut outlet, 500)
         .await
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -144,8 +161,20 @@ async fn run_schedule(
     run_starts.push(delivered.len());
     for w in run_starts.windows(2) {
         let run = &delivered[w[0]..w[1]];
-        let unique: HashSet<&String> = run.iter().collect();
-        prop_assert_eq!(unique.len(), run.len(), "a run delivered an id twice");
+        let mut unique: HashSet<&String> = HashSet::new();
+        for (i, id) in run.iter().enumerate() {
+            let at = sim
+                .inserted()
+                .into_iter()
+                .find(|(x, _)| x == id)
+                .map(|(_, t)| t);
+            prop_assert!(
+                unique.insert(id),
+                "run {:?}: id {id} (time {at:?}) delivered twice, again at line {}",
+                w,
+                w[0] + i
+            );
+        }
     }
     Ok(())
 }

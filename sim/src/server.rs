@@ -91,6 +91,7 @@ struct Inner {
     faults: VecDeque<Fault>,
     fault_rate: f64,
     inserts_per_page: usize,
+    purges_per_page: usize,
     /// Every id ever inserted, with its time: the ground truth for loss assertions.
     inserted: Vec<(String, DateTime<Utc>)>,
     deleted: HashSet<String>,
@@ -128,6 +129,7 @@ impl Sim {
             faults: VecDeque::new(),
             fault_rate: 0.0,
             inserts_per_page: 0,
+            purges_per_page: 0,
             inserted: Vec::new(),
             deleted: HashSet::new(),
             limiter: Default::default(),
@@ -226,6 +228,12 @@ impl SimHandle {
         self.lock().inserts_per_page = n;
     }
 
+    /// Delete this many random rows right after each audit page is served, pulling every
+    /// unread row up under the tailer.
+    pub fn set_purges_per_page(&self, n: usize) {
+        self.lock().purges_per_page = n;
+    }
+
     pub fn revoke_all_tokens(&self) {
         self.lock().tokens.clear();
     }
@@ -241,6 +249,26 @@ impl SimHandle {
         let n = gone.len();
         inner.deleted.extend(gone);
         n
+    }
+
+    /// Delete `n` random rows from anywhere in the table, as Coder's purge of old
+    /// connection events does: rows below them move *up* under a reader.
+    pub fn purge_random(&self, n: usize) -> usize {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let len = inner.store.len();
+        if len == 0 || n == 0 {
+            return 0;
+        }
+        let mut doomed = HashSet::new();
+        for _ in 0..n.min(len) {
+            let i = inner.rng.random_range(0..len);
+            doomed.insert(inner.store.rows()[i].id.clone());
+        }
+        let gone = inner.store.delete_where(|r| doomed.contains(&r.id));
+        let count = gone.len();
+        inner.deleted.extend(gone);
+        count
     }
 
     /// Every id inserted so far, with its time.
@@ -556,6 +584,9 @@ async fn audit(
         for _ in 0..inner.inserts_per_page {
             inner.insert_generated(Utc::now());
         }
+        let purges = inner.purges_per_page;
+        drop(guard);
+        sim.purge_random(purges);
         body
     };
     if fault == Some(Fault::Truncated) {

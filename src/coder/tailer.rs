@@ -129,8 +129,12 @@ impl Tailer {
         let page_size = self.options.page_size.max(1);
         let mut limit = page_size;
         let mut offset: u64 = 0;
-        // The time of the tie group left for the next request.
+        // The time of the tie group left for the next request: what the next page's first
+        // row is checked against.
         let mut boundary: Option<DateTime<Utc>> = None;
+        // Every row newer than this has been handled by this scan (or, resumed, before the
+        // restart). It only ever goes down, even when a back-off re-reads newer rows.
+        let mut mark: Option<DateTime<Utc>> = resumed.as_ref().map(|p| p.done_above);
 
         loop {
             let page = self.client.audit_page(&window.query, offset, limit).await?;
@@ -187,18 +191,12 @@ impl Tailer {
             let mut fresh = Vec::new();
             let mut fresh_keys: HashSet<EntryKey> = HashSet::new();
             let mut reached_end = next.is_none();
-            // In a closed window every row newer than the deferred boundary was handled
+            // In a closed window every row newer than the mark was handled
             // earlier in this scan (or before a restart, per the partial checkpoint): a
             // scan reads newest first and nothing newer lands in history. So those rows
             // need no id set, and the set holds only what the next window's overlap will
             // meet again: memory stays bounded by the overlap, not by a day of history.
-            let done_above = window.upper.and_then(|_| {
-                let resumed_mark = resumed.as_ref().map(|p| p.done_above);
-                match (boundary, resumed_mark) {
-                    (Some(b), Some(r)) => Some(b.min(r)),
-                    (b, r) => b.or(r),
-                }
-            });
+            let done_above = window.upper.and(mark);
             let keep_from = window.upper.map(|u| u - self.options.overlap);
             let remember = |t: DateTime<Utc>| keep_from.is_none_or(|k| t >= k);
             for (event, t) in page.events.into_iter().zip(times).take(take) {
@@ -251,17 +249,14 @@ impl Tailer {
                 limit = limit.saturating_mul(2).min(MAX_LIMIT.max(page_size));
             }
             boundary = Some(group_time);
+            let lowered = mark.map_or(group_time, |m| m.min(group_time));
+            mark = Some(lowered);
             // In a closed window, remember how far down the scan has delivered, so a
-            // restart does not send the same rows again. Never raise it: rows above an
-            // earlier mark were delivered, whatever the shifted page said.
+            // restart does not send the same rows again.
             if let Some(upper) = window.upper {
-                let done_above = match &self.cursor.partial {
-                    Some(p) if p.window_end == upper => p.done_above.min(group_time),
-                    _ => group_time,
-                };
                 self.cursor.partial = Some(Partial {
                     window_end: upper,
-                    done_above,
+                    done_above: lowered,
                 });
                 outlet.commit(&self.cursor).await?;
             }
