@@ -135,11 +135,10 @@ impl CoderClient {
     }
 
     pub async fn buildinfo(&self) -> Result<BuildInfo, CoderError> {
-        let body = self.get_with_retry("api/v2/buildinfo", &[]).await?;
-        serde_json::from_slice(&body).map_err(|e| CoderError::Malformed {
-            path: "/api/v2/buildinfo".into(),
-            reason: e.to_string(),
+        self.get_parsed("api/v2/buildinfo", &[], |body| {
+            serde_json::from_slice(&body).map_err(|e| e.to_string())
         })
+        .await
     }
 
     /// One page of `GET /api/v2/audit?q=…&limit=…&offset=…`, retried until it is a valid
@@ -155,14 +154,26 @@ impl CoderClient {
             ("limit", limit.to_string()),
             ("offset", offset.to_string()),
         ];
-        let fetch = || async {
-            let body = self.get_once("api/v2/audit", &params).await?;
-            parse_page(body).map_err(|reason| CoderError::Malformed {
-                path: "/api/v2/audit".into(),
+        self.get_parsed("api/v2/audit", &params, parse_page).await
+    }
+
+    /// GET `path` and parse the body, retrying (per [`CoderError::retry`]) until it
+    /// parses or fails for good. A body that does not parse counts as a transient fault:
+    /// proxies answer 200 with HTML, connections drop mid-body.
+    async fn get_parsed<T>(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+        parse: impl Fn(Bytes) -> Result<T, String>,
+    ) -> Result<T, CoderError> {
+        let attempt = || async {
+            let body = self.get_once(path, params).await?;
+            parse(body).map_err(|reason| CoderError::Malformed {
+                path: format!("/{path}"),
                 reason,
             })
         };
-        fetch
+        attempt
             .retry(self.backoff())
             .when(|e: &CoderError| e.retry() != Retry::No)
             .adjust(|e: &CoderError, d| match e.retry() {
@@ -170,7 +181,7 @@ impl CoderClient {
                 _ => d,
             })
             .notify(|e: &CoderError, d| {
-                tracing::warn!(error_kind = e.kind(), retry_in = ?d, "audit page request failed: {e}");
+                tracing::warn!(error_kind = e.kind(), retry_in = ?d, path, "request to Coder failed: {e}");
             })
             .await
     }
@@ -181,24 +192,6 @@ impl CoderClient {
             .with_max_delay(self.options.retry_max)
             .with_jitter()
             .without_max_times()
-    }
-
-    async fn get_with_retry(
-        &self,
-        path: &str,
-        params: &[(&str, String)],
-    ) -> Result<Bytes, CoderError> {
-        (|| self.get_once(path, params))
-            .retry(self.backoff())
-            .when(|e: &CoderError| e.retry() != Retry::No)
-            .adjust(|e: &CoderError, d| match e.retry() {
-                Retry::After(after) => Some(after),
-                _ => d,
-            })
-            .notify(|e: &CoderError, d| {
-                tracing::warn!(error_kind = e.kind(), retry_in = ?d, "request to Coder failed: {e}");
-            })
-            .await
     }
 
     /// One GET. A 401 with a token file re-reads the file and, if it changed, tries once more.
