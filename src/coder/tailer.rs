@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::window::{Window, next_window};
+use super::window::{Window, next_window, resumed_window};
 use super::{CoderClient, CoderError, Cursor, EntryKey, Event, Partial};
 
 /// Where new entries go. Implemented by the pipeline for each sink.
@@ -98,17 +98,29 @@ impl Tailer {
     /// Scan the next window, deliver its new rows through `outlet`, and commit the cursor.
     pub async fn step<O: Outlet>(&mut self, outlet: &mut O) -> Result<StepReport, TailError> {
         let now = Utc::now();
-        let Some(window) = next_window(
-            self.cursor.position,
-            self.cursor.floor,
-            self.options.overlap,
-            now,
-            self.options.end,
-        ) else {
-            return Ok(StepReport {
-                finished: true,
-                ..StepReport::default()
-            });
+        let window = match &self.cursor.partial {
+            // Finish an interrupted closed window first, with the bounds it had.
+            Some(p) if p.window_end > self.cursor.position => resumed_window(
+                self.cursor.position,
+                self.cursor.floor,
+                self.options.overlap,
+                p.window_end,
+            ),
+            _ => match next_window(
+                self.cursor.position,
+                self.cursor.floor,
+                self.options.overlap,
+                now,
+                self.options.end,
+            ) {
+                Some(w) => w,
+                None => {
+                    return Ok(StepReport {
+                        finished: true,
+                        ..StepReport::default()
+                    });
+                }
+            },
         };
         let mut report = StepReport {
             live: window.upper.is_none(),

@@ -69,7 +69,6 @@ pub fn next_window(
     if let Some(floor) = floor {
         lower = lower.max(floor);
     }
-    let date_from = day_of(lower).format("%Y-%m-%d");
     let bound = next_bound_after(position);
     let upper = match end {
         Some(end) => {
@@ -85,6 +84,26 @@ pub fn next_window(
         None if position + overlap + overlap < now => Some(bound.min(now - overlap)),
         None => None,
     };
+    Some(window(lower, upper))
+}
+
+/// The window an interrupted closed window resumes in: the same bounds it had, whatever
+/// `now` says today, so its partial checkpoint (`done_above`) still means what it meant.
+pub fn resumed_window(
+    position: DateTime<Utc>,
+    floor: Option<DateTime<Utc>>,
+    overlap: TimeDelta,
+    upper: DateTime<Utc>,
+) -> Window {
+    let mut lower = position - overlap;
+    if let Some(floor) = floor {
+        lower = lower.max(floor);
+    }
+    window(lower, Some(upper))
+}
+
+fn window(lower: DateTime<Utc>, upper: Option<DateTime<Utc>>) -> Window {
+    let date_from = day_of(lower).format("%Y-%m-%d");
     let query = match upper {
         Some(upper) => format!(
             "date_from:{date_from} date_to:{}",
@@ -92,11 +111,11 @@ pub fn next_window(
         ),
         None => format!("date_from:{date_from}"),
     };
-    Some(Window {
+    Window {
         lower,
         upper,
         query,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +193,18 @@ mod tests {
             None,
         )
         .unwrap();
+        assert_eq!(w.upper, Some(t("2026-01-05T13:55:00Z")));
+        assert_eq!(w.query, "date_from:2026-01-04 date_to:2026-01-05");
+    }
+
+    #[test]
+    fn an_interrupted_window_resumes_with_its_own_bounds() {
+        let w = resumed_window(
+            t("2026-01-04T23:59:59Z"),
+            None,
+            FIVE_MIN,
+            t("2026-01-05T13:55:00Z"),
+        );
         assert_eq!(w.upper, Some(t("2026-01-05T13:55:00Z")));
         assert_eq!(w.query, "date_from:2026-01-04 date_to:2026-01-05");
     }
