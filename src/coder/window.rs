@@ -65,10 +65,7 @@ pub fn next_window(
     now: DateTime<Utc>,
     end: Option<DateTime<Utc>>,
 ) -> Option<Window> {
-    let mut lower = position - overlap;
-    if let Some(floor) = floor {
-        lower = lower.max(floor);
-    }
+    let lower = lower_bound(position, floor, overlap);
     let bound = next_bound_after(position);
     let upper = match end {
         Some(end) => {
@@ -95,11 +92,17 @@ pub fn resumed_window(
     overlap: TimeDelta,
     upper: DateTime<Utc>,
 ) -> Window {
-    let mut lower = position - overlap;
-    if let Some(floor) = floor {
-        lower = lower.max(floor);
-    }
-    window(lower, Some(upper))
+    window(lower_bound(position, floor, overlap), Some(upper))
+}
+
+/// A scan reads down to `overlap` below the position, never below the floor.
+fn lower_bound(
+    position: DateTime<Utc>,
+    floor: Option<DateTime<Utc>>,
+    overlap: TimeDelta,
+) -> DateTime<Utc> {
+    let lower = position - overlap;
+    floor.map_or(lower, |f| lower.max(f))
 }
 
 fn window(lower: DateTime<Utc>, upper: Option<DateTime<Utc>>) -> Window {

@@ -9,16 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use sink_core::RetryPolicy;
 use tokio::sync::watch;
 
 use crate::checkpoint::CheckpointKey;
-use crate::coder::{Cursor, Tailer, TailerOptions};
+use crate::coder::Cursor;
 use crate::config::Config;
-use crate::pipeline::{SinkOutlet, StreamEnd, StreamStats, run_stream};
+use crate::pipeline::{StreamEnd, StreamStats, run_stream};
 
 pub async fn backfill(
     config_path: &Path,
@@ -30,9 +28,7 @@ pub async fn backfill(
     }
     let config = Config::load(config_path)?;
     let client = super::connect(&config).await?;
-    let store = super::store(&config);
-    let overlap =
-        TimeDelta::from_std(config.coder.overlap).context("coder.overlap is too large")?;
+    let streams = super::Streams::new(&config, client)?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         super::stop_signal().await;
@@ -40,33 +36,18 @@ pub async fn backfill(
     });
     let mut tasks = tokio::task::JoinSet::new();
     let mut all_stats = Vec::new();
-    for (name, sink_config) in &config.sinks {
+    for name in config.sinks.keys() {
         let key = CheckpointKey::backfill(name, from, to);
-        let cursor = match store.load(&key)? {
+        let cursor = match streams.store.load(&key)? {
             Some(c) => {
                 tracing::info!(sink = %name, position = %c.cursor.position, "resuming backfill");
                 c.cursor
             }
             None => Cursor::starting_at(from - TimeDelta::microseconds(1), Some(from)),
         };
-        let tailer = Tailer::new(
-            client.clone(),
-            TailerOptions {
-                page_size: config.coder.page_size,
-                overlap,
-                end: Some(to),
-            },
-            cursor,
-        );
         let stats = Arc::new(StreamStats::default());
         all_stats.push(stats.clone());
-        let outlet = SinkOutlet::new(
-            crate::sinks::build(name, sink_config),
-            store.clone(),
-            key,
-            RetryPolicy::default(),
-            stats,
-        );
+        let (tailer, outlet) = streams.build(name, key, cursor, Some(to), stats)?;
         let name = name.clone();
         let rx = rx.clone();
         tasks.spawn(async move {

@@ -19,9 +19,67 @@ pub use demo::demo;
 pub use run::{run, run_config};
 pub use validate::validate;
 
-use crate::checkpoint::{CheckpointStore, FileStore};
-use crate::coder::{ClientOptions, CoderClient};
+use chrono::{DateTime, TimeDelta, Utc};
+use sink_core::RetryPolicy;
+
+use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
+use crate::coder::{ClientOptions, CoderClient, Cursor, Tailer, TailerOptions};
 use crate::config::{Config, StoreKind};
+use crate::pipeline::{SinkOutlet, StreamStats};
+
+/// What every stream of one command shares; builds each sink's tailer and outlet the
+/// same way for `run` and `backfill`.
+pub(crate) struct Streams<'a> {
+    pub config: &'a Config,
+    pub client: Arc<CoderClient>,
+    pub store: Arc<dyn CheckpointStore>,
+    overlap: TimeDelta,
+}
+
+impl<'a> Streams<'a> {
+    pub fn new(config: &'a Config, client: Arc<CoderClient>) -> anyhow::Result<Self> {
+        Ok(Self {
+            config,
+            client,
+            store: store(config),
+            overlap: TimeDelta::from_std(config.coder.overlap)
+                .context("coder.overlap is too large")?,
+        })
+    }
+
+    /// The tailer and outlet of sink `name`, starting from `cursor`; `end` for a backfill.
+    pub fn build(
+        &self,
+        name: &str,
+        key: CheckpointKey,
+        cursor: Cursor,
+        end: Option<DateTime<Utc>>,
+        stats: Arc<StreamStats>,
+    ) -> anyhow::Result<(Tailer, SinkOutlet)> {
+        let sink_config = self
+            .config
+            .sinks
+            .get(name)
+            .with_context(|| format!("no sink {name:?} in the config"))?;
+        let tailer = Tailer::new(
+            self.client.clone(),
+            TailerOptions {
+                page_size: self.config.coder.page_size,
+                overlap: self.overlap,
+                end,
+            },
+            cursor,
+        );
+        let outlet = SinkOutlet::new(
+            crate::sinks::build(name, sink_config),
+            self.store.clone(),
+            key,
+            RetryPolicy::default(),
+            stats,
+        );
+        Ok((tailer, outlet))
+    }
+}
 
 pub(crate) fn store(config: &Config) -> Arc<dyn CheckpointStore> {
     match config.checkpoint.store {

@@ -4,15 +4,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
-use chrono::TimeDelta;
-use sink_core::RetryPolicy;
 use tokio::sync::watch;
 
 use crate::checkpoint::CheckpointKey;
-use crate::coder::{TailError, Tailer, TailerOptions};
+use crate::coder::TailError;
 use crate::config::Config;
-use crate::pipeline::{SinkOutlet, StreamEnd, StreamStats, initial_cursor, run_stream};
+use crate::pipeline::{StreamEnd, StreamStats, initial_cursor, run_stream};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -36,40 +33,23 @@ pub async fn run_config(
         c = super::connect(config) => c?,
         _ = wait_true(shutdown.clone()) => return Ok(()),
     };
-    let store = super::store(config);
-    let overlap =
-        TimeDelta::from_std(config.coder.overlap).context("coder.overlap is too large")?;
+    let streams = super::Streams::new(config, client)?;
     let mut tasks = tokio::task::JoinSet::new();
-    for (name, sink_config) in &config.sinks {
+    for name in config.sinks.keys() {
         let key = CheckpointKey::run(name);
-        let cursor = match store.load(&key)? {
+        let cursor = match streams.store.load(&key)? {
             Some(c) => {
                 tracing::info!(sink = %name, position = %c.cursor.position, "resuming from checkpoint");
                 c.cursor
             }
             None => {
-                let c = initial_cursor(&client, config.coder.start_at).await?;
+                let c = initial_cursor(&streams.client, config.coder.start_at).await?;
                 tracing::info!(sink = %name, position = %c.position, "no checkpoint; starting");
                 c
             }
         };
-        let tailer = Tailer::new(
-            client.clone(),
-            TailerOptions {
-                page_size: config.coder.page_size,
-                overlap,
-                end: None,
-            },
-            cursor,
-        );
         let stream_stats = stats.get(name).cloned().unwrap_or_default();
-        let outlet = SinkOutlet::new(
-            crate::sinks::build(name, sink_config),
-            store.clone(),
-            key,
-            RetryPolicy::default(),
-            stream_stats,
-        );
+        let (tailer, outlet) = streams.build(name, key, cursor, None, stream_stats)?;
         let name = name.clone();
         let poll = config.coder.poll_interval;
         let rx = shutdown.clone();
