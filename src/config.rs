@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
+use crate::normalize::{ClassStrategy, Enrichment, OcsfVersion, Target};
 use crate::secret::Secret;
 
 pub const ENV_PREFIX: &str = "CODER_AUDIT_SHIPPER";
@@ -20,7 +21,25 @@ pub struct Config {
     pub coder: CoderConfig,
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    #[serde(default)]
+    pub enrich: EnrichConfig,
     pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+/// `[enrich]`: what the operator adds to every normalized event.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichConfig {
+    /// A name for this Coder deployment (ECS `observer.name`, OCSF `unmapped.coder.deployment`).
+    pub deployment: Option<String>,
+    /// Static key/values (ECS `labels`, OCSF `metadata.labels` as `key:value`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Static tags, after `coder` and `audit`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The URL users open Coder at, to make `resource_link` absolute; default `coder.url`.
+    pub access_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,10 +148,50 @@ pub enum SinkConfig {
 }
 
 impl SinkConfig {
-    pub fn format(&self) -> Format {
+    pub fn encoding(&self) -> Encoding {
+        macro_rules! encoding {
+            ($c:expr) => {
+                Encoding {
+                    format: $c.format,
+                    ocsf_version: $c.ocsf_version,
+                    ocsf_classes: $c.ocsf_classes,
+                    max_event_bytes: $c.max_event_bytes,
+                }
+            };
+        }
         match self {
-            SinkConfig::File(c) => c.format,
-            SinkConfig::Stdout(c) => c.format,
+            SinkConfig::File(c) => encoding!(c),
+            SinkConfig::Stdout(c) => encoding!(c),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.encoding().format
+    }
+}
+
+/// What a sink receives: `format`, its OCSF options and the event size limit. Every sink
+/// table takes these four keys itself: `#[serde(flatten)]` would lose
+/// `deny_unknown_fields`, and a typo in a sink table must stay an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Encoding {
+    pub format: Format,
+    pub ocsf_version: Option<OcsfVersion>,
+    pub ocsf_classes: Option<ClassStrategy>,
+    /// Cut normalized events above this size (bytes) by leaving out diff fields.
+    pub max_event_bytes: Option<u64>,
+}
+
+impl Encoding {
+    /// The normalization target, `None` for `raw`.
+    pub fn target(&self) -> Option<Target> {
+        match self.format {
+            Format::Raw => None,
+            Format::Ecs => Some(Target::Ecs),
+            Format::Ocsf => Some(Target::Ocsf {
+                version: self.ocsf_version.unwrap_or_default(),
+                classes: self.ocsf_classes.unwrap_or_default(),
+            }),
         }
     }
 }
@@ -143,6 +202,12 @@ pub struct FileSinkConfig {
     pub path: PathBuf,
     #[serde(default)]
     pub format: Format,
+    /// `format = "ocsf"` only: "1.8.0" (default) or "1.1.0" (Amazon Security Lake).
+    pub ocsf_version: Option<OcsfVersion>,
+    /// `format = "ocsf"` only: "semantic" (default) or "single" (all API Activity 6003).
+    pub ocsf_classes: Option<ClassStrategy>,
+    /// Normalized events above this size (bytes) are cut by leaving out diff fields.
+    pub max_event_bytes: Option<u64>,
     /// Rotate when the file would pass this size (bytes).
     pub max_bytes: Option<u64>,
     #[serde(default = "defaults::max_files")]
@@ -154,6 +219,12 @@ pub struct FileSinkConfig {
 pub struct StdoutSinkConfig {
     #[serde(default)]
     pub format: Format,
+    /// `format = "ocsf"` only: "1.8.0" (default) or "1.1.0" (Amazon Security Lake).
+    pub ocsf_version: Option<OcsfVersion>,
+    /// `format = "ocsf"` only: "semantic" (default) or "single" (all API Activity 6003).
+    pub ocsf_classes: Option<ClassStrategy>,
+    /// Normalized events above this size (bytes) are cut by leaving out diff fields.
+    pub max_event_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -246,6 +317,29 @@ impl Config {
         if self.coder.poll_interval.is_zero() {
             return Err(invalid("coder.poll_interval", "must be more than 0".into()));
         }
+        if let Some(url) = &self.enrich.access_url {
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(invalid(
+                        "enrich.access_url",
+                        format!("expected an http(s) URL, got {url:?}"),
+                    ));
+                }
+            }
+        }
+        for key in self.enrich.labels.keys() {
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(invalid(
+                    &format!("enrich.labels.{key}"),
+                    "label keys use lower-case letters, digits and '_' (ECS: no dots, no upper case)".into(),
+                ));
+            }
+        }
         if self.sinks.is_empty() {
             return Err(invalid("sinks", "configure at least one sink".into()));
         }
@@ -260,14 +354,53 @@ impl Config {
                     "sink names may use only letters, digits, '_' and '-' (they name checkpoint files)".into(),
                 ));
             }
-            if sink.format() != Format::Raw {
-                return Err(invalid(
-                    &format!("sinks.{name}.format"),
-                    "only \"raw\" is available in this release; \"ecs\" and \"ocsf\" arrive with normalization".into(),
-                ));
+            let encoding = sink.encoding();
+            if encoding.format != Format::Ocsf {
+                for (key, set) in [
+                    ("ocsf_version", encoding.ocsf_version.is_some()),
+                    ("ocsf_classes", encoding.ocsf_classes.is_some()),
+                ] {
+                    if set {
+                        return Err(invalid(
+                            &format!("sinks.{name}.{key}"),
+                            "applies only to format = \"ocsf\"".into(),
+                        ));
+                    }
+                }
+            }
+            match (encoding.format, encoding.max_event_bytes) {
+                (Format::Raw, Some(_)) => {
+                    return Err(invalid(
+                        &format!("sinks.{name}.max_event_bytes"),
+                        "applies only to format = \"ecs\" or \"ocsf\": raw ships Coder's bytes unchanged".into(),
+                    ));
+                }
+                (_, Some(n)) if n < 1024 => {
+                    return Err(invalid(
+                        &format!("sinks.{name}.max_event_bytes"),
+                        format!("must be at least 1024, got {n}"),
+                    ));
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// The enrichment every sink's normalizer adds; `coder_version` comes from the server.
+    pub fn enrichment(&self, coder_version: Option<String>) -> Enrichment {
+        Enrichment {
+            deployment: self.enrich.deployment.clone(),
+            labels: self.enrich.labels.clone(),
+            tags: self.enrich.tags.clone(),
+            access_url: Some(
+                self.enrich
+                    .access_url
+                    .clone()
+                    .unwrap_or_else(|| self.coder.url.clone()),
+            ),
+            coder_version,
+        }
     }
 
     /// The token source: `token`, `token_file`, or `CODER_SESSION_TOKEN`.
@@ -378,15 +511,78 @@ path = "/tmp/audit.ndjson"
         assert!(err.contains("coder.start_at"), "{err}");
     }
 
-    #[test]
-    fn formats_not_built_yet_are_refused_clearly() {
-        let err = load(&MINIMAL.replace(
+    fn with_sink_keys(keys: &str) -> Result<Config, ConfigError> {
+        load(&MINIMAL.replace(
             "path = \"/tmp/audit.ndjson\"",
-            "path = \"/x\"\nformat = \"ocsf\"",
+            &format!("path = \"/x\"\n{keys}"),
+        ))
+    }
+
+    #[test]
+    fn encodings_and_their_options() {
+        let c = with_sink_keys(
+            "format = \"ocsf\"\nocsf_version = \"1.1.0\"\nocsf_classes = \"single\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sinks["archive"].encoding().target(),
+            Some(Target::Ocsf {
+                version: OcsfVersion::V1_1_0,
+                classes: ClassStrategy::Single
+            })
+        );
+        let c = with_sink_keys("format = \"ocsf\"").unwrap();
+        assert_eq!(
+            c.sinks["archive"].encoding().target(),
+            Some(Target::Ocsf {
+                version: OcsfVersion::V1_8_0,
+                classes: ClassStrategy::Semantic
+            })
+        );
+        let c = with_sink_keys("format = \"ecs\"\nmax_event_bytes = 65536").unwrap();
+        assert_eq!(c.sinks["archive"].encoding().max_event_bytes, Some(65536));
+        for (keys, key) in [
+            (
+                "format = \"ecs\"\nocsf_version = \"1.1.0\"",
+                "sinks.archive.ocsf_version",
+            ),
+            (
+                "format = \"ocsf\"\nocsf_version = \"1.5.0\"",
+                "sinks.archive.ocsf_version",
+            ),
+            (
+                "format = \"ocsf\"\nocsf_classes = \"many\"",
+                "sinks.archive.ocsf_classes",
+            ),
+            ("max_event_bytes = 4096", "sinks.archive.max_event_bytes"),
+            (
+                "format = \"ecs\"\nmax_event_bytes = 10",
+                "sinks.archive.max_event_bytes",
+            ),
+            ("format = \"cef\"", "sinks.archive.format"),
+        ] {
+            let err = with_sink_keys(keys).unwrap_err().to_string();
+            assert!(err.contains(key), "{keys}: {err}");
+        }
+    }
+
+    #[test]
+    fn enrichment_defaults_its_access_url_to_the_coder_url() {
+        let c = load(&format!(
+            "{MINIMAL}\n[enrich]\ndeployment = \"prod-eu\"\ntags = [\"pci\"]\nlabels = {{ team = \"sec\" }}\n"
+        ))
+        .unwrap();
+        let e = c.enrichment(Some("v2.24.1".into()));
+        assert_eq!(e.deployment.as_deref(), Some("prod-eu"));
+        assert_eq!(e.access_url.as_deref(), Some("https://coder.example.com"));
+        assert_eq!(e.labels["team"], "sec");
+        assert_eq!(e.tags, vec!["pci".to_owned()]);
+        let err = load(&format!(
+            "{MINIMAL}\n[enrich]\nlabels = {{ \"Team.X\" = \"a\" }}\n"
         ))
         .unwrap_err()
         .to_string();
-        assert!(err.contains("sinks.archive.format"), "{err}");
+        assert!(err.contains("enrich.labels"), "{err}");
     }
 
     #[test]

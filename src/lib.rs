@@ -5,6 +5,7 @@
 //! * [`coder`]: the API client, the lenient entry model, the cursor and the tailer;
 //! * [`checkpoint`]: where cursors are saved, one per stream, sink and namespace;
 //! * [`pipeline`]: one tailer per sink, delivery with retry, checkpoint after delivery;
+//! * [`normalize`]: each entry as ECS 9.4 or OCSF 1.8.0/1.1.0, pure functions, no I/O;
 //! * [`config`]: the config file and its environment overrides;
 //! * [`commands`]: `run`, `backfill`, `validate`, `checkpoint show`, `demo`.
 
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod coder;
 pub mod commands;
 pub mod config;
+pub mod normalize;
 pub mod pipeline;
 pub mod secret;
 pub mod sinks;

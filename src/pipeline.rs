@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::checkpoint::{CheckpointKey, CheckpointStore};
 use crate::coder::{CoderClient, CoderError, Cursor, Event, Outlet, TailError, Tailer};
 use crate::config::StartAt;
+use crate::normalize::Normalizer;
 
 /// Counters one stream exposes (the demo's running count; metrics later).
 #[derive(Debug, Default)]
@@ -23,15 +24,73 @@ pub struct StreamStats {
     pub delivered: AtomicU64,
     pub batches: AtomicU64,
     pub retries: AtomicU64,
+    /// Normalized events cut to fit the sink's `max_event_bytes`.
+    pub truncated: AtomicU64,
     /// Newest event time delivered, Unix microseconds (0 before any).
     pub newest_micros: AtomicU64,
     /// The cursor position last committed, Unix microseconds (0 before any).
     pub position_micros: AtomicU64,
 }
 
+/// How a sink's records are made from events.
+#[derive(Debug, Clone)]
+pub enum Encoder {
+    /// Each entry's bytes exactly as Coder sent them.
+    Raw,
+    /// ECS or OCSF (one or more records per entry).
+    Normalized(Normalizer),
+}
+
+impl Encoder {
+    /// The batch for `events`, and how many of its records were truncated.
+    pub fn encode(&self, events: &[Event]) -> (Batch, u64) {
+        match self {
+            Encoder::Raw => (
+                events
+                    .iter()
+                    .map(|e| Record {
+                        id: e.key.to_string(),
+                        time_micros: e.time.map(|t| t.timestamp_micros()),
+                        payload: e.raw.clone(),
+                    })
+                    .collect(),
+                0,
+            ),
+            Encoder::Normalized(n) => {
+                // One read time per batch: re-encoding a batch after a retry gives the
+                // same bytes.
+                let read_at = Utc::now();
+                let mut truncated = 0;
+                let mut records = Vec::with_capacity(events.len());
+                for e in events {
+                    let id = e.key.to_string();
+                    for encoded in n.encode(&e.entry, read_at) {
+                        if encoded.truncated {
+                            truncated += 1;
+                            tracing::warn!(
+                                id = %id,
+                                bytes = encoded.payload.len(),
+                                over_limit = encoded.over_limit,
+                                "event cut to fit max_event_bytes"
+                            );
+                        }
+                        records.push(Record {
+                            id: id.clone(),
+                            time_micros: e.time.map(|t| t.timestamp_micros()),
+                            payload: encoded.payload.into(),
+                        });
+                    }
+                }
+                (Batch::new(records), truncated)
+            }
+        }
+    }
+}
+
 /// Delivery to one sink plus that sink's checkpoint.
 pub struct SinkOutlet {
     sink: Box<dyn Sink>,
+    encoder: Encoder,
     store: Arc<dyn CheckpointStore>,
     key: CheckpointKey,
     retry: RetryPolicy,
@@ -41,6 +100,7 @@ pub struct SinkOutlet {
 impl SinkOutlet {
     pub fn new(
         sink: Box<dyn Sink>,
+        encoder: Encoder,
         store: Arc<dyn CheckpointStore>,
         key: CheckpointKey,
         retry: RetryPolicy,
@@ -48,6 +108,7 @@ impl SinkOutlet {
     ) -> Self {
         Self {
             sink,
+            encoder,
             store,
             key,
             retry,
@@ -62,21 +123,10 @@ impl SinkOutlet {
     }
 }
 
-/// Format `raw`: each entry's bytes exactly as Coder sent them.
-fn encode(events: &[Event]) -> Batch {
-    events
-        .iter()
-        .map(|e| Record {
-            id: e.key.to_string(),
-            time_micros: e.time.map(|t| t.timestamp_micros()),
-            payload: e.raw.clone(),
-        })
-        .collect()
-}
-
 impl Outlet for SinkOutlet {
     async fn deliver(&mut self, events: Vec<Event>) -> Result<(), TailError> {
-        let batch = encode(&events);
+        let (batch, truncated) = self.encoder.encode(&events);
+        self.stats.truncated.fetch_add(truncated, Ordering::Relaxed);
         let sink_name = self.sink.name().to_owned();
         let stats = self.stats.clone();
         send_with_retry(self.sink.as_mut(), &batch, &self.retry, |reason, delay| {
@@ -87,7 +137,7 @@ impl Outlet for SinkOutlet {
         .map_err(|e| TailError::Delivery(e.to_string()))?;
         self.stats
             .delivered
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         if let Some(newest) = events.iter().filter_map(|e| e.time).max() {
             let micros = u64::try_from(newest.timestamp_micros()).unwrap_or(0);

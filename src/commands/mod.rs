@@ -25,7 +25,8 @@ use sink_core::RetryPolicy;
 use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
 use crate::coder::{ClientOptions, CoderClient, Cursor, Tailer, TailerOptions};
 use crate::config::{Config, StoreKind};
-use crate::pipeline::{SinkOutlet, StreamStats};
+use crate::normalize::{Enrichment, Normalizer};
+use crate::pipeline::{Encoder, SinkOutlet, StreamStats};
 
 /// What every stream of one command shares; builds each sink's tailer and outlet the
 /// same way for `run` and `backfill`.
@@ -34,13 +35,15 @@ pub(crate) struct Streams<'a> {
     pub client: Arc<CoderClient>,
     pub store: Arc<dyn CheckpointStore>,
     overlap: TimeDelta,
+    enrichment: Enrichment,
 }
 
 impl<'a> Streams<'a> {
-    pub fn new(config: &'a Config, client: Arc<CoderClient>) -> anyhow::Result<Self> {
+    pub fn new(config: &'a Config, connected: Connected) -> anyhow::Result<Self> {
         Ok(Self {
             config,
-            client,
+            client: connected.client,
+            enrichment: config.enrichment(Some(connected.coder_version)),
             store: store(config),
             overlap: TimeDelta::from_std(config.coder.overlap)
                 .context("coder.overlap is too large")?,
@@ -72,6 +75,7 @@ impl<'a> Streams<'a> {
         );
         let outlet = SinkOutlet::new(
             crate::sinks::build(name, sink_config),
+            self.encoder(name)?,
             self.store.clone(),
             key,
             RetryPolicy::default(),
@@ -81,14 +85,42 @@ impl<'a> Streams<'a> {
     }
 }
 
+impl Streams<'_> {
+    /// How sink `name` encodes events.
+    pub fn encoder(&self, name: &str) -> anyhow::Result<Encoder> {
+        let encoding = self
+            .config
+            .sinks
+            .get(name)
+            .with_context(|| format!("no sink {name:?} in the config"))?
+            .encoding();
+        Ok(match encoding.target() {
+            None => Encoder::Raw,
+            Some(target) => Encoder::Normalized(Normalizer::new(
+                target,
+                self.enrichment.clone(),
+                encoding
+                    .max_event_bytes
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            )),
+        })
+    }
+}
+
 pub(crate) fn store(config: &Config) -> Arc<dyn CheckpointStore> {
     match config.checkpoint.store {
         StoreKind::File => Arc::new(FileStore::new(&config.checkpoint.dir)),
     }
 }
 
-/// The client, after logging the server's version from `/api/v2/buildinfo`.
-pub(crate) async fn connect(config: &Config) -> anyhow::Result<Arc<CoderClient>> {
+/// A client of a Coder server whose version is known.
+pub(crate) struct Connected {
+    pub client: Arc<CoderClient>,
+    pub coder_version: String,
+}
+
+/// The client, after reading (and logging) the server's version from `/api/v2/buildinfo`.
+pub(crate) async fn connect(config: &Config) -> anyhow::Result<Connected> {
     let token = config.token_source()?;
     let client = CoderClient::new(
         &config.coder.url,
@@ -106,7 +138,10 @@ pub(crate) async fn connect(config: &Config) -> anyhow::Result<Arc<CoderClient>>
         )
     })?;
     tracing::info!(coder_version = %info.version, url = %config.coder.url, "connected to Coder");
-    Ok(Arc::new(client))
+    Ok(Connected {
+        client: Arc::new(client),
+        coder_version: info.version,
+    })
 }
 
 /// Resolves when SIGTERM or Ctrl-C arrives.

@@ -91,6 +91,7 @@ impl Harness {
         );
         let outlet = SinkOutlet::new(
             Box::new(sink),
+            coder_audit_shipper::pipeline::Encoder::Raw,
             Arc::new(self.store()),
             self.key(),
             RetryPolicy::default(),

@@ -1,0 +1,452 @@
+//! One entry as an Elastic Common Schema 9.4 document (`schemas/NOTES.md` §1 and §5).
+//!
+//! The document is a tree of borrowed structs serialized in one pass: no intermediate
+//! `serde_json::Value`, which is what keeps normalization far below the cost of the HTTP
+//! round trip that fetched the entry. Anything ECS has no field for goes under `coder.audit.*`
+//! (the custom fieldset ECS recommends), never at the top level.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::diff::{self, Redacted};
+use super::facts::{Facts, Outcome, http_status, non_empty};
+use super::{Enrichment, Trim, Truncation, classify};
+
+pub const ECS_VERSION: &str = "9.4.0";
+
+/// Build the ECS document of `facts`.
+pub fn document<'a>(
+    facts: &'a Facts<'a>,
+    enrich: &'a Enrichment,
+    read_at: DateTime<Utc>,
+    trim: &'a Trim,
+) -> Document<'a> {
+    let entry = facts.entry;
+    let (category, kind_type) = classify::ecs(facts.resource_type, facts.action);
+    let timestamp = facts.time_utc().unwrap_or(read_at);
+    let raw_ip = non_empty(entry.ip.as_deref());
+
+    let user = facts.user;
+    let target_is_user = classify::targets_a_user(facts.resource_type);
+    let user_fields = UserFields {
+        id: facts.user_id(),
+        name: facts.username(),
+        email: user.and_then(|u| non_empty(u.email.as_deref())),
+        full_name: user.and_then(|u| non_empty(u.name.as_deref())),
+        roles: facts.role_names.clone(),
+        target: target_is_user
+            .then(|| UserTarget {
+                id: facts.resource_id,
+                name: non_empty(entry.resource_target.as_deref()),
+            })
+            .filter(|t| t.id.is_some() || t.name.is_some()),
+        changes: (facts.resource_type == "user")
+            .then(|| UserChanges::of(entry.diff.as_ref()))
+            .filter(|c| !c.is_empty()),
+    };
+
+    let mut related_user: Vec<&str> = Vec::new();
+    for u in [
+        facts.username(),
+        facts.user_id(),
+        user_fields.target.as_ref().and_then(|t| t.name),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !related_user.contains(&u) {
+            related_user.push(u);
+        }
+    }
+
+    let mut labels: BTreeMap<&str, &str> = enrich
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    labels.insert("coder_resource_type", facts.resource_type);
+
+    let mut tags = vec!["coder", "audit"];
+    tags.extend(enrich.tags.iter().map(String::as_str));
+
+    let status = http_status(entry.status_code);
+    Document {
+        timestamp: rfc3339(timestamp),
+        ecs: Ecs {
+            version: ECS_VERSION,
+        },
+        message: facts.message(),
+        event: EventFields {
+            kind: "event",
+            category,
+            kind_type,
+            action: facts.operation(),
+            outcome: match facts.outcome {
+                Outcome::Success => Some("success"),
+                Outcome::Failure => Some("failure"),
+                Outcome::Other => Some("unknown"),
+                Outcome::Unknown => None,
+            },
+            id: non_empty(entry.id.as_deref()),
+            created: rfc3339(read_at),
+            dataset: "coder.audit",
+            module: "coder",
+            provider: "coderd",
+            url: entry
+                .resource_link
+                .as_deref()
+                .and_then(|l| enrich.absolute_link(l)),
+            severity: super::severity(facts),
+        },
+        user: (!user_fields.is_empty()).then_some(user_fields),
+        group: (facts.resource_type == "group")
+            .then(|| GroupFields {
+                id: facts.resource_id,
+                name: non_empty(entry.resource_target.as_deref()),
+            })
+            .filter(|g| g.id.is_some() || g.name.is_some()),
+        source: raw_ip.map(|address| Source {
+            ip: facts.ip,
+            address,
+        }),
+        user_agent: non_empty(entry.user_agent.as_deref()).map(|original| UserAgent { original }),
+        organization: (facts.organization_id.is_some() || facts.organization_name.is_some())
+            .then_some(Organization {
+                id: facts.organization_id,
+                name: facts.organization_name,
+            }),
+        http: (facts.request_id.is_some() || status.is_some()).then(|| Http {
+            request: facts.request_id.map(|id| HttpRequest { id }),
+            response: status.map(|status_code| HttpResponse { status_code }),
+        }),
+        related: Related {
+            user: related_user,
+            ip: facts.ip.into_iter().collect(),
+        },
+        service: Service {
+            name: "coder",
+            kind: "coder",
+            version: enrich.coder_version.as_deref(),
+        },
+        observer: Observer {
+            vendor: "Coder",
+            product: "Coder",
+            name: enrich.deployment.as_deref(),
+            version: enrich.coder_version.as_deref(),
+        },
+        labels,
+        tags,
+        coder: CoderFields {
+            audit: CoderAudit {
+                action: facts.action,
+                resource: Resource {
+                    kind: facts.resource_type,
+                    id: facts.resource_id,
+                    name: facts.target,
+                    icon: non_empty(entry.resource_icon.as_deref()),
+                    link: non_empty(entry.resource_link.as_deref()),
+                    is_deleted: entry.is_deleted,
+                },
+                diff: entry
+                    .diff
+                    .as_ref()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Redacted {
+                        diff: d,
+                        keep: &trim.keep,
+                    }),
+                additional_fields: facts.additional_fields().filter(|_| !trim.drop_additional),
+                request_id: facts.request_id,
+                status_code: entry.status_code.filter(|_| status.is_none()),
+                original_time: entry.time.as_deref().filter(|_| facts.time.is_none()),
+                user: user
+                    .map(|u| CoderUser {
+                        login_type: non_empty(u.login_type.as_deref()),
+                        status: non_empty(u.status.as_deref()),
+                    })
+                    .filter(|u| u.login_type.is_some() || u.status.is_some()),
+                truncation: trim.truncation.as_ref(),
+                unparsed_ip: raw_ip.filter(|_| facts.ip.is_none()),
+            },
+        },
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, Coder's own precision.
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+#[derive(Serialize)]
+pub struct Document<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: String,
+    ecs: Ecs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Cow<'a, str>>,
+    event: EventFields<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserFields<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<GroupFields<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<Source<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<UserAgent<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization: Option<Organization<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<Http<'a>>,
+    #[serde(skip_serializing_if = "Related::is_empty")]
+    related: Related<'a>,
+    service: Service<'a>,
+    observer: Observer<'a>,
+    labels: BTreeMap<&'a str, &'a str>,
+    tags: Vec<&'a str>,
+    coder: CoderFields<'a>,
+}
+
+#[derive(Serialize)]
+struct Ecs {
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct EventFields<'a> {
+    kind: &'static str,
+    category: &'static [&'static str],
+    #[serde(rename = "type")]
+    kind_type: &'static [&'static str],
+    action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    created: String,
+    dataset: &'static str,
+    module: &'static str,
+    provider: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    severity: u32,
+}
+
+#[derive(Serialize)]
+struct UserFields<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<UserTarget<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<UserChanges<'a>>,
+}
+
+impl UserFields<'_> {
+    fn is_empty(&self) -> bool {
+        self.id.is_none()
+            && self.name.is_none()
+            && self.email.is_none()
+            && self.full_name.is_none()
+            && self.roles.is_empty()
+            && self.target.is_none()
+            && self.changes.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct UserTarget<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+/// `user.changes.*`: the new values of a user resource's diff (ECS: "fields that changed
+/// on the user, with their new value").
+#[derive(Serialize)]
+struct UserChanges<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<&'a str>,
+}
+
+impl<'a> UserChanges<'a> {
+    fn of(d: Option<&'a Map<String, Value>>) -> Self {
+        let text = |f: &str| {
+            diff::new_value(d, f)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let roles = diff::new_value(d, "roles")
+            .or_else(|| diff::new_value(d, "rbac_roles"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        UserChanges {
+            name: text("username"),
+            email: text("email"),
+            full_name: text("name"),
+            roles,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.email.is_none()
+            && self.full_name.is_none()
+            && self.roles.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+struct GroupFields<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Source<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<IpAddr>,
+    address: &'a str,
+}
+
+#[derive(Serialize)]
+struct UserAgent<'a> {
+    original: &'a str,
+}
+
+#[derive(Serialize)]
+struct Organization<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Http<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<HttpRequest<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<HttpResponse>,
+}
+
+#[derive(Serialize)]
+struct HttpRequest<'a> {
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct HttpResponse {
+    status_code: i64,
+}
+
+#[derive(Serialize)]
+struct Related<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    user: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ip: Vec<IpAddr>,
+}
+
+impl Related<'_> {
+    fn is_empty(&self) -> bool {
+        self.user.is_empty() && self.ip.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+struct Service<'a> {
+    name: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Observer<'a> {
+    vendor: &'static str,
+    product: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CoderFields<'a> {
+    audit: CoderAudit<'a>,
+}
+
+/// `coder.audit.*`: Coder's own fields, for search and for what ECS cannot say. Map
+/// `diff` and `additional_fields` as `flattened` in Elasticsearch.
+#[derive(Serialize)]
+struct CoderAudit<'a> {
+    action: &'a str,
+    resource: Resource<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<Redacted<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_fields: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    /// A status that is no HTTP status (an exit code), which `http.*` cannot hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<i64>,
+    /// `time` as Coder sent it, only when it did not parse (`@timestamp` is then the read time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_time: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<CoderUser<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncation: Option<&'a Truncation>,
+    /// `ip` as Coder sent it, only when it is no address (`source.ip` is then absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unparsed_ip: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Resource<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icon: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_deleted: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct CoderUser<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+}

@@ -1,0 +1,208 @@
+//! Normalization: each Coder audit entry as the schema a sink's SIEM searches by — Elastic
+//! Common Schema 9.4 ([`ecs`]) or OCSF 1.8.0 / 1.1.0 ([`ocsf`]).
+//!
+//! Pure functions of the lenient entry, the operator's [`Enrichment`] and the read time: no
+//! I/O, so the same entry encodes the same way in `run`, `backfill` and `tap`, and the
+//! conformance tests exercise exactly what ships. The mapping is `schemas/NOTES.md` §5;
+//! [`classify`] holds its action × resource table, [`facts`] the per-field rules both
+//! schemas share, [`diff`] the secret redaction and list changes.
+//!
+//! An event larger than a sink's `max_event_bytes` is cut down by leaving out diff fields
+//! (largest first) and then `additional_fields`, and marked truncated; it is never dropped.
+
+pub mod classify;
+pub mod diff;
+pub mod ecs;
+mod enrich;
+pub mod facts;
+pub mod ocsf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use classify::{Class, ClassStrategy};
+pub use enrich::Enrichment;
+pub use facts::Facts;
+pub use ocsf::OcsfVersion;
+
+use crate::coder::AuditEntry;
+use diff::Keep;
+
+/// The schema a sink receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Ecs,
+    Ocsf {
+        version: OcsfVersion,
+        classes: ClassStrategy,
+    },
+}
+
+/// How an event was cut to fit `max_event_bytes`; emitted in the event so a reader knows
+/// it is not the whole record (`coder.audit.truncation`, `unmapped.coder.truncation`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Truncation {
+    /// The event's size before it was cut.
+    pub original_bytes: usize,
+    pub diff_fields_omitted: usize,
+    pub additional_fields_omitted: bool,
+}
+
+/// What an encoding leaves out (nothing, unless the event was too large).
+#[derive(Debug, Clone, Default)]
+pub struct Trim {
+    pub keep: Keep,
+    pub drop_additional: bool,
+    pub truncation: Option<Truncation>,
+}
+
+/// One encoded event.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub payload: Vec<u8>,
+    /// Cut down to fit `max_event_bytes`.
+    pub truncated: bool,
+    /// Still larger than `max_event_bytes` with every diff field and `additional_fields`
+    /// left out (a huge description or user agent); shipped as is for the sink to judge.
+    pub over_limit: bool,
+}
+
+/// OCSF `severity_id`, mirrored in ECS `event.severity` (a policy choice, §5.3): a refused
+/// login or registration is Medium, any other failure Low, everything else Informational.
+pub fn severity(facts: &Facts<'_>) -> u32 {
+    match (facts.outcome, facts.entry.status_code, facts.action) {
+        (facts::Outcome::Failure, Some(401 | 403), "login" | "register") => 3,
+        (facts::Outcome::Failure, ..) => 2,
+        _ => 1,
+    }
+}
+
+/// Encodes entries for one sink.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    pub target: Target,
+    pub enrich: Enrichment,
+    pub max_event_bytes: Option<usize>,
+}
+
+impl Normalizer {
+    pub fn new(target: Target, enrich: Enrichment, max_event_bytes: Option<usize>) -> Self {
+        Self {
+            target,
+            enrich,
+            max_event_bytes,
+        }
+    }
+
+    /// The events of one entry, serialized (one for ECS; one or more for OCSF).
+    pub fn encode(&self, entry: &AuditEntry, read_at: DateTime<Utc>) -> Vec<Encoded> {
+        let facts = Facts::of(entry);
+        match self.target {
+            Target::Ecs => vec![self.fit(&facts, |trim| {
+                to_vec(&ecs::document(&facts, &self.enrich, read_at, trim))
+            })],
+            Target::Ocsf { version, classes } => {
+                let activities = ocsf::activities(&facts, classes, version);
+                let count = activities.len();
+                activities
+                    .iter()
+                    .enumerate()
+                    .map(|(i, activity)| {
+                        self.fit(&facts, |trim| {
+                            to_vec(&ocsf::event(
+                                &facts,
+                                activity,
+                                i,
+                                count,
+                                version,
+                                &self.enrich,
+                                read_at,
+                                trim,
+                            ))
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The events of one entry as JSON values (tests, `tap`).
+    pub fn to_values(&self, entry: &AuditEntry, read_at: DateTime<Utc>) -> Vec<Value> {
+        self.encode(entry, read_at)
+            .into_iter()
+            .map(|e| serde_json::from_slice(&e.payload).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// Serialize with `build`, leaving out diff fields and then `additional_fields` until
+    /// the event fits `max_event_bytes`. Small fields are kept first: a 300 KB template
+    /// diff goes, the `status` change beside it stays.
+    fn fit(&self, facts: &Facts<'_>, build: impl Fn(&Trim) -> Vec<u8>) -> Encoded {
+        let full = build(&Trim::default());
+        let Some(max) = self.max_event_bytes.filter(|max| full.len() > *max) else {
+            return Encoded {
+                payload: full,
+                truncated: false,
+                over_limit: false,
+            };
+        };
+        let original_bytes = full.len();
+        let mut sizes = facts
+            .entry
+            .diff
+            .as_ref()
+            .map(diff::field_sizes)
+            .unwrap_or_default();
+        sizes.sort_by_key(|(_, size)| *size);
+        let mut last = full;
+        for drop_additional in [false, true] {
+            let trim_with = |kept: &[(&str, usize)]| Trim {
+                keep: Keep::Only(kept.iter().map(|(f, _)| (*f).to_owned()).collect()),
+                drop_additional,
+                truncation: Some(Truncation {
+                    original_bytes,
+                    diff_fields_omitted: sizes.len() - kept.len(),
+                    additional_fields_omitted: drop_additional,
+                }),
+            };
+            let base = build(&trim_with(&[])).len();
+            let mut budget = max.saturating_sub(base);
+            let mut kept: Vec<(&str, usize)> = Vec::new();
+            for &(field, size) in &sizes {
+                if size <= budget {
+                    budget -= size;
+                    kept.push((field, size));
+                }
+            }
+            loop {
+                last = build(&trim_with(&kept));
+                if last.len() <= max {
+                    return Encoded {
+                        payload: last,
+                        truncated: true,
+                        over_limit: false,
+                    };
+                }
+                // The estimate was off by a few bytes: give up the largest kept field.
+                if kept.pop().is_none() {
+                    break;
+                }
+            }
+        }
+        Encoded {
+            payload: last,
+            truncated: true,
+            over_limit: true,
+        }
+    }
+}
+
+fn to_vec(value: &impl Serialize) -> Vec<u8> {
+    // Our documents have string keys only and borrow valid JSON values, so serializing to
+    // a Vec cannot fail; should that ever change, say so loudly rather than panic.
+    serde_json::to_vec(value).unwrap_or_else(|e| {
+        tracing::error!("cannot serialize a normalized event: {e}");
+        format!(r#"{{"error":"cannot serialize a normalized event: {e}"}}"#).into_bytes()
+    })
+}

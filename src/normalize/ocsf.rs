@@ -1,0 +1,590 @@
+//! One entry as OCSF events, 1.8.0 or 1.1.0 (`schemas/NOTES.md` §2 and §5).
+//!
+//! The class comes from [`classify::ocsf`]; this module fills it. The two versions differ in
+//! what a class may carry (§2.3): 1.1.0 has no `http_response`, and its Group and User
+//! Access Management classes have no `src_endpoint` or `http_request` and take `actor` only
+//! under the `host` profile. What a class cannot carry goes to `unmapped.coder.*`, so no
+//! fact of the entry is lost in either version.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::classify::{Activity, Class, ClassStrategy, Subject};
+use super::diff::Redacted;
+use super::facts::{Facts, Outcome, http_status, non_empty};
+use super::{Enrichment, Trim, Truncation, classify, severity};
+
+/// The OCSF release an event conforms to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum OcsfVersion {
+    /// The current release (the default).
+    #[default]
+    #[serde(rename = "1.8.0")]
+    V1_8_0,
+    /// What Amazon Security Lake custom sources accept.
+    #[serde(rename = "1.1.0")]
+    V1_1_0,
+}
+
+impl OcsfVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OcsfVersion::V1_8_0 => "1.8.0",
+            OcsfVersion::V1_1_0 => "1.1.0",
+        }
+    }
+
+    /// Group and User Access Management gained `src_endpoint` and `http_request` in 1.2.
+    fn has_endpoints(self, class: Class) -> bool {
+        self == OcsfVersion::V1_8_0 || !matches!(class, Class::GroupManagement | Class::UserAccess)
+    }
+}
+
+/// The activities of one entry, in emission order.
+///
+/// 1.1.0's Group Management requires a `user` or `privileges`, which a group created,
+/// deleted or renamed does not have; there those entries are API Activity (as in
+/// single-class mode) rather than events with an invented member.
+pub fn activities(
+    facts: &Facts<'_>,
+    strategy: ClassStrategy,
+    version: OcsfVersion,
+) -> Vec<Activity> {
+    let mut activities = classify::ocsf(
+        strategy,
+        facts.resource_type,
+        facts.action,
+        facts.entry.diff.as_ref(),
+    );
+    if version == OcsfVersion::V1_1_0 && facts.resource_type == "group" {
+        for a in &mut activities {
+            if a.class == Class::GroupManagement && a.subject == Subject::Resource {
+                *a = classify::ocsf(ClassStrategy::Single, "group", facts.action, None).remove(0);
+            }
+        }
+    }
+    activities
+}
+
+/// Build the event for `activity`, the `index`-th of `count` events of `facts`.
+#[allow(clippy::too_many_arguments)]
+pub fn event<'a>(
+    facts: &'a Facts<'a>,
+    activity: &'a Activity,
+    index: usize,
+    count: usize,
+    version: OcsfVersion,
+    enrich: &'a Enrichment,
+    read_at: DateTime<Utc>,
+    trim: &'a Trim,
+) -> Event<'a> {
+    let entry = facts.entry;
+    let class = activity.class;
+    let endpoints = version.has_endpoints(class);
+    let v18 = version == OcsfVersion::V1_8_0;
+
+    let actor_user = facts.user.map(|u| OcsfUser {
+        uid: facts.user_id(),
+        name: facts.username(),
+        email_addr: non_empty(u.email.as_deref()),
+        full_name: non_empty(u.name.as_deref()),
+        type_id: Some(if facts.is_owner() { 2 } else { 1 }),
+        org: org(facts),
+    });
+    let actor = match (&actor_user, class) {
+        (Some(u), _) => Some(Actor {
+            user: Some(u.clone()),
+            invoked_by: None,
+        }),
+        // API Activity requires an actor: a null user is coderd acting on its own.
+        (None, Class::ApiActivity) => Some(Actor {
+            user: None,
+            invoked_by: Some("coderd"),
+        }),
+        (None, _) => None,
+    };
+    let mut profiles = Vec::new();
+    if !v18 && actor.is_some() && matches!(class, Class::GroupManagement | Class::UserAccess) {
+        profiles.push("host");
+    }
+
+    let target_user = || {
+        let u = OcsfUser {
+            uid: facts.resource_id,
+            name: non_empty(entry.resource_target.as_deref()),
+            ..OcsfUser::default()
+        };
+        if u.uid.is_some() || u.name.is_some() {
+            u
+        } else {
+            actor_user.clone().unwrap_or_else(OcsfUser::unknown)
+        }
+    };
+    let user = match (class, &activity.subject) {
+        (Class::Authentication, _) => Some(actor_user.clone().unwrap_or_else(target_user)),
+        (Class::AccountChange | Class::UserAccess, _) => Some(target_user()),
+        (Class::GroupManagement, Subject::Member(uid)) => Some(OcsfUser {
+            uid: Some(uid.as_str()),
+            ..OcsfUser::default()
+        }),
+        (Class::GroupManagement, _) if facts.resource_type == "organization_member" => {
+            Some(target_user())
+        }
+        _ => None,
+    };
+    let group = (class == Class::GroupManagement).then(|| {
+        let g = if facts.resource_type == "group" {
+            Group {
+                uid: facts.resource_id,
+                name: facts.target,
+            }
+        } else {
+            Group {
+                uid: facts.organization_id,
+                name: facts.organization_name,
+            }
+        };
+        if g.uid.is_none() && g.name.is_none() {
+            Group {
+                uid: None,
+                name: Some("unknown"),
+            }
+        } else {
+            g
+        }
+    });
+    let privileges = match &activity.subject {
+        Subject::Privileges(p) => Some(p.as_slice()),
+        _ => None,
+    };
+
+    let resource = ResourceDetails {
+        uid: facts.resource_id,
+        name: facts.target.or(if facts.resource_id.is_none() {
+            Some(facts.resource_type)
+        } else {
+            None
+        }),
+        kind: facts.resource_type,
+        data: facts.additional_fields().filter(|_| !trim.drop_additional),
+    };
+    let status_code = entry.status_code;
+    let (status_id, status) = match facts.outcome {
+        Outcome::Success => (1, "Success"),
+        Outcome::Failure => (2, "Failure"),
+        Outcome::Unknown => (0, "Unknown"),
+        Outcome::Other if matches!(status_code, Some(300..=399)) => (99, "Redirect"),
+        Outcome::Other => (99, "Other"),
+    };
+    let severity_id = severity(facts);
+    let message = facts.message();
+    let src_ip = facts.ip;
+    let activity_name = activity.name();
+    let type_caption = class.activity_caption(activity.id).unwrap_or("Other");
+    let operation = facts.operation();
+    let multi = count > 1;
+    let uid = non_empty(entry.id.as_deref()).map(|id| {
+        if multi {
+            Cow::Owned(format!("{id}:{index}"))
+        } else {
+            Cow::Borrowed(id)
+        }
+    });
+
+    let mut labels: Vec<Cow<'a, str>> = enrich
+        .tags
+        .iter()
+        .map(|t| Cow::Borrowed(t.as_str()))
+        .collect();
+    labels.extend(
+        enrich
+            .labels
+            .iter()
+            .map(|(k, v)| Cow::Owned(format!("{k}:{v}"))),
+    );
+
+    let login_type = facts.user.and_then(|u| non_empty(u.login_type.as_deref()));
+    let (auth_protocol_id, auth_protocol) = match (class, login_type) {
+        (Class::Authentication, Some("oidc")) => (Some(4), Some("OpenID")),
+        (Class::Authentication, Some("github")) => (Some(6), Some("OAUTH 2.0")),
+        (Class::Authentication, Some(other)) => (Some(99), Some(other)),
+        _ => (None, None),
+    };
+
+    Event {
+        class_uid: class.uid(),
+        class_name: class.caption(),
+        category_uid: class.category_uid(),
+        category_name: class.category_caption(),
+        activity_id: activity.id,
+        activity_name,
+        type_uid: class.uid() * 100 + activity.id,
+        type_name: format!("{}: {}", class.caption(), type_caption),
+        severity_id,
+        severity: match severity_id {
+            1 => "Informational",
+            2 => "Low",
+            3 => "Medium",
+            _ => "Unknown",
+        },
+        time: facts.time_utc().unwrap_or(read_at).timestamp_millis(),
+        timezone_offset: facts.time.map(|t| t.offset().local_minus_utc() / 60),
+        status_id,
+        status,
+        status_code: status_code.map(|c| c.to_string()),
+        status_detail: if facts.outcome == Outcome::Failure {
+            message.clone()
+        } else {
+            None
+        },
+        message,
+        metadata: Metadata {
+            version: version.as_str(),
+            uid,
+            original_event_uid: non_empty(entry.id.as_deref()).filter(|_| multi && v18),
+            correlation_uid: facts.request_id,
+            event_code: operation.clone(),
+            log_name: "audit",
+            original_time: non_empty(entry.time.as_deref()),
+            processed_time: read_at.timestamp_millis(),
+            product: Product {
+                name: "Coder",
+                vendor_name: "Coder",
+                version: enrich.coder_version.as_deref(),
+            },
+            labels,
+            profiles,
+            is_truncated: trim.truncation.as_ref().filter(|_| v18).map(|_| true),
+            untruncated_size: trim
+                .truncation
+                .as_ref()
+                .filter(|_| v18)
+                .map(|t| t.original_bytes),
+        },
+        actor,
+        user,
+        group,
+        privileges,
+        resource: (class == Class::UserAccess && facts.resource_type == "organization_member")
+            .then(|| ResourceDetails {
+                uid: facts.organization_id,
+                name: facts.organization_name.or(Some("organization")),
+                kind: "organization",
+                data: None,
+            }),
+        resources: (class == Class::ApiActivity).then_some([resource]),
+        api: (class == Class::ApiActivity).then(|| Api {
+            operation: operation.clone(),
+            service: ApiService { name: "coderd" },
+            request: facts.request_id.map(|uid| ApiRequest { uid }),
+            response: status_code.map(|code| ApiResponse { code }),
+        }),
+        service: (class == Class::Authentication).then_some(ApiService { name: "coderd" }),
+        auth_protocol_id,
+        auth_protocol,
+        src_endpoint: if !endpoints {
+            None
+        } else if let Some(ip) = src_ip {
+            Some(Endpoint {
+                ip: Some(ip),
+                svc_name: None,
+            })
+        } else if class == Class::ApiActivity {
+            Some(Endpoint {
+                ip: None,
+                svc_name: Some("coderd"),
+            })
+        } else {
+            None
+        },
+        http_request: non_empty(entry.user_agent.as_deref())
+            .filter(|_| endpoints)
+            .map(|user_agent| HttpRequest { user_agent }),
+        http_response: http_status(status_code)
+            .filter(|_| v18)
+            .map(|code| HttpResponse { code }),
+        unmapped: Unmapped {
+            coder: UnmappedCoder {
+                audit_id: non_empty(entry.id.as_deref()).filter(|_| multi),
+                action: facts.action,
+                resource_type: facts.resource_type,
+                resource_id: facts.resource_id.filter(|_| class != Class::ApiActivity),
+                resource_target: facts.target.filter(|_| class != Class::ApiActivity),
+                resource_icon: non_empty(entry.resource_icon.as_deref()),
+                resource_link: entry.resource_link.as_deref().and_then(|l| {
+                    enrich
+                        .absolute_link(l)
+                        .map(Cow::Owned)
+                        .or_else(|| non_empty(Some(l)).map(Cow::Borrowed))
+                }),
+                is_deleted: entry.is_deleted,
+                diff: entry
+                    .diff
+                    .as_ref()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Redacted {
+                        diff: d,
+                        keep: &trim.keep,
+                    }),
+                additional_fields: facts
+                    .additional_fields()
+                    .filter(|_| class != Class::ApiActivity && !trim.drop_additional),
+                user_roles: facts.role_names.clone(),
+                user_status: facts.user.and_then(|u| non_empty(u.status.as_deref())),
+                login_type,
+                user_agent: non_empty(entry.user_agent.as_deref()).filter(|_| !endpoints),
+                ip: non_empty(entry.ip.as_deref()).filter(|_| !endpoints || src_ip.is_none()),
+                organization: facts.user.is_none().then(|| org(facts)).flatten(),
+                deployment: enrich.deployment.as_deref(),
+                truncation: trim.truncation.as_ref(),
+            },
+        },
+    }
+}
+
+fn org<'a>(facts: &Facts<'a>) -> Option<Org<'a>> {
+    (facts.organization_id.is_some() || facts.organization_name.is_some()).then_some(Org {
+        uid: facts.organization_id,
+        name: facts.organization_name,
+    })
+}
+
+#[derive(Serialize)]
+pub struct Event<'a> {
+    class_uid: u32,
+    class_name: &'static str,
+    category_uid: u32,
+    category_name: &'static str,
+    activity_id: u32,
+    activity_name: String,
+    type_uid: u32,
+    type_name: String,
+    severity_id: u32,
+    severity: &'static str,
+    time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone_offset: Option<i32>,
+    status_id: u32,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_detail: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Cow<'a, str>>,
+    metadata: Metadata<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<Actor<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<OcsfUser<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<Group<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privileges: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<ResourceDetails<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<[ResourceDetails<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api: Option<Api<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<ApiService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_protocol_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_protocol: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_endpoint: Option<Endpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_request: Option<HttpRequest<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_response: Option<HttpResponse>,
+    unmapped: Unmapped<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_event_uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_uid: Option<&'a str>,
+    event_code: String,
+    log_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_time: Option<&'a str>,
+    processed_time: i64,
+    product: Product<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    profiles: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_truncated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untruncated_size: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Product<'a> {
+    name: &'static str,
+    vendor_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Actor<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<OcsfUser<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'static str>,
+}
+
+#[derive(Serialize, Clone, Default)]
+struct OcsfUser<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_addr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    type_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<Org<'a>>,
+}
+
+impl OcsfUser<'_> {
+    /// A required `user` nobody can name (a failed login with no such user).
+    fn unknown() -> Self {
+        OcsfUser {
+            name: Some("unknown"),
+            ..OcsfUser::default()
+        }
+    }
+}
+
+#[derive(Serialize, Clone)]
+struct Org<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Group<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ResourceDetails<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct Api<'a> {
+    operation: String,
+    service: ApiService,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<ApiRequest<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<ApiResponse>,
+}
+
+#[derive(Serialize)]
+struct ApiService {
+    name: &'static str,
+}
+
+#[derive(Serialize)]
+struct ApiRequest<'a> {
+    uid: &'a str,
+}
+
+#[derive(Serialize)]
+struct ApiResponse {
+    code: i64,
+}
+
+#[derive(Serialize)]
+struct Endpoint {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    svc_name: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct HttpRequest<'a> {
+    user_agent: &'a str,
+}
+
+#[derive(Serialize)]
+struct HttpResponse {
+    code: i64,
+}
+
+#[derive(Serialize)]
+struct Unmapped<'a> {
+    coder: UnmappedCoder<'a>,
+}
+
+/// `unmapped.coder.*`: what the class has no attribute for.
+#[derive(Serialize)]
+struct UnmappedCoder<'a> {
+    /// The audit id, when one entry gave several events (`metadata.uid` is then suffixed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_id: Option<&'a str>,
+    action: &'a str,
+    resource_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_icon: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_link: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_deleted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<Redacted<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_fields: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    user_roles: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization: Option<Org<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncation: Option<&'a Truncation>,
+}

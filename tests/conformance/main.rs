@@ -1,0 +1,287 @@
+//! Conformance: every sample entry and every generated action × resource entry, normalized
+//! to ECS 9.4, OCSF 1.8.0 and OCSF 1.1.0 (semantic and single-class), validated against the
+//! upstream schema packages — JSON Schema draft 2020-12 with formats for OCSF, plus the
+//! rules JSON Schema cannot express (`type_uid`, captions); the `EcsFlat` field table for ECS.
+
+mod ecs_check;
+#[path = "../common/entries.rs"]
+mod entries;
+mod schemas;
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+use coder_audit_shipper::coder::AuditEntry;
+use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target};
+use serde_json::{Value, json};
+
+use schemas::schemas;
+
+fn enrichment() -> Enrichment {
+    Enrichment {
+        deployment: Some("prod-eu".into()),
+        labels: [("team".to_owned(), "platform".to_owned())].into(),
+        tags: vec!["pci".into()],
+        access_url: Some("https://coder.example.com".into()),
+        coder_version: Some("v2.24.1".into()),
+    }
+}
+
+fn targets() -> Vec<(String, Target)> {
+    let mut t = vec![("ecs".to_owned(), Target::Ecs)];
+    for version in [OcsfVersion::V1_8_0, OcsfVersion::V1_1_0] {
+        for classes in [ClassStrategy::Semantic, ClassStrategy::Single] {
+            t.push((
+                format!("ocsf {} {classes:?}", version.as_str()),
+                Target::Ocsf { version, classes },
+            ));
+        }
+    }
+    t
+}
+
+/// Every problem with one OCSF event, or none.
+fn ocsf_problems(event: &Value) -> Vec<String> {
+    let s = schemas();
+    let version = event["metadata"]["version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let class_uid = event["class_uid"].as_u64().unwrap_or_default();
+    let captions = s.ocsf_captions(&version, class_uid);
+    let Some(class) = captions["name"].as_str() else {
+        return vec![format!(
+            "class_uid {class_uid} is not a class this test knows"
+        )];
+    };
+    let profiles: Vec<&str> = event["metadata"]["profiles"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut problems: Vec<String> = s
+        .ocsf_validator(&version, &profiles, class)
+        .iter_errors(event)
+        .map(|e| {
+            // The message starts with the whole instance when it is an object: keep the end.
+            let msg = e.to_string();
+            let tail = match msg.len() {
+                n if n > 240 => {
+                    let cut = (n - 120..n).find(|i| msg.is_char_boundary(*i)).unwrap_or(0);
+                    format!("...{}", &msg[cut..])
+                }
+                _ => msg,
+            };
+            format!("{}: {tail}", e.instance_path())
+        })
+        .collect();
+    let activity_id = event["activity_id"].as_u64().unwrap_or(u64::MAX);
+    if event["type_uid"].as_u64() != Some(class_uid * 100 + activity_id) {
+        problems.push(format!(
+            "type_uid {} != class_uid*100 + activity_id",
+            event["type_uid"]
+        ));
+    }
+    let caption = |table: &str, id: &Value| captions[table][id.to_string()].clone();
+    let mut expect = |field: &str, want: Value| {
+        if event[field] != want {
+            problems.push(format!(
+                "{field} is {}, the export says {want}",
+                event[field]
+            ));
+        }
+    };
+    expect("class_name", captions["caption"].clone());
+    expect("category_uid", captions["category_uid"].clone());
+    expect("category_name", captions["category_name"].clone());
+    expect("type_name", caption("type_uid", &event["type_uid"]));
+    expect("severity", caption("severity_id", &event["severity_id"]));
+    if activity_id != 99 {
+        expect(
+            "activity_name",
+            caption("activity_id", &event["activity_id"]),
+        );
+    }
+    if event["status_id"] != 99 {
+        expect("status", caption("status_id", &event["status_id"]));
+    }
+    if !event["auth_protocol_id"].is_null() && event["auth_protocol_id"] != 99 {
+        expect(
+            "auth_protocol",
+            caption("auth_protocol_id", &event["auth_protocol_id"]),
+        );
+    }
+    problems
+}
+
+/// Normalize `entry` to every target and validate each event; returns the classes seen.
+fn check_entry(label: &str, entry: &Value, seen: &mut BTreeSet<(String, u64)>) -> Vec<String> {
+    let parsed = AuditEntry::parse(&entry.to_string());
+    let read_at = Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap();
+    let mut failures = Vec::new();
+    for (name, target) in targets() {
+        let events = Normalizer::new(target, enrichment(), None).to_values(&parsed, read_at);
+        if events.is_empty() {
+            failures.push(format!("{label} [{name}]: no event"));
+        }
+        for event in events {
+            let problems = match target {
+                Target::Ecs => ecs_check::check(&event, &schemas().ecs_fields),
+                Target::Ocsf { .. } => {
+                    seen.insert((
+                        name.clone(),
+                        event["class_uid"].as_u64().unwrap_or_default(),
+                    ));
+                    ocsf_problems(&event)
+                }
+            };
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "{label} [{name}]: {}\n    event: {event}",
+                    problems.join("; ")
+                ));
+            }
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_sample_entry_conforms_to_ecs_and_both_ocsf_versions() {
+    let entries = entries::sample_entries();
+    assert!(
+        entries.len() >= 25,
+        "only {} sample entries found",
+        entries.len()
+    );
+    let mut seen = BTreeSet::new();
+    let failures: Vec<String> = entries
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (page, e))| check_entry(&format!("{page} #{i}"), e, &mut seen))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_generated_action_and_resource_conforms_in_every_shape() {
+    let pairs = entries::action_resource_pairs();
+    let mut seen = BTreeSet::new();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (rt, action) in &pairs {
+        for variant in 0..12 {
+            let entry = entries::generated(rt, action, variant);
+            failures.extend(check_entry(
+                &format!("{rt}.{action} variant {variant}"),
+                &entry,
+                &mut seen,
+            ));
+            count += 1;
+        }
+    }
+    assert!(count > 1000, "{count} entries");
+    let shown: Vec<_> = failures.iter().take(15).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, first ones:\n{}",
+        failures.len(),
+        shown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The semantic mode reached all five classes in both versions; single mode only 6003.
+    for version in ["1.8.0", "1.1.0"] {
+        let semantic: BTreeSet<u64> = seen
+            .iter()
+            .filter(|(n, _)| n == &format!("ocsf {version} Semantic"))
+            .map(|(_, c)| *c)
+            .collect();
+        assert_eq!(semantic, [3001, 3002, 3005, 3006, 6003].into(), "{version}");
+        let single: BTreeSet<u64> = seen
+            .iter()
+            .filter(|(n, _)| n == &format!("ocsf {version} Single"))
+            .map(|(_, c)| *c)
+            .collect();
+        assert_eq!(single, [6003].into(), "{version}");
+    }
+}
+
+#[test]
+fn the_validators_reject_what_they_should() {
+    // An honest check needs a failing case: each broken document must be caught.
+    let s = schemas();
+    let good = json!({"@timestamp": "2026-08-20T14:12:55.447001Z", "ecs": {"version": "9.4.0"},
+        "event": {"kind": "event", "category": ["iam"], "type": ["user", "change"]}});
+    assert_eq!(ecs_check::check(&good, &s.ecs_fields), Vec::<String>::new());
+    for (broken, why) in [
+        (json!({"ecs": {"version": "9.4.0"}}), "@timestamp"),
+        (
+            json!({"@timestamp": "x", "coderaudit": 1}),
+            "not an ECS field",
+        ),
+        (
+            json!({"@timestamp": "2026-01-01T00:00:00Z", "event": {"kind": "signal-ish"}}),
+            "not one of",
+        ),
+        (
+            json!({"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": "iam"}}),
+            "expects an array",
+        ),
+        (
+            json!({"@timestamp": "2026-01-01T00:00:00Z", "source": {"ip": "not-an-ip"}}),
+            "valid ip",
+        ),
+        (
+            json!({"@timestamp": "2026-01-01T00:00:00Z", "labels": {"a": 1}}),
+            "labels",
+        ),
+        (
+            json!({"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": ["authentication"], "type": ["creation"]}}),
+            "not expected",
+        ),
+    ] {
+        let errors = ecs_check::check(&broken, &s.ecs_fields);
+        assert!(
+            errors.iter().any(|e| e.contains(why)),
+            "{broken} should fail with {why:?}: {errors:?}"
+        );
+    }
+
+    let entry = entries::generated("workspace", "create", 0);
+    let parsed = AuditEntry::parse(&entry.to_string());
+    let target = Target::Ocsf {
+        version: OcsfVersion::V1_8_0,
+        classes: ClassStrategy::Semantic,
+    };
+    let event = Normalizer::new(target, enrichment(), None)
+        .to_values(&parsed, Utc::now())
+        .remove(0);
+    assert_eq!(ocsf_problems(&event), Vec::<String>::new());
+    let mut broken = event.clone();
+    broken.as_object_mut().unwrap().remove("actor");
+    broken["src_endpoint"]["ip"] = json!("not-an-ip");
+    broken["coder"] = json!({});
+    broken["type_uid"] = json!(600302);
+    broken["activity_name"] = json!("Delete");
+    let problems = ocsf_problems(&broken).join("\n");
+    for why in [
+        "actor",
+        "/src_endpoint/ip",
+        "coder",
+        "type_uid",
+        "activity_name",
+    ] {
+        assert!(problems.contains(why), "expected {why:?} in:\n{problems}");
+    }
+    // A 1.8.0 event is not a 1.1.0 one: http_response does not exist there.
+    let mut old = event;
+    old["metadata"]["version"] = json!("1.1.0");
+    assert!(ocsf_problems(&old).join("\n").contains("http_response"));
+}
