@@ -29,6 +29,22 @@ pub enum Command {
     Run {
         #[arg(long, short)]
         config: PathBuf,
+        /// Print what each sink would receive instead of sending it; move no checkpoint
+        /// (the same as `tap`).
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Poll Coder and print what each sink would receive, in its format; write nothing and
+    /// move no checkpoint. Starts where each sink's checkpoint stands.
+    Tap {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this sink (output is then exactly its records, one per line).
+        #[arg(long)]
+        sink: Option<String>,
+        /// Stop once caught up with Coder instead of following it.
+        #[arg(long)]
+        once: bool,
     },
     /// Replay a range of history into the sinks, then exit. Resumable: run it again after
     /// a kill and it continues where its checkpoint stands.
@@ -131,5 +147,7 @@ mod tests {
         Cli::try_parse_from(["x", "validate", "--config", "a.toml"]).unwrap();
         Cli::try_parse_from(["x", "checkpoint", "show", "--config", "a.toml"]).unwrap();
         Cli::try_parse_from(["x", "demo"]).unwrap();
+        Cli::try_parse_from(["x", "run", "--config", "a.toml", "--dry-run"]).unwrap();
+        Cli::try_parse_from(["x", "tap", "--config", "a.toml", "--sink", "lake", "--once"]).unwrap();
     }
 }

@@ -548,18 +548,18 @@ path = "/tmp/audit.ndjson"
             ),
             (
                 "format = \"ocsf\"\nocsf_version = \"1.5.0\"",
-                "sinks.archive.ocsf_version",
+                "`1.5.0`, expected `1.8.0` or `1.1.0`",
             ),
             (
                 "format = \"ocsf\"\nocsf_classes = \"many\"",
-                "sinks.archive.ocsf_classes",
+                "`many`, expected `semantic` or `single`",
             ),
             ("max_event_bytes = 4096", "sinks.archive.max_event_bytes"),
             (
                 "format = \"ecs\"\nmax_event_bytes = 10",
                 "sinks.archive.max_event_bytes",
             ),
-            ("format = \"cef\"", "sinks.archive.format"),
+            ("format = \"cef\"", "`cef`, expected one of `raw`, `ecs`, `ocsf`"),
         ] {
             let err = with_sink_keys(keys).unwrap_err().to_string();
             assert!(err.contains(key), "{keys}: {err}");

@@ -10,7 +10,15 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     let result = match cli.command {
-        Command::Run { config } => commands::run(&config).await,
+        Command::Run {
+            config,
+            dry_run: false,
+        } => commands::run(&config).await,
+        Command::Run {
+            config,
+            dry_run: true,
+        } => commands::tap(&config, None, false).await,
+        Command::Tap { config, sink, once } => commands::tap(&config, sink.as_deref(), once).await,
         Command::Backfill { config, from, to } => commands::backfill(&config, from, to).await,
         Command::Validate { config } => commands::validate(&config),
         Command::Checkpoint {

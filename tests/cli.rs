@@ -327,3 +327,129 @@ fn run_survives_three_kill_9_under_live_traffic_with_zero_loss() {
         "the token reached the logs"
     );
 }
+
+fn write_normalizing_config(dir: &Path, url: &str) -> PathBuf {
+    let path = dir.join("shipper.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[coder]
+url = "{url}"
+token = "{token}"
+poll_interval = "200ms"
+overlap = "1m"
+page_size = 100
+start_at = "beginning"
+
+[checkpoint]
+dir = "{state}"
+
+[enrich]
+deployment = "ci"
+
+[sinks.archive]
+type = "file"
+path = "{archive}"
+format = "ecs"
+
+[sinks.lake]
+type = "file"
+path = "{lake}"
+format = "ocsf"
+ocsf_version = "1.1.0"
+"#,
+            token = SimConfig::DEFAULT_TOKEN,
+            state = dir.join("state").display(),
+            archive = dir.join("archive.ndjson").display(),
+            lake = dir.join("lake.ndjson").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The Coder audit ids in normalized lines (OCSF suffixes `:n` when one entry gave several).
+fn audit_ids(lines: &str) -> HashSet<String> {
+    lines
+        .lines()
+        .map(|l| {
+            let l = l.split_once('\t').map_or(l, |(_, json)| json);
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            let id = v["event"]["id"].as_str().or(v["metadata"]["uid"].as_str()).unwrap();
+            id.split(':').next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn tap_prints_what_each_sink_would_receive_writes_nothing_and_run_ships_the_same() {
+    let rt = runtime();
+    let sim = rt.block_on(sim());
+    sim.backlog(300, Duration::from_secs(7_200), Utc::now() - TimeDelta::minutes(10));
+    let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_normalizing_config(dir.path(), &sim.url());
+    let cfg_s = cfg.to_str().unwrap();
+
+    let o = output_of(&mut shipper(&["tap", "--config", cfg_s, "--sink", "lake", "--once"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8(o.stdout.clone()).unwrap();
+    for line in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["metadata"]["version"], "1.1.0", "{line}");
+        assert_eq!(v["unmapped"]["coder"]["deployment"], "ci", "{line}");
+    }
+    assert_eq!(audit_ids(&stdout), inserted);
+    // Nothing written, no checkpoint moved.
+    assert!(!dir.path().join("lake.ndjson").exists());
+    assert!(!dir.path().join("archive.ndjson").exists());
+    let checkpoints = std::fs::read_dir(dir.path().join("state")).map_or(0, |d| d.count());
+    assert_eq!(checkpoints, 0);
+
+    // Every sink, each line named; `run --dry-run` is the same thing, followed live.
+    let o = output_of(&mut shipper(&["tap", "--config", cfg_s, "--once"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8(o.stdout.clone()).unwrap();
+    let archive: String = stdout.lines().filter(|l| l.starts_with("archive\t")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(archive.lines().count(), inserted.len(), "one ECS document per entry");
+    assert_eq!(audit_ids(&archive), inserted);
+    assert!(stdout.lines().any(|l| l.starts_with("lake\t")));
+    let dry_path = dir.path().join("dry-run.out");
+    let mut dry = shipper(&["run", "--config", cfg_s, "--dry-run"])
+        .stdout(std::fs::File::create(&dry_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let archive_lines = || {
+        std::fs::read_to_string(&dry_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("archive\t"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while archive_lines() < inserted.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    dry.kill().unwrap();
+    dry.wait().unwrap();
+    assert_eq!(archive_lines(), inserted.len());
+    assert!(!dir.path().join("archive.ndjson").exists());
+
+    // And `run` ships exactly that, in each sink's format.
+    let log = dir.path().join("run.log");
+    let mut child = spawn_run(&cfg, &log);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    while (audit_ids(&read("archive.ndjson")).len() < inserted.len()
+        || audit_ids(&read("lake.ndjson")).len() < inserted.len())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(audit_ids(&read("archive.ndjson")), inserted);
+    assert_eq!(audit_ids(&read("lake.ndjson")), inserted);
+    assert!(read("archive.ndjson").lines().all(|l| l.contains(r#""ecs":{"version":"9.4.0"}"#)));
+}

@@ -27,8 +27,8 @@ pub async fn backfill(
         anyhow::bail!("--from ({from}) must be before --to ({to})");
     }
     let config = Config::load(config_path)?;
-    let client = super::connect(&config).await?;
-    let streams = super::Streams::new(&config, client)?;
+    let connected = super::connect(&config).await?;
+    let streams = super::Streams::new(&config, connected)?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         super::stop_signal().await;

@@ -51,6 +51,7 @@ pub async fn demo(
     });
 
     let output = dir.join("audit.ndjson");
+    let ocsf_output = dir.join("audit.ocsf.ndjson");
     let config_path = dir.join("demo.toml");
     std::fs::write(
         &config_path,
@@ -66,20 +67,30 @@ start_at = "beginning"
 [checkpoint]
 dir = "{state}"
 
+[enrich]
+deployment = "demo"
+
 [sinks.archive]
 type = "file"
 path = "{output}"
 format = "raw"
+
+[sinks.siem]
+type = "file"
+path = "{ocsf_output}"
+format = "ocsf"
 "#,
             url = sim.url(),
             token = SimConfig::DEFAULT_TOKEN,
             state = dir.join("state").display(),
             output = output.display(),
+            ocsf_output = ocsf_output.display(),
         ),
     )?;
     let config = Config::load(&config_path)?;
     println!("simulated Coder at {}", sim.url());
     println!("shipping its audit log to {}", output.display());
+    println!("  and, as OCSF 1.8.0, to {}", ocsf_output.display());
     println!("config: {}  (Ctrl-C to stop)", config_path.display());
 
     let (tx, rx) = watch::channel(false);
@@ -109,15 +120,12 @@ format = "raw"
         tokio::select! {
             r = &mut pipeline => break r,
             _ = ticker.tick() => {
-                let shipped: u64 = stats.values().map(|s| s.delivered.load(Ordering::Relaxed)).sum();
+                let shipped = stats["archive"].delivered.load(Ordering::Relaxed);
                 println!("shipped {shipped} events ({} in the simulated Coder)", sim.row_count());
             }
         }
     };
-    let shipped: u64 = stats
-        .values()
-        .map(|s| s.delivered.load(Ordering::Relaxed))
-        .sum();
+    let shipped = stats["archive"].delivered.load(Ordering::Relaxed);
     println!("stopped: {shipped} events in {}", output.display());
     drop(tx);
     result

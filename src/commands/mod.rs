@@ -6,6 +6,7 @@ mod checkpoint;
 #[cfg(feature = "demo")]
 mod demo;
 mod run;
+mod tap;
 mod validate;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ pub use checkpoint::show_checkpoints;
 #[cfg(feature = "demo")]
 pub use demo::demo;
 pub use run::{run, run_config};
+pub use tap::tap;
 pub use validate::validate;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -64,15 +66,7 @@ impl<'a> Streams<'a> {
             .sinks
             .get(name)
             .with_context(|| format!("no sink {name:?} in the config"))?;
-        let tailer = Tailer::new(
-            self.client.clone(),
-            TailerOptions {
-                page_size: self.config.coder.page_size,
-                overlap: self.overlap,
-                end,
-            },
-            cursor,
-        );
+        let tailer = self.tailer(cursor, end);
         let outlet = SinkOutlet::new(
             crate::sinks::build(name, sink_config),
             self.encoder(name)?,
@@ -86,6 +80,19 @@ impl<'a> Streams<'a> {
 }
 
 impl Streams<'_> {
+    /// A tailer from `cursor`; `end` for a backfill.
+    pub fn tailer(&self, cursor: Cursor, end: Option<DateTime<Utc>>) -> Tailer {
+        Tailer::new(
+            self.client.clone(),
+            TailerOptions {
+                page_size: self.config.coder.page_size,
+                overlap: self.overlap,
+                end,
+            },
+            cursor,
+        )
+    }
+
     /// How sink `name` encodes events.
     pub fn encoder(&self, name: &str) -> anyhow::Result<Encoder> {
         let encoding = self

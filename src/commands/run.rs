@@ -29,11 +29,11 @@ pub async fn run_config(
     shutdown: watch::Receiver<bool>,
     stats: &BTreeMap<String, Arc<StreamStats>>,
 ) -> anyhow::Result<()> {
-    let client = tokio::select! {
+    let connected = tokio::select! {
         c = super::connect(config) => c?,
         _ = wait_true(shutdown.clone()) => return Ok(()),
     };
-    let streams = super::Streams::new(config, client)?;
+    let streams = super::Streams::new(config, connected)?;
     let mut tasks = tokio::task::JoinSet::new();
     for name in config.sinks.keys() {
         let key = CheckpointKey::run(name);

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::config::{Config, SinkConfig};
+use crate::normalize::Target;
 
 pub fn validate(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -34,7 +35,19 @@ pub fn validate(config_path: &Path) -> anyhow::Result<()> {
             SinkConfig::File(f) => format!("file {}", f.path.display()),
             SinkConfig::Stdout(_) => "stdout".to_owned(),
         };
-        println!("  sink {name}: {what}, format {:?}", sink.format());
+        let encoding = sink.encoding();
+        let format = match encoding.target() {
+            None => "raw".to_owned(),
+            Some(Target::Ecs) => format!("ECS {}", crate::normalize::ecs::ECS_VERSION),
+            Some(Target::Ocsf { version, classes }) => {
+                format!("OCSF {} ({classes:?} classes)", version.as_str())
+            }
+        };
+        let limit = encoding
+            .max_event_bytes
+            .map(|n| format!(", events cut above {n} bytes"))
+            .unwrap_or_default();
+        println!("  sink {name}: {what}, format {format}{limit}");
     }
     Ok(())
 }
