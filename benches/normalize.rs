@@ -16,9 +16,7 @@ use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
 use coder_audit_shipper::coder::AuditEntry;
-use coder_audit_shipper::normalize::{
-    ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target,
-};
+use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn mix() -> Vec<String> {

@@ -148,6 +148,7 @@ mod tests {
         Cli::try_parse_from(["x", "checkpoint", "show", "--config", "a.toml"]).unwrap();
         Cli::try_parse_from(["x", "demo"]).unwrap();
         Cli::try_parse_from(["x", "run", "--config", "a.toml", "--dry-run"]).unwrap();
-        Cli::try_parse_from(["x", "tap", "--config", "a.toml", "--sink", "lake", "--once"]).unwrap();
+        Cli::try_parse_from(["x", "tap", "--config", "a.toml", "--sink", "lake", "--once"])
+            .unwrap();
     }
 }

@@ -164,10 +164,6 @@ impl SinkConfig {
             SinkConfig::Stdout(c) => encoding!(c),
         }
     }
-
-    pub fn format(&self) -> Format {
-        self.encoding().format
-    }
 }
 
 /// What a sink receives: `format`, its OCSF options and the event size limit. Every sink
@@ -559,7 +555,10 @@ path = "/tmp/audit.ndjson"
                 "format = \"ecs\"\nmax_event_bytes = 10",
                 "sinks.archive.max_event_bytes",
             ),
-            ("format = \"cef\"", "`cef`, expected one of `raw`, `ecs`, `ocsf`"),
+            (
+                "format = \"cef\"",
+                "`cef`, expected one of `raw`, `ecs`, `ocsf`",
+            ),
         ] {
             let err = with_sink_keys(keys).unwrap_err().to_string();
             assert!(err.contains(key), "{keys}: {err}");

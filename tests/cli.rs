@@ -374,8 +374,12 @@ fn audit_ids(lines: &str) -> HashSet<String> {
         .lines()
         .map(|l| {
             let l = l.split_once('\t').map_or(l, |(_, json)| json);
-            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
-            let id = v["event"]["id"].as_str().or(v["metadata"]["uid"].as_str()).unwrap();
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            let id = v["event"]["id"]
+                .as_str()
+                .or(v["metadata"]["uid"].as_str())
+                .unwrap();
             id.split(':').next().unwrap().to_owned()
         })
         .collect()
@@ -385,13 +389,19 @@ fn audit_ids(lines: &str) -> HashSet<String> {
 fn tap_prints_what_each_sink_would_receive_writes_nothing_and_run_ships_the_same() {
     let rt = runtime();
     let sim = rt.block_on(sim());
-    sim.backlog(300, Duration::from_secs(7_200), Utc::now() - TimeDelta::minutes(10));
+    sim.backlog(
+        300,
+        Duration::from_secs(7_200),
+        Utc::now() - TimeDelta::minutes(10),
+    );
     let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_normalizing_config(dir.path(), &sim.url());
     let cfg_s = cfg.to_str().unwrap();
 
-    let o = output_of(&mut shipper(&["tap", "--config", cfg_s, "--sink", "lake", "--once"]));
+    let o = output_of(&mut shipper(&[
+        "tap", "--config", cfg_s, "--sink", "lake", "--once",
+    ]));
     assert!(o.status.success(), "{}", text(&o));
     let stdout = String::from_utf8(o.stdout.clone()).unwrap();
     for line in stdout.lines() {
@@ -410,8 +420,16 @@ fn tap_prints_what_each_sink_would_receive_writes_nothing_and_run_ships_the_same
     let o = output_of(&mut shipper(&["tap", "--config", cfg_s, "--once"]));
     assert!(o.status.success(), "{}", text(&o));
     let stdout = String::from_utf8(o.stdout.clone()).unwrap();
-    let archive: String = stdout.lines().filter(|l| l.starts_with("archive\t")).map(|l| format!("{l}\n")).collect();
-    assert_eq!(archive.lines().count(), inserted.len(), "one ECS document per entry");
+    let archive: String = stdout
+        .lines()
+        .filter(|l| l.starts_with("archive\t"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        archive.lines().count(),
+        inserted.len(),
+        "one ECS document per entry"
+    );
     assert_eq!(audit_ids(&archive), inserted);
     assert!(stdout.lines().any(|l| l.starts_with("lake\t")));
     let dry_path = dir.path().join("dry-run.out");
@@ -451,5 +469,9 @@ fn tap_prints_what_each_sink_would_receive_writes_nothing_and_run_ships_the_same
     child.wait().unwrap();
     assert_eq!(audit_ids(&read("archive.ndjson")), inserted);
     assert_eq!(audit_ids(&read("lake.ndjson")), inserted);
-    assert!(read("archive.ndjson").lines().all(|l| l.contains(r#""ecs":{"version":"9.4.0"}"#)));
+    assert!(
+        read("archive.ndjson")
+            .lines()
+            .all(|l| l.contains(r#""ecs":{"version":"9.4.0"}"#))
+    );
 }

@@ -11,9 +11,7 @@ use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 use coder_audit_shipper::coder::{AuditEntry, parse_page};
-use coder_audit_shipper::normalize::{
-    ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target,
-};
+use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target};
 use coder_audit_shipper::pipeline::Encoder;
 use serde_json::{Value, json};
 
@@ -64,7 +62,12 @@ fn a_null_user_is_omitted_in_ecs_and_coderd_in_ocsf() {
     let e = entry(json!({"user": null}));
     let ecs = one(Target::Ecs, &e);
     assert!(ecs["user"].is_null(), "{}", ecs["user"]);
-    assert!(ecs["message"].as_str().unwrap().starts_with("Unknown user "));
+    assert!(
+        ecs["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unknown user ")
+    );
     let ocsf = one(OCSF_18, &e);
     assert_eq!(ocsf["actor"], json!({"invoked_by": "coderd"}));
     // Authentication requires a user: a failed login by nobody names the resource.
@@ -73,8 +76,14 @@ fn a_null_user_is_omitted_in_ecs_and_coderd_in_ocsf() {
     login["status_code"] = json!(401);
     let auth = one(OCSF_18, &login);
     assert_eq!(auth["class_uid"], 3002);
-    assert_eq!(auth["user"], json!({"uid": "7a0b1c2d-0000-4000-8000-000000000003"}));
-    assert_eq!((auth["status_id"].clone(), auth["severity_id"].clone()), (json!(2), json!(3)));
+    assert_eq!(
+        auth["user"],
+        json!({"uid": "7a0b1c2d-0000-4000-8000-000000000003"})
+    );
+    assert_eq!(
+        (auth["status_id"].clone(), auth["severity_id"].clone()),
+        (json!(2), json!(3))
+    );
     login["resource_id"] = json!("00000000-0000-0000-0000-000000000000");
     assert_eq!(one(OCSF_11, &login)["user"], json!({"name": "unknown"}));
 }
@@ -83,8 +92,14 @@ fn a_null_user_is_omitted_in_ecs_and_coderd_in_ocsf() {
 fn an_empty_ip_gives_no_source_and_a_service_endpoint() {
     let e = entry(json!({"ip": ""}));
     let ecs = one(Target::Ecs, &e);
-    assert!(ecs["source"].is_null() && ecs["related"]["ip"].is_null(), "{ecs}");
-    assert_eq!(one(OCSF_18, &e)["src_endpoint"], json!({"svc_name": "coderd"}));
+    assert!(
+        ecs["source"].is_null() && ecs["related"]["ip"].is_null(),
+        "{ecs}"
+    );
+    assert_eq!(
+        one(OCSF_18, &e)["src_endpoint"],
+        json!({"svc_name": "coderd"})
+    );
     // Garbage is kept for the record, but never as an IP field.
     let e = entry(json!({"ip": "garbage"}));
     let ecs = one(Target::Ecs, &e);
@@ -98,10 +113,16 @@ fn an_empty_ip_gives_no_source_and_a_service_endpoint() {
 #[test]
 fn ipv6_and_ipv4_mapped_addresses() {
     let ecs = one(Target::Ecs, &entry(json!({"ip": "2001:db8::7"})));
-    assert_eq!(ecs["source"], json!({"ip": "2001:db8::7", "address": "2001:db8::7"}));
+    assert_eq!(
+        ecs["source"],
+        json!({"ip": "2001:db8::7", "address": "2001:db8::7"})
+    );
     let e = entry(json!({"ip": "::ffff:10.1.2.3"}));
     let ecs = one(Target::Ecs, &e);
-    assert_eq!(ecs["source"], json!({"ip": "10.1.2.3", "address": "::ffff:10.1.2.3"}));
+    assert_eq!(
+        ecs["source"],
+        json!({"ip": "10.1.2.3", "address": "::ffff:10.1.2.3"})
+    );
     assert_eq!(ecs["related"]["ip"], json!(["10.1.2.3"]));
     assert_eq!(one(OCSF_11, &e)["src_endpoint"]["ip"], "10.1.2.3");
 }
@@ -109,9 +130,14 @@ fn ipv6_and_ipv4_mapped_addresses() {
 #[test]
 fn nil_uuids_are_omitted_and_the_singleton_id_is_kept() {
     let nil = "00000000-0000-0000-0000-000000000000";
-    let e = entry(json!({"organization_id": nil, "organization": null, "request_id": nil, "resource_id": nil}));
+    let e = entry(
+        json!({"organization_id": nil, "organization": null, "request_id": nil, "resource_id": nil}),
+    );
     let ecs = one(Target::Ecs, &e);
-    assert!(ecs["organization"].is_null() && ecs["http"]["request"].is_null(), "{ecs}");
+    assert!(
+        ecs["organization"].is_null() && ecs["http"]["request"].is_null(),
+        "{ecs}"
+    );
     assert!(ecs["coder"]["audit"]["resource"]["id"].is_null());
     let ocsf = one(OCSF_18, &e);
     assert!(ocsf["metadata"]["correlation_uid"].is_null() && ocsf["api"]["request"].is_null());
@@ -138,7 +164,10 @@ fn times_with_offsets_are_the_same_instant_in_utc() {
     let ocsf = one(OCSF_18, &e);
     assert_eq!(ocsf["time"], 1_787_235_175_500_i64);
     assert_eq!(ocsf["timezone_offset"], 120);
-    assert_eq!(ocsf["metadata"]["original_time"], "2026-08-20T16:12:55.5+02:00");
+    assert_eq!(
+        ocsf["metadata"]["original_time"],
+        "2026-08-20T16:12:55.5+02:00"
+    );
     // A time that does not parse still ships, stamped with the read time, raw value kept.
     let ecs = one(Target::Ecs, &entry(json!({"time": "yesterday"})));
     assert_eq!(ecs["@timestamp"], "2026-08-21T00:00:00.000000Z");
@@ -149,29 +178,44 @@ fn times_with_offsets_are_the_same_instant_in_utc() {
 fn workspace_builds_keep_build_number_as_a_string_and_name_the_workspace() {
     let e = entries::generated("workspace_build", "start", 0);
     let ecs = one(Target::Ecs, &e);
-    assert_eq!(ecs["coder"]["audit"]["additional_fields"]["build_number"], "7");
+    assert_eq!(
+        ecs["coder"]["audit"]["additional_fields"]["build_number"],
+        "7"
+    );
     assert_eq!(ecs["coder"]["audit"]["resource"]["name"], "dev");
     assert_eq!(ecs["event"]["category"], json!(["host"]));
     let ocsf = one(OCSF_18, &e);
     assert_eq!(ocsf["resources"][0]["data"]["build_number"], "7");
     assert_eq!(ocsf["resources"][0]["name"], "dev");
-    assert_eq!((ocsf["activity_id"].clone(), ocsf["activity_name"].clone()), (json!(99), json!("Start")));
+    assert_eq!(
+        (ocsf["activity_id"].clone(), ocsf["activity_name"].clone()),
+        (json!(99), json!("Start"))
+    );
 }
 
 #[test]
 fn status_code_zero_and_exit_codes_are_not_http() {
     let zero = entry(json!({"status_code": 0}));
     let ecs = one(Target::Ecs, &zero);
-    assert!(ecs["event"]["outcome"].is_null() && ecs["http"]["response"].is_null(), "{ecs}");
+    assert!(
+        ecs["event"]["outcome"].is_null() && ecs["http"]["response"].is_null(),
+        "{ecs}"
+    );
     let ocsf = one(OCSF_18, &zero);
-    assert_eq!((ocsf["status_id"].clone(), ocsf["status_code"].clone()), (json!(0), json!("0")));
+    assert_eq!(
+        (ocsf["status_id"].clone(), ocsf["status_code"].clone()),
+        (json!(0), json!("0"))
+    );
     let exit = entry(json!({"status_code": 1}));
     let ecs = one(Target::Ecs, &exit);
     assert_eq!(ecs["event"]["outcome"], "unknown");
     assert!(ecs["http"]["response"].is_null());
     assert_eq!(ecs["coder"]["audit"]["status_code"], 1);
     let ocsf = one(OCSF_18, &exit);
-    assert_eq!((ocsf["status_id"].clone(), ocsf["status"].clone()), (json!(99), json!("Other")));
+    assert_eq!(
+        (ocsf["status_id"].clone(), ocsf["status"].clone()),
+        (json!(99), json!("Other"))
+    );
     assert!(ocsf["http_response"].is_null());
     assert_eq!(ocsf["api"]["response"]["code"], 1);
 }
@@ -184,12 +228,19 @@ fn unknown_actions_and_resource_types_are_mapped_not_dropped() {
     assert_eq!(ecs["event"]["category"], json!(["configuration"]));
     let ocsf = one(OCSF_18, &e);
     assert_eq!(
-        (ocsf["class_uid"].clone(), ocsf["activity_id"].clone(), ocsf["activity_name"].clone()),
+        (
+            ocsf["class_uid"].clone(),
+            ocsf["activity_id"].clone(),
+            ocsf["activity_name"].clone()
+        ),
         (json!(6003), json!(99), json!("Rewind"))
     );
     // Not even an action or a resource type: still an event.
     let bare = json!({"id": "x1", "time": "2026-08-20T00:00:00Z"});
-    assert_eq!(one(Target::Ecs, &bare)["event"]["action"], "unknown.unknown");
+    assert_eq!(
+        one(Target::Ecs, &bare)["event"]["action"],
+        "unknown.unknown"
+    );
     assert_eq!(one(OCSF_11, &bare)["class_uid"], 6003);
 }
 
@@ -203,7 +254,10 @@ fn secret_diff_values_are_never_emitted() {
         for event in normalize(target, &e) {
             let text = event.to_string();
             assert!(!text.contains("hunter2"), "{target:?}: {text}");
-            assert!(text.contains(r#""password":{"secret":true}"#), "{target:?}: {text}");
+            assert!(
+                text.contains(r#""password":{"secret":true}"#),
+                "{target:?}: {text}"
+            );
         }
     }
 }
@@ -222,11 +276,21 @@ fn a_huge_diff_is_cut_to_max_event_bytes_and_counted() {
         assert_eq!(out.len(), 1);
         let encoded = &out[0];
         assert!(encoded.truncated && !encoded.over_limit, "{target:?}");
-        assert!(encoded.payload.len() <= 64 * 1024, "{target:?}: {}", encoded.payload.len());
+        assert!(
+            encoded.payload.len() <= 64 * 1024,
+            "{target:?}: {}",
+            encoded.payload.len()
+        );
         let v: Value = serde_json::from_slice(&encoded.payload).unwrap();
         let (diff, truncation) = match target {
-            Target::Ecs => (&v["coder"]["audit"]["diff"], &v["coder"]["audit"]["truncation"]),
-            _ => (&v["unmapped"]["coder"]["diff"], &v["unmapped"]["coder"]["truncation"]),
+            Target::Ecs => (
+                &v["coder"]["audit"]["diff"],
+                &v["coder"]["audit"]["truncation"],
+            ),
+            _ => (
+                &v["unmapped"]["coder"]["diff"],
+                &v["unmapped"]["coder"]["truncation"],
+            ),
         };
         assert_eq!(diff["status"]["new"], "running", "the small field stays");
         assert!(diff["template_source"].is_null(), "the huge field goes");
@@ -251,8 +315,10 @@ fn a_huge_diff_is_cut_to_max_event_bytes_and_counted() {
 #[test]
 fn legacy_user_shapes_normalize() {
     // v2.0-era users: roles as bare strings, `organization_ids: null`, no name, no login type.
-    let e = entry(json!({"user": {"id": "70d0705a-693b-4d6a-81bd-b1e4cae9b618", "username": "mia",
-        "email": "mia@x.example", "organization_ids": null, "roles": ["owner"]}}));
+    let e = entry(
+        json!({"user": {"id": "70d0705a-693b-4d6a-81bd-b1e4cae9b618", "username": "mia",
+        "email": "mia@x.example", "organization_ids": null, "roles": ["owner"]}}),
+    );
     let ecs = one(Target::Ecs, &e);
     assert_eq!(ecs["user"]["roles"], json!(["owner"]));
     assert_eq!(ecs["user"]["name"], "mia");
@@ -263,8 +329,14 @@ fn legacy_user_shapes_normalize() {
     let mut w = entries::generated("user", "write", 1);
     w["diff"] = json!({"rbac_roles": {"old": [], "new": ["template-admin"], "secret": false}});
     let uam = one(OCSF_18, &w);
-    assert_eq!((uam["class_uid"].clone(), uam["privileges"].clone()), (json!(3005), json!(["template-admin"])));
-    assert_eq!(one(Target::Ecs, &w)["user"]["changes"]["roles"], json!(["template-admin"]));
+    assert_eq!(
+        (uam["class_uid"].clone(), uam["privileges"].clone()),
+        (json!(3005), json!(["template-admin"]))
+    );
+    assert_eq!(
+        one(Target::Ecs, &w)["user"]["changes"]["roles"],
+        json!(["template-admin"])
+    );
 }
 
 #[test]
@@ -278,7 +350,11 @@ fn one_entry_with_several_members_gives_one_event_each_with_distinct_uids() {
     assert_eq!(events[1]["metadata"]["uid"], format!("{id}:1"));
     assert_eq!(events[1]["metadata"]["original_event_uid"], id);
     assert_eq!(events[1]["user"], json!({"uid": "u2"}));
-    assert_eq!(normalize(Target::Ecs, &e).len(), 1, "ECS keeps one document per entry");
+    assert_eq!(
+        normalize(Target::Ecs, &e).len(),
+        1,
+        "ECS keeps one document per entry"
+    );
 }
 
 #[test]
@@ -291,7 +367,10 @@ fn enrichment_reaches_both_schemas() {
     assert_eq!(ecs["tags"], json!(["coder", "audit", "pci"]));
     assert_eq!(ecs["service"]["version"], "v2.24.1");
     let ocsf = one(OCSF_18, &e);
-    assert_eq!(ocsf["unmapped"]["coder"]["resource_link"], "https://coder.example.com/@alice/dev");
+    assert_eq!(
+        ocsf["unmapped"]["coder"]["resource_link"],
+        "https://coder.example.com/@alice/dev"
+    );
     assert_eq!(ocsf["metadata"]["labels"], json!(["pci", "team:platform"]));
     assert_eq!(ocsf["metadata"]["product"]["version"], "v2.24.1");
 }
@@ -312,7 +391,11 @@ fn goldens() {
         let input: Value =
             serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.input.json"))).unwrap())
                 .unwrap();
-        for (suffix, target) in [("ecs", Target::Ecs), ("ocsf-1.8.0", OCSF_18), ("ocsf-1.1.0", OCSF_11)] {
+        for (suffix, target) in [
+            ("ecs", Target::Ecs),
+            ("ocsf-1.8.0", OCSF_18),
+            ("ocsf-1.1.0", OCSF_11),
+        ] {
             let events = normalize(target, &input);
             let got = serde_json::to_string_pretty(&if events.len() == 1 {
                 events[0].clone()
@@ -333,5 +416,9 @@ fn goldens() {
             }
         }
     }
-    assert!(mismatches.is_empty(), "golden mismatches (UPDATE_GOLDENS=1 rewrites):\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "golden mismatches (UPDATE_GOLDENS=1 rewrites):\n{}",
+        mismatches.join("\n")
+    );
 }

@@ -77,9 +77,7 @@ impl<'a> Streams<'a> {
         );
         Ok((tailer, outlet))
     }
-}
 
-impl Streams<'_> {
     /// A tailer from `cursor`; `end` for a backfill.
     pub fn tailer(&self, cursor: Cursor, end: Option<DateTime<Utc>>) -> Tailer {
         Tailer::new(

@@ -122,14 +122,6 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 5] = [
-        Class::AccountChange,
-        Class::Authentication,
-        Class::UserAccess,
-        Class::GroupManagement,
-        Class::ApiActivity,
-    ];
-
     pub fn uid(self) -> u32 {
         match self {
             Class::AccountChange => 3001,
@@ -147,17 +139,6 @@ impl Class {
             Class::UserAccess => "User Access Management",
             Class::GroupManagement => "Group Management",
             Class::ApiActivity => "API Activity",
-        }
-    }
-
-    /// The schema's file name for this class (`<name>.schema.json`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::AccountChange => "account_change",
-            Class::Authentication => "authentication",
-            Class::UserAccess => "user_access",
-            Class::GroupManagement => "group_management",
-            Class::ApiActivity => "api_activity",
         }
     }
 
