@@ -313,6 +313,23 @@ fn a_huge_diff_is_cut_to_max_event_bytes_and_counted() {
 }
 
 #[test]
+fn an_event_too_large_even_without_its_diff_ships_whole_and_says_so() {
+    // A description no trimming can shorten: the event is not dropped and not mangled;
+    // `over_limit` tells the sink (which dead-letters or sends it, by its own rules).
+    let e = entry(json!({"description": "z".repeat(8 * 1024), "diff": {"a": {"new": 1}}}));
+    let parsed = AuditEntry::parse(&e.to_string());
+    let out = Normalizer::new(Target::Ecs, enrichment(), Some(4 * 1024)).encode(&parsed, read_at());
+    assert!(out[0].truncated && out[0].over_limit);
+    let v: Value = serde_json::from_slice(&out[0].payload).unwrap();
+    assert_eq!(v["message"].as_str().unwrap().len(), 8 * 1024);
+    assert_eq!(v["coder"]["audit"]["truncation"]["diff_fields_omitted"], 1);
+    assert_eq!(
+        v["coder"]["audit"]["truncation"]["additional_fields_omitted"],
+        true
+    );
+}
+
+#[test]
 fn legacy_user_shapes_normalize() {
     // v2.0-era users: roles as bare strings, `organization_ids: null`, no name, no login type.
     let e = entry(

@@ -127,7 +127,7 @@ impl Normalizer {
         }
     }
 
-    /// The events of one entry as JSON values (tests, `tap`).
+    /// The events of one entry as JSON values (for tests and tools that inspect them).
     pub fn to_values(&self, entry: &AuditEntry, read_at: DateTime<Utc>) -> Vec<Value> {
         self.encode(entry, read_at)
             .into_iter()
@@ -156,7 +156,11 @@ impl Normalizer {
             .unwrap_or_default();
         sizes.sort_by_key(|(_, size)| *size);
         let mut last = full;
+        let has_additional = facts.additional_fields().is_some();
         for drop_additional in [false, true] {
+            if drop_additional && !has_additional {
+                break;
+            }
             let trim_with = |kept: &[(&str, usize)]| Trim {
                 keep: Keep::Only(kept.iter().map(|(f, _)| (*f).to_owned()).collect()),
                 drop_additional,

@@ -285,3 +285,30 @@ fn the_validators_reject_what_they_should() {
     old["metadata"]["version"] = json!("1.1.0");
     assert!(ocsf_problems(&old).join("\n").contains("http_response"));
 }
+
+#[test]
+fn events_cut_to_max_event_bytes_still_conform() {
+    let mut entry = entries::generated("template", "write", 0);
+    entry["diff"] = json!({
+        "source": {"old": "", "new": "x".repeat(300 * 1024), "secret": false},
+        "name": {"old": "a", "new": "b", "secret": false}
+    });
+    entry["additional_fields"] = json!({"blob": "y".repeat(100 * 1024)});
+    let parsed = AuditEntry::parse(&entry.to_string());
+    for (name, target) in targets() {
+        for encoded in
+            Normalizer::new(target, enrichment(), Some(16 * 1024)).encode(&parsed, Utc::now())
+        {
+            assert!(
+                encoded.truncated && !encoded.over_limit && encoded.payload.len() <= 16 * 1024,
+                "{name}"
+            );
+            let event: Value = serde_json::from_slice(&encoded.payload).unwrap();
+            let problems = match target {
+                Target::Ecs => ecs_check::check(&event, &schemas().ecs_fields),
+                Target::Ocsf { .. } => ocsf_problems(&event),
+            };
+            assert!(problems.is_empty(), "{name}: {problems:?}");
+        }
+    }
+}
