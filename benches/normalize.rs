@@ -16,7 +16,7 @@ use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
 use coder_audit_shipper::coder::AuditEntry;
-use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target};
+use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn mix() -> Vec<String> {
@@ -53,16 +53,6 @@ fn targets() -> [(&'static str, Target); 3] {
     ]
 }
 
-fn enrichment() -> Enrichment {
-    Enrichment {
-        deployment: Some("prod-eu".into()),
-        tags: vec!["pci".into()],
-        access_url: Some("https://coder.example.com".into()),
-        coder_version: Some("v2.24.1".into()),
-        ..Enrichment::default()
-    }
-}
-
 fn bench(c: &mut Criterion) {
     let raw = mix();
     let parsed: Vec<AuditEntry> = raw.iter().map(|r| AuditEntry::parse(r)).collect();
@@ -71,7 +61,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("normalize");
     group.throughput(Throughput::Elements(parsed.len() as u64));
     for (name, target) in targets() {
-        let n = Normalizer::new(target, enrichment(), Some(256 * 1024));
+        let n = Normalizer::new(target, entries::enrichment(), Some(256 * 1024));
         group.bench_function(name, |b| {
             b.iter(|| {
                 for e in &parsed {
@@ -85,7 +75,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse+normalize");
     group.throughput(Throughput::Elements(raw.len() as u64));
     for (name, target) in targets() {
-        let n = Normalizer::new(target, enrichment(), Some(256 * 1024));
+        let n = Normalizer::new(target, entries::enrichment(), Some(256 * 1024));
         group.bench_function(name, |b| {
             b.iter(|| {
                 for r in &raw {

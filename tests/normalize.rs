@@ -11,7 +11,7 @@ use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 use coder_audit_shipper::coder::{AuditEntry, parse_page};
-use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target};
+use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
 use coder_audit_shipper::pipeline::Encoder;
 use serde_json::{Value, json};
 
@@ -24,22 +24,12 @@ const OCSF_11: Target = Target::Ocsf {
     classes: ClassStrategy::Semantic,
 };
 
-fn enrichment() -> Enrichment {
-    Enrichment {
-        deployment: Some("prod-eu".into()),
-        labels: [("team".to_owned(), "platform".to_owned())].into(),
-        tags: vec!["pci".into()],
-        access_url: Some("https://coder.example.com".into()),
-        coder_version: Some("v2.24.1".into()),
-    }
-}
-
 fn read_at() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap()
 }
 
 fn normalize(target: Target, entry: &Value) -> Vec<Value> {
-    Normalizer::new(target, enrichment(), None)
+    Normalizer::new(target, entries::enrichment(), None)
         .to_values(&AuditEntry::parse(&entry.to_string()), read_at())
 }
 
@@ -271,7 +261,7 @@ fn a_huge_diff_is_cut_to_max_event_bytes_and_counted() {
     }}));
     let parsed = AuditEntry::parse(&e.to_string());
     for target in [Target::Ecs, OCSF_18, OCSF_11] {
-        let n = Normalizer::new(target, enrichment(), Some(64 * 1024));
+        let n = Normalizer::new(target, entries::enrichment(), Some(64 * 1024));
         let out = n.encode(&parsed, read_at());
         assert_eq!(out.len(), 1);
         let encoded = &out[0];
@@ -300,14 +290,18 @@ fn a_huge_diff_is_cut_to_max_event_bytes_and_counted() {
             assert_eq!(v["metadata"]["is_truncated"], true);
         }
         // Without a limit nothing is cut.
-        let whole = Normalizer::new(target, enrichment(), None).encode(&parsed, read_at());
+        let whole = Normalizer::new(target, entries::enrichment(), None).encode(&parsed, read_at());
         assert!(!whole[0].truncated && whole[0].payload.len() > 400 * 1024);
     }
 
     // The pipeline counts what it cut.
     let page = format!(r#"{{"audit_logs":[{e}],"count":1}}"#);
     let events = parse_page(page.into()).unwrap().events;
-    let encoder = Encoder::Normalized(Normalizer::new(Target::Ecs, enrichment(), Some(64 * 1024)));
+    let encoder = Encoder::Normalized(Normalizer::new(
+        Target::Ecs,
+        entries::enrichment(),
+        Some(64 * 1024),
+    ));
     let (batch, truncated) = encoder.encode(&events);
     assert_eq!((batch.len(), truncated), (1, 1));
 }
@@ -318,7 +312,8 @@ fn an_event_too_large_even_without_its_diff_ships_whole_and_says_so() {
     // `over_limit` tells the sink (which dead-letters or sends it, by its own rules).
     let e = entry(json!({"description": "z".repeat(8 * 1024), "diff": {"a": {"new": 1}}}));
     let parsed = AuditEntry::parse(&e.to_string());
-    let out = Normalizer::new(Target::Ecs, enrichment(), Some(4 * 1024)).encode(&parsed, read_at());
+    let out = Normalizer::new(Target::Ecs, entries::enrichment(), Some(4 * 1024))
+        .encode(&parsed, read_at());
     assert!(out[0].truncated && out[0].over_limit);
     let v: Value = serde_json::from_slice(&out[0].payload).unwrap();
     assert_eq!(v["message"].as_str().unwrap().len(), 8 * 1024);

@@ -5,7 +5,19 @@
 
 use std::path::{Path, PathBuf};
 
+use coder_audit_shipper::normalize::Enrichment;
 use serde_json::{Value, json};
+
+/// The enrichment the normalization tests use: every `[enrich]` key set.
+pub fn enrichment() -> Enrichment {
+    Enrichment {
+        deployment: Some("prod-eu".into()),
+        labels: [("team".to_owned(), "platform".to_owned())].into(),
+        tags: vec!["pci".into()],
+        access_url: Some("https://coder.example.com".into()),
+        coder_version: Some("v2.24.1".into()),
+    }
+}
 
 /// Every (resource_type, action) pair of the §5.2 table, plus ones no Coder has yet.
 pub fn action_resource_pairs() -> Vec<(&'static str, &'static str)> {

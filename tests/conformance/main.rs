@@ -12,20 +12,10 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 use coder_audit_shipper::coder::AuditEntry;
-use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, Normalizer, OcsfVersion, Target};
+use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
 use serde_json::{Value, json};
 
 use schemas::schemas;
-
-fn enrichment() -> Enrichment {
-    Enrichment {
-        deployment: Some("prod-eu".into()),
-        labels: [("team".to_owned(), "platform".to_owned())].into(),
-        tags: vec!["pci".into()],
-        access_url: Some("https://coder.example.com".into()),
-        coder_version: Some("v2.24.1".into()),
-    }
-}
 
 fn targets() -> Vec<(String, Target)> {
     let mut t = vec![("ecs".to_owned(), Target::Ecs)];
@@ -119,7 +109,8 @@ fn check_entry(label: &str, entry: &Value, seen: &mut BTreeSet<(String, u64)>) -
     let read_at = Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap();
     let mut failures = Vec::new();
     for (name, target) in targets() {
-        let events = Normalizer::new(target, enrichment(), None).to_values(&parsed, read_at);
+        let events =
+            Normalizer::new(target, entries::enrichment(), None).to_values(&parsed, read_at);
         if events.is_empty() {
             failures.push(format!("{label} [{name}]: no event"));
         }
@@ -260,7 +251,7 @@ fn the_validators_reject_what_they_should() {
         version: OcsfVersion::V1_8_0,
         classes: ClassStrategy::Semantic,
     };
-    let event = Normalizer::new(target, enrichment(), None)
+    let event = Normalizer::new(target, entries::enrichment(), None)
         .to_values(&parsed, Utc::now())
         .remove(0);
     assert_eq!(ocsf_problems(&event), Vec::<String>::new());
@@ -296,8 +287,8 @@ fn events_cut_to_max_event_bytes_still_conform() {
     entry["additional_fields"] = json!({"blob": "y".repeat(100 * 1024)});
     let parsed = AuditEntry::parse(&entry.to_string());
     for (name, target) in targets() {
-        for encoded in
-            Normalizer::new(target, enrichment(), Some(16 * 1024)).encode(&parsed, Utc::now())
+        for encoded in Normalizer::new(target, entries::enrichment(), Some(16 * 1024))
+            .encode(&parsed, Utc::now())
         {
             assert!(
                 encoded.truncated && !encoded.over_limit && encoded.payload.len() <= 16 * 1024,
