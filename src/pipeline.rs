@@ -57,8 +57,8 @@ impl Encoder {
                 0,
             ),
             Encoder::Normalized(n) => {
-                // One read time per batch: re-encoding a batch after a retry gives the
-                // same bytes.
+                // One read time per batch: its records agree on `event.created` /
+                // `metadata.processed_time`, and retries resend the same bytes.
                 let read_at = Utc::now();
                 let mut truncated = 0;
                 let mut records = Vec::with_capacity(events.len());

@@ -103,23 +103,20 @@ impl Normalizer {
                 to_vec(&ecs::document(&facts, &self.enrich, read_at, trim))
             })],
             Target::Ocsf { version, classes } => {
+                let ctx = ocsf::Context {
+                    version,
+                    enrich: &self.enrich,
+                    read_at,
+                };
                 let activities = ocsf::activities(&facts, classes, version);
                 let count = activities.len();
                 activities
                     .iter()
                     .enumerate()
-                    .map(|(i, activity)| {
+                    .map(|(index, activity)| {
+                        let nth = ocsf::Nth { index, count };
                         self.fit(&facts, |trim| {
-                            to_vec(&ocsf::event(
-                                &facts,
-                                activity,
-                                i,
-                                count,
-                                version,
-                                &self.enrich,
-                                read_at,
-                                trim,
-                            ))
+                            to_vec(&ocsf::event(&facts, activity, nth, &ctx, trim))
                         })
                     })
                     .collect()

@@ -70,18 +70,35 @@ pub fn activities(
     activities
 }
 
-/// Build the event for `activity`, the `index`-th of `count` events of `facts`.
-#[allow(clippy::too_many_arguments)]
+/// What every event of one encoding shares.
+pub struct Context<'a> {
+    pub version: OcsfVersion,
+    pub enrich: &'a Enrichment,
+    /// When the shipper read the entry (`metadata.processed_time`).
+    pub read_at: DateTime<Utc>,
+}
+
+/// Which of an entry's events this is: `index` of `count`.
+#[derive(Debug, Clone, Copy)]
+pub struct Nth {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// Build the `nth` event of `facts`, for `activity`.
 pub fn event<'a>(
     facts: &'a Facts<'a>,
     activity: &'a Activity,
-    index: usize,
-    count: usize,
-    version: OcsfVersion,
-    enrich: &'a Enrichment,
-    read_at: DateTime<Utc>,
+    nth: Nth,
+    ctx: &Context<'a>,
     trim: &'a Trim,
 ) -> Event<'a> {
+    let Context {
+        version,
+        enrich,
+        read_at,
+    } = *ctx;
+    let Nth { index, count } = nth;
     let entry = facts.entry;
     let class = activity.class;
     let endpoints = version.has_endpoints(class);
