@@ -85,6 +85,9 @@ mod defaults {
     pub fn max_files() -> u32 {
         5
     }
+    pub fn message_timeout() -> Duration {
+        Duration::from_secs(30)
+    }
 }
 
 /// Where a stream with no checkpoint starts.
@@ -145,6 +148,7 @@ pub enum StoreKind {
 pub enum SinkConfig {
     File(FileSinkConfig),
     Stdout(StdoutSinkConfig),
+    Kafka(KafkaSinkConfig),
 }
 
 impl SinkConfig {
@@ -162,6 +166,7 @@ impl SinkConfig {
         match self {
             SinkConfig::File(c) => encoding!(c),
             SinkConfig::Stdout(c) => encoding!(c),
+            SinkConfig::Kafka(c) => encoding!(c),
         }
     }
 }
@@ -221,6 +226,45 @@ pub struct StdoutSinkConfig {
     pub ocsf_classes: Option<ClassStrategy>,
     /// Normalized events above this size (bytes) are cut by leaving out diff fields.
     pub max_event_bytes: Option<u64>,
+}
+
+/// `type = "kafka"`: one message per event, keyed by the audit id.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    /// `host:port[,host:port...]`.
+    pub brokers: String,
+    /// A topic, or a template with `{resource_type}`.
+    pub topic: String,
+    #[serde(default)]
+    pub compression: sink_kafka::Compression,
+    /// How long librdkafka tries a message before the batch is sent again.
+    #[serde(default = "defaults::message_timeout", with = "humantime_serde")]
+    pub message_timeout: Duration,
+    /// librdkafka settings passed through (TLS, SASL, tuning); `env:NAME` and
+    /// `file:/path` values are read from there. Never logged.
+    #[serde(default)]
+    pub librdkafka: BTreeMap<String, String>,
+    #[serde(default)]
+    pub format: Format,
+    pub ocsf_version: Option<OcsfVersion>,
+    pub ocsf_classes: Option<ClassStrategy>,
+    pub max_event_bytes: Option<u64>,
+}
+
+impl std::fmt::Debug for KafkaSinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSinkConfig")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("compression", &self.compression)
+            .field(
+                "librdkafka keys",
+                &self.librdkafka.keys().collect::<Vec<_>>(),
+            )
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -349,6 +393,14 @@ impl Config {
                     &format!("sinks.{name}"),
                     "sink names may use only letters, digits, '_' and '-' (they name checkpoint files)".into(),
                 ));
+            }
+            if let SinkConfig::Kafka(k) = sink {
+                if let Err(e) = sink_kafka::TopicTemplate::parse(&k.topic) {
+                    return Err(invalid(&format!("sinks.{name}.topic"), e.to_string()));
+                }
+                if k.brokers.trim().is_empty() {
+                    return Err(invalid(&format!("sinks.{name}.brokers"), "is empty".into()));
+                }
             }
             let encoding = sink.encoding();
             if encoding.format != Format::Ocsf {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod coder;
 pub mod commands;
 pub mod config;
+pub mod dead_letter;
 pub mod normalize;
 pub mod pipeline;
 pub mod secret;

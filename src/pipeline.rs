@@ -11,19 +11,24 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sink_core::{Batch, Record, RetryPolicy, Sink, send_with_retry};
+use std::time::Instant;
 use tokio::sync::watch;
 
 use crate::checkpoint::{CheckpointKey, CheckpointStore};
 use crate::coder::{CoderClient, CoderError, Cursor, Event, Outlet, TailError, Tailer};
 use crate::config::StartAt;
+use crate::dead_letter::DeadLetters;
 use crate::normalize::Normalizer;
 
 /// Counters one stream exposes (the demo's running count; metrics later).
 #[derive(Debug, Default)]
 pub struct StreamStats {
+    /// Entries the sink confirmed.
     pub delivered: AtomicU64,
     pub batches: AtomicU64,
     pub retries: AtomicU64,
+    /// Records a peer refused for good, written to the dead-letter file.
+    pub dead_lettered: AtomicU64,
     /// Normalized events cut to fit the sink's `max_event_bytes`.
     pub truncated: AtomicU64,
     /// Newest event time delivered, Unix microseconds (0 before any).
@@ -51,6 +56,7 @@ impl Encoder {
                     .map(|e| Record {
                         id: e.key.to_string(),
                         time_micros: e.time.map(|t| t.timestamp_micros()),
+                        resource_type: e.entry.resource_type.clone(),
                         payload: e.raw.clone(),
                     })
                     .collect(),
@@ -77,6 +83,7 @@ impl Encoder {
                         records.push(Record {
                             id: id.clone(),
                             time_micros: e.time.map(|t| t.timestamp_micros()),
+                            resource_type: e.entry.resource_type.clone(),
                             payload: encoded.payload.into(),
                         });
                     }
@@ -87,7 +94,32 @@ impl Encoder {
     }
 }
 
+/// When a sink's records are sent: at once (files, Kafka), or gathered into larger
+/// batches (S3 objects) by size, count and age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    pub max_bytes: usize,
+    pub max_events: usize,
+    /// `None`: send every page as it comes.
+    pub timeout: Option<Duration>,
+}
+
+impl Batching {
+    /// Send each page of events as soon as it is read.
+    pub const IMMEDIATE: Batching = Batching {
+        max_bytes: 0,
+        max_events: 0,
+        timeout: None,
+    };
+}
+
 /// Delivery to one sink plus that sink's checkpoint.
+///
+/// With [`Batching::IMMEDIATE`] each page is sent in `deliver` and the cursor saved in
+/// `commit`. Otherwise records wait in `pending` and the cursor the tailer commits waits
+/// beside them: both go out together once the batch is full or old enough, so a saved
+/// checkpoint never covers a record that is only in memory. A crash loses the buffer, and
+/// the restart reads it again from Coder.
 pub struct SinkOutlet {
     sink: Box<dyn Sink>,
     encoder: Encoder,
@@ -95,6 +127,15 @@ pub struct SinkOutlet {
     key: CheckpointKey,
     retry: RetryPolicy,
     stats: Arc<StreamStats>,
+    batching: Batching,
+    dead_letters: DeadLetters,
+    pending: Vec<Record>,
+    pending_bytes: usize,
+    /// Entries behind the pending records (one entry may give several OCSF records).
+    pending_events: u64,
+    pending_since: Option<Instant>,
+    /// The newest cursor the tailer committed whose records are still pending.
+    pending_cursor: Option<Cursor>,
 }
 
 impl SinkOutlet {
@@ -103,23 +144,131 @@ impl SinkOutlet {
         encoder: Encoder,
         store: Arc<dyn CheckpointStore>,
         key: CheckpointKey,
-        retry: RetryPolicy,
         stats: Arc<StreamStats>,
+        dead_letters: DeadLetters,
     ) -> Self {
         Self {
             sink,
             encoder,
             store,
             key,
-            retry,
+            retry: RetryPolicy::default(),
             stats,
+            batching: Batching::IMMEDIATE,
+            dead_letters,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            pending_events: 0,
+            pending_since: None,
+            pending_cursor: None,
         }
     }
 
-    pub async fn close(&mut self) {
+    /// Gather records into larger batches (see [`Batching`]).
+    pub fn with_batching(mut self, batching: Batching) -> Self {
+        self.batching = batching;
+        self
+    }
+
+    /// Send what is pending, then save the cursor that waited for it; then close the sink.
+    pub async fn close(&mut self) -> Result<(), TailError> {
+        let flushed = self.flush().await;
         if let Err(e) = self.sink.close().await {
             tracing::warn!(sink = self.sink.name(), "closing sink: {e}");
         }
+        flushed
+    }
+
+    /// Send the pending batch if it is full or old enough (called between scans, so an
+    /// idle stream still ships what it holds within `timeout`).
+    pub async fn flush_if_due(&mut self) -> Result<(), TailError> {
+        if self.due() {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn due(&self) -> bool {
+        if self.pending.is_empty() {
+            return self.pending_cursor.is_some();
+        }
+        let b = self.batching;
+        self.pending_bytes >= b.max_bytes
+            || self.pending.len() >= b.max_events.max(1)
+            || match (b.timeout, self.pending_since) {
+                (Some(t), Some(since)) => since.elapsed() >= t,
+                _ => true,
+            }
+    }
+
+    async fn flush(&mut self) -> Result<(), TailError> {
+        if !self.pending.is_empty() {
+            // The records stay pending until the sink confirmed them: a flush cancelled
+            // by shutdown, or failed, leaves them for `close` (or the restart) to send.
+            let batch = Batch::new(self.pending.clone());
+            self.send(&batch).await?;
+            self.pending.clear();
+            self.pending_bytes = 0;
+            self.pending_since = None;
+            self.stats
+                .delivered
+                .fetch_add(std::mem::take(&mut self.pending_events), Ordering::Relaxed);
+        }
+        if let Some(cursor) = self.pending_cursor.take() {
+            self.save(cursor).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, batch: &Batch) -> Result<(), TailError> {
+        let sink_name = self.sink.name().to_owned();
+        let stats = self.stats.clone();
+        let sent = send_with_retry(self.sink.as_mut(), batch, &self.retry, |reason, delay| {
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(sink = %sink_name, retry_in = ?delay, "delivery failed, retrying: {reason}");
+        })
+        .await
+        .map_err(|e| TailError::Delivery(e.to_string()))?;
+        if !sent.dead.is_empty() {
+            let dl = self.dead_letters.clone();
+            let (name, batch_copy, dead) = (sink_name.clone(), batch.clone(), sent.dead.clone());
+            tokio::task::spawn_blocking(move || dl.write(&name, &batch_copy, &dead))
+                .await
+                .map_err(|e| TailError::Delivery(e.to_string()))?
+                .map_err(|e| {
+                    TailError::Delivery(format!(
+                        "writing the dead-letter file {}: {e}",
+                        self.dead_letters.path().display()
+                    ))
+                })?;
+            for d in &sent.dead {
+                tracing::error!(
+                    sink = %sink_name,
+                    id = batch.records().get(d.index).map_or("", |r| r.id.as_str()),
+                    file = %self.dead_letters.path().display(),
+                    "record dead-lettered: {}", d.reason
+                );
+            }
+            self.stats
+                .dead_lettered
+                .fetch_add(sent.dead.len() as u64, Ordering::Relaxed);
+        }
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn save(&mut self, cursor: Cursor) -> Result<(), TailError> {
+        let store = self.store.clone();
+        let key = self.key.clone();
+        let position = u64::try_from(cursor.position.timestamp_micros()).unwrap_or(0);
+        tokio::task::spawn_blocking(move || store.save(&key, &cursor))
+            .await
+            .map_err(|e| TailError::Checkpoint(e.to_string()))?
+            .map_err(|e| TailError::Checkpoint(e.to_string()))?;
+        self.stats
+            .position_micros
+            .store(position, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -127,18 +276,23 @@ impl Outlet for SinkOutlet {
     async fn deliver(&mut self, events: Vec<Event>) -> Result<(), TailError> {
         let (batch, truncated) = self.encoder.encode(&events);
         self.stats.truncated.fetch_add(truncated, Ordering::Relaxed);
-        let sink_name = self.sink.name().to_owned();
-        let stats = self.stats.clone();
-        send_with_retry(self.sink.as_mut(), &batch, &self.retry, |reason, delay| {
-            stats.retries.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(sink = %sink_name, retry_in = ?delay, "delivery failed, retrying: {reason}");
-        })
-        .await
-        .map_err(|e| TailError::Delivery(e.to_string()))?;
-        self.stats
-            .delivered
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        if self.batching == Batching::IMMEDIATE {
+            self.send(&batch).await?;
+            self.stats
+                .delivered
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+        } else {
+            self.pending_since.get_or_insert_with(Instant::now);
+            self.pending_bytes += batch.payload_bytes();
+            self.pending.extend(batch.records().iter().cloned());
+            self.pending_events += events.len() as u64;
+            // A full batch goes now (with the cursor committed before it, which it covers).
+            if self.pending_bytes >= self.batching.max_bytes
+                || self.pending.len() >= self.batching.max_events.max(1)
+            {
+                self.flush().await?;
+            }
+        }
         if let Some(newest) = events.iter().filter_map(|e| e.time).max() {
             let micros = u64::try_from(newest.timestamp_micros()).unwrap_or(0);
             self.stats
@@ -149,17 +303,10 @@ impl Outlet for SinkOutlet {
     }
 
     async fn commit(&mut self, cursor: &Cursor) -> Result<(), TailError> {
-        let store = self.store.clone();
-        let key = self.key.clone();
-        let cursor = cursor.clone();
-        let position = u64::try_from(cursor.position.timestamp_micros()).unwrap_or(0);
-        tokio::task::spawn_blocking(move || store.save(&key, &cursor))
-            .await
-            .map_err(|e| TailError::Checkpoint(e.to_string()))?
-            .map_err(|e| TailError::Checkpoint(e.to_string()))?;
-        self.stats
-            .position_micros
-            .store(position, Ordering::Relaxed);
+        self.pending_cursor = Some(cursor.clone());
+        if self.pending.is_empty() || self.due() {
+            self.flush().await?;
+        }
         Ok(())
     }
 }
@@ -203,6 +350,9 @@ pub async fn run_stream(
                         "scan done"
                     );
                 }
+                if let Err(e) = outlet.flush_if_due().await {
+                    break Err(e);
+                }
                 if report.live {
                     tokio::select! {
                         _ = tokio::time::sleep(poll_interval) => {}
@@ -213,8 +363,13 @@ pub async fn run_stream(
             Err(e) => break Err(e),
         }
     };
-    outlet.close().await;
-    result
+    // Send what is pending and save the cursor that waited for it, also after an error
+    // (a checkpoint failure keeps the records for the restart to read again).
+    let closed = outlet.close().await;
+    match (result, closed) {
+        (Ok(end), Ok(())) => Ok(end),
+        (Ok(_), Err(e)) | (Err(e), _) => Err(e),
+    }
 }
 
 /// Where a stream with no checkpoint starts.

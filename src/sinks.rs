@@ -1,12 +1,32 @@
-//! Building sinks from their config. The pipeline only ever sees `Box<dyn Sink>`.
+//! Building sinks from their config. The pipeline only ever sees `Box<dyn Sink>` and how
+//! that sink wants its records batched.
 
 use sink_core::Sink;
 use sink_file::{FileSink, FileSinkConfig, StdoutSink};
+use sink_kafka::{KafkaSink, TopicTemplate};
 
-use crate::config::SinkConfig;
+use crate::config::{Encoding, Format, SinkConfig};
+use crate::normalize::Target;
+use crate::pipeline::Batching;
 
-pub fn build(name: &str, config: &SinkConfig) -> Box<dyn Sink> {
-    match config {
+pub struct BuiltSink {
+    pub sink: Box<dyn Sink>,
+    pub batching: Batching,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("sink {name}: {message}")]
+pub struct BuildError {
+    name: String,
+    message: String,
+}
+
+pub fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildError> {
+    let err = |message: String| BuildError {
+        name: name.to_owned(),
+        message,
+    };
+    let sink: Box<dyn Sink> = match config {
         SinkConfig::File(c) => Box::new(FileSink::new(
             name,
             FileSinkConfig {
@@ -16,5 +36,45 @@ pub fn build(name: &str, config: &SinkConfig) -> Box<dyn Sink> {
             },
         )),
         SinkConfig::Stdout(_) => Box::new(StdoutSink::new(name)),
+        SinkConfig::Kafka(c) => {
+            let encoding = config.encoding();
+            Box::new(
+                KafkaSink::new(
+                    name,
+                    sink_kafka::KafkaSinkConfig {
+                        brokers: c.brokers.clone(),
+                        topic: TopicTemplate::parse(&c.topic).map_err(|e| err(e.to_string()))?,
+                        compression: c.compression,
+                        message_timeout: c.message_timeout,
+                        format: format_name(&encoding).to_owned(),
+                        schema: schema_name(&encoding),
+                        librdkafka: c.librdkafka.clone(),
+                    },
+                )
+                .map_err(|e| err(e.to_string()))?,
+            )
+        }
+    };
+    Ok(BuiltSink {
+        sink,
+        batching: Batching::IMMEDIATE,
+    })
+}
+
+/// The `coder-audit-format` a consumer can dispatch on.
+pub fn format_name(encoding: &Encoding) -> &'static str {
+    match encoding.format {
+        Format::Raw => "raw",
+        Format::Ecs => "ecs",
+        Format::Ocsf => "ocsf",
+    }
+}
+
+/// The schema and version of the records: `ecs 9.4.0`, `ocsf 1.8.0`, or `coder` (raw).
+pub fn schema_name(encoding: &Encoding) -> String {
+    match encoding.target() {
+        None => "coder".to_owned(),
+        Some(Target::Ecs) => format!("ecs {}", crate::normalize::ecs::ECS_VERSION),
+        Some(Target::Ocsf { version, .. }) => format!("ocsf {}", version.as_str()),
     }
 }

@@ -22,11 +22,11 @@ pub use tap::tap;
 pub use validate::validate;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sink_core::RetryPolicy;
 
 use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
 use crate::coder::{ClientOptions, CoderClient, Cursor, Tailer, TailerOptions};
 use crate::config::{Config, StoreKind};
+use crate::dead_letter::DeadLetters;
 use crate::normalize::{Enrichment, Normalizer};
 use crate::pipeline::{Encoder, SinkOutlet, StreamStats};
 
@@ -67,14 +67,16 @@ impl<'a> Streams<'a> {
             .get(name)
             .with_context(|| format!("no sink {name:?} in the config"))?;
         let tailer = self.tailer(cursor, end);
+        let built = crate::sinks::build(name, sink_config)?;
         let outlet = SinkOutlet::new(
-            crate::sinks::build(name, sink_config),
+            built.sink,
             self.encoder(name)?,
             self.store.clone(),
             key,
-            RetryPolicy::default(),
             stats,
-        );
+            DeadLetters::new(&self.config.checkpoint.dir, name),
+        )
+        .with_batching(built.batching);
         Ok((tailer, outlet))
     }
 

@@ -34,6 +34,7 @@ pub fn validate(config_path: &Path) -> anyhow::Result<()> {
         let what = match sink {
             SinkConfig::File(f) => format!("file {}", f.path.display()),
             SinkConfig::Stdout(_) => "stdout".to_owned(),
+            SinkConfig::Kafka(k) => format!("kafka {} topic {}", k.brokers, k.topic),
         };
         let encoding = sink.encoding();
         let format = match encoding.target() {

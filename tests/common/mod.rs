@@ -2,6 +2,8 @@
 //! file checkpoint store, pointed at the in-process Coder simulator over real HTTP.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +17,6 @@ use coder_audit_shipper::coder::{
 use coder_audit_shipper::pipeline::{SinkOutlet, StreamStats};
 use coder_audit_shipper::secret::Secret;
 use coder_sim::{SimConfig, SimHandle};
-use sink_core::RetryPolicy;
 use sink_file::{FileSink, FileSinkConfig};
 
 pub fn fast_client(sim: &SimHandle) -> Arc<CoderClient> {
@@ -94,8 +95,8 @@ impl Harness {
             coder_audit_shipper::pipeline::Encoder::Raw,
             Arc::new(self.store()),
             self.key(),
-            RetryPolicy::default(),
             Arc::new(StreamStats::default()),
+            coder_audit_shipper::dead_letter::DeadLetters::new(self.dir.path(), "test"),
         );
         (tailer, outlet)
     }

@@ -12,6 +12,8 @@ pub struct Record {
     pub id: String,
     /// The event's own time as Unix microseconds, when the entry carried a parseable one.
     pub time_micros: Option<i64>,
+    /// Coder's `resource_type` (routing: Kafka topic templates).
+    pub resource_type: Option<String>,
     pub payload: Bytes,
 }
 

@@ -12,6 +12,6 @@ mod retry;
 mod sink;
 
 pub use batch::{Batch, Record};
-pub use delivery::Delivery;
-pub use retry::{RetryPolicy, SendError, send_with_retry};
+pub use delivery::{DeadRecord, Delivery};
+pub use retry::{RetryPolicy, SendError, Sent, send_with_retry};
 pub use sink::Sink;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
-use crate::{Batch, Delivery, Sink};
+use crate::{Batch, DeadRecord, Delivery, Sink};
 
 /// How long to keep retrying one batch.
 #[derive(Debug, Clone)]
@@ -57,22 +57,36 @@ pub enum SendError {
     },
 }
 
+/// A batch the sink has handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub attempts: usize,
+    /// Records the peer refused for good; the caller dead-letters them.
+    pub dead: Vec<DeadRecord>,
+}
+
 /// Deliver `batch` to `sink`, retrying transient failures per `policy`.
 ///
-/// Returns the number of attempts it took. `on_retry` is told of every failed attempt
+/// Returns the number of attempts it took and the records the peer refused for good. `on_retry` is told of every failed attempt
 /// (for logs and metrics) with the delay before the next one.
 pub async fn send_with_retry<S: Sink + ?Sized>(
     sink: &mut S,
     batch: &Batch,
     policy: &RetryPolicy,
     mut on_retry: impl FnMut(&str, Duration),
-) -> Result<usize, SendError> {
+) -> Result<Sent, SendError> {
     let mut delays = policy.backoff();
     let mut attempts = 0;
     loop {
         attempts += 1;
         match sink.deliver(batch).await {
-            Delivery::Delivered => return Ok(attempts),
+            Delivery::Delivered => {
+                return Ok(Sent {
+                    attempts,
+                    dead: Vec::new(),
+                });
+            }
+            Delivery::PartlyDelivered { dead } => return Ok(Sent { attempts, dead }),
             Delivery::Reject { reason } => {
                 return Err(SendError::Rejected {
                     sink: sink.name().to_owned(),
@@ -122,6 +136,7 @@ mod tests {
         Batch::new(vec![Record {
             id: "a".into(),
             time_micros: None,
+            resource_type: None,
             payload: "{}".into(),
         }])
     }
@@ -148,7 +163,8 @@ mod tests {
         let attempts = send_with_retry(&mut sink, &batch(), &fast(None), |r, _| {
             seen.push(r.to_owned())
         })
-        .await;
+        .await
+        .map(|sent| sent.attempts);
         assert_eq!(attempts, Ok(3));
         assert_eq!(seen, ["down", "busy"]);
     }

@@ -211,6 +211,7 @@ mod tests {
             .map(|id| Record {
                 id: (*id).into(),
                 time_micros: None,
+                resource_type: None,
                 payload: format!("{{\"id\":\"{id}\"}}").into(),
             })
             .collect()

@@ -1,0 +1,181 @@
+//! The Kafka sink's settings, and the librdkafka configuration made from them.
+//!
+//! Defaults make delivery safe: `acks=all` and the idempotent producer, so a batch
+//! confirmed is on every in-sync replica and a resend after a timeout does not duplicate.
+//! `librdkafka` passes any other setting through (TLS, SASL, tuning); a value written
+//! `env:NAME` or `file:/path` is read from there, so secrets stay out of config files. The
+//! passthrough values never appear in `Debug` output or logs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+use crate::topic::TopicTemplate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    #[default]
+    Zstd,
+}
+
+impl Compression {
+    fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct KafkaSinkConfig {
+    /// `host:port[,host:port...]`.
+    pub brokers: String,
+    pub topic: TopicTemplate,
+    pub compression: Compression,
+    /// How long librdkafka tries one message before reporting it failed (the batch is then
+    /// sent again by the retry loop).
+    pub message_timeout: Duration,
+    /// `coder-audit-format` header: raw, ecs or ocsf.
+    pub format: String,
+    /// `coder-audit-schema` header: e.g. `ecs 9.4.0`, `ocsf 1.8.0`, `coder`.
+    pub schema: String,
+    /// librdkafka settings, set last (they win over the defaults).
+    pub librdkafka: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for KafkaSinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaSinkConfig")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("compression", &self.compression)
+            .field("message_timeout", &self.message_timeout)
+            .field(
+                "librdkafka keys",
+                &self.librdkafka.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("librdkafka.{key}: environment variable {var} is not set")]
+    MissingEnv { key: String, var: String },
+    #[error("librdkafka.{key}: cannot read {path}: {source}")]
+    File {
+        key: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("librdkafka.{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// `env:NAME` and `file:/path` values, read; anything else as written.
+pub fn resolve(key: &str, value: &str) -> Result<String, ConfigError> {
+    if let Some(var) = value.strip_prefix("env:") {
+        return std::env::var(var).map_err(|_| ConfigError::MissingEnv {
+            key: key.to_owned(),
+            var: var.to_owned(),
+        });
+    }
+    if let Some(path) = value.strip_prefix("file:") {
+        return std::fs::read_to_string(path)
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+            .map_err(|source| ConfigError::File {
+                key: key.to_owned(),
+                path: path.to_owned(),
+                source,
+            });
+    }
+    Ok(value.to_owned())
+}
+
+impl KafkaSinkConfig {
+    /// The producer's librdkafka configuration.
+    pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", "coder-audit-shipper")
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("compression.type", self.compression.as_str())
+            .set("linger.ms", "5")
+            .set(
+                "message.timeout.ms",
+                self.message_timeout.as_millis().to_string(),
+            );
+        for (key, value) in &self.librdkafka {
+            if key == "bootstrap.servers" {
+                return Err(ConfigError::Invalid {
+                    key: key.clone(),
+                    message: "set `brokers` instead".into(),
+                });
+            }
+            c.set(key, resolve(key, value)?);
+        }
+        // librdkafka's own debug logging could print SASL settings: never enable it here.
+        c.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> KafkaSinkConfig {
+        KafkaSinkConfig {
+            brokers: "127.0.0.1:19092".into(),
+            topic: TopicTemplate::parse("coder-audit").unwrap(),
+            compression: Compression::Zstd,
+            message_timeout: Duration::from_secs(30),
+            format: "ocsf".into(),
+            schema: "ocsf 1.8.0".into(),
+            librdkafka: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn safe_defaults_and_passthrough_that_wins() {
+        let mut c = config();
+        c.librdkafka.insert("linger.ms".into(), "50".into());
+        let cc = c.client_config().unwrap();
+        assert_eq!(cc.get("acks"), Some("all"));
+        assert_eq!(cc.get("enable.idempotence"), Some("true"));
+        assert_eq!(cc.get("compression.type"), Some("zstd"));
+        assert_eq!(cc.get("linger.ms"), Some("50"));
+    }
+
+    #[test]
+    fn secrets_from_env_and_files_never_in_debug() {
+        let dir = std::env::temp_dir().join(format!("kafka-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "file-s3cret\n").unwrap();
+        let mut c = config();
+        c.librdkafka
+            .insert("sasl.password".into(), format!("file:{}", file.display()));
+        let cc = c.client_config().unwrap();
+        assert_eq!(cc.get("sasl.password"), Some("file-s3cret"));
+        assert!(!format!("{c:?}").contains("file-s3cret"));
+        c.librdkafka.insert(
+            "sasl.password".into(),
+            "env:NO_SUCH_VAR_FOR_KAFKA_TEST".into(),
+        );
+        let err = c.client_config().unwrap_err().to_string();
+        assert!(err.contains("NO_SUCH_VAR_FOR_KAFKA_TEST"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! The Kafka sink: one message per record, keyed by Coder's audit id, with `acks=all` and
+//! the idempotent producer, a batch confirmed only when every delivery report is in.
+//!
+//! * [`config`]: what the operator sets, and the librdkafka settings made from it;
+//! * [`topic`]: the topic template (`coder-audit-{resource_type}`);
+//! * [`outcome`]: which producer errors are retried, dead-lettered or fatal;
+//! * [`sink`]: producing a batch and waiting for its reports.
+
+pub mod config;
+pub mod outcome;
+pub mod sink;
+pub mod topic;
+
+pub use config::{Compression, KafkaSinkConfig};
+pub use sink::KafkaSink;
+pub use topic::TopicTemplate;

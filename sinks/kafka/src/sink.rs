@@ -1,0 +1,181 @@
+//! Producing a batch: enqueue every record, then wait for every delivery report. Only when
+//! all are in does the batch count as delivered (and the checkpoint move).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use sink_core::{Batch, DeadRecord, Delivery, Sink};
+
+use crate::config::{ConfigError, KafkaSinkConfig};
+use crate::outcome::{Outcome, classify};
+
+pub struct KafkaSink {
+    name: String,
+    config: KafkaSinkConfig,
+    producer: FutureProducer,
+    headers: OwnedHeaders,
+    /// The last batch failed transiently: start the next attempt with a new producer.
+    rebuild: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("creating the Kafka producer: {0}")]
+    Producer(#[from] KafkaError),
+}
+
+impl KafkaSink {
+    pub fn new(name: &str, config: KafkaSinkConfig) -> Result<Self, BuildError> {
+        let producer = Self::producer(&config)?;
+        let headers = OwnedHeaders::new_with_capacity(3)
+            .insert(Header {
+                key: "content-type",
+                value: Some("application/json"),
+            })
+            .insert(Header {
+                key: "coder-audit-format",
+                value: Some(config.format.as_str()),
+            })
+            .insert(Header {
+                key: "coder-audit-schema",
+                value: Some(config.schema.as_str()),
+            });
+        Ok(Self {
+            name: name.to_owned(),
+            config,
+            producer,
+            headers,
+            rebuild: false,
+        })
+    }
+
+    fn producer(config: &KafkaSinkConfig) -> Result<FutureProducer, BuildError> {
+        Ok(config.client_config()?.create()?)
+    }
+
+    /// A producer that saw a batch time out may hold state the cluster no longer shares
+    /// (a broker restarted with fresh storage keeps rejecting the old producer id and
+    /// sequence numbers). The resend goes through a new producer; the old one is dropped
+    /// off the async threads, since dropping waits for its queue.
+    fn renew_producer(&mut self) -> Result<(), BuildError> {
+        let fresh = Self::producer(&self.config)?;
+        let old = std::mem::replace(&mut self.producer, fresh);
+        tokio::task::spawn_blocking(move || drop(old));
+        Ok(())
+    }
+}
+
+/// The worst outcome of a batch so far: a fatal error beats a transient one, which beats
+/// dead letters (which still let the batch count as handled).
+#[derive(Default)]
+struct Worst {
+    fatal: Option<String>,
+    transient: Option<String>,
+    dead: Vec<DeadRecord>,
+}
+
+impl Worst {
+    fn record(&mut self, index: usize, error: &KafkaError) {
+        match classify(error) {
+            Outcome::Fatal => {
+                self.fatal.get_or_insert_with(|| error.to_string());
+            }
+            Outcome::Transient => {
+                self.transient.get_or_insert_with(|| error.to_string());
+            }
+            Outcome::DeadLetter => self.dead.push(DeadRecord {
+                index,
+                reason: format!("Kafka refused the message: {error}"),
+            }),
+        }
+    }
+
+    fn into_delivery(self) -> Delivery {
+        if let Some(reason) = self.fatal {
+            return Delivery::reject(reason);
+        }
+        if let Some(reason) = self.transient {
+            return Delivery::retry(reason);
+        }
+        if self.dead.is_empty() {
+            Delivery::Delivered
+        } else {
+            Delivery::PartlyDelivered { dead: self.dead }
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for KafkaSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn deliver(&mut self, batch: &Batch) -> Delivery {
+        if std::mem::take(&mut self.rebuild) {
+            if let Err(e) = self.renew_producer() {
+                self.rebuild = true;
+                return Delivery::retry(e.to_string());
+            }
+        }
+        let mut worst = Worst::default();
+        let mut reports = Vec::with_capacity(batch.len());
+        for (index, r) in batch.records().iter().enumerate() {
+            let topic = self.config.topic.render(r.resource_type.as_deref());
+            let mut record = FutureRecord::to(&topic)
+                .key(r.id.as_bytes())
+                .payload(&r.payload[..])
+                .headers(self.headers.clone());
+            if let Some(micros) = r.time_micros {
+                record = record.timestamp(micros / 1000);
+            }
+            loop {
+                match self.producer.send_result(record) {
+                    Ok(report) => {
+                        reports.push((index, report));
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        // librdkafka's queue is full: let it drain, then enqueue again.
+                        record = back;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err((e, _)) => {
+                        worst.record(index, &e);
+                        break;
+                    }
+                }
+            }
+            if worst.fatal.is_some() || worst.transient.is_some() {
+                break;
+            }
+        }
+        for (index, report) in reports {
+            match report.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => worst.record(index, &e),
+                Err(_) => {
+                    worst
+                        .transient
+                        .get_or_insert_with(|| "the producer dropped a delivery report".into());
+                }
+            }
+        }
+        let delivery = worst.into_delivery();
+        self.rebuild = matches!(delivery, Delivery::Retry { .. });
+        delivery
+    }
+
+    async fn close(&mut self) -> Result<(), String> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("flushing the Kafka producer: {e}"))
+    }
+}

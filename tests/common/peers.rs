@@ -1,0 +1,62 @@
+//! The real peers the sink tests talk to, started by the project's own scripts in
+//! `tests/peers/` (`.ci/run` starts them first; a test run without them starts them here).
+//! Endpoints come from the environment (`KAFKA_BOOTSTRAP`, `S3_ENDPOINT`, ...) or from the
+//! `*.env` files the scripts write.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+static STARTING: Mutex<()> = Mutex::new(());
+
+pub fn run_dir() -> PathBuf {
+    std::env::var_os("PEERS_RUN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/coder-audit-shipper-peers"))
+}
+
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
+}
+
+/// Start peer `name` (idempotent) and return the variables of its env file.
+pub fn ensure(name: &str) -> HashMap<String, String> {
+    let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+    let script = script(&format!("start-{name}.sh"));
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = run_dir().join(format!("{name}.env"));
+    std::fs::read_to_string(&env)
+        .unwrap_or_else(|e| panic!("{}: {e}", env.display()))
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The Kafka bootstrap address.
+pub fn kafka() -> String {
+    std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| ensure("kafka")["KAFKA_BOOTSTRAP"].clone())
+}
+
+/// Stop peer `name` (its pid file's process only).
+pub fn stop(name: &str) {
+    let status = Command::new("bash")
+        .arg(script("stop-peers.sh"))
+        .arg(name)
+        .status()
+        .expect("stop-peers.sh");
+    assert!(status.success());
+}

@@ -1,0 +1,373 @@
+//! The Kafka sink end to end: the Coder simulator → `coder-audit-shipper run` → a real
+//! Kafka-protocol broker (Tansu, started by `tests/peers/start-kafka.sh`) → a consumer.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use coder_sim::server::LiveTraffic;
+use coder_sim::{Sim, SimConfig, SimHandle};
+use common::peers;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
+
+/// The outage test stops the broker: it runs alone, the others share it.
+static BROKER: RwLock<()> = RwLock::new(());
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn sim() -> SimHandle {
+    Sim::start(SimConfig {
+        rate_limit: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn write_config(dir: &Path, url: &str, bootstrap: &str, topic: &str, extra: &str) -> PathBuf {
+    let path = dir.join("shipper.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[coder]
+url = "{url}"
+token = "{token}"
+poll_interval = "200ms"
+overlap = "1m"
+page_size = 200
+start_at = "beginning"
+
+[checkpoint]
+dir = "{state}"
+
+[sinks.stream]
+type = "kafka"
+brokers = "{bootstrap}"
+topic = "{topic}"
+format = "ocsf"
+compression = "zstd"
+message_timeout = "5s"
+{extra}
+"#,
+            token = SimConfig::DEFAULT_TOKEN,
+            state = dir.join("state").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn spawn_run(cfg: &Path) -> Child {
+    let log = std::fs::File::create(cfg.with_file_name("run.log")).unwrap();
+    Command::new(BIN)
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// One consumed message.
+#[derive(Debug, Clone)]
+struct Consumed {
+    topic: String,
+    partition: i32,
+    key: String,
+    headers: HashMap<String, String>,
+    event: Value,
+}
+
+/// Reads every partition of every topic starting with `prefix`, from the beginning, with
+/// `assign` (no consumer group: Tansu's group join takes seconds).
+struct Reader {
+    consumer: BaseConsumer,
+    prefix: String,
+    assigned: HashSet<(String, i32)>,
+}
+
+impl Reader {
+    fn new(bootstrap: &str, prefix: &str) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", unique("reader"))
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap();
+        Reader {
+            consumer,
+            prefix: prefix.to_owned(),
+            assigned: HashSet::new(),
+        }
+    }
+
+    /// Assign partitions of topics that appeared since the last call.
+    fn refresh(&mut self) {
+        let Ok(md) = self.consumer.fetch_metadata(None, Duration::from_secs(5)) else {
+            return;
+        };
+        let mut grew = false;
+        for t in md.topics() {
+            if t.name().starts_with(&self.prefix) {
+                for p in t.partitions() {
+                    grew |= self.assigned.insert((t.name().to_owned(), p.id()));
+                }
+            }
+        }
+        if grew {
+            let mut tpl = TopicPartitionList::new();
+            for (t, p) in &self.assigned {
+                tpl.add_partition_offset(t, *p, Offset::Beginning).unwrap();
+            }
+            self.consumer.assign(&tpl).unwrap();
+        }
+    }
+
+    /// Read until `done` says so or the deadline passes.
+    fn read_until(
+        &mut self,
+        deadline: Duration,
+        mut done: impl FnMut(&[Consumed]) -> bool,
+    ) -> Vec<Consumed> {
+        let end = Instant::now() + deadline;
+        let mut out = Vec::new();
+        let mut last_refresh = Instant::now() - Duration::from_secs(10);
+        while Instant::now() < end && !done(&out) {
+            if last_refresh.elapsed() > Duration::from_secs(1) {
+                self.refresh();
+                last_refresh = Instant::now();
+            }
+            if self.assigned.is_empty() {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(200)) {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_owned(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Consumed {
+                    topic: m.topic().to_owned(),
+                    partition: m.partition(),
+                    key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                    headers,
+                    event: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap(),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn audit_id(event: &Value) -> String {
+    let uid = event["metadata"]["uid"].as_str().unwrap();
+    uid.split(':').next().unwrap().to_owned()
+}
+
+fn ids(consumed: &[Consumed]) -> HashSet<String> {
+    consumed.iter().map(|c| audit_id(&c.event)).collect()
+}
+
+#[test]
+fn every_event_arrives_keyed_by_audit_id_with_headers_on_its_resource_topic() {
+    let _shared = BROKER.read().unwrap_or_else(|e| e.into_inner());
+    let bootstrap = peers::kafka();
+    let rt = runtime();
+    let sim = rt.block_on(sim());
+    sim.backlog(
+        1_000,
+        Duration::from_secs(3 * 86_400),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let prefix = unique("cas");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &bootstrap,
+        &format!("{prefix}-{{resource_type}}"),
+        "",
+    );
+    let mut child = spawn_run(&cfg);
+
+    let mut reader = Reader::new(&bootstrap, &prefix);
+    let consumed = reader.read_until(Duration::from_secs(120), |c| ids(c).len() >= inserted.len());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+
+    assert_eq!(ids(&consumed), inserted, "log:\n{log}");
+    let mut partition_of: HashMap<String, (String, i32)> = HashMap::new();
+    for c in &consumed {
+        let id = audit_id(&c.event);
+        assert_eq!(c.key, id, "the message key is the audit id");
+        assert_eq!(c.headers["content-type"], "application/json");
+        assert_eq!(c.headers["coder-audit-format"], "ocsf");
+        assert_eq!(c.headers["coder-audit-schema"], "ocsf 1.8.0");
+        let rt = c.event["unmapped"]["coder"]["resource_type"]
+            .as_str()
+            .unwrap();
+        assert_eq!(c.topic, format!("{prefix}-{rt}"));
+        // Same key, same partition: every event of one entry lands together, in order.
+        let place = (c.topic.clone(), c.partition);
+        assert_eq!(
+            partition_of.entry(id).or_insert_with(|| place.clone()),
+            &place
+        );
+    }
+}
+
+#[test]
+fn a_broker_down_for_20_seconds_loses_nothing() {
+    let _alone = BROKER.write().unwrap_or_else(|e| e.into_inner());
+    let bootstrap = peers::kafka();
+    let rt = runtime();
+    let sim = rt.block_on(sim());
+    sim.backlog(
+        300,
+        Duration::from_secs(3_600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let before: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let topic = unique("cas-outage");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), &bootstrap, &topic, "");
+    let mut child = spawn_run(&cfg);
+
+    // Phase 1: the backlog arrives.
+    let mut reader = Reader::new(&bootstrap, &topic);
+    let first = reader.read_until(Duration::from_secs(90), |c| ids(c).len() >= before.len());
+    assert_eq!(ids(&first), before);
+    drop(reader);
+
+    // Phase 2: the broker dies; Coder goes on recording for the 20 s it is away. (Tansu
+    // keeps topics in memory, so what it held is gone with it: the check is on what Coder
+    // recorded while the broker was down, none of which the old broker ever saw.)
+    peers::stop("kafka");
+    let live = {
+        let _in_runtime = rt.enter();
+        sim.spawn_live(LiveTraffic {
+            rows_per_sec: 20.0,
+            late_share: 0.1,
+            late_max: Duration::from_secs(5),
+            tie_share: 0.1,
+        })
+    };
+    std::thread::sleep(Duration::from_secs(20));
+    peers::ensure("kafka");
+    std::thread::sleep(Duration::from_secs(3));
+    live.abort();
+    let all: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let during: HashSet<String> = all.difference(&before).cloned().collect();
+    assert!(during.len() >= 300, "only {} live rows", during.len());
+
+    let mut reader = Reader::new(&bootstrap, &topic);
+    let second = reader.read_until(Duration::from_secs(120), |c| ids(c).is_superset(&during));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let got = ids(&second);
+    let missing: Vec<_> = during.difference(&got).collect();
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost: {missing:?}\nlog:\n{log}",
+        missing.len(),
+        during.len()
+    );
+    assert!(
+        log.contains("retrying"),
+        "the outage was noticed and retried:\n{log}"
+    );
+}
+
+#[test]
+fn a_message_too_large_for_the_broker_is_dead_lettered_and_the_stream_goes_on() {
+    let _shared = BROKER.read().unwrap_or_else(|e| e.into_inner());
+    let bootstrap = peers::kafka();
+    let rt = runtime();
+    let sim = rt.block_on(sim());
+    let t = Utc::now() - TimeDelta::minutes(30);
+    sim.backlog(50, Duration::from_secs(600), t);
+    let mut huge = serde_json::json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "request_id": uuid::Uuid::new_v4().to_string(),
+        "time": (t - TimeDelta::minutes(20)).to_rfc3339(),
+        "ip": "10.0.0.1", "user_agent": "x", "resource_type": "template", "resource_id": uuid::Uuid::new_v4().to_string(),
+        "resource_target": "big", "resource_icon": "", "action": "write", "status_code": 200,
+        "additional_fields": {}, "description": "{user} updated template {target}", "resource_link": "",
+        "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
+    });
+    huge["diff"] =
+        serde_json::json!({"source": {"old": "", "new": "x".repeat(200_000), "secret": false}});
+    assert!(sim.insert_entry(&huge));
+    let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let huge_id = huge["id"].as_str().unwrap().to_owned();
+
+    let topic = unique("cas-large");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &bootstrap,
+        &topic,
+        "[sinks.stream.librdkafka]\n\"message.max.bytes\" = \"100000\"\n",
+    );
+    let mut child = spawn_run(&cfg);
+    let mut reader = Reader::new(&bootstrap, &topic);
+    let want = inserted.len() - 1;
+    let consumed = reader.read_until(Duration::from_secs(90), |c| ids(c).len() >= want);
+    let dead_file = dir.path().join("state/dead-letter/stream.ndjson");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dead_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let got = ids(&consumed);
+    assert!(!got.contains(&huge_id));
+    assert_eq!(got.len(), want, "every other event arrived");
+    let dead: Vec<Value> = std::fs::read_to_string(&dead_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(dead.iter().any(|d| d["id"] == huge_id.as_str()), "{dead:?}");
+    assert!(
+        dead[0]["reason"].as_str().unwrap().contains("too large"),
+        "{dead:?}"
+    );
+}
