@@ -88,6 +88,18 @@ mod defaults {
     pub fn message_timeout() -> Duration {
         Duration::from_secs(30)
     }
+    pub fn key_prefix() -> String {
+        "coder/audit/year=%Y/month=%m/day=%d/".into()
+    }
+    pub fn batch_max_bytes() -> u64 {
+        10 << 20
+    }
+    pub fn batch_timeout() -> Duration {
+        Duration::from_secs(300)
+    }
+    pub fn multipart_threshold() -> u64 {
+        16 << 20
+    }
 }
 
 /// Where a stream with no checkpoint starts.
@@ -149,6 +161,7 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     Stdout(StdoutSinkConfig),
     Kafka(KafkaSinkConfig),
+    S3(S3SinkConfig),
 }
 
 impl SinkConfig {
@@ -167,6 +180,7 @@ impl SinkConfig {
             SinkConfig::File(c) => encoding!(c),
             SinkConfig::Stdout(c) => encoding!(c),
             SinkConfig::Kafka(c) => encoding!(c),
+            SinkConfig::S3(c) => encoding!(c),
         }
     }
 }
@@ -265,6 +279,78 @@ impl std::fmt::Debug for KafkaSinkConfig {
             .field("format", &self.format)
             .finish_non_exhaustive()
     }
+}
+
+/// `type = "s3"`: gzip NDJSON objects, batched by size and age. Credentials come from
+/// aws-config's standard chain (environment, profile, web identity, instance role).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3SinkConfig {
+    pub bucket: String,
+    pub region: String,
+    /// A custom endpoint (MinIO, Ceph, any S3-compatible store).
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub force_path_style: bool,
+    #[serde(default = "defaults::key_prefix")]
+    pub key_prefix: String,
+    #[serde(default)]
+    pub compression: sink_s3::S3Compression,
+    /// An object is written once the batch holds this much (e.g. "10MiB").
+    #[serde(default = "defaults::batch_max_bytes", deserialize_with = "byte_size")]
+    pub batch_max_bytes: u64,
+    /// ... or once its oldest record has waited this long.
+    #[serde(default = "defaults::batch_timeout", with = "humantime_serde")]
+    pub batch_timeout: Duration,
+    pub server_side_encryption: Option<sink_s3::ServerSideEncryption>,
+    pub ssekms_key_id: Option<String>,
+    /// Bodies above this go up as multipart uploads (at least 5MiB, S3's minimum part).
+    #[serde(
+        default = "defaults::multipart_threshold",
+        deserialize_with = "byte_size"
+    )]
+    pub multipart_threshold: u64,
+    #[serde(default)]
+    pub format: Format,
+    pub ocsf_version: Option<OcsfVersion>,
+    pub ocsf_classes: Option<ClassStrategy>,
+    pub max_event_bytes: Option<u64>,
+}
+
+/// A size: a number of bytes, or a string with a unit ("512KiB", "10MiB", "1GB").
+fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Number(n) => Ok(n),
+        Raw::Text(t) => parse_byte_size(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected a size like 10MiB, 512KiB or 1048576, got {t:?}"
+            ))
+        }),
+    }
+}
+
+fn parse_byte_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -400,6 +486,28 @@ impl Config {
                 }
                 if k.brokers.trim().is_empty() {
                     return Err(invalid(&format!("sinks.{name}.brokers"), "is empty".into()));
+                }
+            }
+            if let SinkConfig::S3(c) = sink {
+                if !sink_s3::object::valid_key_prefix(&c.key_prefix) {
+                    return Err(invalid(
+                        &format!("sinks.{name}.key_prefix"),
+                        format!("{:?} is not a valid strftime template", c.key_prefix),
+                    ));
+                }
+                if c.multipart_threshold < 5 << 20 {
+                    return Err(invalid(
+                        &format!("sinks.{name}.multipart_threshold"),
+                        "must be at least 5MiB (S3's smallest part)".into(),
+                    ));
+                }
+                if c.ssekms_key_id.is_some()
+                    && c.server_side_encryption != Some(sink_s3::ServerSideEncryption::AwsKms)
+                {
+                    return Err(invalid(
+                        &format!("sinks.{name}.ssekms_key_id"),
+                        "needs server_side_encryption = \"aws:kms\"".into(),
+                    ));
                 }
             }
             let encoding = sink.encoding();
@@ -634,6 +742,16 @@ path = "/tmp/audit.ndjson"
         .unwrap_err()
         .to_string();
         assert!(err.contains("enrich.labels"), "{err}");
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("10MiB"), Some(10 << 20));
+        assert_eq!(parse_byte_size("512KiB"), Some(512 << 10));
+        assert_eq!(parse_byte_size("1GB"), Some(1_000_000_000));
+        assert_eq!(parse_byte_size("42"), Some(42));
+        assert_eq!(parse_byte_size("ten"), None);
+        assert_eq!(parse_byte_size("5XB"), None);
     }
 
     #[test]

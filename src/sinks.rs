@@ -4,6 +4,7 @@
 use sink_core::Sink;
 use sink_file::{FileSink, FileSinkConfig, StdoutSink};
 use sink_kafka::{KafkaSink, TopicTemplate};
+use sink_s3::S3Sink;
 
 use crate::config::{Encoding, Format, SinkConfig};
 use crate::normalize::Target;
@@ -21,7 +22,7 @@ pub struct BuildError {
     message: String,
 }
 
-pub fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildError> {
+pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildError> {
     let err = |message: String| BuildError {
         name: name.to_owned(),
         message,
@@ -54,11 +55,34 @@ pub fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildError> {
                 .map_err(|e| err(e.to_string()))?,
             )
         }
+        SinkConfig::S3(c) => Box::new(
+            S3Sink::new(
+                name,
+                sink_s3::S3SinkConfig {
+                    bucket: c.bucket.clone(),
+                    region: c.region.clone(),
+                    endpoint: c.endpoint.clone(),
+                    force_path_style: c.force_path_style,
+                    key_prefix: c.key_prefix.clone(),
+                    compression: c.compression,
+                    server_side_encryption: c.server_side_encryption.clone(),
+                    ssekms_key_id: c.ssekms_key_id.clone(),
+                    multipart_threshold: usize::try_from(c.multipart_threshold)
+                        .unwrap_or(usize::MAX),
+                },
+            )
+            .await,
+        ),
     };
-    Ok(BuiltSink {
-        sink,
-        batching: Batching::IMMEDIATE,
-    })
+    let batching = match config {
+        SinkConfig::S3(c) => Batching {
+            max_bytes: usize::try_from(c.batch_max_bytes).unwrap_or(usize::MAX),
+            max_events: usize::MAX,
+            timeout: Some(c.batch_timeout),
+        },
+        _ => Batching::IMMEDIATE,
+    };
+    Ok(BuiltSink { sink, batching })
 }
 
 /// The `coder-audit-format` a consumer can dispatch on.

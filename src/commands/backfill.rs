@@ -47,7 +47,7 @@ pub async fn backfill(
         };
         let stats = Arc::new(StreamStats::default());
         all_stats.push(stats.clone());
-        let (tailer, outlet) = streams.build(name, key, cursor, Some(to), stats)?;
+        let (tailer, outlet) = streams.build(name, key, cursor, Some(to), stats).await?;
         let name = name.clone();
         let rx = rx.clone();
         tasks.spawn(async move {

@@ -53,7 +53,7 @@ impl<'a> Streams<'a> {
     }
 
     /// The tailer and outlet of sink `name`, starting from `cursor`; `end` for a backfill.
-    pub fn build(
+    pub async fn build(
         &self,
         name: &str,
         key: CheckpointKey,
@@ -67,7 +67,7 @@ impl<'a> Streams<'a> {
             .get(name)
             .with_context(|| format!("no sink {name:?} in the config"))?;
         let tailer = self.tailer(cursor, end);
-        let built = crate::sinks::build(name, sink_config)?;
+        let built = crate::sinks::build(name, sink_config).await?;
         let outlet = SinkOutlet::new(
             built.sink,
             self.encoder(name)?,

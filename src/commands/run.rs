@@ -49,7 +49,7 @@ pub async fn run_config(
             }
         };
         let stream_stats = stats.get(name).cloned().unwrap_or_default();
-        let (tailer, outlet) = streams.build(name, key, cursor, None, stream_stats)?;
+        let (tailer, outlet) = streams.build(name, key, cursor, None, stream_stats).await?;
         let name = name.clone();
         let poll = config.coder.poll_interval;
         let rx = shutdown.clone();

@@ -35,6 +35,10 @@ pub fn validate(config_path: &Path) -> anyhow::Result<()> {
             SinkConfig::File(f) => format!("file {}", f.path.display()),
             SinkConfig::Stdout(_) => "stdout".to_owned(),
             SinkConfig::Kafka(k) => format!("kafka {} topic {}", k.brokers, k.topic),
+            SinkConfig::S3(c) => format!(
+                "s3 bucket {} ({}) prefix {}",
+                c.bucket, c.region, c.key_prefix
+            ),
         };
         let encoding = sink.encoding();
         let format = match encoding.target() {

@@ -60,3 +60,22 @@ pub fn stop(name: &str) {
         .expect("stop-peers.sh");
     assert!(status.success());
 }
+
+/// The S3 peer: endpoint, keys and region (`S3_ENDPOINT`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`).
+pub fn s3() -> HashMap<String, String> {
+    let keys = [
+        "S3_ENDPOINT",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+    ];
+    let from_env: HashMap<String, String> = keys
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+        .collect();
+    if from_env.len() == keys.len() {
+        return from_env;
+    }
+    ensure("s3")
+}

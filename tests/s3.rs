@@ -1,0 +1,310 @@
+//! The S3 sink end to end: the Coder simulator → `coder-audit-shipper run` → a real S3
+//! server that verifies SigV4 (s3s-fs, started by `tests/peers/start-s3.sh`), read back
+//! with the AWS SDK.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use chrono::{TimeDelta, Utc};
+use coder_sim::server::LiveTraffic;
+use coder_sim::{Sim, SimConfig, SimHandle};
+use common::peers;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
+
+/// The restart test stops the server: it runs alone.
+static SERVER: RwLock<()> = RwLock::new(());
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn sim() -> SimHandle {
+    Sim::start(SimConfig {
+        rate_limit: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn client(env: &HashMap<String, String>) -> Client {
+    let creds = aws_sdk_s3::config::Credentials::new(
+        &env["AWS_ACCESS_KEY_ID"],
+        &env["AWS_SECRET_ACCESS_KEY"],
+        None,
+        None,
+        "test",
+    );
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(env["AWS_REGION"].clone()))
+        .endpoint_url(&env["S3_ENDPOINT"])
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
+async fn new_bucket(client: &Client) -> String {
+    let bucket = format!("audit-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    bucket
+}
+
+fn write_config(dir: &Path, url: &str, env: &HashMap<String, String>, bucket: &str) -> PathBuf {
+    let path = dir.join("shipper.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[coder]
+url = "{url}"
+token = "{token}"
+poll_interval = "200ms"
+overlap = "1m"
+page_size = 500
+start_at = "beginning"
+
+[checkpoint]
+dir = "{state}"
+
+[sinks.lake]
+type = "s3"
+bucket = "{bucket}"
+region = "{region}"
+endpoint = "{endpoint}"
+force_path_style = true
+key_prefix = "coder/audit/year=%Y/month=%m/day=%d/"
+format = "ecs"
+batch_max_bytes = "256KiB"
+batch_timeout = "1s"
+"#,
+            token = SimConfig::DEFAULT_TOKEN,
+            state = dir.join("state").display(),
+            region = env["AWS_REGION"],
+            endpoint = env["S3_ENDPOINT"],
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn spawn_run(cfg: &Path, env: &HashMap<String, String>) -> Child {
+    let log = std::fs::File::create(cfg.with_file_name("run.log")).unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["run", "--config", cfg.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+        c.env(k, &env[k]);
+    }
+    c.spawn().unwrap()
+}
+
+/// Every object in the bucket: key → its ECS documents.
+async fn read_bucket(client: &Client, bucket: &str) -> HashMap<String, Vec<Value>> {
+    let mut out = HashMap::new();
+    let mut token = None;
+    loop {
+        let Ok(page) = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+        else {
+            return out; // the server is restarting
+        };
+        for o in page.contents() {
+            let key = o.key().unwrap().to_owned();
+            let Ok(obj) = client.get_object().bucket(bucket).key(&key).send().await else {
+                continue;
+            };
+            let gz = obj.body.collect().await.unwrap().into_bytes();
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            let docs = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            out.insert(key, docs);
+        }
+        token = page.next_continuation_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+fn ids(objects: &HashMap<String, Vec<Value>>) -> HashSet<String> {
+    objects
+        .values()
+        .flatten()
+        .map(|d| d["event"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn wait_for(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    bucket: &str,
+    want: &HashSet<String>,
+    within: Duration,
+) -> HashMap<String, Vec<Value>> {
+    let end = Instant::now() + within;
+    loop {
+        let objects = rt.block_on(read_bucket(client, bucket));
+        if ids(&objects).is_superset(want) || Instant::now() > end {
+            return objects;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn every_event_lands_in_gzip_ndjson_objects_partitioned_by_event_time() {
+    let _shared = SERVER.read().unwrap_or_else(|e| e.into_inner());
+    let env = peers::s3();
+    let rt = runtime();
+    let s3 = rt.block_on(client(&env));
+    let bucket = rt.block_on(new_bucket(&s3));
+    let sim = rt.block_on(sim());
+    sim.backlog(
+        3_000,
+        Duration::from_secs(3 * 86_400),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), &env, &bucket);
+    let mut child = spawn_run(&cfg, &env);
+    let objects = wait_for(&rt, &s3, &bucket, &inserted, Duration::from_secs(120));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+
+    assert_eq!(ids(&objects), inserted, "log:\n{log}");
+    assert!(
+        objects.len() >= 4,
+        "batches of 256KiB over 3+ days: {} objects",
+        objects.len()
+    );
+    for (key, docs) in &objects {
+        assert!(key.ends_with(".ndjson.gz"), "{key}");
+        for d in docs {
+            // The partition is the event's own day, not the day it was shipped.
+            let ts = d["@timestamp"].as_str().unwrap();
+            let day = format!("year={}/month={}/day={}/", &ts[0..4], &ts[5..7], &ts[8..10]);
+            assert!(key.contains(&day), "{key} holds an event of {ts}");
+        }
+    }
+}
+
+#[test]
+fn an_s3_server_restarted_mid_run_loses_nothing() {
+    let _alone = SERVER.write().unwrap_or_else(|e| e.into_inner());
+    let env = peers::s3();
+    let rt = runtime();
+    let s3 = rt.block_on(client(&env));
+    let bucket = rt.block_on(new_bucket(&s3));
+    let sim = rt.block_on(sim());
+    sim.backlog(
+        500,
+        Duration::from_secs(3_600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), &env, &bucket);
+    let mut child = spawn_run(&cfg, &env);
+    let live = {
+        let _in_runtime = rt.enter();
+        sim.spawn_live(LiveTraffic {
+            rows_per_sec: 30.0,
+            late_share: 0.1,
+            late_max: Duration::from_secs(5),
+            tie_share: 0.1,
+        })
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    peers::stop("s3");
+    std::thread::sleep(Duration::from_secs(10));
+    let env = peers::ensure("s3");
+    std::thread::sleep(Duration::from_secs(3));
+    live.abort();
+    let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let objects = wait_for(&rt, &s3, &bucket, &inserted, Duration::from_secs(120));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let got = ids(&objects);
+    let missing: Vec<_> = inserted.difference(&got).collect();
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost\nlog:\n{log}",
+        missing.len(),
+        inserted.len()
+    );
+    assert!(log.contains("retrying"), "the outage was noticed:\n{log}");
+    drop(env);
+}
+
+#[test]
+fn wrong_credentials_are_one_clear_error_without_the_secret() {
+    let _shared = SERVER.read().unwrap_or_else(|e| e.into_inner());
+    let env = peers::s3();
+    let rt = runtime();
+    let s3 = rt.block_on(client(&env));
+    let bucket = rt.block_on(new_bucket(&s3));
+    let sim = rt.block_on(sim());
+    sim.backlog(
+        20,
+        Duration::from_secs(600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), &env, &bucket);
+    let mut bad = env.clone();
+    bad.insert(
+        "AWS_SECRET_ACCESS_KEY".into(),
+        "Wrong-Secret-9f8e7d6c5b4a".into(),
+    );
+    let mut child = spawn_run(&cfg, &bad);
+    let end = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > end {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("still running after 60 s:\n{log}"));
+    assert!(!status.success());
+    assert!(
+        log.contains("credentials") && log.contains("SignatureDoesNotMatch"),
+        "{log}"
+    );
+    assert!(!log.contains("Wrong-Secret"), "{log}");
+    assert!(rt.block_on(read_bucket(&s3, &bucket)).is_empty());
+}
