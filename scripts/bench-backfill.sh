@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Backfill N rows from the simulated Coder into the file sink and print throughput and
-# peak RSS (GNU time's "Maximum resident set size").
+# Backfill N rows from the simulated Coder into a sink and print throughput and peak RSS
+# (GNU time's "Maximum resident set size").
 #
-#   scripts/bench-backfill.sh [ROWS] [SPAN]      default: 100000 rows over 30d
+#   scripts/bench-backfill.sh [ROWS] [SPAN] [SINK] [FORMAT]
+#       default: 100000 rows over 30d into the file sink, raw
+#       SINK: file | kafka | s3 (the peer is started with tests/peers/start-*.sh)
+#       FORMAT: raw | ecs | ocsf
+#   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles.
 #
 # Uses release builds; needs GNU time (/usr/bin/time, Debian package `time`).
 set -euo pipefail
 rows=${1:-100000}
 span=${2:-30d}
+sink=${3:-file}
+format=${4:-raw}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo build --release -q --workspace --bins
 work=$(mktemp -d)
-trap 'kill "$sim_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+export PEERS_RUN=${PEERS_RUN:-/tmp/coder-audit-shipper-peers}
+bucket=
+trap 'kill "$sim_pid" 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
 
 ./target/release/coder-sim --backlog "$rows" --backlog-span "$span" --rate-limit 0 >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
@@ -27,26 +35,46 @@ cat >"$work/bench.toml" <<TOML
 [coder]
 url = "$url"
 token = "SimTokenId-s3cretS3cretS3cretS3cr"
-page_size = 500
+page_size = ${PAGE_SIZE:-500}
 [checkpoint]
 dir = "$work/state"
-[sinks.archive]
-type = "file"
-path = "$work/audit.ndjson"
 TOML
+case $sink in
+file)
+  printf '[sinks.archive]\ntype = "file"\npath = "%s"\nformat = "%s"\n' "$work/audit.ndjson" "$format" >>"$work/bench.toml" ;;
+kafka)
+  bash tests/peers/start-kafka.sh >/dev/null
+  . "$PEERS_RUN/kafka.env"
+  printf '[sinks.stream]\ntype = "kafka"\nbrokers = "%s"\ntopic = "bench-%s"\nformat = "%s"\n' \
+    "$KAFKA_BOOTSTRAP" "$(date +%s%N)" "$format" >>"$work/bench.toml" ;;
+s3)
+  bash tests/peers/start-s3.sh >/dev/null
+  set -a; . "$PEERS_RUN/s3.env"; set +a
+  bucket="bench-$(date +%s%N)"
+  printf '[sinks.lake]\ntype = "s3"\nbucket = "%s"\nregion = "%s"\nendpoint = "%s"\nforce_path_style = true\nformat = "%s"\nbatch_max_bytes = "10MiB"\n' \
+    "$bucket" "$AWS_REGION" "$S3_ENDPOINT" "$format" >>"$work/bench.toml"
+  # s3s-fs keeps a bucket as a directory of its data dir: this creates it.
+  mkdir -p "$PEERS_RUN/s3-data/$bucket" ;;
+*) echo "unknown sink $sink (file|kafka|s3)" >&2; exit 2 ;;
+esac
 
 from=$(date -u -d "-40 days" +%Y-%m-%d)
 to=$(date -u -d "+1 day" +%Y-%m-%d)
 start=$(date +%s.%N)
-/usr/bin/time -v ./target/release/coder-audit-shipper backfill --config "$work/bench.toml" \
+${BENCH_WRAP:-} /usr/bin/time -v ./target/release/coder-audit-shipper backfill --config "$work/bench.toml" \
   --from "$from" --to "$to" 2>"$work/time.txt" >/dev/null || { cat "$work/time.txt" >&2; exit 1; }
 end=$(date +%s.%N)
-shipped=$(wc -l <"$work/audit.ndjson")
-unique=$(python3 -c "import json,sys; print(len({json.loads(l)['id'] for l in open(sys.argv[1])}))" "$work/audit.ndjson")
+shipped=$(sed -n 's/.*done: \([0-9]*\) events delivered.*/\1/p' "$work/time.txt")
+case $sink in
+file) unique=$(python3 -c "import json,sys; print(len({json.loads(l).get('id') or json.loads(l).get('event',{}).get('id') or json.loads(l)['metadata']['uid'].split(':')[0] for l in open(sys.argv[1])}))" "$work/audit.ndjson") ;;
+s3) unique=$(find "$PEERS_RUN/s3-data/$bucket" -type f -name '*.gz' -exec zcat {} + | python3 -c "import json,sys; print(len({(lambda d: d.get('id') or d.get('event',{}).get('id') or d['metadata']['uid'].split(':')[0])(json.loads(l)) for l in sys.stdin}))") ;;
+*) unique="(not read back; tests/kafka.rs checks delivery)" ;;
+esac
 rss_kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
 cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/time.txt")
 secs=$(echo "$end - $start" | bc -l)
+printf 'sink: %s, format: %s\n' "$sink" "$format"
 printf 'rows in simulator: %s (+ day-edge rows)\n' "$rows"
-printf 'shipped: %s lines, %s unique ids\n' "$shipped" "$unique"
+printf 'shipped: %s events, %s unique ids read back\n' "$shipped" "$unique"
 printf 'wall: %.2f s   cpu: %.2f s   rate: %.0f events/s\n' "$secs" "$cpu" "$(echo "$shipped / $secs" | bc -l)"
 printf 'peak RSS: %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"

@@ -112,7 +112,7 @@ impl KafkaSinkConfig {
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("compression.type", self.compression.as_str())
-            .set("linger.ms", "5")
+            .set("linger.ms", "1")
             .set(
                 "message.timeout.ms",
                 self.message_timeout.as_millis().to_string(),

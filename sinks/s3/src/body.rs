@@ -27,7 +27,7 @@ pub fn encode(records: &[&Record], compression: S3Compression) -> std::io::Resul
             Ok(out)
         }
         S3Compression::Gzip => {
-            let mut gz = GzEncoder::new(Vec::with_capacity(size / 4), Compression::default());
+            let mut gz = GzEncoder::new(Vec::with_capacity(size / 4), Compression::fast());
             for r in records {
                 gz.write_all(&r.payload)?;
                 gz.write_all(b"\n")?;
