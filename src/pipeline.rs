@@ -320,6 +320,9 @@ pub enum StreamEnd {
     Finished,
 }
 
+/// How long a stopping stream may spend sending what it still holds.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Drive one tailer until shutdown, the end of a backfill, or a fatal error.
 pub async fn run_stream(
     mut tailer: Tailer,
@@ -363,9 +366,16 @@ pub async fn run_stream(
             Err(e) => break Err(e),
         }
     };
-    // Send what is pending and save the cursor that waited for it, also after an error
-    // (a checkpoint failure keeps the records for the restart to read again).
-    let closed = outlet.close().await;
+    // Send what is pending and save the cursor that waited for it, also after an error.
+    // A sink that cannot take it within the deadline (S3 down at shutdown) keeps its
+    // checkpoint behind those records, so the restart reads them again from Coder.
+    let closed = match tokio::time::timeout(CLOSE_DEADLINE, outlet.close()).await {
+        Ok(closed) => closed,
+        Err(_) => Err(TailError::Delivery(format!(
+            "pending records not sent within {CLOSE_DEADLINE:?} of stopping; the checkpoint \
+             stays before them and the next start reads them again"
+        ))),
+    };
     match (result, closed) {
         (Ok(end), Ok(())) => Ok(end),
         (Ok(_), Err(e)) | (Err(e), _) => Err(e),
@@ -418,4 +428,107 @@ async fn oldest_time(client: &CoderClient) -> Result<Option<DateTime<Utc>>, Code
         }
     }
     Ok(probe(lo).await?.flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::FileStore;
+    use crate::coder::parse_page;
+    use async_trait::async_trait;
+    use sink_core::Delivery;
+    use std::sync::Mutex;
+
+    /// Records what it was sent (a stand-in for a peer: only the outlet's bookkeeping is
+    /// under test here; the real peers are in tests/kafka.rs and tests/s3.rs).
+    #[derive(Clone, Default)]
+    struct Recording(Arc<Mutex<Vec<usize>>>);
+
+    #[async_trait]
+    impl Sink for Recording {
+        fn name(&self) -> &str {
+            "recording"
+        }
+        async fn deliver(&mut self, batch: &Batch) -> Delivery {
+            self.0.lock().unwrap().push(batch.len());
+            Delivery::Delivered
+        }
+    }
+
+    fn events(n: usize) -> Vec<Event> {
+        let entries: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"00000000-0000-4000-8000-{i:012}","time":"2026-08-20T00:00:0{i}Z"}}"#
+                )
+            })
+            .collect();
+        let page = format!(r#"{{"audit_logs":[{}],"count":{n}}}"#, entries.join(","));
+        parse_page(page.into()).unwrap().events
+    }
+
+    fn cursor(s: u32) -> Cursor {
+        Cursor::starting_at(
+            DateTime::parse_from_rfc3339(&format!("2026-08-20T00:00:{s:02}Z"))
+                .unwrap()
+                .with_timezone(&Utc),
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_batching_outlet_saves_no_checkpoint_past_records_it_still_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
+        let key = CheckpointKey::run("lake");
+        let sink = Recording::default();
+        let mut outlet = SinkOutlet::new(
+            Box::new(sink.clone()),
+            Encoder::Raw,
+            store.clone(),
+            key.clone(),
+            Arc::default(),
+            DeadLetters::new(dir.path(), "lake"),
+        )
+        .with_batching(Batching {
+            max_bytes: usize::MAX,
+            max_events: 5,
+            timeout: Some(Duration::from_secs(3600)),
+        });
+
+        outlet.deliver(events(3)).await.unwrap();
+        outlet.commit(&cursor(3)).await.unwrap();
+        assert!(sink.0.lock().unwrap().is_empty(), "3 < 5: nothing sent yet");
+        assert!(
+            store.load(&key).unwrap().is_none(),
+            "no checkpoint past unsent records"
+        );
+
+        // The batch fills: everything goes, and the cursor that waited for it is saved.
+        outlet.deliver(events(2)).await.unwrap();
+        assert_eq!(*sink.0.lock().unwrap(), vec![5]);
+        assert_eq!(
+            store.load(&key).unwrap().unwrap().cursor.position,
+            cursor(3).position
+        );
+        outlet.commit(&cursor(5)).await.unwrap();
+        assert_eq!(
+            store.load(&key).unwrap().unwrap().cursor.position,
+            cursor(5).position
+        );
+
+        // Held records go out on close, then their cursor.
+        outlet.deliver(events(1)).await.unwrap();
+        outlet.commit(&cursor(6)).await.unwrap();
+        assert_eq!(
+            store.load(&key).unwrap().unwrap().cursor.position,
+            cursor(5).position
+        );
+        outlet.close().await.unwrap();
+        assert_eq!(*sink.0.lock().unwrap(), vec![5, 1]);
+        assert_eq!(
+            store.load(&key).unwrap().unwrap().cursor.position,
+            cursor(6).position
+        );
+    }
 }
