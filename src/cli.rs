@@ -62,6 +62,9 @@ pub enum Command {
     Validate {
         #[arg(long, short)]
         config: PathBuf,
+        /// Only check the file; do not connect to the sinks.
+        #[arg(long)]
+        offline: bool,
     },
     /// Inspect checkpoints.
     Checkpoint {

@@ -20,7 +20,7 @@ async fn main() -> std::process::ExitCode {
         } => commands::tap(&config, None, false).await,
         Command::Tap { config, sink, once } => commands::tap(&config, sink.as_deref(), once).await,
         Command::Backfill { config, from, to } => commands::backfill(&config, from, to).await,
-        Command::Validate { config } => commands::validate(&config),
+        Command::Validate { config, offline } => commands::validate(&config, offline).await,
         Command::Checkpoint {
             command: CheckpointCommand::Show { config, json },
         } => commands::show_checkpoints(&config, json),

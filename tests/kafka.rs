@@ -371,3 +371,27 @@ fn a_message_too_large_for_the_broker_is_dead_lettered_and_the_stream_goes_on() 
         "{dead:?}"
     );
 }
+
+#[test]
+fn validate_reaches_the_brokers_or_says_it_cannot() {
+    let _shared = BROKER.read().unwrap_or_else(|e| e.into_inner());
+    let bootstrap = peers::kafka();
+    let dir = tempfile::tempdir().unwrap();
+    let validate = |brokers: &str| {
+        let cfg = write_config(dir.path(), "http://127.0.0.1:1", brokers, "coder-audit", "");
+        let o = Command::new(BIN)
+            .args(["validate", "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let (ok, text) = validate(&bootstrap);
+    assert!(ok && text.contains("sink stream: reachable"), "{text}");
+    let (ok, text) = validate("127.0.0.1:1");
+    assert!(!ok && text.contains("sink stream: NOT reachable"), "{text}");
+}

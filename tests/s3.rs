@@ -308,3 +308,37 @@ fn wrong_credentials_are_one_clear_error_without_the_secret() {
     assert!(!log.contains("Wrong-Secret"), "{log}");
     assert!(rt.block_on(read_bucket(&s3, &bucket)).is_empty());
 }
+
+#[test]
+fn validate_reaches_the_bucket_and_names_bad_credentials() {
+    let _shared = SERVER.read().unwrap_or_else(|e| e.into_inner());
+    let env = peers::s3();
+    let rt = runtime();
+    let s3 = rt.block_on(client(&env));
+    let bucket = rt.block_on(new_bucket(&s3));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "http://127.0.0.1:1", &env, &bucket);
+    let validate = |secret: &str| {
+        let mut c = Command::new(BIN);
+        c.args(["validate", "--config", cfg.to_str().unwrap()])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", &env["AWS_ACCESS_KEY_ID"])
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", &env["AWS_REGION"]);
+        let o = c.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let (ok, text) = validate(&env["AWS_SECRET_ACCESS_KEY"]);
+    assert!(ok && text.contains("sink lake: reachable"), "{text}");
+    let (ok, text) = validate("Wrong-Secret-0a1b2c3d");
+    assert!(
+        !ok && text.contains("NOT reachable") && text.contains("credentials"),
+        "{text}"
+    );
+    assert!(!text.contains("Wrong-Secret"), "{text}");
+}

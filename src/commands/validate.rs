@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::config::{Config, SinkConfig};
 use crate::normalize::Target;
 
-pub fn validate(config_path: &Path) -> anyhow::Result<()> {
+pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let token = match config.token_source()? {
         crate::coder::TokenSource::Static(_) => "inline or CODER_SESSION_TOKEN".to_owned(),
@@ -54,5 +54,30 @@ pub fn validate(config_path: &Path) -> anyhow::Result<()> {
             .unwrap_or_default();
         println!("  sink {name}: {what}, format {format}{limit}");
     }
-    Ok(())
+    if offline {
+        return Ok(());
+    }
+    let mut failed = Vec::new();
+    for (name, sink) in &config.sinks {
+        let result = match crate::sinks::build(name, sink).await {
+            Ok(mut built) => built.sink.check().await,
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(()) => println!("  sink {name}: reachable"),
+            Err(e) => {
+                println!("  sink {name}: NOT reachable: {e}");
+                failed.push(name.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{}: sink(s) not reachable: {} (use --offline to check the file only)",
+            config_path.display(),
+            failed.join(", ")
+        )
+    }
 }

@@ -18,6 +18,12 @@ pub trait Sink: Send {
     /// [`Delivery`].
     async fn deliver(&mut self, batch: &Batch) -> Delivery;
 
+    /// Check that the peer is reachable and accepts us (for `validate`), without sending
+    /// an event. The default has nothing to check.
+    async fn check(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Flush and release resources before shutdown. The default does nothing.
     async fn close(&mut self) -> Result<(), String> {
         Ok(())

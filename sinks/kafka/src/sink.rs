@@ -171,6 +171,20 @@ impl Sink for KafkaSink {
         delivery
     }
 
+    /// The brokers answer a metadata request (TLS and SASL included).
+    async fn check(&mut self) -> Result<(), String> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(10))
+                .map(|_| ())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("Kafka brokers {} did not answer: {e}", self.config.brokers))
+    }
+
     async fn close(&mut self) -> Result<(), String> {
         let producer = self.producer.clone();
         tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))

@@ -160,6 +160,23 @@ impl Sink for S3Sink {
         &self.name
     }
 
+    /// The bucket exists and the credentials may use it.
+    async fn check(&mut self) -> Result<(), String> {
+        match self
+            .client
+            .head_bucket()
+            .bucket(&self.config.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match classify(&e) {
+                Delivery::Reject { reason } | Delivery::Retry { reason, .. } => reason,
+                other => format!("{other:?}"),
+            }),
+        }
+    }
+
     async fn deliver(&mut self, batch: &Batch) -> Delivery {
         let extension = body::extension(self.config.compression);
         for object in object::split(
