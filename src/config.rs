@@ -85,18 +85,23 @@ mod defaults {
     pub fn max_files() -> u32 {
         5
     }
+    #[cfg(feature = "kafka")]
     pub fn message_timeout() -> Duration {
         Duration::from_secs(30)
     }
+    #[cfg(feature = "s3")]
     pub fn key_prefix() -> String {
         "coder/audit/year=%Y/month=%m/day=%d/".into()
     }
+    #[cfg(feature = "s3")]
     pub fn batch_max_bytes() -> u64 {
         10 << 20
     }
+    #[cfg(feature = "s3")]
     pub fn batch_timeout() -> Duration {
         Duration::from_secs(300)
     }
+    #[cfg(feature = "s3")]
     pub fn multipart_threshold() -> u64 {
         16 << 20
     }
@@ -160,7 +165,9 @@ pub enum StoreKind {
 pub enum SinkConfig {
     File(FileSinkConfig),
     Stdout(StdoutSinkConfig),
+    #[cfg(feature = "kafka")]
     Kafka(KafkaSinkConfig),
+    #[cfg(feature = "s3")]
     S3(S3SinkConfig),
 }
 
@@ -179,7 +186,9 @@ impl SinkConfig {
         match self {
             SinkConfig::File(c) => encoding!(c),
             SinkConfig::Stdout(c) => encoding!(c),
+            #[cfg(feature = "kafka")]
             SinkConfig::Kafka(c) => encoding!(c),
+            #[cfg(feature = "s3")]
             SinkConfig::S3(c) => encoding!(c),
         }
     }
@@ -243,6 +252,7 @@ pub struct StdoutSinkConfig {
 }
 
 /// `type = "kafka"`: one message per event, keyed by the audit id.
+#[cfg(feature = "kafka")]
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSinkConfig {
@@ -266,6 +276,7 @@ pub struct KafkaSinkConfig {
     pub max_event_bytes: Option<u64>,
 }
 
+#[cfg(feature = "kafka")]
 impl std::fmt::Debug for KafkaSinkConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaSinkConfig")
@@ -283,6 +294,7 @@ impl std::fmt::Debug for KafkaSinkConfig {
 
 /// `type = "s3"`: gzip NDJSON objects, batched by size and age. Credentials come from
 /// aws-config's standard chain (environment, profile, web identity, instance role).
+#[cfg(feature = "s3")]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct S3SinkConfig {
@@ -318,6 +330,7 @@ pub struct S3SinkConfig {
 }
 
 /// A size: a number of bytes, or a string with a unit ("512KiB", "10MiB", "1GB").
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -335,6 +348,7 @@ fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 fn parse_byte_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -480,6 +494,7 @@ impl Config {
                     "sink names may use only letters, digits, '_' and '-' (they name checkpoint files)".into(),
                 ));
             }
+            #[cfg(feature = "kafka")]
             if let SinkConfig::Kafka(k) = sink {
                 if let Err(e) = sink_kafka::TopicTemplate::parse(&k.topic) {
                     return Err(invalid(&format!("sinks.{name}.topic"), e.to_string()));
@@ -488,6 +503,7 @@ impl Config {
                     return Err(invalid(&format!("sinks.{name}.brokers"), "is empty".into()));
                 }
             }
+            #[cfg(feature = "s3")]
             if let SinkConfig::S3(c) = sink {
                 if !sink_s3::object::valid_key_prefix(&c.key_prefix) {
                     return Err(invalid(

@@ -3,7 +3,9 @@
 
 use sink_core::Sink;
 use sink_file::{FileSink, FileSinkConfig, StdoutSink};
+#[cfg(feature = "kafka")]
 use sink_kafka::{KafkaSink, TopicTemplate};
+#[cfg(feature = "s3")]
 use sink_s3::S3Sink;
 
 use crate::config::{Encoding, Format, SinkConfig};
@@ -22,11 +24,17 @@ pub struct BuildError {
     message: String,
 }
 
+impl BuildError {
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    fn new(name: &str, e: impl std::fmt::Display) -> Self {
+        BuildError {
+            name: name.to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
 pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildError> {
-    let err = |message: String| BuildError {
-        name: name.to_owned(),
-        message,
-    };
     let sink: Box<dyn Sink> = match config {
         SinkConfig::File(c) => Box::new(FileSink::new(
             name,
@@ -37,6 +45,7 @@ pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildEr
             },
         )),
         SinkConfig::Stdout(_) => Box::new(StdoutSink::new(name)),
+        #[cfg(feature = "kafka")]
         SinkConfig::Kafka(c) => {
             let encoding = config.encoding();
             Box::new(
@@ -44,7 +53,8 @@ pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildEr
                     name,
                     sink_kafka::KafkaSinkConfig {
                         brokers: c.brokers.clone(),
-                        topic: TopicTemplate::parse(&c.topic).map_err(|e| err(e.to_string()))?,
+                        topic: TopicTemplate::parse(&c.topic)
+                            .map_err(|e| BuildError::new(name, e))?,
                         compression: c.compression,
                         message_timeout: c.message_timeout,
                         format: format_name(&encoding).to_owned(),
@@ -52,9 +62,10 @@ pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildEr
                         librdkafka: c.librdkafka.clone(),
                     },
                 )
-                .map_err(|e| err(e.to_string()))?,
+                .map_err(|e| BuildError::new(name, e))?,
             )
         }
+        #[cfg(feature = "s3")]
         SinkConfig::S3(c) => Box::new(
             S3Sink::new(
                 name,
@@ -75,6 +86,7 @@ pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildEr
         ),
     };
     let batching = match config {
+        #[cfg(feature = "s3")]
         SinkConfig::S3(c) => Batching {
             max_bytes: usize::try_from(c.batch_max_bytes).unwrap_or(usize::MAX),
             max_events: usize::MAX,

@@ -1,5 +1,6 @@
 //! The Kafka sink end to end: the Coder simulator → `coder-audit-shipper run` → a real
 //! Kafka-protocol broker (Tansu, started by `tests/peers/start-kafka.sh`) → a consumer.
+#![cfg(feature = "kafka")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The S3 sink end to end: the Coder simulator → `coder-audit-shipper run` → a real S3
 //! server that verifies SigV4 (s3s-fs, started by `tests/peers/start-s3.sh`), read back
 //! with the AWS SDK.
+#![cfg(feature = "s3")]
 
 mod common;
 

@@ -34,7 +34,9 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         let what = match sink {
             SinkConfig::File(f) => format!("file {}", f.path.display()),
             SinkConfig::Stdout(_) => "stdout".to_owned(),
+            #[cfg(feature = "kafka")]
             SinkConfig::Kafka(k) => format!("kafka {} topic {}", k.brokers, k.topic),
+            #[cfg(feature = "s3")]
             SinkConfig::S3(c) => format!(
                 "s3 bucket {} ({}) prefix {}",
                 c.bucket, c.region, c.key_prefix
