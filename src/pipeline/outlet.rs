@@ -1,98 +1,16 @@
-//! The pipeline: for each sink, a tailer of its own feeding that sink, and the sink's
-//! checkpoint moved only after the sink confirmed delivery.
-//!
-//! One tailer per sink costs an extra poll of Coder per sink (cheap: Coder is the durable
-//! log) and buys isolation: a dead sink backs up its own tailer only, and on restart each
-//! sink resumes from its own cursor.
+//! Delivery to one sink, and that sink's checkpoint moved only past what the sink
+//! confirmed: records go out at once or in larger batches, and the cursor waits for them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
 use sink_core::{Batch, Record, RetryPolicy, Sink, send_with_retry};
-use std::time::Instant;
-use tokio::sync::watch;
 
+use super::{Encoder, StreamStats};
 use crate::checkpoint::{CheckpointKey, CheckpointStore};
-use crate::coder::{CoderClient, CoderError, Cursor, Event, Outlet, TailError, Tailer};
-use crate::config::StartAt;
+use crate::coder::{Cursor, Event, Outlet, TailError};
 use crate::dead_letter::DeadLetters;
-use crate::normalize::Normalizer;
-
-/// Counters one stream exposes (the demo's running count; metrics later).
-#[derive(Debug, Default)]
-pub struct StreamStats {
-    /// Entries the sink confirmed.
-    pub delivered: AtomicU64,
-    pub batches: AtomicU64,
-    pub retries: AtomicU64,
-    /// Records a peer refused for good, written to the dead-letter file.
-    pub dead_lettered: AtomicU64,
-    /// Normalized events cut to fit the sink's `max_event_bytes`.
-    pub truncated: AtomicU64,
-    /// Newest event time delivered, Unix microseconds (0 before any).
-    pub newest_micros: AtomicU64,
-    /// The cursor position last committed, Unix microseconds (0 before any).
-    pub position_micros: AtomicU64,
-}
-
-/// How a sink's records are made from events.
-#[derive(Debug, Clone)]
-pub enum Encoder {
-    /// Each entry's bytes exactly as Coder sent them.
-    Raw,
-    /// ECS or OCSF (one or more records per entry).
-    Normalized(Normalizer),
-}
-
-impl Encoder {
-    /// The batch for `events`, and how many of its records were truncated.
-    pub fn encode(&self, events: &[Event]) -> (Batch, u64) {
-        match self {
-            Encoder::Raw => (
-                events
-                    .iter()
-                    .map(|e| Record {
-                        id: e.key.to_string(),
-                        time_micros: e.time.map(|t| t.timestamp_micros()),
-                        resource_type: e.entry.resource_type.clone(),
-                        payload: e.raw.clone(),
-                    })
-                    .collect(),
-                0,
-            ),
-            Encoder::Normalized(n) => {
-                // One read time per batch: its records agree on `event.created` /
-                // `metadata.processed_time`, and retries resend the same bytes.
-                let read_at = Utc::now();
-                let mut truncated = 0;
-                let mut records = Vec::with_capacity(events.len());
-                for e in events {
-                    let id = e.key.to_string();
-                    for encoded in n.encode(&e.entry, read_at) {
-                        if encoded.truncated {
-                            truncated += 1;
-                            tracing::warn!(
-                                id = %id,
-                                bytes = encoded.payload.len(),
-                                over_limit = encoded.over_limit,
-                                "event cut to fit max_event_bytes"
-                            );
-                        }
-                        records.push(Record {
-                            id: id.clone(),
-                            time_micros: e.time.map(|t| t.timestamp_micros()),
-                            resource_type: e.entry.resource_type.clone(),
-                            payload: encoded.payload.into(),
-                        });
-                    }
-                }
-                (Batch::new(records), truncated)
-            }
-        }
-    }
-}
 
 /// When a sink's records are sent: at once (files, Kafka), or gathered into larger
 /// batches (S3 objects) by size, count and age.
@@ -165,6 +83,11 @@ impl SinkOutlet {
     }
 
     /// Gather records into larger batches (see [`Batching`]).
+    /// Whose checkpoint this outlet moves.
+    pub fn key(&self) -> &CheckpointKey {
+        &self.key
+    }
+
     pub fn with_batching(mut self, batching: Batching) -> Self {
         self.batching = batching;
         self
@@ -311,131 +234,13 @@ impl Outlet for SinkOutlet {
     }
 }
 
-/// How a stream ended.
-#[derive(Debug)]
-pub enum StreamEnd {
-    /// Asked to stop.
-    Stopped,
-    /// A backfill reached its end.
-    Finished,
-}
-
-/// How long a stopping stream may spend sending what it still holds.
-const CLOSE_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Drive one tailer until shutdown, the end of a backfill, or a fatal error.
-pub async fn run_stream(
-    mut tailer: Tailer,
-    mut outlet: SinkOutlet,
-    poll_interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<StreamEnd, TailError> {
-    let result = loop {
-        if *shutdown.borrow() {
-            break Ok(StreamEnd::Stopped);
-        }
-        // Cancelling a step is safe: the checkpoint only ever covers delivered rows.
-        let step = tokio::select! {
-            r = tailer.step(&mut outlet) => r,
-            _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
-        };
-        match step {
-            Ok(report) if report.finished => break Ok(StreamEnd::Finished),
-            Ok(report) => {
-                if report.delivered > 0 || report.backoffs > 0 {
-                    tracing::debug!(
-                        sink = %outlet.key.sink,
-                        delivered = report.delivered,
-                        pages = report.pages,
-                        reread = report.reread,
-                        backoffs = report.backoffs,
-                        position = %tailer.cursor().position,
-                        "scan done"
-                    );
-                }
-                if let Err(e) = outlet.flush_if_due().await {
-                    break Err(e);
-                }
-                if report.live {
-                    tokio::select! {
-                        _ = tokio::time::sleep(poll_interval) => {}
-                        _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
-                    }
-                }
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    // Send what is pending and save the cursor that waited for it, also after an error.
-    // A sink that cannot take it within the deadline (S3 down at shutdown) keeps its
-    // checkpoint behind those records, so the restart reads them again from Coder.
-    let closed = match tokio::time::timeout(CLOSE_DEADLINE, outlet.close()).await {
-        Ok(closed) => closed,
-        Err(_) => Err(TailError::Delivery(format!(
-            "pending records not sent within {CLOSE_DEADLINE:?} of stopping; the checkpoint \
-             stays before them and the next start reads them again"
-        ))),
-    };
-    match (result, closed) {
-        (Ok(end), Ok(())) => Ok(end),
-        (Ok(_), Err(e)) | (Err(e), _) => Err(e),
-    }
-}
-
-/// Where a stream with no checkpoint starts.
-pub async fn initial_cursor(client: &CoderClient, start_at: StartAt) -> Result<Cursor, CoderError> {
-    let now = Utc::now();
-    Ok(match start_at {
-        StartAt::Now => Cursor::starting_at(now, Some(now)),
-        StartAt::At(t) => Cursor::starting_at(t - TimeDelta::microseconds(1), Some(t)),
-        StartAt::Beginning => match oldest_time(client).await? {
-            // Start at the beginning of the oldest row's day: rows never appear before it.
-            Some(oldest) => {
-                let day = oldest
-                    .date_naive()
-                    .and_hms_opt(0, 0, 0)
-                    .map_or(oldest, |d| d.and_utc());
-                Cursor::starting_at(day - TimeDelta::microseconds(1), None)
-            }
-            None => Cursor::starting_at(now, None),
-        },
-    })
-}
-
-/// The time of the oldest row Coder has, found by probing offsets (`count` cannot be
-/// trusted: it is capped at 2001 since v2.32). About 2·log2(rows) requests of one row.
-async fn oldest_time(client: &CoderClient) -> Result<Option<DateTime<Utc>>, CoderError> {
-    let probe = |offset: u64| async move {
-        let page = client.audit_page("", offset, 1).await?;
-        Ok::<_, CoderError>(page.events.into_iter().next().map(|e| e.time))
-    };
-    if probe(0).await?.is_none() {
-        return Ok(None);
-    }
-    // Find an empty offset, doubling.
-    let (mut lo, mut hi) = (0u64, 1u64);
-    while probe(hi).await?.is_some() {
-        lo = hi;
-        hi = hi.saturating_mul(2);
-    }
-    // The last row sits in [lo, hi).
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if probe(mid).await?.is_some() {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(probe(lo).await?.flatten())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::checkpoint::FileStore;
     use crate::coder::parse_page;
     use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
     use sink_core::Delivery;
     use std::sync::Mutex;
 
