@@ -79,3 +79,21 @@ pub fn s3() -> HashMap<String, String> {
     }
     ensure("s3")
 }
+
+/// The TLS-only Kafka listener and the CA that signed it (`KAFKA_TLS_BOOTSTRAP`,
+/// `KAFKA_TLS_CA`).
+pub fn kafka_tls() -> (String, String) {
+    match (
+        std::env::var("KAFKA_TLS_BOOTSTRAP"),
+        std::env::var("KAFKA_TLS_CA"),
+    ) {
+        (Ok(b), Ok(ca)) => (b, ca),
+        _ => {
+            let env = ensure("kafka-tls");
+            (
+                env["KAFKA_TLS_BOOTSTRAP"].clone(),
+                env["KAFKA_TLS_CA"].clone(),
+            )
+        }
+    }
+}
