@@ -9,8 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use coder_sim::SimConfig;
 use coder_sim::server::LiveTraffic;
-use coder_sim::{Sim, SimConfig, SimHandle};
 use rand::Rng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
@@ -125,27 +125,10 @@ fn a_token_from_the_environment_is_accepted_and_never_printed() {
     assert!(!text(&o).contains("env-secret-42"));
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn sim() -> SimHandle {
-    Sim::start(SimConfig {
-        rate_limit: None,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
 #[test]
 fn a_wrong_token_is_one_clear_error_without_the_token() {
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -162,8 +145,8 @@ fn a_wrong_token_is_one_clear_error_without_the_token() {
 
 #[test]
 fn backfill_ships_its_range_resumes_after_kill_9_and_reruns_as_a_no_op() {
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     let day = (Utc::now() - TimeDelta::days(20)).date_naive();
     let from = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
     let to = from + TimeDelta::days(3);
@@ -251,8 +234,8 @@ fn spawn_run(cfg: &Path, log: &Path) -> Child {
 /// 429/500/502/truncated/garbage answers, `kill -9`ed three times at random moments.
 #[test]
 fn run_survives_three_kill_9_under_live_traffic_with_zero_loss() {
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     let _guard = rt.enter();
     let start = Utc::now();
     sim.backlog(
@@ -387,8 +370,8 @@ fn audit_ids(lines: &str) -> HashSet<String> {
 
 #[test]
 fn tap_prints_what_each_sink_would_receive_writes_nothing_and_run_ships_the_same() {
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(
         300,
         Duration::from_secs(7_200),

@@ -11,8 +11,8 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use coder_sim::SimConfig;
 use coder_sim::server::LiveTraffic;
-use coder_sim::{Sim, SimConfig, SimHandle};
 use common::peers;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -23,23 +23,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
 
 /// The outage test stops the broker: it runs alone, the others share it.
 static BROKER: RwLock<()> = RwLock::new(());
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn sim() -> SimHandle {
-    Sim::start(SimConfig {
-        rate_limit: None,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
-}
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -212,8 +195,8 @@ fn ids(consumed: &[Consumed]) -> HashSet<String> {
 fn every_event_arrives_keyed_by_audit_id_with_headers_on_its_resource_topic() {
     let _shared = BROKER.read().unwrap_or_else(|e| e.into_inner());
     let bootstrap = peers::kafka();
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(
         1_000,
         Duration::from_secs(3 * 86_400),
@@ -262,8 +245,8 @@ fn every_event_arrives_keyed_by_audit_id_with_headers_on_its_resource_topic() {
 fn a_broker_down_for_20_seconds_loses_nothing() {
     let _alone = BROKER.write().unwrap_or_else(|e| e.into_inner());
     let bootstrap = peers::kafka();
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(
         300,
         Duration::from_secs(3_600),
@@ -325,8 +308,8 @@ fn a_broker_down_for_20_seconds_loses_nothing() {
 fn a_message_too_large_for_the_broker_is_dead_lettered_and_the_stream_goes_on() {
     let _shared = BROKER.read().unwrap_or_else(|e| e.into_inner());
     let bootstrap = peers::kafka();
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     let t = Utc::now() - TimeDelta::minutes(30);
     sim.backlog(50, Duration::from_secs(600), t);
     let mut huge = serde_json::json!({
@@ -409,8 +392,8 @@ fn tls_settings_pass_through_to_librdkafka() {
     // The broker is reachable only through TLS (socat in front of Tansu, whose own TLS
     // listener does not work): the sink must verify it with the configured CA.
     let (bootstrap, ca) = peers::kafka_tls();
-    let rt = runtime();
-    let sim = rt.block_on(sim());
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(
         200,
         Duration::from_secs(3_600),

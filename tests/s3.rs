@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
 use chrono::{TimeDelta, Utc};
+use coder_sim::SimConfig;
 use coder_sim::server::LiveTraffic;
-use coder_sim::{Sim, SimConfig, SimHandle};
 use common::peers;
 use serde_json::Value;
 
@@ -23,23 +23,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
 
 /// The restart test stops the server: it runs alone.
 static SERVER: RwLock<()> = RwLock::new(());
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn sim() -> SimHandle {
-    Sim::start(SimConfig {
-        rate_limit: None,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
-}
 
 async fn client(env: &HashMap<String, String>) -> Client {
     let creds = aws_sdk_s3::config::Credentials::new(
@@ -63,6 +46,29 @@ async fn new_bucket(client: &Client) -> String {
     let bucket = format!("audit-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     bucket
+}
+
+/// The S3 server, a client of it, and a new bucket for one test.
+struct Peer {
+    env: HashMap<String, String>,
+    rt: tokio::runtime::Runtime,
+    s3: Client,
+    bucket: String,
+}
+
+impl Peer {
+    fn new() -> Self {
+        let env = peers::s3();
+        let rt = common::runtime();
+        let s3 = rt.block_on(client(&env));
+        let bucket = rt.block_on(new_bucket(&s3));
+        Peer {
+            env,
+            rt,
+            s3,
+            bucket,
+        }
+    }
 }
 
 fn write_config(dir: &Path, url: &str, env: &HashMap<String, String>, bucket: &str) -> PathBuf {
@@ -183,11 +189,13 @@ fn wait_for(
 #[test]
 fn every_event_lands_in_gzip_ndjson_objects_partitioned_by_event_time() {
     let _shared = SERVER.read().unwrap_or_else(|e| e.into_inner());
-    let env = peers::s3();
-    let rt = runtime();
-    let s3 = rt.block_on(client(&env));
-    let bucket = rt.block_on(new_bucket(&s3));
-    let sim = rt.block_on(sim());
+    let Peer {
+        env,
+        rt,
+        s3,
+        bucket,
+    } = Peer::new();
+    let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(
         3_000,
         Duration::from_secs(3 * 86_400),
@@ -222,11 +230,13 @@ fn every_event_lands_in_gzip_ndjson_objects_partitioned_by_event_time() {
 #[test]
 fn an_s3_server_restarted_mid_run_loses_nothing() {
     let _alone = SERVER.write().unwrap_or_else(|e| e.into_inner());
-    let env = peers::s3();
-    let rt = runtime();
-    let s3 = rt.block_on(client(&env));
-    let bucket = rt.block_on(new_bucket(&s3));
-    let sim = rt.block_on(sim());
+    let Peer {
+        env,
+        rt,
+        s3,
+        bucket,
+    } = Peer::new();
+    let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(
         500,
         Duration::from_secs(3_600),
@@ -270,11 +280,13 @@ fn an_s3_server_restarted_mid_run_loses_nothing() {
 #[test]
 fn wrong_credentials_are_one_clear_error_without_the_secret() {
     let _shared = SERVER.read().unwrap_or_else(|e| e.into_inner());
-    let env = peers::s3();
-    let rt = runtime();
-    let s3 = rt.block_on(client(&env));
-    let bucket = rt.block_on(new_bucket(&s3));
-    let sim = rt.block_on(sim());
+    let Peer {
+        env,
+        rt,
+        s3,
+        bucket,
+    } = Peer::new();
+    let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(
         20,
         Duration::from_secs(600),
@@ -313,10 +325,7 @@ fn wrong_credentials_are_one_clear_error_without_the_secret() {
 #[test]
 fn validate_reaches_the_bucket_and_names_bad_credentials() {
     let _shared = SERVER.read().unwrap_or_else(|e| e.into_inner());
-    let env = peers::s3();
-    let rt = runtime();
-    let s3 = rt.block_on(client(&env));
-    let bucket = rt.block_on(new_bucket(&s3));
+    let Peer { env, bucket, .. } = Peer::new();
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "http://127.0.0.1:1", &env, &bucket);
     let validate = |secret: &str| {

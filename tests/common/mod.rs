@@ -184,3 +184,22 @@ pub fn tally(sim: &SimHandle, delivered: &[String], from: DateTime<Utc>) -> Tall
         unexpected,
     }
 }
+
+/// A two-thread runtime for tests that drive the binary from a plain `#[test]`.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The simulator with its rate limiter off (the tests of 429 handling set their own).
+pub async fn unlimited_sim() -> SimHandle {
+    coder_sim::Sim::start(coder_sim::SimConfig {
+        rate_limit: None,
+        ..coder_sim::SimConfig::default()
+    })
+    .await
+    .expect("start the simulator")
+}
