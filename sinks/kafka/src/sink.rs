@@ -55,7 +55,17 @@ impl KafkaSink {
     }
 
     fn producer(config: &KafkaSinkConfig) -> Result<FutureProducer, BuildError> {
-        Ok(config.client_config()?.create()?)
+        config.client_config()?.create().map_err(|e| match e {
+            // librdkafka's message repeats the value, which may be a password: keep the
+            // key and the reason only.
+            KafkaError::ClientConfig(_, reason, key, _) => {
+                BuildError::Config(ConfigError::Invalid {
+                    key,
+                    message: reason,
+                })
+            }
+            other => BuildError::Producer(other),
+        })
     }
 
     /// A producer that saw a batch time out may hold state the cluster no longer shares
@@ -191,5 +201,28 @@ impl Sink for KafkaSink {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("flushing the Kafka producer: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TopicTemplate;
+    use crate::config::Compression;
+
+    #[test]
+    fn a_rejected_setting_is_named_without_its_value() {
+        let config = KafkaSinkConfig {
+            brokers: "127.0.0.1:1".into(),
+            topic: TopicTemplate::parse("t").unwrap(),
+            compression: Compression::Zstd,
+            message_timeout: Duration::from_secs(5),
+            format: "raw".into(),
+            schema: "coder".into(),
+            librdkafka: [("sasl.pasword".to_owned(), "Hunter2-secret".to_owned())].into(),
+        };
+        let err = KafkaSink::new("stream", config).err().unwrap().to_string();
+        assert!(err.contains("sasl.pasword"), "{err}");
+        assert!(!err.contains("Hunter2"), "{err}");
     }
 }
