@@ -43,12 +43,11 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             ),
         };
         let encoding = sink.encoding();
+        let schema = crate::sinks::schema_name(&encoding);
         let format = match encoding.target() {
-            None => "raw".to_owned(),
-            Some(Target::Ecs) => format!("ECS {}", crate::normalize::ecs::ECS_VERSION),
-            Some(Target::Ocsf { version, classes }) => {
-                format!("OCSF {} ({classes:?} classes)", version.as_str())
-            }
+            Some(Target::Ocsf { classes, .. }) => format!("{schema} ({classes:?} classes)"),
+            None => "raw (Coder's JSON)".to_owned(),
+            Some(Target::Ecs) => schema,
         };
         let limit = encoding
             .max_event_bytes
