@@ -141,7 +141,9 @@ impl Sink for KafkaSink {
                 .key(r.id.as_bytes())
                 .payload(&r.payload[..])
                 .headers(self.headers.clone());
-            if let Some(micros) = r.time_micros {
+            // The event's time as the message time; one before 1970 (Go's zero time from
+            // a broken row) would be refused by the broker, so it gets the produce time.
+            if let Some(micros) = r.time_micros.filter(|m| *m >= 0) {
                 record = record.timestamp(micros / 1000);
             }
             loop {
