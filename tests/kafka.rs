@@ -267,6 +267,7 @@ fn a_broker_down_for_20_seconds_loses_nothing() {
     // Phase 2: the broker dies; Coder goes on recording for the 20 s it is away. (Tansu
     // keeps topics in memory, so what it held is gone with it: the check is on what Coder
     // recorded while the broker was down, none of which the old broker ever saw.)
+    let stopped_at = Utc::now();
     peers::stop("kafka");
     let live = {
         let _in_runtime = rt.enter();
@@ -279,6 +280,7 @@ fn a_broker_down_for_20_seconds_loses_nothing() {
     };
     std::thread::sleep(Duration::from_secs(20));
     peers::ensure("kafka");
+    let back_at = Utc::now();
     std::thread::sleep(Duration::from_secs(3));
     live.abort();
     let all: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
@@ -292,12 +294,29 @@ fn a_broker_down_for_20_seconds_loses_nothing() {
     let got = ids(&second);
     let missing: Vec<_> = during.difference(&got).collect();
     let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
-    assert!(
-        missing.is_empty(),
-        "{} of {} lost: {missing:?}\nlog:\n{log}",
-        missing.len(),
-        during.len()
-    );
+    if !missing.is_empty() {
+        // Say where each missing event went: its row (when Coder stamped it), whether the
+        // shipper dead-lettered it, and the shipper's own warnings (librdkafka's connection
+        // errors left out).
+        let rows: Vec<_> = sim
+            .inserted()
+            .into_iter()
+            .filter(|(id, _)| missing.contains(&id))
+            .collect();
+        let dead = std::fs::read_to_string(dir.path().join("state/dead-letter/stream.ndjson"))
+            .unwrap_or_default();
+        let ours: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("coder_audit_shipper") && !l.contains(" INFO "))
+            .collect();
+        panic!(
+            "{} of {} lost: {rows:?}\nbroker stopped at {stopped_at}, back at {back_at}\n\
+             dead letters:\n{dead}\nshipper warnings:\n{}",
+            missing.len(),
+            during.len(),
+            ours.join("\n")
+        );
+    }
     assert!(
         log.contains("retrying"),
         "the outage was noticed and retried:\n{log}"

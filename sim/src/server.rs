@@ -73,7 +73,8 @@ pub struct LiveTraffic {
     pub late_share: f64,
     /// How far in the past a late row may be.
     pub late_max: Duration,
-    /// Share of rows that reuse the previous row's exact `time`.
+    /// Share of rows that reuse the previous row's exact `time` (when that row is no older
+    /// than `late_max`).
     pub tie_share: f64,
 }
 
@@ -302,9 +303,18 @@ impl SimHandle {
                 while owed >= 1.0 {
                     owed -= 1.0;
                     let now = Utc::now();
-                    let time = if inner.last_time.is_some() && inner.rng.random_bool(live.tie_share)
+                    // A tie repeats the previous row's time, if that row is recent: the
+                    // first live row must not tie with a backlog row minutes old, which
+                    // would be a row later than any overlap (and than Coder produces).
+                    let recent = inner.last_time.filter(|t| {
+                        now.signed_duration_since(*t)
+                            .to_std()
+                            .is_ok_and(|age| age <= live.late_max)
+                    });
+                    let time = if let Some(previous) = recent
+                        && inner.rng.random_bool(live.tie_share)
                     {
-                        inner.last_time.unwrap_or(now)
+                        previous
                     } else if inner.rng.random_bool(live.late_share) {
                         let max = live.late_max.as_micros() as i64;
                         now - TimeDelta::microseconds(inner.rng.random_range(0..=max.max(1)))
