@@ -105,6 +105,42 @@ mod defaults {
     pub fn multipart_threshold() -> u64 {
         16 << 20
     }
+    #[cfg(feature = "splunk")]
+    pub fn hec_source() -> String {
+        "coder-audit-shipper".into()
+    }
+    #[cfg(feature = "splunk")]
+    pub fn ack_poll_interval() -> Duration {
+        Duration::from_secs(1)
+    }
+    #[cfg(feature = "splunk")]
+    pub fn ack_timeout() -> Duration {
+        Duration::from_secs(300)
+    }
+    #[cfg(feature = "splunk")]
+    pub fn max_pending_acks() -> usize {
+        64
+    }
+    #[cfg(feature = "splunk")]
+    pub fn max_request_bytes() -> u64 {
+        1 << 20
+    }
+    #[cfg(feature = "splunk")]
+    pub fn hec_batch_max_bytes() -> u64 {
+        8 << 20
+    }
+    #[cfg(feature = "splunk")]
+    pub fn hec_batch_timeout() -> Duration {
+        Duration::from_secs(1)
+    }
+    #[cfg(feature = "syslog")]
+    pub fn app_name() -> String {
+        "coder-audit".into()
+    }
+    #[cfg(feature = "syslog")]
+    pub fn connect_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
 }
 
 /// Where a stream with no checkpoint starts.
@@ -169,6 +205,10 @@ pub enum SinkConfig {
     Kafka(KafkaSinkConfig),
     #[cfg(feature = "s3")]
     S3(S3SinkConfig),
+    #[cfg(feature = "splunk")]
+    SplunkHec(SplunkHecSinkConfig),
+    #[cfg(feature = "syslog")]
+    Syslog(SyslogSinkConfig),
 }
 
 impl SinkConfig {
@@ -180,6 +220,7 @@ impl SinkConfig {
                     ocsf_version: $c.ocsf_version,
                     ocsf_classes: $c.ocsf_classes,
                     max_event_bytes: $c.max_event_bytes,
+                    body: Body::Json,
                 }
             };
         }
@@ -190,6 +231,13 @@ impl SinkConfig {
             SinkConfig::Kafka(c) => encoding!(c),
             #[cfg(feature = "s3")]
             SinkConfig::S3(c) => encoding!(c),
+            #[cfg(feature = "splunk")]
+            SinkConfig::SplunkHec(c) => encoding!(c),
+            #[cfg(feature = "syslog")]
+            SinkConfig::Syslog(c) => Encoding {
+                body: c.body,
+                ..encoding!(c)
+            },
         }
     }
 }
@@ -204,11 +252,31 @@ pub struct Encoding {
     pub ocsf_classes: Option<ClassStrategy>,
     /// Cut normalized events above this size (bytes) by leaving out diff fields.
     pub max_event_bytes: Option<u64>,
+    /// The syslog message body: the format's JSON, or a CEF / LEEF line.
+    pub body: Body,
+}
+
+/// What a syslog message carries after its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// The sink's `format` (raw, ECS or OCSF JSON).
+    #[default]
+    Json,
+    /// ArcSight Common Event Format (ArcSight, Microsoft Sentinel).
+    Cef,
+    /// IBM QRadar's Log Event Extended Format 2.0.
+    Leef,
 }
 
 impl Encoding {
     /// The normalization target, `None` for `raw`.
     pub fn target(&self) -> Option<Target> {
+        match self.body {
+            Body::Json => {}
+            Body::Cef => return Some(Target::Cef),
+            Body::Leef => return Some(Target::Leef),
+        }
         match self.format {
             Format::Raw => None,
             Format::Ecs => Some(Target::Ecs),
@@ -329,8 +397,113 @@ pub struct S3SinkConfig {
     pub max_event_bytes: Option<u64>,
 }
 
+/// `type = "splunk_hec"`: batches of event envelopes to HEC's `/services/collector/event`.
+#[cfg(feature = "splunk")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplunkHecSinkConfig {
+    /// `https://splunk.example.com:8088`.
+    pub endpoint: String,
+    /// The HEC token (or set `token_file`). Never logged.
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+    pub index: Option<String>,
+    /// Default by format: `coder:audit` (raw), `ecs:coder:audit`, `ocsf:coder:audit`.
+    pub sourcetype: Option<String>,
+    #[serde(default = "defaults::hec_source")]
+    pub source: String,
+    /// Default: the host of the Coder URL.
+    pub host: Option<String>,
+    #[serde(default)]
+    pub compression: sink_splunk::HecCompression,
+    /// Indexer acknowledgement: a batch is delivered when the indexers confirm it.
+    #[serde(default)]
+    pub ack: bool,
+    #[serde(default = "defaults::ack_poll_interval", with = "humantime_serde")]
+    pub ack_poll_interval: Duration,
+    /// An ack not confirmed within this long sends its events again.
+    #[serde(default = "defaults::ack_timeout", with = "humantime_serde")]
+    pub ack_timeout: Duration,
+    /// Requests awaiting their ack at once.
+    #[serde(default = "defaults::max_pending_acks")]
+    pub max_pending_acks: usize,
+    /// PEM CA certificates for HEC's TLS certificate (added to the system's).
+    pub tls_ca_file: Option<PathBuf>,
+    /// One HTTP request carries about this much (before gzip).
+    #[serde(
+        default = "defaults::max_request_bytes",
+        deserialize_with = "byte_size"
+    )]
+    pub max_request_bytes: u64,
+    /// A batch (one ack round) holds up to this much ...
+    #[serde(
+        default = "defaults::hec_batch_max_bytes",
+        deserialize_with = "byte_size"
+    )]
+    pub batch_max_bytes: u64,
+    /// ... or what arrived within this long.
+    #[serde(default = "defaults::hec_batch_timeout", with = "humantime_serde")]
+    pub batch_timeout: Duration,
+    #[serde(default = "defaults::request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(default)]
+    pub format: Format,
+    pub ocsf_version: Option<OcsfVersion>,
+    pub ocsf_classes: Option<ClassStrategy>,
+    pub max_event_bytes: Option<u64>,
+}
+
+/// `type = "syslog"`: one RFC 5424 message per event over TCP, TLS or UDP.
+#[cfg(feature = "syslog")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogSinkConfig {
+    /// `host:port`.
+    pub address: String,
+    #[serde(default)]
+    pub transport: sink_syslog::Transport,
+    #[serde(default)]
+    pub framing: sink_syslog::Framing,
+    #[serde(default)]
+    pub body: Body,
+    #[serde(default)]
+    pub facility: sink_syslog::Facility,
+    #[serde(default)]
+    pub severity: sink_syslog::Severity,
+    #[serde(default = "defaults::app_name")]
+    pub app_name: String,
+    /// RFC 5424 HOSTNAME. Default: the host of the Coder URL.
+    pub hostname: Option<String>,
+    pub tls_ca_file: Option<PathBuf>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// The name the receiver's certificate must carry. Default: the address's host.
+    pub tls_server_name: Option<String>,
+    /// Longer messages are cut and counted. Default: 65507 (one UDP datagram) over UDP,
+    /// no limit over TCP and TLS.
+    #[serde(default, deserialize_with = "opt_byte_size")]
+    pub max_message_bytes: Option<u64>,
+    #[serde(default = "defaults::connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(default = "defaults::request_timeout", with = "humantime_serde")]
+    pub write_timeout: Duration,
+    #[serde(default)]
+    pub format: Format,
+    pub ocsf_version: Option<OcsfVersion>,
+    pub ocsf_classes: Option<ClassStrategy>,
+    pub max_event_bytes: Option<u64>,
+}
+
+#[cfg(feature = "syslog")]
+fn opt_byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    byte_size(d).map(Some)
+}
+
 /// A size: a number of bytes, or a string with a unit ("512KiB", "10MiB", "1GB").
-#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "s3", feature = "splunk", feature = "syslog")),
+    allow(dead_code)
+)]
 fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -348,7 +521,10 @@ fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
-#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "s3", feature = "splunk", feature = "syslog")),
+    allow(dead_code)
+)]
 fn parse_byte_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -526,7 +702,98 @@ impl Config {
                     ));
                 }
             }
+            #[cfg(feature = "splunk")]
+            if let SinkConfig::SplunkHec(c) = sink {
+                let key = |k: &str| format!("sinks.{name}.{k}");
+                match reqwest::Url::parse(&c.endpoint) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => {
+                        return Err(invalid(
+                            &key("endpoint"),
+                            format!("expected an http(s) URL, got {:?}", c.endpoint),
+                        ));
+                    }
+                }
+                match (&c.token, &c.token_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(invalid(
+                            &key("token"),
+                            "set token or token_file, not both".into(),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(invalid(
+                            &key("token"),
+                            "no HEC token: set token_file or token".into(),
+                        ));
+                    }
+                    (Some(t), None) if t.is_empty() => {
+                        return Err(invalid(&key("token"), "is empty".into()));
+                    }
+                    _ => {}
+                }
+                if c.ack_poll_interval.is_zero() || c.max_pending_acks == 0 {
+                    return Err(invalid(
+                        &key("ack_poll_interval"),
+                        "ack_poll_interval and max_pending_acks must be more than 0".into(),
+                    ));
+                }
+            }
+            #[cfg(feature = "syslog")]
+            if let SinkConfig::Syslog(c) = sink {
+                let key = |k: &str| format!("sinks.{name}.{k}");
+                let port = c.address.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
+                if !matches!(port, Some(Ok(_))) {
+                    return Err(invalid(
+                        &key("address"),
+                        format!("expected host:port, got {:?}", c.address),
+                    ));
+                }
+                let tls_keys = [
+                    ("tls_ca_file", c.tls_ca_file.is_some()),
+                    ("tls_cert_file", c.tls_cert_file.is_some()),
+                    ("tls_key_file", c.tls_key_file.is_some()),
+                    ("tls_server_name", c.tls_server_name.is_some()),
+                ];
+                if c.transport != sink_syslog::Transport::Tls
+                    && let Some((k, _)) = tls_keys.iter().find(|(_, set)| *set)
+                {
+                    return Err(invalid(
+                        &key(k),
+                        "applies only to transport = \"tls\"".into(),
+                    ));
+                }
+                if c.tls_cert_file.is_some() != c.tls_key_file.is_some() {
+                    return Err(invalid(
+                        &key("tls_cert_file"),
+                        "tls_cert_file and tls_key_file go together".into(),
+                    ));
+                }
+                if c.max_message_bytes.is_some_and(|n| n < 480) {
+                    return Err(invalid(
+                        &key("max_message_bytes"),
+                        "must be at least 480 (RFC 5426's smallest)".into(),
+                    ));
+                }
+            }
             let encoding = sink.encoding();
+            if encoding.body != Body::Json {
+                for (key, set) in [
+                    ("format", encoding.format != Format::Raw),
+                    ("ocsf_version", encoding.ocsf_version.is_some()),
+                    ("ocsf_classes", encoding.ocsf_classes.is_some()),
+                    ("max_event_bytes", encoding.max_event_bytes.is_some()),
+                ] {
+                    if set {
+                        return Err(invalid(
+                            &format!("sinks.{name}.{key}"),
+                            "a CEF or LEEF body is made from the entry itself: leave it unset"
+                                .into(),
+                        ));
+                    }
+                }
+                continue;
+            }
             if encoding.format != Format::Ocsf {
                 for (key, set) in [
                     ("ocsf_version", encoding.ocsf_version.is_some()),
@@ -573,6 +840,15 @@ impl Config {
             ),
             coder_version,
         }
+    }
+
+    /// The host the events come from: the access URL's, or the Coder URL's.
+    pub fn origin_host(&self) -> String {
+        let url = self.enrich.access_url.as_deref().unwrap_or(&self.coder.url);
+        reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "-".to_owned())
     }
 
     /// The token source: `token`, `token_file`, or `CODER_SESSION_TOKEN`.

@@ -85,6 +85,7 @@ mod tests {
                     id: (*id).into(),
                     time_micros: None,
                     resource_type: None,
+                    action: None,
                     payload: format!(r#"{{"id":"{id}"}}"#).into(),
                 })
                 .collect(),

@@ -7,8 +7,12 @@ use sink_file::{FileSink, FileSinkConfig, StdoutSink};
 use sink_kafka::{KafkaSink, TopicTemplate};
 #[cfg(feature = "s3")]
 use sink_s3::S3Sink;
+#[cfg(feature = "splunk")]
+use sink_splunk::HecSink;
+#[cfg(feature = "syslog")]
+use sink_syslog::SyslogSink;
 
-use crate::config::{Encoding, Format, SinkConfig};
+use crate::config::{Body, Encoding, Format, SinkConfig};
 use crate::normalize::Target;
 use crate::pipeline::Batching;
 
@@ -25,7 +29,10 @@ pub struct BuildError {
 }
 
 impl BuildError {
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "kafka", feature = "splunk", feature = "syslog")),
+        allow(dead_code)
+    )]
     fn new(name: &str, e: impl std::fmt::Display) -> Self {
         BuildError {
             name: name.to_owned(),
@@ -34,7 +41,13 @@ impl BuildError {
     }
 }
 
-pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildError> {
+/// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
+/// default HEC `host` and syslog HOSTNAME.
+#[cfg_attr(
+    not(any(feature = "splunk", feature = "syslog")),
+    allow(unused_variables)
+)]
+pub async fn build(name: &str, config: &SinkConfig, origin: &str) -> Result<BuiltSink, BuildError> {
     let sink: Box<dyn Sink> = match config {
         SinkConfig::File(c) => Box::new(FileSink::new(
             name,
@@ -84,10 +97,53 @@ pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildEr
             )
             .await,
         ),
+        #[cfg(feature = "splunk")]
+        SinkConfig::SplunkHec(c) => {
+            let encoding = config.encoding();
+            Box::new(hec(name, c, &encoding, origin)?)
+        }
+        #[cfg(feature = "syslog")]
+        SinkConfig::Syslog(c) => Box::new(
+            SyslogSink::new(
+                name,
+                sink_syslog::SyslogSinkConfig {
+                    address: c.address.clone(),
+                    transport: c.transport,
+                    framing: c.framing,
+                    facility: c.facility,
+                    severity: c.severity,
+                    hostname: c.hostname.clone().unwrap_or_else(|| origin.to_owned()),
+                    app_name: c.app_name.clone(),
+                    tls: sink_syslog::TlsFiles {
+                        ca_file: c.tls_ca_file.clone(),
+                        cert_file: c.tls_cert_file.clone(),
+                        key_file: c.tls_key_file.clone(),
+                        server_name: c.tls_server_name.clone(),
+                    },
+                    max_message_bytes: match (c.max_message_bytes, c.transport) {
+                        (Some(n), _) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                        (None, sink_syslog::Transport::Udp) => {
+                            Some(sink_syslog::config::UDP_MAX_PAYLOAD)
+                        }
+                        (None, _) => None,
+                    },
+                    connect_timeout: c.connect_timeout,
+                    write_timeout: c.write_timeout,
+                },
+            )
+            .map_err(|e| BuildError::new(name, e))?,
+        ),
     };
     let batching = match config {
         #[cfg(feature = "s3")]
         SinkConfig::S3(c) => Batching {
+            max_bytes: usize::try_from(c.batch_max_bytes).unwrap_or(usize::MAX),
+            max_events: usize::MAX,
+            timeout: Some(c.batch_timeout),
+        },
+        // One ack round per batch: gather what arrives within `batch_timeout`.
+        #[cfg(feature = "splunk")]
+        SinkConfig::SplunkHec(c) => Batching {
             max_bytes: usize::try_from(c.batch_max_bytes).unwrap_or(usize::MAX),
             max_events: usize::MAX,
             timeout: Some(c.batch_timeout),
@@ -97,8 +153,60 @@ pub async fn build(name: &str, config: &SinkConfig) -> Result<BuiltSink, BuildEr
     Ok(BuiltSink { sink, batching })
 }
 
+#[cfg(feature = "splunk")]
+fn hec(
+    name: &str,
+    c: &crate::config::SplunkHecSinkConfig,
+    encoding: &Encoding,
+    origin: &str,
+) -> Result<HecSink, BuildError> {
+    let token = match (&c.token, &c.token_file) {
+        (Some(t), _) => t.expose().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| BuildError::new(name, format!("token_file {}: {e}", path.display())))?,
+        (None, None) => return Err(BuildError::new(name, "no HEC token")),
+    };
+    if token.trim().is_empty() {
+        return Err(BuildError::new(name, "the HEC token is empty"));
+    }
+    let sourcetype = c.sourcetype.clone().unwrap_or_else(|| {
+        match encoding.format {
+            Format::Raw => "coder:audit",
+            Format::Ecs => "ecs:coder:audit",
+            Format::Ocsf => "ocsf:coder:audit",
+        }
+        .to_owned()
+    });
+    HecSink::new(
+        name,
+        sink_splunk::HecConfig {
+            endpoint: c.endpoint.clone(),
+            token: sink_splunk::Token::new(token),
+            index: c.index.clone(),
+            sourcetype,
+            source: c.source.clone(),
+            host: Some(c.host.clone().unwrap_or_else(|| origin.to_owned())),
+            compression: c.compression,
+            ack: c.ack.then_some(sink_splunk::AckConfig {
+                poll_interval: c.ack_poll_interval,
+                timeout: c.ack_timeout,
+                max_pending: c.max_pending_acks,
+            }),
+            tls_ca_file: c.tls_ca_file.clone(),
+            max_request_bytes: usize::try_from(c.max_request_bytes).unwrap_or(usize::MAX),
+            request_timeout: c.request_timeout,
+        },
+    )
+    .map_err(|e| BuildError::new(name, e))
+}
+
 /// The `coder-audit-format` a consumer can dispatch on.
 pub fn format_name(encoding: &Encoding) -> &'static str {
+    match encoding.body {
+        Body::Json => {}
+        Body::Cef => return "cef",
+        Body::Leef => return "leef",
+    }
     match encoding.format {
         Format::Raw => "raw",
         Format::Ecs => "ecs",
@@ -112,5 +220,7 @@ pub fn schema_name(encoding: &Encoding) -> String {
         None => "coder".to_owned(),
         Some(Target::Ecs) => format!("ecs {}", crate::normalize::ecs::ECS_VERSION),
         Some(Target::Ocsf { version, .. }) => format!("ocsf {}", version.as_str()),
+        Some(Target::Cef) => "cef 0".to_owned(),
+        Some(Target::Leef) => "leef 2.0".to_owned(),
     }
 }

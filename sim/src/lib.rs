@@ -15,8 +15,12 @@
 //! * the 512 requests/minute limiter with `Retry-After` on 429;
 //! * injected faults (5xx, truncated and non-JSON bodies, hangs), live inserts while paging,
 //!   late rows, retention deletes.
+//!
+//! [`hec`] is the other simulated peer: a Splunk HEC with indexer acknowledgement, which
+//! no installable HEC server answers truthfully.
 
 pub mod generate;
+pub mod hec;
 pub mod query;
 pub mod server;
 pub mod store;

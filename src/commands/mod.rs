@@ -67,7 +67,7 @@ impl<'a> Streams<'a> {
             .get(name)
             .with_context(|| format!("no sink {name:?} in the config"))?;
         let tailer = self.tailer(cursor, end);
-        let built = crate::sinks::build(name, sink_config).await?;
+        let built = crate::sinks::build(name, sink_config, &self.config.origin_host()).await?;
         let outlet = SinkOutlet::new(
             built.sink,
             self.encoder(name)?,

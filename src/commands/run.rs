@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::watch;
 
@@ -35,6 +36,7 @@ pub async fn run_config(
     };
     let streams = super::Streams::new(config, connected)?;
     let mut tasks = tokio::task::JoinSet::new();
+    let mut counters: BTreeMap<String, Arc<StreamStats>> = BTreeMap::new();
     for name in config.sinks.keys() {
         let key = CheckpointKey::run(name);
         let cursor = match streams.store.load(&key)? {
@@ -49,6 +51,7 @@ pub async fn run_config(
             }
         };
         let stream_stats = stats.get(name).cloned().unwrap_or_default();
+        counters.insert(name.clone(), stream_stats.clone());
         let (tailer, outlet) = streams.build(name, key, cursor, None, stream_stats).await?;
         let name = name.clone();
         let poll = config.coder.poll_interval;
@@ -59,7 +62,17 @@ pub async fn run_config(
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((name, Ok(StreamEnd::Stopped | StreamEnd::Finished))) => {
-                tracing::info!(sink = %name, "stream stopped");
+                let c = counters.get(&name).cloned().unwrap_or_default();
+                let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+                tracing::info!(
+                    sink = %name,
+                    delivered = n(&c.delivered),
+                    batches = n(&c.batches),
+                    retries = n(&c.retries),
+                    dead_lettered = n(&c.dead_lettered),
+                    truncated = n(&c.truncated),
+                    "stream stopped"
+                );
             }
             Ok((name, Err(e))) => {
                 report_fatal(&name, &e);

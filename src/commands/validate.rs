@@ -41,13 +41,34 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
                 "s3 bucket {} ({}) prefix {}",
                 c.bucket, c.region, c.key_prefix
             ),
+            #[cfg(feature = "splunk")]
+            SinkConfig::SplunkHec(c) => format!(
+                "splunk_hec {}{}",
+                c.endpoint,
+                if c.ack {
+                    " with indexer acknowledgement"
+                } else {
+                    ""
+                }
+            ),
+            #[cfg(feature = "syslog")]
+            SinkConfig::Syslog(c) => format!(
+                "syslog {:?} {}{}",
+                c.transport,
+                c.address,
+                if c.transport == sink_syslog::Transport::Udp {
+                    String::new()
+                } else {
+                    format!(" ({:?} framing)", c.framing)
+                }
+            ),
         };
         let encoding = sink.encoding();
         let schema = crate::sinks::schema_name(&encoding);
         let format = match encoding.target() {
             Some(Target::Ocsf { classes, .. }) => format!("{schema} ({classes:?} classes)"),
             None => "raw (Coder's JSON)".to_owned(),
-            Some(Target::Ecs) => schema,
+            Some(Target::Ecs | Target::Cef | Target::Leef) => schema,
         };
         let limit = encoding
             .max_event_bytes
@@ -60,7 +81,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     }
     let mut failed = Vec::new();
     for (name, sink) in &config.sinks {
-        let result = match crate::sinks::build(name, sink).await {
+        let result = match crate::sinks::build(name, sink, &config.origin_host()).await {
             Ok(mut built) => built.sink.check().await,
             Err(e) => Err(e.to_string()),
         };

@@ -1,5 +1,6 @@
 //! Normalization: each Coder audit entry as the schema a sink's SIEM searches by — Elastic
-//! Common Schema 9.4 ([`ecs`]) or OCSF 1.8.0 / 1.1.0 ([`ocsf`]).
+//! Common Schema 9.4 ([`ecs`]) or OCSF 1.8.0 / 1.1.0 ([`ocsf`]) — or as the CEF ([`cef`])
+//! and LEEF ([`leef`]) lines syslog-fed SIEMs parse.
 //!
 //! Pure functions of the lenient entry, the operator's [`Enrichment`] and the read time: no
 //! I/O, so the same entry encodes the same way in `run`, `backfill` and `tap`, and the
@@ -10,11 +11,13 @@
 //! An event larger than a sink's `max_event_bytes` is cut down by leaving out diff fields
 //! (largest first) and then `additional_fields`, and marked truncated; it is never dropped.
 
+pub mod cef;
 pub mod classify;
 pub mod diff;
 pub mod ecs;
 mod enrich;
 pub mod facts;
+pub mod leef;
 pub mod ocsf;
 
 use chrono::{DateTime, Utc};
@@ -37,6 +40,10 @@ pub enum Target {
         version: OcsfVersion,
         classes: ClassStrategy,
     },
+    /// A CEF line (syslog bodies for ArcSight, Sentinel).
+    Cef,
+    /// A LEEF 2.0 line (syslog bodies for QRadar).
+    Leef,
 }
 
 /// How an event was cut to fit `max_event_bytes`; emitted in the event so a reader knows
@@ -66,6 +73,16 @@ pub struct Encoded {
     /// Still larger than `max_event_bytes` with every diff field and `additional_fields`
     /// left out (a huge description or user agent); shipped as is for the sink to judge.
     pub over_limit: bool,
+}
+
+impl Encoded {
+    fn whole(payload: Vec<u8>) -> Self {
+        Encoded {
+            payload,
+            truncated: false,
+            over_limit: false,
+        }
+    }
 }
 
 /// OCSF `severity_id`, mirrored in ECS `event.severity` (a policy choice, §5.3): a refused
@@ -99,6 +116,11 @@ impl Normalizer {
     pub fn encode(&self, entry: &AuditEntry, read_at: DateTime<Utc>) -> Vec<Encoded> {
         let facts = Facts::of(entry);
         match self.target {
+            // Key fields only, no diff: a line stays small whatever the entry holds.
+            Target::Cef => vec![Encoded::whole(cef::line(&facts, &self.enrich).into_bytes())],
+            Target::Leef => vec![Encoded::whole(
+                leef::line(&facts, &self.enrich).into_bytes(),
+            )],
             Target::Ecs => vec![self.fit(&facts, |trim| {
                 to_vec(&ecs::document(&facts, &self.enrich, read_at, trim))
             })],

@@ -27,6 +27,7 @@ impl Encoder {
                         id: e.key.to_string(),
                         time_micros: e.time.map(|t| t.timestamp_micros()),
                         resource_type: e.entry.resource_type.clone(),
+                        action: e.entry.action.clone(),
                         payload: e.raw.clone(),
                     })
                     .collect(),
@@ -54,6 +55,7 @@ impl Encoder {
                             id: id.clone(),
                             time_micros: e.time.map(|t| t.timestamp_micros()),
                             resource_type: e.entry.resource_type.clone(),
+                            action: e.entry.action.clone(),
                             payload: encoded.payload.into(),
                         });
                     }

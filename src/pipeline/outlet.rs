@@ -54,6 +54,8 @@ pub struct SinkOutlet {
     pending_since: Option<Instant>,
     /// The newest cursor the tailer committed whose records are still pending.
     pending_cursor: Option<Cursor>,
+    /// The sink's own truncation count already added to `stats.truncated`.
+    sink_truncated: u64,
 }
 
 impl SinkOutlet {
@@ -79,6 +81,7 @@ impl SinkOutlet {
             pending_events: 0,
             pending_since: None,
             pending_cursor: None,
+            sink_truncated: 0,
         }
     }
 
@@ -177,6 +180,13 @@ impl SinkOutlet {
                 .fetch_add(sent.dead.len() as u64, Ordering::Relaxed);
         }
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        // Records the sink cut to fit its transport (a syslog datagram) count as truncated
+        // too, beside those the encoder cut to `max_event_bytes`.
+        let cut = self.sink.truncated();
+        self.stats.truncated.fetch_add(
+            cut.saturating_sub(std::mem::replace(&mut self.sink_truncated, cut)),
+            Ordering::Relaxed,
+        );
         Ok(())
     }
 

@@ -203,3 +203,44 @@ pub async fn unlimited_sim() -> SimHandle {
     .await
     .expect("start the simulator")
 }
+
+/// `coder-audit-shipper run --config cfg` as a child process, its log in `run.log` beside
+/// the config.
+pub fn spawn_run(cfg: &Path) -> std::process::Child {
+    let log = std::fs::File::create(cfg.with_file_name("run.log")).expect("run.log");
+    std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+        .args(["run", "--config", cfg.to_str().expect("utf-8 path")])
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn the shipper")
+}
+
+/// SIGTERM (a drain, as systemd and Kubernetes stop it), then wait.
+pub fn stop_gracefully(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// The shipper's log beside `cfg`.
+pub fn run_log(cfg: &Path) -> String {
+    std::fs::read_to_string(cfg.with_file_name("run.log")).unwrap_or_default()
+}
+
+/// Poll `f` every 200 ms until it returns true or `limit` passes; returns its last answer.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -97,3 +97,50 @@ pub fn kafka_tls() -> (String, String) {
         }
     }
 }
+
+/// The HEC peer (Tenzir): `HEC_URL`, `HEC_TOKEN`, `HEC_EVENTS_FILE`.
+pub fn hec() -> HashMap<String, String> {
+    from_env_or_start("hec", &["HEC_URL", "HEC_TOKEN", "HEC_EVENTS_FILE"], "")
+}
+
+/// The HEC peer over HTTPS: the same keys plus `HEC_CA_FILE`.
+pub fn hec_tls() -> HashMap<String, String> {
+    from_env_or_start(
+        "hec-tls",
+        &["HEC_URL", "HEC_TOKEN", "HEC_EVENTS_FILE", "HEC_CA_FILE"],
+        "HEC_TLS_",
+    )
+}
+
+/// The syslog peer (rsyslog): `SYSLOG_TCP`, `SYSLOG_UDP`, `SYSLOG_TLS`, `SYSLOG_CA_FILE`,
+/// `SYSLOG_OUT_DIR`.
+pub fn syslog() -> HashMap<String, String> {
+    from_env_or_start(
+        "syslog",
+        &[
+            "SYSLOG_TCP",
+            "SYSLOG_UDP",
+            "SYSLOG_TLS",
+            "SYSLOG_CA_FILE",
+            "SYSLOG_OUT_DIR",
+        ],
+        "",
+    )
+}
+
+/// The peer's settings from the environment (CI sources the env files, with `prefix` on
+/// the names of a second instance), or from starting it.
+fn from_env_or_start(name: &str, keys: &[&str], prefix: &str) -> HashMap<String, String> {
+    let from_env: HashMap<String, String> = keys
+        .iter()
+        .filter_map(|k| {
+            std::env::var(format!("{prefix}{k}"))
+                .ok()
+                .map(|v| ((*k).to_owned(), v))
+        })
+        .collect();
+    if from_env.len() == keys.len() {
+        return from_env;
+    }
+    ensure(name)
+}

@@ -14,6 +14,8 @@ pub struct Record {
     pub time_micros: Option<i64>,
     /// Coder's `resource_type` (routing: Kafka topic templates).
     pub resource_type: Option<String>,
+    /// Coder's `action` (the syslog MSGID).
+    pub action: Option<String>,
     pub payload: Bytes,
 }
 

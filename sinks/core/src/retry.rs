@@ -137,6 +137,7 @@ mod tests {
             id: "a".into(),
             time_micros: None,
             resource_type: None,
+            action: None,
             payload: "{}".into(),
         }])
     }

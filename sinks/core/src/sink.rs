@@ -24,6 +24,12 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// How many records this sink has delivered cut short to fit its transport (a syslog
+    /// datagram), since it was built. Counted, never silent.
+    fn truncated(&self) -> u64 {
+        0
+    }
+
     /// Flush and release resources before shutdown. The default does nothing.
     async fn close(&mut self) -> Result<(), String> {
         Ok(())

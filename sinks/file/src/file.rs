@@ -212,6 +212,7 @@ mod tests {
                 id: (*id).into(),
                 time_micros: None,
                 resource_type: None,
+                action: None,
                 payload: format!("{{\"id\":\"{id}\"}}").into(),
             })
             .collect()

@@ -49,6 +49,7 @@ mod tests {
                 id: i.to_string(),
                 time_micros: None,
                 resource_type: None,
+                action: None,
                 payload: format!(r#"{{"n":{i}}}"#).into(),
             })
             .collect();

@@ -85,6 +85,7 @@ mod tests {
             id: id.into(),
             time_micros: t.map(|t| DateTime::parse_from_rfc3339(t).unwrap().timestamp_micros()),
             resource_type: None,
+            action: None,
             payload: "{}".into(),
         }
     }

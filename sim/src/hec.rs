@@ -1,0 +1,351 @@
+//! A Splunk HEC server with indexer acknowledgement, for what no installable peer does.
+//!
+//! Tenzir's `accept_splunk` (the real HEC peer of the tests) answers `/services/collector/ack`
+//! with `false` for ever, so the ack protocol is tested against this one. It follows
+//! Splunk's documentation ("About HTTP Event Collector Indexer Acknowledgment", "Format
+//! events for HTTP Event Collector", the HEC error-code table):
+//!
+//! * `POST /services/collector/event` with `Authorization: Splunk <token>` (401 code 2
+//!   without, 403 code 4 when wrong) and `X-Splunk-Request-Channel` (400 code 10 without);
+//!   gzip bodies (`Content-Encoding: gzip`); concatenated JSON envelopes, each needing
+//!   `event` (400 code 12, with `invalid-event-number`); the reply carries `ackId`, counted
+//!   from 0 per channel;
+//! * `POST /services/collector/ack?channel=<guid>` with `{"acks":[ids]}` answers
+//!   `{"acks":{"<id>":bool}}`; an id is true once "indexed" (after `ack_delay`), and
+//!   Splunk forgets it once it has reported it true;
+//! * `GET /services/collector/health`: `{"text":"HEC is healthy","code":17}`.
+//!
+//! Fault injection: the first `busy` event requests get 503 code 9 "Server is busy"; the
+//! first `lose` requests are acknowledged never (their events are "lost before indexing",
+//! so only a resend gets them indexed); an envelope containing `reject_marker` is refused
+//! with 400 code 6 "Invalid data format" and its `invalid-event-number` (the events before
+//! it in the request are indexed, as Splunk does); more than `max_pending` unqueried acks on
+//! a channel answer 503 code 9.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct HecOptions {
+    pub token: String,
+    pub ack_delay: Duration,
+    pub busy: usize,
+    pub lose: usize,
+    pub reject_marker: Option<String>,
+    pub max_pending: usize,
+}
+
+impl Default for HecOptions {
+    fn default() -> Self {
+        HecOptions {
+            token: "hec-sim-token".into(),
+            ack_delay: Duration::from_millis(200),
+            busy: 0,
+            lose: 0,
+            reject_marker: None,
+            max_pending: 10_000,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Channel {
+    next_ack: u64,
+    /// Ack id → when it becomes true, with the request's events (kept until indexed).
+    pending: HashMap<u64, (Instant, Vec<Value>)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    channels: HashMap<String, Channel>,
+    indexed: Vec<Value>,
+    requests: usize,
+    busy_left: usize,
+    lose_left: usize,
+    lost: usize,
+    acks_reported: usize,
+}
+
+#[derive(Clone)]
+struct Shared {
+    options: Arc<HecOptions>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// A running simulator; dropping it leaves the server running until the runtime ends.
+#[derive(Clone)]
+pub struct HecSim {
+    pub addr: SocketAddr,
+    shared: Shared,
+}
+
+impl HecSim {
+    pub async fn start(options: HecOptions) -> std::io::Result<Self> {
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            options,
+        )
+        .await
+    }
+
+    pub async fn start_on(addr: SocketAddr, options: HecOptions) -> std::io::Result<Self> {
+        let shared = Shared {
+            inner: Arc::new(Mutex::new(Inner {
+                busy_left: options.busy,
+                lose_left: options.lose,
+                ..Inner::default()
+            })),
+            options: Arc::new(options),
+        };
+        let app = Router::new()
+            .route("/services/collector/event", post(event))
+            .route("/services/collector", post(event))
+            .route("/services/collector/ack", post(ack))
+            .route("/services/collector/health", get(health))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(HecSim { addr, shared })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The envelopes indexed so far (acknowledged or about to be), in arrival order.
+    pub fn indexed(&self) -> Vec<Value> {
+        self.lock().indexed.clone()
+    }
+
+    /// Event requests answered (any status).
+    pub fn requests(&self) -> usize {
+        self.lock().requests
+    }
+
+    /// Requests whose events were dropped and whose ack never turns true.
+    pub fn lost(&self) -> usize {
+        self.lock().lost
+    }
+
+    /// Ack ids reported true.
+    pub fn acks_reported(&self) -> usize {
+        self.lock().acks_reported
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return Err(Box::new(reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"text": "Token is required", "code": 2}),
+        )));
+    };
+    match auth.strip_prefix("Splunk ") {
+        Some(t) if t == shared.options.token => Ok(()),
+        Some(_) => Err(Box::new(reply(
+            StatusCode::FORBIDDEN,
+            json!({"text": "Invalid token", "code": 4}),
+        ))),
+        None => Err(Box::new(reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"text": "Invalid authorization", "code": 3}),
+        ))),
+    }
+}
+
+fn channel_of(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<String> {
+    headers
+        .get("x-splunk-request-channel")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query.get("channel").cloned())
+        .filter(|c| !c.is_empty())
+}
+
+async fn event(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authorized(&shared, &headers) {
+        return *r;
+    }
+    let Some(channel) = channel_of(&headers, &query) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"text": "Data channel is missing", "code": 10}),
+        );
+    };
+    let gzip = headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let bytes = if gzip {
+        let mut out = Vec::new();
+        if flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .is_err()
+        {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"text": "Invalid data format", "code": 6}),
+            );
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    let mut inner = shared.inner.lock().unwrap_or_else(|e| e.into_inner());
+    inner.requests += 1;
+    if inner.busy_left > 0 {
+        inner.busy_left -= 1;
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"text": "Server is busy", "code": 9}),
+        );
+    }
+    if inner
+        .channels
+        .get(&channel)
+        .is_some_and(|c| c.pending.len() >= shared.options.max_pending)
+    {
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"text": "Server is busy", "code": 9}),
+        );
+    }
+    let mut events = Vec::new();
+    let stream = serde_json::Deserializer::from_slice(&bytes).into_iter::<Value>();
+    for (n, item) in stream.enumerate() {
+        let envelope = match item {
+            Ok(v) => v,
+            Err(_) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"text": "Invalid data format", "code": 6, "invalid-event-number": n}),
+                );
+            }
+        };
+        let marked = shared
+            .options
+            .reject_marker
+            .as_deref()
+            .is_some_and(|m| envelope.to_string().contains(m));
+        if marked || envelope.get("event").is_none_or(Value::is_null) {
+            // Splunk indexes what came before the bad event.
+            inner.indexed.extend(events);
+            let (text, code) = if marked {
+                ("Invalid data format", 6)
+            } else {
+                ("Event field is required", 12)
+            };
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"text": text, "code": code, "invalid-event-number": n}),
+            );
+        }
+        events.push(envelope);
+    }
+    if events.is_empty() {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"text": "No data", "code": 5}),
+        );
+    }
+    let lose = inner.lose_left > 0;
+    if lose {
+        inner.lose_left -= 1;
+        inner.lost += 1;
+    }
+    let ready = Instant::now() + shared.options.ack_delay;
+    let ch = inner.channels.entry(channel).or_default();
+    let id = ch.next_ack;
+    ch.next_ack += 1;
+    if !lose {
+        ch.pending.insert(id, (ready, events));
+    }
+    reply(
+        StatusCode::OK,
+        json!({"text": "Success", "code": 0, "ackId": id}),
+    )
+}
+
+async fn ack(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authorized(&shared, &headers) {
+        return *r;
+    }
+    let Some(channel) = channel_of(&headers, &query) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"text": "Data channel is missing", "code": 10}),
+        );
+    };
+    let Ok(asked) = serde_json::from_slice::<Value>(&body) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"text": "Invalid data format", "code": 6}),
+        );
+    };
+    let ids: Vec<u64> = asked["acks"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let now = Instant::now();
+    let mut inner = shared.inner.lock().unwrap_or_else(|e| e.into_inner());
+    let mut answer = serde_json::Map::new();
+    let mut indexed = Vec::new();
+    if let Some(ch) = inner.channels.get_mut(&channel) {
+        for id in ids {
+            let done = ch.pending.get(&id).is_some_and(|(at, _)| *at <= now);
+            if done && let Some((_, events)) = ch.pending.remove(&id) {
+                indexed.extend(events);
+            }
+            answer.insert(id.to_string(), Value::Bool(done));
+        }
+    } else {
+        for id in ids {
+            answer.insert(id.to_string(), Value::Bool(false));
+        }
+    }
+    inner.acks_reported += answer
+        .values()
+        .filter(|v| v.as_bool() == Some(true))
+        .count();
+    inner.indexed.extend(indexed);
+    reply(StatusCode::OK, json!({ "acks": answer }))
+}
+
+async fn health() -> Response {
+    reply(
+        StatusCode::OK,
+        json!({"text": "HEC is healthy", "code": 17}),
+    )
+}

@@ -1,0 +1,501 @@
+//! The Splunk HEC sink end to end: the Coder simulator → `coder-audit-shipper run` → a real
+//! HEC server (Tenzir's `accept_splunk`, started by `tests/peers/start-hec.sh`), and, for
+//! indexer acknowledgement, the HEC simulator of `coder_sim::hec`: Tenzir's ack endpoint
+//! never reports true, so no installable peer can confirm an ack.
+#![cfg(feature = "splunk")]
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use coder_sim::SimConfig;
+use coder_sim::hec::{HecOptions, HecSim};
+use coder_sim::server::LiveTraffic;
+use common::{peers, run_log, spawn_run, stop_gracefully, wait_until};
+use serde_json::Value;
+
+/// The restart test stops Tenzir: it runs alone, the others share it.
+static HEC: RwLock<()> = RwLock::new(());
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn write_config(dir: &Path, coder_url: &str, sink: &str) -> PathBuf {
+    let path = dir.join("shipper.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[coder]
+url = "{coder_url}"
+token = "{token}"
+poll_interval = "200ms"
+overlap = "1m"
+page_size = 200
+start_at = "beginning"
+
+[checkpoint]
+dir = "{state}"
+
+[sinks.splunk]
+type = "splunk_hec"
+batch_timeout = "200ms"
+{sink}
+"#,
+            token = SimConfig::DEFAULT_TOKEN,
+            state = dir.join("state").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The envelopes Tenzir wrote with `source` (each test ships under its own source).
+fn received(events_file: &str, source: &str) -> Vec<Value> {
+    std::fs::read_to_string(events_file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["source"] == source)
+        .collect()
+}
+
+fn audit_ids(envelopes: &[Value]) -> HashSet<String> {
+    envelopes
+        .iter()
+        .filter_map(|v| v["fields"]["coder_audit_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn inserted(sim: &coder_sim::SimHandle) -> HashMap<String, chrono::DateTime<Utc>> {
+    sim.inserted().into_iter().collect()
+}
+
+#[test]
+fn every_event_reaches_hec_in_a_gzip_batch_with_its_envelope() {
+    let _shared = HEC.read().unwrap_or_else(|e| e.into_inner());
+    let hec = peers::hec();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(
+        400,
+        Duration::from_secs(86_400),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let rows = inserted(&sim);
+    let source = unique("cas");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &format!(
+            r#"endpoint = "{}"
+token = "{}"
+index = "coder"
+source = "{source}"
+compression = "gzip"
+max_request_bytes = "64KiB""#,
+            hec["HEC_URL"], hec["HEC_TOKEN"]
+        ),
+    );
+    let mut child = spawn_run(&cfg);
+    let all = wait_until(Duration::from_secs(90), || {
+        audit_ids(&received(&hec["HEC_EVENTS_FILE"], &source)).len() >= rows.len()
+    });
+    stop_gracefully(&mut child);
+    let got = received(&hec["HEC_EVENTS_FILE"], &source);
+    assert!(
+        all,
+        "{} of {} arrived\n{}",
+        audit_ids(&got).len(),
+        rows.len(),
+        run_log(&cfg)
+    );
+    assert_eq!(
+        audit_ids(&got),
+        rows.keys().cloned().collect::<HashSet<_>>()
+    );
+    for e in &got {
+        let id = e["fields"]["coder_audit_id"].as_str().unwrap();
+        assert_eq!(
+            e["event"]["id"], id,
+            "raw format: the event is Coder's entry"
+        );
+        assert_eq!(e["sourcetype"], "coder:audit");
+        assert_eq!(e["index"], "coder");
+        assert_eq!(
+            e["host"], "127.0.0.1",
+            "the host defaults to the Coder URL's"
+        );
+        // Tenzir turns the epoch seconds back into RFC 3339, with float rounding.
+        let t = chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap()).unwrap();
+        let skew = (t.with_timezone(&Utc) - rows[id])
+            .num_microseconds()
+            .unwrap()
+            .abs();
+        assert!(skew <= 1, "time {t} vs {} for {id}", rows[id]);
+    }
+}
+
+#[test]
+fn ocsf_over_https_with_a_custom_ca_and_refused_without_it() {
+    let _shared = HEC.read().unwrap_or_else(|e| e.into_inner());
+    let hec = peers::hec_tls();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(
+        100,
+        Duration::from_secs(3_600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let rows = inserted(&sim);
+    let source = unique("cas-tls");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!(
+        r#"endpoint = "{}"
+token = "{}"
+source = "{source}"
+format = "ocsf"
+tls_ca_file = "{}""#,
+        hec["HEC_URL"], hec["HEC_TOKEN"], hec["HEC_CA_FILE"]
+    );
+    let cfg = write_config(dir.path(), &sim.url(), &sink);
+    let mut child = spawn_run(&cfg);
+    let all = wait_until(Duration::from_secs(90), || {
+        audit_ids(&received(&hec["HEC_EVENTS_FILE"], &source)).len() >= rows.len()
+    });
+    stop_gracefully(&mut child);
+    let got = received(&hec["HEC_EVENTS_FILE"], &source);
+    assert!(
+        all,
+        "{} of {} arrived\n{}",
+        audit_ids(&got).len(),
+        rows.len(),
+        run_log(&cfg)
+    );
+    for e in &got {
+        assert_eq!(e["sourcetype"], "ocsf:coder:audit");
+        assert_eq!(e["event"]["metadata"]["version"], "1.8.0");
+        let uid = e["event"]["metadata"]["uid"].as_str().unwrap();
+        assert!(uid.starts_with(e["fields"]["coder_audit_id"].as_str().unwrap()));
+    }
+
+    // The same server is not trusted with the system's CAs only.
+    let dir = tempfile::tempdir().unwrap();
+    let untrusted = sink
+        .lines()
+        .filter(|l| !l.starts_with("tls_ca_file"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cfg = write_config(dir.path(), &sim.url(), &untrusted);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+        .args(["validate", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("sink splunk: NOT reachable"), "{text}");
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
+}
+
+#[test]
+fn a_wrong_token_stops_the_sink_with_a_clear_error_that_hides_the_token() {
+    let _shared = HEC.read().unwrap_or_else(|e| e.into_inner());
+    let hec = peers::hec();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(
+        5,
+        Duration::from_secs(600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Wr0ng-T0ken-d0-not-print";
+    let token_file = dir.path().join("hec-token");
+    std::fs::write(&token_file, format!("{secret}\n")).unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &format!(
+            "endpoint = \"{}\"\ntoken_file = \"{}\"\nsource = \"{}\"",
+            hec["HEC_URL"],
+            token_file.display(),
+            unique("cas-bad")
+        ),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a refused token ends the run:\n{err}"
+    );
+    assert!(err.contains("Invalid token"), "{err}");
+    assert!(
+        err.contains("token_file"),
+        "the message says what to fix:\n{err}"
+    );
+    assert!(!err.contains(secret), "the token leaked:\n{err}");
+    // Nothing was delivered, so no checkpoint was written.
+    let checkpoints: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(checkpoints.is_empty(), "{checkpoints:?}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+        .args(["validate", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("NOT reachable") && text.contains("Invalid token"),
+        "{text}"
+    );
+    assert!(!text.contains(secret));
+}
+
+#[test]
+fn a_hec_restarted_mid_run_loses_nothing() {
+    let _alone = HEC.write().unwrap_or_else(|e| e.into_inner());
+    let hec = peers::hec();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(
+        200,
+        Duration::from_secs(3_600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let before: HashSet<String> = inserted(&sim).into_keys().collect();
+    let source = unique("cas-restart");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &format!(
+            "endpoint = \"{}\"\ntoken = \"{}\"\nsource = \"{source}\"\nrequest_timeout = \"3s\"",
+            hec["HEC_URL"], hec["HEC_TOKEN"]
+        ),
+    );
+    let mut child = spawn_run(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            audit_ids(&received(&hec["HEC_EVENTS_FILE"], &source)).len() >= before.len()
+        }),
+        "{}",
+        run_log(&cfg)
+    );
+
+    // HEC goes away for 10 s while Coder keeps recording. (Tenzir's output file starts
+    // empty again: the check is on what Coder recorded meanwhile.)
+    peers::stop("hec");
+    let live = {
+        let _in_runtime = rt.enter();
+        sim.spawn_live(LiveTraffic {
+            rows_per_sec: 20.0,
+            late_share: 0.1,
+            late_max: Duration::from_secs(5),
+            tie_share: 0.1,
+        })
+    };
+    std::thread::sleep(Duration::from_secs(10));
+    let hec = peers::hec();
+    std::thread::sleep(Duration::from_secs(2));
+    live.abort();
+    let during: HashSet<String> = inserted(&sim)
+        .into_keys()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert!(during.len() >= 150, "only {} live rows", during.len());
+    let all = wait_until(Duration::from_secs(60), || {
+        audit_ids(&received(&hec["HEC_EVENTS_FILE"], &source)).is_superset(&during)
+    });
+    stop_gracefully(&mut child);
+    let got = audit_ids(&received(&hec["HEC_EVENTS_FILE"], &source));
+    let missing: Vec<_> = during.difference(&got).collect();
+    let log = run_log(&cfg);
+    assert!(
+        all && missing.is_empty(),
+        "{} of {} lost: {missing:?}\n{log}",
+        missing.len(),
+        during.len()
+    );
+    assert!(
+        log.contains("retrying"),
+        "the outage was noticed and retried:\n{log}"
+    );
+}
+
+/// The shipper against the HEC simulator with acknowledgement on.
+fn ack_run(
+    options: HecOptions,
+    rows: usize,
+    extra: &str,
+) -> (HecSim, HashSet<String>, PathBuf, tempfile::TempDir) {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let hec = rt.block_on(HecSim::start(options.clone())).unwrap();
+    sim.backlog(
+        rows,
+        Duration::from_secs(86_400),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let ids: HashSet<String> = inserted(&sim).into_keys().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &format!(
+            "endpoint = \"{}\"\ntoken = \"{}\"\nack = true\nack_poll_interval = \"100ms\"\n{extra}",
+            hec.url(),
+            options.token
+        ),
+    );
+    let mut child = spawn_run(&cfg);
+    let checkpoint = dir.path().join("state");
+    let done = wait_until(Duration::from_secs(90), || {
+        let got: HashSet<String> = hec
+            .indexed()
+            .iter()
+            .filter_map(|e| e["fields"]["coder_audit_id"].as_str().map(str::to_owned))
+            .collect();
+        got.len() >= ids.len() && checkpoint.exists()
+    });
+    // Keep the simulators' runtime alive until the shipper is done with them.
+    std::thread::sleep(Duration::from_millis(500));
+    stop_gracefully(&mut child);
+    assert!(done, "not everything was indexed:\n{}", run_log(&cfg));
+    drop(rt);
+    (hec, ids, cfg, dir)
+}
+
+#[test]
+fn a_batch_counts_as_delivered_only_once_the_indexers_acknowledge_it() {
+    let (hec, ids, cfg, _dir) = ack_run(
+        HecOptions {
+            ack_delay: Duration::from_millis(300),
+            busy: 2,
+            lose: 1,
+            ..HecOptions::default()
+        },
+        600,
+        "ack_timeout = \"2s\"\nmax_request_bytes = \"32KiB\"",
+    );
+    let indexed: HashSet<String> = hec
+        .indexed()
+        .iter()
+        .filter_map(|e| e["fields"]["coder_audit_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        indexed, ids,
+        "every event indexed, the lost request's included"
+    );
+    assert_eq!(hec.lost(), 1);
+    assert!(hec.acks_reported() >= 2);
+    let log = run_log(&cfg);
+    assert!(
+        log.contains("Server is busy"),
+        "503 busy was retried:\n{log}"
+    );
+    assert!(
+        log.contains("no indexer acknowledgement in time; sending the events again"),
+        "the request whose ack never came was sent again:\n{log}"
+    );
+    assert!(log.contains("dead_lettered=0"), "{log}");
+}
+
+#[test]
+fn pending_acks_are_capped() {
+    // The simulator answers 503 busy past 2 unqueried acks on a channel; with the sink's
+    // cap at 2 it never has to.
+    let (hec, ids, cfg, _dir) = ack_run(
+        HecOptions {
+            ack_delay: Duration::from_millis(100),
+            max_pending: 2,
+            ..HecOptions::default()
+        },
+        300,
+        "max_pending_acks = 2\nmax_request_bytes = \"8KiB\"",
+    );
+    assert!(
+        hec.requests() >= 10,
+        "the batch was split into many requests"
+    );
+    let log = run_log(&cfg);
+    assert!(!log.contains("Server is busy"), "{log}");
+    assert_eq!(hec.indexed().len(), ids.len());
+}
+
+#[test]
+fn an_event_hec_refuses_is_dead_lettered_and_the_rest_of_its_request_delivered() {
+    let rt = common::runtime();
+    let marker = "refuse-me-0123456789";
+    let sim = rt.block_on(common::unlimited_sim());
+    let hec = rt
+        .block_on(HecSim::start(HecOptions {
+            reject_marker: Some(marker.into()),
+            ack_delay: Duration::from_millis(50),
+            ..HecOptions::default()
+        }))
+        .unwrap();
+    let t = Utc::now() - TimeDelta::minutes(30);
+    sim.backlog(50, Duration::from_secs(600), t);
+    let bad_id = uuid::Uuid::new_v4().to_string();
+    assert!(sim.insert_entry(&serde_json::json!({
+        "id": bad_id, "request_id": uuid::Uuid::new_v4().to_string(),
+        "time": (t - TimeDelta::minutes(3)).to_rfc3339(),
+        "ip": "10.0.0.1", "user_agent": marker, "resource_type": "template",
+        "resource_id": uuid::Uuid::new_v4().to_string(), "resource_target": "t",
+        "resource_icon": "", "action": "write", "status_code": 200, "additional_fields": {},
+        "description": "{user} updated template {target}", "resource_link": "", "diff": {},
+        "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
+    })));
+    let ids: HashSet<String> = inserted(&sim).into_keys().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &format!(
+            "endpoint = \"{}\"\ntoken = \"{}\"\nack = true\nack_poll_interval = \"100ms\"",
+            hec.url(),
+            HecOptions::default().token
+        ),
+    );
+    let mut child = spawn_run(&cfg);
+    let dead_file = dir.path().join("state/dead-letter/splunk.ndjson");
+    let indexed = || -> HashSet<String> {
+        hec.indexed()
+            .iter()
+            .filter_map(|e| e["fields"]["coder_audit_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let done = wait_until(Duration::from_secs(60), || {
+        indexed().len() >= ids.len() - 1 && dead_file.exists()
+    });
+    stop_gracefully(&mut child);
+    let log = run_log(&cfg);
+    assert!(done, "{log}");
+    let mut expected = ids.clone();
+    expected.remove(&bad_id);
+    assert_eq!(indexed(), expected);
+    let dead = std::fs::read_to_string(&dead_file).unwrap();
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(
+        dead.contains(&bad_id) && dead.contains("Invalid data format"),
+        "{dead}"
+    );
+    assert!(log.contains("dead_lettered=1"), "{log}");
+}
