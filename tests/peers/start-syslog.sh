@@ -7,7 +7,8 @@
 # Received messages are written verbatim (%rawmsg%, the octet count stripped), one per
 # line, to $PEERS_RUN/syslog/out/{tcp,udp,tls}.log. rsyslog escapes control characters
 # (an LF inside a message shows up as #012, a tab as #011).
-# maxMessageSize is 256k (rsyslog's default 8k would cut the 200 KB test event over TCP).
+# maxMessageSize is 256k and imtcp maxFrameSize 1 MiB (rsyslog's defaults, 8k and 200000,
+# would cut the 200 KB test event over TCP, or split it as "octet stuffing").
 # The server certificate is signed by a throwaway CA: $PEERS_RUN/syslog/tls/ca.pem.
 # apt installs rsyslog rsyslog-gnutls when missing (needs root; ~10 s).
 # stdout: the daemon PID only (last line). Everything else goes to stderr.
@@ -61,7 +62,7 @@ global(workDirectory="$D/work" maxMessageSize="256k"
        defaultNetstreamDriverCAFile="$D/tls/ca.pem"
        defaultNetstreamDriverCertFile="$D/tls/server.pem"
        defaultNetstreamDriverKeyFile="$D/tls/server.key")
-module(load="imtcp" maxSessions="500")
+module(load="imtcp" maxSessions="500" maxFrameSize="1048576")
 module(load="imudp")
 template(name="raw" type="string" string="%rawmsg%\n")
 ruleset(name="tcp") { action(type="omfile" file="$D/out/tcp.log" template="raw") }
