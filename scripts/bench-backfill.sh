@@ -4,7 +4,9 @@
 #
 #   scripts/bench-backfill.sh [ROWS] [SPAN] [SINK] [FORMAT]
 #       default: 100000 rows over 30d into the file sink, raw
-#       SINK: file | kafka | s3 (the peer is started with tests/peers/start-*.sh)
+#       SINK: file | kafka | s3 | hec (Tenzir, no acks) | hec-ack (the HEC simulator,
+#             indexer acknowledgement on) | syslog-tls (rsyslog over TLS) | syslog-tcp
+#             (the peers are started with tests/peers/start-*.sh)
 #       FORMAT: raw | ecs | ocsf
 #   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles.
 #
@@ -20,7 +22,8 @@ cargo build --release -q --workspace --bins
 work=$(mktemp -d)
 export PEERS_RUN=${PEERS_RUN:-/tmp/coder-audit-shipper-peers}
 bucket=
-trap 'kill "$sim_pid" 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
+hec_pid=
+trap 'kill "$sim_pid" $hec_pid 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
 
 ./target/release/coder-sim --backlog "$rows" --backlog-span "$span" --rate-limit 0 >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
@@ -55,7 +58,30 @@ s3)
     "$bucket" "$AWS_REGION" "$S3_ENDPOINT" "$format" >>"$work/bench.toml"
   # s3s-fs keeps a bucket as a directory of its data dir: this creates it.
   mkdir -p "$PEERS_RUN/s3-data/$bucket" ;;
-*) echo "unknown sink $sink (file|kafka|s3)" >&2; exit 2 ;;
+hec)
+  bash tests/peers/start-hec.sh >/dev/null
+  . "$PEERS_RUN/hec.env"
+  printf '[sinks.splunk]\ntype = "splunk_hec"\nendpoint = "%s"\ntoken = "%s"\nformat = "%s"\n' \
+    "$HEC_URL" "$HEC_TOKEN" "$format" >>"$work/bench.toml" ;;
+hec-ack)
+  ./target/release/hec-sim >"$work/hec.out" 2>"$work/hec.err" &
+  hec_pid=$!
+  for _ in $(seq 1 100); do
+    hec_url=$(sed -n 's/^listening on //p' "$work/hec.out"); [ -n "$hec_url" ] && break; sleep 0.1
+  done
+  printf '[sinks.splunk]\ntype = "splunk_hec"\nendpoint = "%s"\ntoken = "hec-sim-token"\nack = true\nformat = "%s"\n' \
+    "$hec_url" "$format" >>"$work/bench.toml" ;;
+syslog-tls|syslog-tcp)
+  bash tests/peers/start-syslog.sh >/dev/null
+  . "$PEERS_RUN/syslog.env"
+  if [ "$sink" = syslog-tls ]; then
+    printf '[sinks.siem]\ntype = "syslog"\naddress = "%s"\ntransport = "tls"\ntls_ca_file = "%s"\nformat = "%s"\napp_name = "bench"\n' \
+      "$SYSLOG_TLS" "$SYSLOG_CA_FILE" "$format" >>"$work/bench.toml"
+  else
+    printf '[sinks.siem]\ntype = "syslog"\naddress = "%s"\nformat = "%s"\napp_name = "bench"\n' \
+      "$SYSLOG_TCP" "$format" >>"$work/bench.toml"
+  fi ;;
+*) echo "unknown sink $sink (file|kafka|s3|hec|hec-ack|syslog-tls|syslog-tcp)" >&2; exit 2 ;;
 esac
 
 from=$(date -u -d "-40 days" +%Y-%m-%d)

@@ -127,7 +127,7 @@ mod defaults {
     }
     #[cfg(feature = "splunk")]
     pub fn hec_batch_max_bytes() -> u64 {
-        8 << 20
+        16 << 20
     }
     #[cfg(feature = "splunk")]
     pub fn hec_batch_timeout() -> Duration {

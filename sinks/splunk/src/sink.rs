@@ -12,6 +12,9 @@ use crate::config::{HecCompression, HecConfig};
 use crate::envelope::{Envelope, Request, compress, requests};
 use crate::reply::{Reply, acked, classify};
 
+/// The first ack poll of a batch; later ones double up to `ack_poll_interval`.
+const FIRST_POLL: Duration = Duration::from_millis(100);
+
 pub struct HecSink {
     name: String,
     config: HecConfig,
@@ -215,6 +218,7 @@ impl Sink for HecSink {
             .ack
             .as_ref()
             .map_or(usize::MAX, |a| a.max_pending.max(1));
+        let mut poll_wait = FIRST_POLL / 2;
         loop {
             while pending.len() < max_pending
                 && let Some(request) = todo.pop_front()
@@ -283,7 +287,11 @@ impl Sink for HecSink {
             let Some(ack) = self.config.ack.clone() else {
                 break;
             };
-            tokio::time::sleep(ack.poll_interval).await;
+            // The first polls of a batch come sooner (from 100 ms, doubling up to the
+            // interval): a lightly loaded indexer acknowledges within a fraction of a second,
+            // and the batch holds the stream until it does.
+            poll_wait = (poll_wait * 2).clamp(FIRST_POLL, ack.poll_interval.max(FIRST_POLL));
+            tokio::time::sleep(poll_wait.min(ack.poll_interval)).await;
             match self.poll_acks(&pending.ids()).await {
                 Ok(ids) => {
                     pending.confirm(&ids);
