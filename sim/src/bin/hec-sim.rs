@@ -32,6 +32,6 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     println!("listening on {}", sim.url());
     tokio::signal::ctrl_c().await?;
-    eprintln!("indexed {} events", sim.indexed().len());
+    eprintln!("indexed {} events", sim.indexed_count());
     Ok(())
 }
