@@ -1051,4 +1051,62 @@ path = "/tmp/audit.ndjson"
         let c = load(&MINIMAL.replace("\"abc\"", "\"tok-very-secret\"")).unwrap();
         assert!(!format!("{c:?}").contains("very-secret"));
     }
+
+    #[cfg(feature = "syslog")]
+    #[test]
+    fn syslog_misuse_names_the_key() {
+        let with = |sink: &str| {
+            load(&format!(
+                "{MINIMAL}\n[sinks.siem]\ntype = \"syslog\"\naddress = \"siem:6514\"\n{sink}\n"
+            ))
+        };
+        let c = with("body = \"leef\"").unwrap();
+        assert_eq!(c.sinks["siem"].encoding().target(), Some(Target::Leef));
+        for (sink, key) in [
+            ("body = \"cef\"\nformat = \"ocsf\"", "sinks.siem.format"),
+            ("tls_ca_file = \"/ca.pem\"", "sinks.siem.tls_ca_file"),
+            (
+                "transport = \"tls\"\ntls_cert_file = \"/c.pem\"",
+                "sinks.siem.tls_cert_file",
+            ),
+            ("max_message_bytes = 100", "sinks.siem.max_message_bytes"),
+            // serde's tagged enums lose the field's name; the value and the choices stay.
+            (
+                "framing = \"newline\"",
+                "unknown variant `newline`, expected `octet-counting` or `lf`",
+            ),
+        ] {
+            let err = with(sink).unwrap_err().to_string();
+            assert!(err.contains(key), "{sink}: {err}");
+        }
+        let err = load(&format!(
+            "{MINIMAL}\n[sinks.siem]\ntype = \"syslog\"\naddress = \"siem\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sinks.siem.address"), "{err}");
+    }
+
+    #[cfg(feature = "splunk")]
+    #[test]
+    fn hec_needs_one_token_and_never_shows_it() {
+        let hec = |extra: &str| {
+            load(&format!(
+                "{MINIMAL}\n[sinks.splunk]\ntype = \"splunk_hec\"\nendpoint = \"https://splunk:8088\"\n{extra}\n"
+            ))
+        };
+        let c = hec("token = \"hec-very-secret\"\nack = true").unwrap();
+        assert!(!format!("{c:?}").contains("very-secret"));
+        for (extra, key) in [
+            ("", "sinks.splunk.token"),
+            ("token = \"a\"\ntoken_file = \"/t\"", "sinks.splunk.token"),
+            (
+                "token = \"a\"\nmax_pending_acks = 0",
+                "sinks.splunk.ack_poll_interval",
+            ),
+        ] {
+            let err = hec(extra).unwrap_err().to_string();
+            assert!(err.contains(key), "{extra}: {err}");
+        }
+    }
 }

@@ -11,7 +11,12 @@ use coder_sim::hec::{HecOptions, HecSim};
 struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: std::net::SocketAddr,
-    #[arg(long, env = "HEC_SIM_TOKEN", default_value = "hec-sim-token", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "HEC_SIM_TOKEN",
+        default_value = "hec-sim-token",
+        hide_env_values = true
+    )]
     token: String,
     /// How long an accepted request takes to be "indexed" (its ack turns true).
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
