@@ -9,7 +9,7 @@
 //! id so a SIEM can deduplicate a resent batch without parsing the body. Header fields are
 //! limited to printable US-ASCII of bounded length (§6); anything else becomes `_`.
 
-use chrono::DateTime;
+use chrono::{DateTime, Datelike};
 use sink_core::Record;
 
 use crate::config::{Facility, Severity};
@@ -39,7 +39,12 @@ impl Header {
     pub fn message(&self, record: &Record, max: Option<usize>) -> (Vec<u8>, bool) {
         let mut out = Vec::with_capacity(record.payload.len() + 160);
         out.extend_from_slice(format!("<{}>1 ", self.pri).as_bytes());
-        match record.time_micros.and_then(DateTime::from_timestamp_micros) {
+        // RFC 5424's FULL-DATE has a four-digit year; anything else is no usable time.
+        match record
+            .time_micros
+            .and_then(DateTime::from_timestamp_micros)
+            .filter(|t| (0..=9999).contains(&t.year()))
+        {
             Some(t) => {
                 out.extend_from_slice(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().as_bytes())
             }
@@ -161,6 +166,18 @@ mod tests {
         assert!(
             m.starts_with("<134>1 - - app_name - log_in_now [coder@32473"),
             "{m}"
+        );
+    }
+
+    #[test]
+    fn a_time_rfc_5424_cannot_write_is_nil() {
+        let mut r = record("x");
+        r.time_micros = Some(300_000_000_000_000_000); // year 11476
+        let (m, _) = header().message(&r, None);
+        assert!(
+            String::from_utf8(m)
+                .unwrap()
+                .starts_with("<85>1 - coder.example.com")
         );
     }
 
