@@ -36,11 +36,11 @@ fuzz_target!(|input: Input| {
     };
     let max = input.max.map(usize::from);
     let (message, cut) = header.message(&record, max);
-    if let Some(max) = max {
-        if cut {
-            // Only the body is cut: a header longer than the limit leaves an empty body.
-            assert!(message.len() <= max || message.ends_with(b"] "));
-        }
+    // Only the body is cut: a header longer than the limit leaves an empty body.
+    if let Some(max) = max
+        && cut
+    {
+        assert!(message.len() <= max || message.ends_with(b"] "));
     }
     // `<PRI>1 ` then five space-free header fields.
     let text = String::from_utf8_lossy(&message);
