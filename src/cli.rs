@@ -66,6 +66,14 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Send a sink's dead letters again (after fixing why the peer refused them). Records
+    /// it refuses again go back to the dead-letter file.
+    ReplayDeadLetters {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        sink: String,
+    },
     /// Inspect checkpoints.
     Checkpoint {
         #[command(subcommand)]

@@ -23,7 +23,18 @@ pub struct Config {
     pub checkpoint: CheckpointConfig,
     #[serde(default)]
     pub enrich: EnrichConfig,
+    #[serde(default)]
+    pub dead_letter: DeadLetterConfig,
     pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+/// `[dead_letter]`: where records a peer refused for good are kept, one NDJSON file per
+/// sink (`replay-dead-letters` sends them again).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterConfig {
+    /// Default: `<checkpoint dir>/dead-letter`.
+    pub dir: Option<PathBuf>,
 }
 
 /// `[enrich]`: what the operator adds to every normalized event.
@@ -840,6 +851,14 @@ impl Config {
             ),
             coder_version,
         }
+    }
+
+    /// Where dead letters go: `[dead_letter] dir`, or `dead-letter` in the checkpoint dir.
+    pub fn dead_letter_dir(&self) -> PathBuf {
+        self.dead_letter
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.checkpoint.dir.join("dead-letter"))
     }
 
     /// The host the events come from: the access URL's, or the Coder URL's.

@@ -1,38 +1,78 @@
 //! The dead-letter file: records a peer refused for good (larger than a Kafka broker
 //! takes, say), kept with the reason so nothing is silently skipped.
 //!
-//! One NDJSON file per sink, `<checkpoint dir>/dead-letter/<sink>.ndjson`, appended and
-//! fsynced before the checkpoint moves past the batch: a record is either delivered, in
-//! this file, or still ahead of the checkpoint.
+//! One NDJSON file per sink, `<dead_letter dir>/<sink>.ndjson` (by default under the
+//! checkpoint directory), appended and fsynced before the checkpoint moves past the batch:
+//! a record is either delivered, in this file, or still ahead of the checkpoint. Each line
+//! keeps what the sink needs to send the record again (`replay-dead-letters`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use sink_core::{Batch, DeadRecord};
+use serde::{Deserialize, Serialize};
+use sink_core::{Batch, DeadRecord, Record};
 
 #[derive(Debug, Clone)]
 pub struct DeadLetters {
     path: PathBuf,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Line<'a> {
-    sink: &'a str,
-    id: &'a str,
-    reason: &'a str,
+    sink: std::borrow::Cow<'a, str>,
+    id: std::borrow::Cow<'a, str>,
+    reason: std::borrow::Cow<'a, str>,
     dead_lettered_at: String,
-    /// The record as the sink would have sent it (UTF-8 JSON for every format we encode).
+    /// The record as the sink would have sent it (UTF-8 for every format we encode).
     payload: std::borrow::Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time_micros: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A dead-letter line that is not one: the file was edited or cut.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}: not a dead-letter record: {message}")]
+pub struct BadLine {
+    pub path: String,
+    pub line: usize,
+    pub message: String,
 }
 
 impl DeadLetters {
-    pub fn new(checkpoint_dir: &Path, sink: &str) -> Self {
+    /// The dead letters of `sink` in `dir` (`[dead_letter] dir`).
+    pub fn new(dir: &Path, sink: &str) -> Self {
         Self {
-            path: checkpoint_dir
-                .join("dead-letter")
-                .join(format!("{sink}.ndjson")),
+            path: dir.join(format!("{sink}.ndjson")),
         }
+    }
+
+    /// The records of a dead-letter file, in order, ready to be sent again.
+    pub fn read(path: &Path) -> Result<Vec<Record>, Box<dyn std::error::Error + Send + Sync>> {
+        let text = std::fs::read_to_string(path)?;
+        let mut records = Vec::new();
+        for (n, l) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let line: Line<'_> = serde_json::from_str(l).map_err(|e| BadLine {
+                path: path.display().to_string(),
+                line: n + 1,
+                message: e.to_string(),
+            })?;
+            records.push(Record {
+                id: line.id.into_owned(),
+                time_micros: line.time_micros,
+                resource_type: line.resource_type.map(|c| c.into_owned()),
+                action: line.action.map(|c| c.into_owned()),
+                payload: line.payload.into_owned().into(),
+            });
+        }
+        Ok(records)
     }
 
     pub fn path(&self) -> &Path {
@@ -51,11 +91,14 @@ impl DeadLetters {
                 continue;
             };
             let line = Line {
-                sink,
-                id: &record.id,
-                reason: &d.reason,
+                sink: sink.into(),
+                id: record.id.as_str().into(),
+                reason: d.reason.as_str().into(),
                 dead_lettered_at: now.clone(),
                 payload: String::from_utf8_lossy(&record.payload),
+                time_micros: record.time_micros,
+                resource_type: record.resource_type.as_deref().map(Into::into),
+                action: record.action.as_deref().map(Into::into),
             };
             serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other)?;
             out.push(b'\n');
@@ -83,9 +126,9 @@ mod tests {
                 .iter()
                 .map(|id| Record {
                     id: (*id).into(),
-                    time_micros: None,
-                    resource_type: None,
-                    action: None,
+                    time_micros: Some(1_700_000_000_000_000),
+                    resource_type: Some("workspace".into()),
+                    action: Some("start".into()),
                     payload: format!(r#"{{"id":"{id}"}}"#).into(),
                 })
                 .collect(),
@@ -105,5 +148,19 @@ mod tests {
         assert_eq!(lines[0]["id"], "b");
         assert_eq!(lines[0]["reason"], "message too large");
         assert_eq!(lines[0]["payload"], r#"{"id":"b"}"#);
+        let back = DeadLetters::read(dl.path()).unwrap();
+        assert_eq!(
+            back,
+            vec![batch.records()[1].clone(), batch.records()[1].clone()]
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_record_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.ndjson");
+        std::fs::write(&path, "{\"sink\":\"s\"}\n").unwrap();
+        let err = DeadLetters::read(&path).unwrap_err().to_string();
+        assert!(err.contains("s.ndjson:1"), "{err}");
     }
 }

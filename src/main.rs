@@ -21,6 +21,9 @@ async fn main() -> std::process::ExitCode {
         Command::Tap { config, sink, once } => commands::tap(&config, sink.as_deref(), once).await,
         Command::Backfill { config, from, to } => commands::backfill(&config, from, to).await,
         Command::Validate { config, offline } => commands::validate(&config, offline).await,
+        Command::ReplayDeadLetters { config, sink } => {
+            commands::replay_dead_letters(&config, &sink).await
+        }
         Command::Checkpoint {
             command: CheckpointCommand::Show { config, json },
         } => commands::show_checkpoints(&config, json),

@@ -498,4 +498,58 @@ fn an_event_hec_refuses_is_dead_lettered_and_the_rest_of_its_request_delivered()
         "{dead}"
     );
     assert!(log.contains("dead_lettered=1"), "{log}");
+
+    // replay-dead-letters: still refused, the record goes back to the file...
+    let replay = |cfg: &Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args([
+                "replay-dead-letters",
+                "--sink",
+                "splunk",
+                "--config",
+                cfg.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    let again = replay(&cfg);
+    assert!(
+        again.contains("0 dead letters sent again, 1 refused again"),
+        "{again}"
+    );
+    let dead = std::fs::read_to_string(&dead_file).unwrap();
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(
+        !dir.path()
+            .join("state/dead-letter/splunk.replaying.ndjson")
+            .exists()
+    );
+    // ... and once the peer takes it, it is indexed, as it was first encoded, and the file
+    // is gone.
+    let fixed = rt
+        .block_on(HecSim::start(HecOptions {
+            ack_delay: Duration::from_millis(50),
+            ..HecOptions::default()
+        }))
+        .unwrap();
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&hec.url(), &fixed.url());
+    std::fs::write(&cfg, text).unwrap();
+    let done = replay(&cfg);
+    assert!(done.contains("1 dead letters sent again"), "{done}");
+    let indexed = fixed.indexed();
+    assert_eq!(indexed.len(), 1);
+    assert_eq!(indexed[0]["fields"]["coder_audit_id"], bad_id.as_str());
+    assert_eq!(indexed[0]["event"]["user_agent"], marker);
+    assert!(!dead_file.exists());
+    let none = replay(&cfg);
+    assert!(none.contains("sink splunk: no dead letters in"), "{none}");
 }

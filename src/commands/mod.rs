@@ -5,6 +5,7 @@ mod backfill;
 mod checkpoint;
 #[cfg(feature = "demo")]
 mod demo;
+mod replay;
 mod run;
 mod tap;
 mod validate;
@@ -17,6 +18,7 @@ pub use backfill::backfill;
 pub use checkpoint::show_checkpoints;
 #[cfg(feature = "demo")]
 pub use demo::demo;
+pub use replay::replay_dead_letters;
 pub use run::{run, run_config};
 pub use tap::tap;
 pub use validate::validate;
@@ -74,7 +76,7 @@ impl<'a> Streams<'a> {
             self.store.clone(),
             key,
             stats,
-            DeadLetters::new(&self.config.checkpoint.dir, name),
+            DeadLetters::new(&self.config.dead_letter_dir(), name),
         )
         .with_batching(built.batching);
         Ok((tailer, outlet))

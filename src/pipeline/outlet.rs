@@ -303,7 +303,7 @@ mod tests {
             store.clone(),
             key.clone(),
             Arc::default(),
-            DeadLetters::new(dir.path(), "lake"),
+            DeadLetters::new(&dir.path().join("dead-letter"), "lake"),
         )
         .with_batching(Batching {
             max_bytes: usize::MAX,

@@ -96,7 +96,10 @@ impl Harness {
             Arc::new(self.store()),
             self.key(),
             Arc::new(StreamStats::default()),
-            coder_audit_shipper::dead_letter::DeadLetters::new(self.dir.path(), "test"),
+            coder_audit_shipper::dead_letter::DeadLetters::new(
+                &self.dir.path().join("dead-letter"),
+                "test",
+            ),
         );
         (tailer, outlet)
     }
