@@ -18,6 +18,10 @@ pub const TOKEN_ENV: &str = "CODER_SESSION_TOKEN";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// How long a stopping stream (SIGTERM, Ctrl-C) may spend sending what it holds before
+    /// it gives up, leaving its checkpoint before those records.
+    #[serde(default = "defaults::shutdown_timeout", with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
     pub coder: CoderConfig,
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
@@ -89,6 +93,9 @@ mod defaults {
     }
     pub fn max_response_bytes() -> u64 {
         64 * 1024 * 1024
+    }
+    pub fn shutdown_timeout() -> Duration {
+        Duration::from_secs(30)
     }
     pub fn checkpoint_dir() -> std::path::PathBuf {
         "/var/lib/coder-audit-shipper".into()

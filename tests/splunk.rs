@@ -106,7 +106,12 @@ max_request_bytes = "64KiB""#,
     let all = wait_until(Duration::from_secs(90), || {
         audit_ids(&received(&hec["HEC_EVENTS_FILE"], &source)).len() >= rows.len()
     });
-    stop_gracefully(&mut child);
+    let status = stop_gracefully(&mut child);
+    assert!(
+        status.success(),
+        "SIGTERM with nothing pending exits 0: {status}\n{}",
+        run_log(&cfg)
+    );
     let got = received(&hec["HEC_EVENTS_FILE"], &source);
     assert!(
         all,
@@ -552,4 +557,58 @@ fn an_event_hec_refuses_is_dead_lettered_and_the_rest_of_its_request_delivered()
     assert!(!dead_file.exists());
     let none = replay(&cfg);
     assert!(none.contains("sink splunk: no dead letters in"), "{none}");
+}
+
+#[test]
+fn sigterm_gives_up_after_shutdown_timeout_without_moving_the_checkpoint_past_unacked_events() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    // The indexers never acknowledge anything.
+    let hec = rt
+        .block_on(HecSim::start(HecOptions {
+            lose: usize::MAX,
+            ..HecOptions::default()
+        }))
+        .unwrap();
+    sim.backlog(
+        50,
+        Duration::from_secs(600),
+        Utc::now() - TimeDelta::minutes(30),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &format!(
+            "endpoint = \"{}\"\ntoken = \"{}\"\nack = true\nack_timeout = \"1h\"",
+            hec.url(),
+            HecOptions::default().token
+        ),
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("shutdown_timeout = \"2s\"\n{text}")).unwrap();
+    let mut child = spawn_run(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(30), || hec.requests() >= 1),
+        "{}",
+        run_log(&cfg)
+    );
+    let status = stop_gracefully(&mut child);
+    let log = run_log(&cfg);
+    assert!(
+        !status.success(),
+        "giving up on pending events is an error exit:\n{log}"
+    );
+    assert!(log.contains("within shutdown_timeout (2s)"), "{log}");
+    let checkpoints: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        checkpoints.is_empty(),
+        "no event was acknowledged, so no checkpoint: {checkpoints:?}"
+    );
 }

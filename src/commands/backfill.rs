@@ -53,7 +53,14 @@ pub async fn backfill(
         tasks.spawn(async move {
             (
                 name,
-                run_stream(tailer, outlet, Duration::from_millis(100), rx).await,
+                run_stream(
+                    tailer,
+                    outlet,
+                    Duration::from_millis(100),
+                    rx,
+                    config.shutdown_timeout,
+                )
+                .await,
             )
         });
     }

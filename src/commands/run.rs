@@ -56,7 +56,8 @@ pub async fn run_config(
         let name = name.clone();
         let poll = config.coder.poll_interval;
         let rx = shutdown.clone();
-        tasks.spawn(async move { (name, run_stream(tailer, outlet, poll, rx).await) });
+        let grace = config.shutdown_timeout;
+        tasks.spawn(async move { (name, run_stream(tailer, outlet, poll, rx, grace).await) });
     }
     let mut failed = Vec::new();
     while let Some(joined) = tasks.join_next().await {

@@ -49,15 +49,14 @@ pub enum StreamEnd {
     Finished,
 }
 
-/// How long a stopping stream may spend sending what it still holds.
-const CLOSE_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Drive one tailer until shutdown, the end of a backfill, or a fatal error.
+/// Drive one tailer until shutdown, the end of a backfill, or a fatal error; then spend at
+/// most `shutdown_timeout` sending what the outlet still holds.
 pub async fn run_stream(
     mut tailer: Tailer,
     mut outlet: SinkOutlet,
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
+    shutdown_timeout: Duration,
 ) -> Result<StreamEnd, TailError> {
     let result = loop {
         if *shutdown.borrow() {
@@ -82,7 +81,14 @@ pub async fn run_stream(
                         "scan done"
                     );
                 }
-                if let Err(e) = outlet.flush_if_due().await {
+                // A flush waits as long as its sink is down (or its acks do not come): it
+                // must not outlive a stop request. Cancelled, its records stay pending for
+                // `close`, within `shutdown_timeout`.
+                let flushed = tokio::select! {
+                    r = outlet.flush_if_due() => r,
+                    _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
+                };
+                if let Err(e) = flushed {
                     break Err(e);
                 }
                 if report.live {
@@ -98,11 +104,11 @@ pub async fn run_stream(
     // Send what is pending and save the cursor that waited for it, also after an error.
     // A sink that cannot take it within the deadline (S3 down at shutdown) keeps its
     // checkpoint behind those records, so the restart reads them again from Coder.
-    let closed = match tokio::time::timeout(CLOSE_DEADLINE, outlet.close()).await {
+    let closed = match tokio::time::timeout(shutdown_timeout, outlet.close()).await {
         Ok(closed) => closed,
         Err(_) => Err(TailError::Delivery(format!(
-            "pending records not sent within {CLOSE_DEADLINE:?} of stopping; the checkpoint \
-             stays before them and the next start reads them again"
+            "pending records not sent within shutdown_timeout ({shutdown_timeout:?}) of \
+             stopping; the checkpoint stays before them and the next start reads them again"
         ))),
     };
     match (result, closed) {

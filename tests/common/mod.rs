@@ -221,12 +221,12 @@ pub fn spawn_run(cfg: &Path) -> std::process::Child {
         .expect("spawn the shipper")
 }
 
-/// SIGTERM (a drain, as systemd and Kubernetes stop it), then wait.
-pub fn stop_gracefully(child: &mut std::process::Child) {
+/// SIGTERM (a drain, as systemd and Kubernetes stop it), then wait; the exit status.
+pub fn stop_gracefully(child: &mut std::process::Child) -> std::process::ExitStatus {
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let _ = child.wait();
+    child.wait().expect("wait for the shipper")
 }
 
 /// The shipper's log beside `cfg`.
