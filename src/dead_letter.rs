@@ -33,13 +33,21 @@ struct Line<'a> {
     action: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// A dead-letter line that is not one: the file was edited or cut.
+/// Why a dead-letter file could not be read back.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: not a dead-letter record: {message}")]
-pub struct BadLine {
-    pub path: String,
-    pub line: usize,
-    pub message: String,
+pub enum ReadError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A line that is not a dead-letter record: the file was edited or cut.
+    #[error("{path}:{line}: not a dead-letter record: {message}")]
+    BadLine {
+        path: String,
+        line: usize,
+        message: String,
+    },
 }
 
 impl DeadLetters {
@@ -51,15 +59,18 @@ impl DeadLetters {
     }
 
     /// The records of a dead-letter file, in order, ready to be sent again.
-    pub fn read(path: &Path) -> Result<Vec<Record>, Box<dyn std::error::Error + Send + Sync>> {
-        let text = std::fs::read_to_string(path)?;
+    pub fn read(path: &Path) -> Result<Vec<Record>, ReadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut records = Vec::new();
         for (n, l) in text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            let line: Line<'_> = serde_json::from_str(l).map_err(|e| BadLine {
+            let line: Line<'_> = serde_json::from_str(l).map_err(|e| ReadError::BadLine {
                 path: path.display().to_string(),
                 line: n + 1,
                 message: e.to_string(),

@@ -41,9 +41,7 @@ pub async fn replay_dead_letters(config_path: &Path, sink_name: &str) -> anyhow:
         println!("sink {sink_name}: no dead letters in {}", dir.display());
         return Ok(());
     }
-    let records = DeadLetters::read(&replaying)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("reading {}", replaying.display()))?;
+    let records = DeadLetters::read(&replaying)?;
     let mut built = crate::sinks::build(sink_name, sink_config, &config.origin_host()).await?;
     // A bounded budget: a replay is run by hand and should say so when the peer is still
     // not taking the records, rather than wait for ever.
