@@ -11,8 +11,8 @@
 
 use std::fmt::Write;
 
-use super::facts::{Facts, Outcome};
-use super::{Enrichment, severity};
+use super::facts::Facts;
+use super::{Enrichment, severity_0_to_10};
 
 /// The CEF line for one entry.
 pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
@@ -27,7 +27,7 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
         header(version),
         header(&facts.operation()),
         header(&truncate(&name, 512)),
-        cef_severity(severity(facts)),
+        severity_0_to_10(facts),
     );
     let mut ext = Extension(&mut out);
     if let Some(t) = facts.time_utc() {
@@ -35,7 +35,7 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     }
     ext.field("externalId", facts.entry.id.as_deref().unwrap_or(""));
     ext.field("act", facts.action);
-    ext.field("outcome", outcome(facts.outcome));
+    ext.field("outcome", facts.outcome.as_str());
     if let Some(u) = facts.username() {
         ext.field("suser", u);
     }
@@ -79,23 +79,6 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
         ext.field("cn1Label", "Status Code");
     }
     out
-}
-
-/// CEF severity 0–10 from the OCSF severity: Informational 1, Low 3, Medium 6.
-fn cef_severity(ocsf: u32) -> u32 {
-    match ocsf {
-        1 => 1,
-        2 => 3,
-        _ => 6,
-    }
-}
-
-fn outcome(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Success => "success",
-        Outcome::Failure => "failure",
-        Outcome::Other | Outcome::Unknown => "unknown",
-    }
 }
 
 /// A header field: `\` and `|` escaped, line breaks as spaces.

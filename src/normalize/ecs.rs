@@ -86,12 +86,7 @@ pub fn document<'a>(
             category,
             kind_type,
             action: facts.operation(),
-            outcome: match facts.outcome {
-                Outcome::Success => Some("success"),
-                Outcome::Failure => Some("failure"),
-                Outcome::Other => Some("unknown"),
-                Outcome::Unknown => None,
-            },
+            outcome: (facts.outcome != Outcome::Unknown).then(|| facts.outcome.as_str()),
             id: non_empty(entry.id.as_deref()),
             created: rfc3339(read_at),
             dataset: "coder.audit",

@@ -39,6 +39,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The word SIEM schemas use (ECS `event.outcome`, CEF/LEEF `outcome`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Other | Outcome::Unknown => "unknown",
+        }
+    }
+
     pub fn of(status_code: Option<i64>) -> Self {
         match status_code {
             None | Some(0) => Outcome::Unknown,

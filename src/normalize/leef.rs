@@ -13,8 +13,8 @@
 use std::fmt::Write;
 
 use super::cef::header;
-use super::facts::{Facts, Outcome};
-use super::{Enrichment, severity};
+use super::facts::Facts;
+use super::{Enrichment, severity_0_to_10};
 
 /// The LEEF line for one entry.
 pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
@@ -36,15 +36,8 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     }
     attrs.put("cat", facts.resource_type);
     attrs.put("action", facts.action);
-    attrs.put("sev", &leef_severity(severity(facts)).to_string());
-    attrs.put(
-        "outcome",
-        match facts.outcome {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Other | Outcome::Unknown => "unknown",
-        },
-    );
+    attrs.put("sev", &severity_0_to_10(facts).to_string());
+    attrs.put("outcome", facts.outcome.as_str());
     attrs.put_opt("auditId", facts.entry.id.as_deref());
     attrs.put_opt("usrName", facts.username());
     attrs.put_opt("userId", facts.user_id());
@@ -77,15 +70,6 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     attrs.put_opt("deployment", enrich.deployment.as_deref());
     attrs.put_opt("msg", facts.message().as_deref());
     out
-}
-
-/// LEEF `sev` 1–10 from the OCSF severity: Informational 1, Low 3, Medium 6.
-fn leef_severity(ocsf: u32) -> u32 {
-    match ocsf {
-        1 => 1,
-        2 => 3,
-        _ => 6,
-    }
 }
 
 /// An attribute value: the tab delimiter, line breaks and `\` escaped.

@@ -95,6 +95,15 @@ pub fn severity(facts: &Facts<'_>) -> u32 {
     }
 }
 
+/// [`severity`] on the 0–10 scale of CEF and LEEF: Informational 1, Low 3, Medium 6.
+pub fn severity_0_to_10(facts: &Facts<'_>) -> u32 {
+    match severity(facts) {
+        1 => 1,
+        2 => 3,
+        _ => 6,
+    }
+}
+
 /// Encodes entries for one sink.
 #[derive(Debug, Clone)]
 pub struct Normalizer {
