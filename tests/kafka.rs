@@ -6,13 +6,11 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use coder_sim::SimConfig;
-use coder_sim::server::LiveTraffic;
 use common::peers;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -24,53 +22,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
 /// The outage test stops the broker: it runs alone, the others share it.
 static BROKER: RwLock<()> = RwLock::new(());
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
+/// The config with one Kafka sink, `stream`, and `extra` lines in its table.
 fn write_config(dir: &Path, url: &str, bootstrap: &str, topic: &str, extra: &str) -> PathBuf {
-    let path = dir.join("shipper.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[coder]
-url = "{url}"
-token = "{token}"
-poll_interval = "200ms"
-overlap = "1m"
-page_size = 200
-start_at = "beginning"
-
-[checkpoint]
-dir = "{state}"
-
-[sinks.stream]
+    common::shipper_config(
+        dir,
+        url,
+        200,
+        &format!(
+            r#"[sinks.stream]
 type = "kafka"
 brokers = "{bootstrap}"
 topic = "{topic}"
 format = "ocsf"
 compression = "zstd"
 message_timeout = "5s"
-{extra}
-"#,
-            token = SimConfig::DEFAULT_TOKEN,
-            state = dir.join("state").display(),
+{extra}"#
         ),
     )
-    .unwrap();
-    path
-}
-
-fn spawn_run(cfg: &Path) -> Child {
-    let log = std::fs::File::create(cfg.with_file_name("run.log")).unwrap();
-    Command::new(BIN)
-        .args(["run", "--config", cfg.to_str().unwrap()])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
 }
 
 /// One consumed message.
@@ -100,7 +68,7 @@ impl Reader {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", bootstrap)
-            .set("group.id", unique("reader"))
+            .set("group.id", common::unique("reader"))
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest");
         for (k, v) in extra {
@@ -203,7 +171,7 @@ fn every_event_arrives_keyed_by_audit_id_with_headers_on_its_resource_topic() {
         Utc::now() - TimeDelta::minutes(5),
     );
     let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
-    let prefix = unique("cas");
+    let prefix = common::unique("cas");
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -212,7 +180,7 @@ fn every_event_arrives_keyed_by_audit_id_with_headers_on_its_resource_topic() {
         &format!("{prefix}-{{resource_type}}"),
         "",
     );
-    let mut child = spawn_run(&cfg);
+    let mut child = common::spawn_run(&cfg);
 
     let mut reader = Reader::new(&bootstrap, &prefix);
     let consumed = reader.read_until(Duration::from_secs(120), |c| ids(c).len() >= inserted.len());
@@ -253,10 +221,10 @@ fn a_broker_down_for_20_seconds_loses_nothing() {
         Utc::now() - TimeDelta::minutes(5),
     );
     let before: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
-    let topic = unique("cas-outage");
+    let topic = common::unique("cas-outage");
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &sim.url(), &bootstrap, &topic, "");
-    let mut child = spawn_run(&cfg);
+    let mut child = common::spawn_run(&cfg);
 
     // Phase 1: the backlog arrives.
     let mut reader = Reader::new(&bootstrap, &topic);
@@ -267,24 +235,21 @@ fn a_broker_down_for_20_seconds_loses_nothing() {
     // Phase 2: the broker dies; Coder goes on recording for the 20 s it is away. (Tansu
     // keeps topics in memory, so what it held is gone with it: the check is on what Coder
     // recorded while the broker was down, none of which the old broker ever saw.)
-    let stopped_at = Utc::now();
-    peers::stop("kafka");
-    let live = {
-        let _in_runtime = rt.enter();
-        sim.spawn_live(LiveTraffic {
-            rows_per_sec: 20.0,
-            late_share: 0.1,
-            late_max: Duration::from_secs(5),
-            tie_share: 0.1,
-        })
-    };
-    std::thread::sleep(Duration::from_secs(20));
-    peers::ensure("kafka");
-    let back_at = Utc::now();
-    std::thread::sleep(Duration::from_secs(3));
-    live.abort();
-    let all: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
-    let during: HashSet<String> = all.difference(&before).cloned().collect();
+    let mut stopped_at = Utc::now();
+    let mut back_at = Utc::now();
+    let during = common::recorded_during_outage(
+        &rt,
+        &sim,
+        Duration::from_secs(20),
+        || {
+            stopped_at = Utc::now();
+            peers::stop("kafka");
+        },
+        || {
+            peers::ensure("kafka");
+            back_at = Utc::now();
+        },
+    );
     assert!(during.len() >= 300, "only {} live rows", during.len());
 
     let mut reader = Reader::new(&bootstrap, &topic);
@@ -346,7 +311,7 @@ fn a_message_too_large_for_the_broker_is_dead_lettered_and_the_stream_goes_on() 
     let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
     let huge_id = huge["id"].as_str().unwrap().to_owned();
 
-    let topic = unique("cas-large");
+    let topic = common::unique("cas-large");
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -355,7 +320,7 @@ fn a_message_too_large_for_the_broker_is_dead_lettered_and_the_stream_goes_on() 
         &topic,
         "[sinks.stream.librdkafka]\n\"message.max.bytes\" = \"100000\"\n",
     );
-    let mut child = spawn_run(&cfg);
+    let mut child = common::spawn_run(&cfg);
     let mut reader = Reader::new(&bootstrap, &topic);
     let want = inserted.len() - 1;
     let consumed = reader.read_until(Duration::from_secs(90), |c| ids(c).len() >= want);
@@ -419,7 +384,7 @@ fn tls_settings_pass_through_to_librdkafka() {
         Utc::now() - TimeDelta::minutes(5),
     );
     let inserted: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
-    let topic = unique("cas-tls");
+    let topic = common::unique("cas-tls");
     let dir = tempfile::tempdir().unwrap();
     let tls = format!(
         "[sinks.stream.librdkafka]\n\"security.protocol\" = \"SSL\"\n\"ssl.ca.location\" = \"{ca}\"\n"
@@ -445,7 +410,7 @@ fn tls_settings_pass_through_to_librdkafka() {
         "{said}"
     );
 
-    let mut child = spawn_run(&cfg);
+    let mut child = common::spawn_run(&cfg);
     let mut reader = Reader::with(
         &bootstrap,
         &topic,

@@ -8,13 +8,12 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
 use chrono::{TimeDelta, Utc};
-use coder_sim::SimConfig;
 use coder_sim::server::LiveTraffic;
 use common::peers;
 use serde_json::Value;
@@ -72,22 +71,12 @@ impl Peer {
 }
 
 fn write_config(dir: &Path, url: &str, env: &HashMap<String, String>, bucket: &str) -> PathBuf {
-    let path = dir.join("shipper.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[coder]
-url = "{url}"
-token = "{token}"
-poll_interval = "200ms"
-overlap = "1m"
-page_size = 500
-start_at = "beginning"
-
-[checkpoint]
-dir = "{state}"
-
-[sinks.lake]
+    common::shipper_config(
+        dir,
+        url,
+        500,
+        &format!(
+            r#"[sinks.lake]
 type = "s3"
 bucket = "{bucket}"
 region = "{region}"
@@ -96,28 +85,18 @@ force_path_style = true
 key_prefix = "coder/audit/year=%Y/month=%m/day=%d/"
 format = "ecs"
 batch_max_bytes = "256KiB"
-batch_timeout = "1s"
-"#,
-            token = SimConfig::DEFAULT_TOKEN,
-            state = dir.join("state").display(),
+batch_timeout = "1s""#,
             region = env["AWS_REGION"],
             endpoint = env["S3_ENDPOINT"],
         ),
     )
-    .unwrap();
-    path
 }
 
+/// `run` with the S3 peer's keys, and no other AWS credential source to fall back on.
 fn spawn_run(cfg: &Path, env: &HashMap<String, String>) -> Child {
-    let log = std::fs::File::create(cfg.with_file_name("run.log")).unwrap();
-    let mut c = Command::new(BIN);
-    c.args(["run", "--config", cfg.to_str().unwrap()])
-        .env("RUST_LOG", "info")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log);
+    let mut c = common::run_command(cfg);
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE");
     for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
         c.env(k, &env[k]);
     }

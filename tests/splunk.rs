@@ -12,46 +12,21 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use coder_sim::SimConfig;
 use coder_sim::hec::{HecOptions, HecSim};
-use coder_sim::server::LiveTraffic;
 use common::{peers, run_log, spawn_run, stop_gracefully, wait_until};
 use serde_json::Value;
 
 /// The restart test stops Tenzir: it runs alone, the others share it.
 static HEC: RwLock<()> = RwLock::new(());
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
+/// The config with one HEC sink, `splunk`, made of `sink`'s lines.
 fn write_config(dir: &Path, coder_url: &str, sink: &str) -> PathBuf {
-    let path = dir.join("shipper.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[coder]
-url = "{coder_url}"
-token = "{token}"
-poll_interval = "200ms"
-overlap = "1m"
-page_size = 200
-start_at = "beginning"
-
-[checkpoint]
-dir = "{state}"
-
-[sinks.splunk]
-type = "splunk_hec"
-batch_timeout = "200ms"
-{sink}
-"#,
-            token = SimConfig::DEFAULT_TOKEN,
-            state = dir.join("state").display(),
-        ),
+    common::shipper_config(
+        dir,
+        coder_url,
+        200,
+        &format!("[sinks.splunk]\ntype = \"splunk_hec\"\nbatch_timeout = \"200ms\"\n{sink}"),
     )
-    .unwrap();
-    path
 }
 
 /// The envelopes Tenzir wrote with `source` (each test ships under its own source).
@@ -87,7 +62,7 @@ fn every_event_reaches_hec_in_a_gzip_batch_with_its_envelope() {
         Utc::now() - TimeDelta::minutes(5),
     );
     let rows = inserted(&sim);
-    let source = unique("cas");
+    let source = common::unique("cas");
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -158,7 +133,7 @@ fn ocsf_over_https_with_a_custom_ca_and_refused_without_it() {
         Utc::now() - TimeDelta::minutes(5),
     );
     let rows = inserted(&sim);
-    let source = unique("cas-tls");
+    let source = common::unique("cas-tls");
     let dir = tempfile::tempdir().unwrap();
     let sink = format!(
         r#"endpoint = "{}"
@@ -233,7 +208,7 @@ fn a_wrong_token_stops_the_sink_with_a_clear_error_that_hides_the_token() {
             "endpoint = \"{}\"\ntoken_file = \"{}\"\nsource = \"{}\"",
             hec["HEC_URL"],
             token_file.display(),
-            unique("cas-bad")
+            common::unique("cas-bad")
         ),
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
@@ -285,7 +260,7 @@ fn a_hec_restarted_mid_run_loses_nothing() {
         Utc::now() - TimeDelta::minutes(5),
     );
     let before: HashSet<String> = inserted(&sim).into_keys().collect();
-    let source = unique("cas-restart");
+    let source = common::unique("cas-restart");
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -306,24 +281,15 @@ fn a_hec_restarted_mid_run_loses_nothing() {
 
     // HEC goes away for 10 s while Coder keeps recording. (Tenzir's output file starts
     // empty again: the check is on what Coder recorded meanwhile.)
-    peers::stop("hec");
-    let live = {
-        let _in_runtime = rt.enter();
-        sim.spawn_live(LiveTraffic {
-            rows_per_sec: 20.0,
-            late_share: 0.1,
-            late_max: Duration::from_secs(5),
-            tie_share: 0.1,
-        })
-    };
-    std::thread::sleep(Duration::from_secs(10));
-    let hec = peers::hec();
-    std::thread::sleep(Duration::from_secs(2));
-    live.abort();
-    let during: HashSet<String> = inserted(&sim)
-        .into_keys()
-        .filter(|id| !before.contains(id))
-        .collect();
+    let during = common::recorded_during_outage(
+        &rt,
+        &sim,
+        Duration::from_secs(10),
+        || peers::stop("hec"),
+        || {
+            peers::hec();
+        },
+    );
     assert!(during.len() >= 150, "only {} live rows", during.len());
     let all = wait_until(Duration::from_secs(60), || {
         audit_ids(&received(&hec["HEC_EVENTS_FILE"], &source)).is_superset(&during)

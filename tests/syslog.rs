@@ -11,45 +11,14 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use coder_sim::SimConfig;
-use coder_sim::server::LiveTraffic;
 use common::{peers, run_log, spawn_run, stop_gracefully, wait_until};
 use serde_json::Value;
 
 /// The restart test stops rsyslog: it runs alone, the others share it.
 static SYSLOG: RwLock<()> = RwLock::new(());
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
-}
-
 fn write_config(dir: &Path, coder_url: &str, sinks: &str) -> PathBuf {
-    let path = dir.join("shipper.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[coder]
-url = "{coder_url}"
-token = "{token}"
-poll_interval = "200ms"
-overlap = "1m"
-page_size = 200
-start_at = "beginning"
-
-[checkpoint]
-dir = "{state}"
-
-{sinks}
-"#,
-            token = SimConfig::DEFAULT_TOKEN,
-            state = dir.join("state").display(),
-        ),
-    )
-    .unwrap();
-    path
+    common::shipper_config(dir, coder_url, 200, sinks)
 }
 
 /// One received RFC 5424 message, split into its parts.
@@ -129,7 +98,7 @@ fn every_event_arrives_over_tcp_tls_and_udp_in_each_framing() {
     );
     let rows: HashMap<String, chrono::DateTime<Utc>> = sim.inserted().into_iter().collect();
     let all: HashSet<String> = rows.keys().cloned().collect();
-    let apps: Vec<String> = (0..4).map(|_| unique("cas")).collect();
+    let apps: Vec<String> = (0..4).map(|_| common::unique("cas")).collect();
     let sinks = [
         sink(
             "tcp_octets",
@@ -220,7 +189,7 @@ fn a_200_kb_event_is_cut_and_counted_over_udp_and_whole_over_tcp_and_tls() {
         "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
     })));
     let all: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
-    let apps: Vec<String> = (0..3).map(|_| unique("big")).collect();
+    let apps: Vec<String> = (0..3).map(|_| common::unique("big")).collect();
     let sinks = [
         sink("udp", &apps[0], &env["SYSLOG_UDP"], "transport = \"udp\""),
         sink("tcp", &apps[1], &env["SYSLOG_TCP"], ""),
@@ -295,7 +264,7 @@ fn a_receiver_restarted_mid_run_loses_nothing() {
         Utc::now() - TimeDelta::minutes(5),
     );
     let before: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
-    let app = unique("restart");
+    let app = common::unique("restart");
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -314,26 +283,15 @@ fn a_receiver_restarted_mid_run_loses_nothing() {
     );
 
     // rsyslog stops (its connection to the shipper closes) while Coder keeps recording.
-    peers::stop("syslog");
-    let live = {
-        let _in_runtime = rt.enter();
-        sim.spawn_live(LiveTraffic {
-            rows_per_sec: 20.0,
-            late_share: 0.1,
-            late_max: Duration::from_secs(5),
-            tie_share: 0.1,
-        })
-    };
-    std::thread::sleep(Duration::from_secs(8));
-    let env = peers::syslog();
-    std::thread::sleep(Duration::from_secs(2));
-    live.abort();
-    let during: HashSet<String> = sim
-        .inserted()
-        .into_iter()
-        .map(|(id, _)| id)
-        .filter(|id| !before.contains(id))
-        .collect();
+    let during = common::recorded_during_outage(
+        &rt,
+        &sim,
+        Duration::from_secs(8),
+        || peers::stop("syslog"),
+        || {
+            peers::syslog();
+        },
+    );
     assert!(during.len() >= 100, "only {} live rows", during.len());
     let all = wait_until(Duration::from_secs(60), || {
         ids(&received(&env, "tcp", &app)).is_superset(&during)
@@ -438,7 +396,7 @@ fn cef_and_leef_bodies_escape_hostile_values() {
         "diff": {}, "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(),
         "user": {"id": user_id, "username": hostile_user, "email": "e@example.com", "roles": []}
     })));
-    let apps = [unique("cef"), unique("leef")];
+    let apps = [common::unique("cef"), common::unique("leef")];
     let sinks = [
         sink("cef", &apps[0], &env["SYSLOG_TCP"], "body = \"cef\""),
         sink(

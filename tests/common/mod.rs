@@ -210,15 +210,19 @@ pub async fn unlimited_sim() -> SimHandle {
 /// `coder-audit-shipper run --config cfg` as a child process, its log in `run.log` beside
 /// the config.
 pub fn spawn_run(cfg: &Path) -> std::process::Child {
+    run_command(cfg).spawn().expect("spawn the shipper")
+}
+
+/// The command [`spawn_run`] starts, for a test that adds to its environment.
+pub fn run_command(cfg: &Path) -> std::process::Command {
     let log = std::fs::File::create(cfg.with_file_name("run.log")).expect("run.log");
-    std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
-        .args(["run", "--config", cfg.to_str().expect("utf-8 path")])
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"));
+    c.args(["run", "--config", cfg.to_str().expect("utf-8 path")])
         .env("RUST_LOG", "info")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn the shipper")
+        .stderr(log);
+    c
 }
 
 /// SIGTERM (a drain, as systemd and Kubernetes stop it), then wait; the exit status.
@@ -246,4 +250,73 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A name no other test uses (topics, HEC sources, syslog app names).
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// `dir/shipper.toml`: the simulated Coder at `coder_url`, read from the beginning every
+/// 200 ms (overlap 1 m, pages of `page_size`), checkpoints in `dir/state`, then `sinks`
+/// (the sink tables) as given.
+pub fn shipper_config(dir: &Path, coder_url: &str, page_size: u32, sinks: &str) -> PathBuf {
+    let path = dir.join("shipper.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[coder]
+url = "{coder_url}"
+token = "{token}"
+poll_interval = "200ms"
+overlap = "1m"
+page_size = {page_size}
+start_at = "beginning"
+
+[checkpoint]
+dir = "{state}"
+
+{sinks}
+"#,
+            token = SimConfig::DEFAULT_TOKEN,
+            state = dir.join("state").display(),
+        ),
+    )
+    .expect("write the config");
+    path
+}
+
+/// A peer outage under live traffic: `stop` it, let Coder record for `outage` (20 rows/s,
+/// 10 % up to 5 s late, 10 % ties), `restart` it, record 3 s more. Returns the ids Coder
+/// recorded from the stop on: the ones the sink can only have from after the outage.
+pub fn recorded_during_outage(
+    rt: &tokio::runtime::Runtime,
+    sim: &SimHandle,
+    outage: Duration,
+    stop: impl FnOnce(),
+    restart: impl FnOnce(),
+) -> HashSet<String> {
+    let before: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    stop();
+    let live = {
+        let _in_runtime = rt.enter();
+        sim.spawn_live(coder_sim::server::LiveTraffic {
+            rows_per_sec: 20.0,
+            late_share: 0.1,
+            late_max: Duration::from_secs(5),
+            tie_share: 0.1,
+        })
+    };
+    std::thread::sleep(outage);
+    restart();
+    std::thread::sleep(Duration::from_secs(3));
+    live.abort();
+    sim.inserted()
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !before.contains(id))
+        .collect()
 }
