@@ -10,6 +10,7 @@ mod batch;
 mod delivery;
 mod retry;
 mod sink;
+pub mod tls;
 
 pub use batch::{Batch, Record};
 pub use delivery::{DeadRecord, Delivery};

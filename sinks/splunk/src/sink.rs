@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use sink_core::tls::untrusted_certificate;
 use sink_core::{Batch, DeadRecord, Delivery, Sink};
 
 use crate::ack::Pending;
@@ -154,27 +155,6 @@ impl HecSink {
         }
         acked(&body)
     }
-}
-
-/// A TLS verification failure: permanent until an operator changes trust or the server's
-/// certificate, so retrying would only hide it.
-fn untrusted_certificate(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        let tls = s.downcast_ref::<rustls::Error>().or_else(|| {
-            s.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if matches!(
-            tls,
-            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
-        ) {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 /// reqwest's message without the URL (which never holds the token here, but stays short).

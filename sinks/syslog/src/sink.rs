@@ -1,6 +1,7 @@
 //! Delivering a batch: every message written and flushed, or the whole batch again.
 
 use async_trait::async_trait;
+use sink_core::tls::untrusted_certificate;
 use sink_core::{Batch, Delivery, Sink};
 
 use crate::config::{SyslogSinkConfig, Transport};
@@ -101,16 +102,6 @@ impl SyslogSink {
 struct Failure {
     fatal: bool,
     reason: String,
-}
-
-/// The receiver's certificate failed verification: permanent until an operator changes
-/// trust or the certificate, so the stream stops with the reason instead of retrying.
-fn untrusted_certificate(e: &std::io::Error) -> bool {
-    matches!(
-        e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
-        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
-    )
 }
 
 #[async_trait]
