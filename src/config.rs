@@ -29,7 +29,18 @@ pub struct Config {
     pub enrich: EnrichConfig,
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
     pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+/// `[server]`: the operator's window into a running shipper (`/metrics`, `/healthz`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen, e.g. `127.0.0.1:9598`; no listener when unset. Port 0 picks a free
+    /// port and logs it.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[dead_letter]`: where records a peer refused for good are kept, one NDJSON file per
@@ -230,6 +241,22 @@ pub enum SinkConfig {
 }
 
 impl SinkConfig {
+    /// The `type` key's value (the `component_type` label of the sink's metrics).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkConfig::File(_) => "file",
+            SinkConfig::Stdout(_) => "stdout",
+            #[cfg(feature = "kafka")]
+            SinkConfig::Kafka(_) => "kafka",
+            #[cfg(feature = "s3")]
+            SinkConfig::S3(_) => "s3",
+            #[cfg(feature = "splunk")]
+            SinkConfig::SplunkHec(_) => "splunk_hec",
+            #[cfg(feature = "syslog")]
+            SinkConfig::Syslog(_) => "syslog",
+        }
+    }
+
     pub fn encoding(&self) -> Encoding {
         macro_rules! encoding {
             ($c:expr) => {

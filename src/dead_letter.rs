@@ -118,8 +118,14 @@ impl DeadLetters {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        file.write_all(&out)?;
-        file.sync_all()
+        // All or nothing: a write cut short (a full disk) is taken back, so the retry
+        // appends whole lines after whole lines and the file stays readable.
+        let before = file.metadata()?.len();
+        let written = file.write_all(&out).and_then(|()| file.sync_all());
+        if written.is_err() {
+            let _ = file.set_len(before);
+        }
+        written
     }
 }
 

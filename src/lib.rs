@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod dead_letter;
 pub mod normalize;
+pub mod ops;
 pub mod pipeline;
 pub mod secret;
 pub mod sinks;

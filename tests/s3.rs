@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::RwLock;
@@ -16,36 +15,13 @@ use aws_sdk_s3::Client;
 use chrono::{TimeDelta, Utc};
 use coder_sim::server::LiveTraffic;
 use common::peers;
+use common::s3::{client, new_bucket, read_bucket};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_coder-audit-shipper");
 
 /// The restart test stops the server: it runs alone.
 static SERVER: RwLock<()> = RwLock::new(());
-
-async fn client(env: &HashMap<String, String>) -> Client {
-    let creds = aws_sdk_s3::config::Credentials::new(
-        &env["AWS_ACCESS_KEY_ID"],
-        &env["AWS_SECRET_ACCESS_KEY"],
-        None,
-        None,
-        "test",
-    );
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(env["AWS_REGION"].clone()))
-        .endpoint_url(&env["S3_ENDPOINT"])
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
-}
-
-async fn new_bucket(client: &Client) -> String {
-    let bucket = format!("audit-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    client.create_bucket().bucket(&bucket).send().await.unwrap();
-    bucket
-}
 
 /// The S3 server, a client of it, and a new bucket for one test.
 struct Peer {
@@ -92,52 +68,8 @@ batch_timeout = "1s""#,
     )
 }
 
-/// `run` with the S3 peer's keys, and no other AWS credential source to fall back on.
 fn spawn_run(cfg: &Path, env: &HashMap<String, String>) -> Child {
-    let mut c = common::run_command(cfg);
-    c.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE");
-    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
-        c.env(k, &env[k]);
-    }
-    c.spawn().unwrap()
-}
-
-/// Every object in the bucket: key → its ECS documents.
-async fn read_bucket(client: &Client, bucket: &str) -> HashMap<String, Vec<Value>> {
-    let mut out = HashMap::new();
-    let mut token = None;
-    loop {
-        let Ok(page) = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-        else {
-            return out; // the server is restarting
-        };
-        for o in page.contents() {
-            let key = o.key().unwrap().to_owned();
-            let Ok(obj) = client.get_object().bucket(bucket).key(&key).send().await else {
-                continue;
-            };
-            let gz = obj.body.collect().await.unwrap().into_bytes();
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(&gz[..])
-                .read_to_string(&mut text)
-                .unwrap();
-            let docs = text
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-            out.insert(key, docs);
-        }
-        token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            return out;
-        }
-    }
+    common::s3::run_command(cfg, env).spawn().unwrap()
 }
 
 fn ids(objects: &HashMap<String, Vec<Value>>) -> HashSet<String> {

@@ -63,6 +63,10 @@ pub enum Fault {
     Hang(Duration),
     /// 401 as for an expired or revoked token.
     Unauthorized,
+    /// 403 as the route guard of v2.20+ answers a user without the Auditor role.
+    Forbidden,
+    /// 404 as a server without the route answers (chi's "Route not found.").
+    RouteNotFound,
 }
 
 /// Live traffic: rows inserted in the background while the tailer runs.
@@ -521,6 +525,18 @@ async fn audit(
             );
         }
         Some(Fault::Unauthorized) => return unauthorized(),
+        Some(Fault::Forbidden) => {
+            return coder_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden.",
+                Some(
+                    "You don't have permission to view this content. If you believe this is a mistake, please contact your administrator or try signing in with different credentials.",
+                ),
+            );
+        }
+        Some(Fault::RouteNotFound) => {
+            return coder_error(StatusCode::NOT_FOUND, "Route not found.", None);
+        }
         Some(Fault::Garbage) => {
             return (
                 StatusCode::OK,

@@ -167,11 +167,18 @@ impl CoderClient {
         parse: impl Fn(Bytes) -> Result<T, String>,
     ) -> Result<T, CoderError> {
         let attempt = || async {
-            let body = self.get_once(path, params).await?;
-            parse(body).map_err(|reason| CoderError::Malformed {
-                path: format!("/{path}"),
-                reason,
-            })
+            let parsed = match self.get_once(path, params).await {
+                Ok(body) => parse(body).map_err(|reason| CoderError::Malformed {
+                    path: format!("/{path}"),
+                    reason,
+                }),
+                Err(e) => Err(e),
+            };
+            // Every failed request counts, retried or final.
+            if let Err(e) = &parsed {
+                crate::ops::metrics::coder_error(e.kind());
+            }
+            parsed
         };
         attempt
             .retry(self.backoff())

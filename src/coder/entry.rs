@@ -65,6 +65,11 @@ pub struct AuditEntry {
     pub user: Option<User>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Fields left out of this view because they could not be read at all: nested deeper
+    /// than the parser's limit of 128 levels (a hostile or pathological diff). The raw
+    /// bytes still carry them.
+    #[serde(skip)]
+    pub unreadable: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -107,7 +112,31 @@ impl AuditEntry {
     /// Parse one entry's JSON. Never fails: a value that is not even an object gives an
     /// entry with every field empty, which the tailer still forwards (raw) and counts.
     pub fn parse(raw: &str) -> Self {
-        serde_json::from_str(raw).unwrap_or_default()
+        serde_json::from_str(raw).unwrap_or_else(|_| Self::parse_fields(raw))
+    }
+
+    /// The fields one at a time, for an entry that did not parse whole: a value nested past
+    /// serde_json's recursion limit (kept, because deeper values would overflow the stack of
+    /// every recursive walk over them) then costs only itself, not the id, time and user
+    /// that the cursor and the SIEM need.
+    fn parse_fields(raw: &str) -> Self {
+        type Fields<'a> = std::collections::BTreeMap<String, &'a serde_json::value::RawValue>;
+        let Ok(fields) = serde_json::from_str::<Fields>(raw) else {
+            return Self::default();
+        };
+        let mut object = Map::new();
+        let mut unreadable = Vec::new();
+        for (name, value) in fields {
+            match serde_json::from_str::<Value>(value.get()) {
+                Ok(v) => {
+                    object.insert(name, v);
+                }
+                Err(_) => unreadable.push(name),
+            }
+        }
+        let mut entry: Self = serde_json::from_value(Value::Object(object)).unwrap_or_default();
+        entry.unreadable = unreadable;
+        entry
     }
 }
 

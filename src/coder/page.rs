@@ -60,6 +60,13 @@ pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
             let start = json.as_ptr() as usize - base;
             let raw = body.slice(start..start + json.len());
             let entry = AuditEntry::parse(json);
+            if !entry.unreadable.is_empty() {
+                tracing::warn!(
+                    id = entry.id.as_deref().unwrap_or(""),
+                    fields = ?entry.unreadable,
+                    "audit entry fields nested too deep to read: shipped raw, normalized without them"
+                );
+            }
             let key = match entry.id.as_deref() {
                 Some(id) if !id.is_empty() => EntryKey::from_id(id),
                 _ => EntryKey::digest(&raw),
@@ -113,6 +120,25 @@ mod tests {
     fn null_audit_logs_is_an_empty_page() {
         let page = parse_page(Bytes::from_static(br#"{"audit_logs":null,"count":0}"#)).unwrap();
         assert!(page.events.is_empty());
+    }
+
+    #[test]
+    fn a_diff_nested_past_the_parser_limit_keeps_the_rest_of_its_entry() {
+        let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+        let body = format!(
+            r#"{{"audit_logs":[{{"id":"7c9a8f1e-0000-4000-8000-000000000001","time":"2026-01-01T10:00:00Z","action":"write","diff":{{"readme":{{"old":{deep},"new":"x","secret":false}}}}}}],"count":1}}"#
+        );
+        let page = parse_page(Bytes::from(body)).unwrap();
+        let e = &page.events[0];
+        assert_eq!(
+            e.key,
+            EntryKey::from_id("7c9a8f1e-0000-4000-8000-000000000001")
+        );
+        assert_eq!(e.entry.action.as_deref(), Some("write"));
+        assert!(e.time.is_some());
+        assert_eq!(e.entry.diff, None);
+        assert_eq!(e.entry.unreadable, ["diff"]);
+        assert!(e.raw.len() > 10_000, "the raw entry keeps the diff");
     }
 
     #[test]

@@ -5,11 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::checkpoint::CheckpointKey;
 use crate::coder::TailError;
 use crate::config::Config;
+use crate::ops::server::Server;
 use crate::pipeline::{StreamEnd, StreamStats, initial_cursor, run_stream};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -30,6 +32,20 @@ pub async fn run_config(
     shutdown: watch::Receiver<bool>,
     stats: &BTreeMap<String, Arc<StreamStats>>,
 ) -> anyhow::Result<()> {
+    // Listening first: an operator sees the errors of a Coder that cannot be reached.
+    let exposed = crate::ops::metrics::Streams::default();
+    if let Some(listen) = config.server.listen {
+        let server = Server::bind(listen, exposed.clone())
+            .await
+            .with_context(|| format!("server.listen: binding {listen}"))?;
+        tracing::info!(address = %server.local_addr()?, "serving /metrics and /healthz");
+        let rx = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(rx).await {
+                tracing::error!("the metrics listener stopped: {e}");
+            }
+        });
+    }
     let connected = tokio::select! {
         c = super::connect(config) => c?,
         _ = wait_true(shutdown.clone()) => return Ok(()),
@@ -52,6 +68,9 @@ pub async fn run_config(
         };
         let stream_stats = stats.get(name).cloned().unwrap_or_default();
         counters.insert(name.clone(), stream_stats.clone());
+        if let Some(sink) = config.sinks.get(name) {
+            exposed.register(name, sink.type_name(), stream_stats.clone());
+        }
         let (tailer, outlet) = streams.build(name, key, cursor, None, stream_stats).await?;
         let name = name.clone();
         let poll = config.coder.poll_interval;

@@ -158,15 +158,11 @@ impl SinkOutlet {
         if !sent.dead.is_empty() {
             let dl = self.dead_letters.clone();
             let (name, batch_copy, dead) = (sink_name.clone(), batch.clone(), sent.dead.clone());
-            tokio::task::spawn_blocking(move || dl.write(&name, &batch_copy, &dead))
-                .await
-                .map_err(|e| TailError::Delivery(e.to_string()))?
-                .map_err(|e| {
-                    TailError::Delivery(format!(
-                        "writing the dead-letter file {}: {e}",
-                        self.dead_letters.path().display()
-                    ))
-                })?;
+            let file = self.dead_letters.path().display().to_string();
+            persist(&sink_name, "dead_letter_write", &file, move || {
+                dl.write(&name, &batch_copy, &dead)
+            })
+            .await;
             for d in &sent.dead {
                 tracing::error!(
                     sink = %sink_name,
@@ -194,10 +190,11 @@ impl SinkOutlet {
         let store = self.store.clone();
         let key = self.key.clone();
         let position = u64::try_from(cursor.position.timestamp_micros()).unwrap_or(0);
-        tokio::task::spawn_blocking(move || store.save(&key, &cursor))
-            .await
-            .map_err(|e| TailError::Checkpoint(e.to_string()))?
-            .map_err(|e| TailError::Checkpoint(e.to_string()))?;
+        let what = format!("checkpoint {}", self.key.sink);
+        persist(&self.key.sink, "checkpoint_write", &what, move || {
+            store.save(&key, &cursor)
+        })
+        .await;
         self.stats
             .position_micros
             .store(position, Ordering::Relaxed);
@@ -241,6 +238,57 @@ impl Outlet for SinkOutlet {
             self.flush().await?;
         }
         Ok(())
+    }
+}
+
+/// Run a local write (a checkpoint, the dead-letter file) until it succeeds.
+///
+/// A full or read-only disk is an operator's fix away. Stopping the stream instead would
+/// not lose anything, but its restart would send again all that was delivered since the
+/// last checkpoint, and a crash loop would do so each time. So the stream waits here,
+/// holding its place, with one error line and one `component_errors_total` per attempt.
+/// Shutdown cancels the wait (the caller is cancelled), and the checkpoint stays before
+/// what it could not cover.
+async fn persist<E: std::fmt::Display + Send + 'static>(
+    sink: &str,
+    error_type: &'static str,
+    what: &str,
+    write: impl Fn() -> Result<(), E> + Send + Sync + Clone + 'static,
+) {
+    use backon::BackoffBuilder;
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times()
+        .build();
+    let mut failures = 0u64;
+    loop {
+        let attempt = write.clone();
+        let result = match tokio::task::spawn_blocking(attempt).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the writing task failed: {e}")),
+        };
+        match result {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(sink, failures, "{what} written after failing");
+                }
+                return;
+            }
+            Err(e) => {
+                failures += 1;
+                crate::ops::metrics::sink_error(sink, error_type);
+                let delay = delays.next().unwrap_or(Duration::from_secs(30));
+                tracing::error!(
+                    sink,
+                    retry_in = ?delay,
+                    failures,
+                    "{what} could not be written, the stream waits: {e}"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! file checkpoint store, pointed at the in-process Coder simulator over real HTTP.
 #![allow(dead_code)]
 
+pub mod delivered;
 pub mod peers;
+pub mod s3;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

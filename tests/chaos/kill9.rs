@@ -1,0 +1,140 @@
+//! SIGKILL at random moments: the checkpoint never moves ahead of delivery, so every id
+//! reaches every sink however often the process dies; what dies between a delivery and
+//! its checkpoint is sent again, and counted here as duplicates.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use coder_sim::server::LiveTraffic;
+use rand::Rng;
+
+use super::common::{self, delivered, peers};
+use super::report::{self, PeakRss};
+
+const KILLS: usize = 20;
+const BACKLOG: usize = 50_000;
+
+fn config(
+    dir: &Path,
+    coder: &str,
+    topic: &str,
+    bucket: &str,
+    s3: &HashMap<String, String>,
+) -> std::path::PathBuf {
+    common::shipper_config(
+        dir,
+        coder,
+        500,
+        &format!(
+            r#"[sinks.archive]
+type = "file"
+path = "{out}"
+
+[sinks.stream]
+type = "kafka"
+brokers = "{brokers}"
+topic = "{topic}"
+message_timeout = "5s"
+
+[sinks.lake]
+type = "s3"
+bucket = "{bucket}"
+region = "{region}"
+endpoint = "{endpoint}"
+force_path_style = true
+batch_max_bytes = "1MiB"
+batch_timeout = "1s"
+"#,
+            out = dir.join("audit.ndjson").display(),
+            brokers = peers::kafka(),
+            region = s3["AWS_REGION"],
+            endpoint = s3["S3_ENDPOINT"],
+        ),
+    )
+}
+
+#[test]
+fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_and_s3() {
+    let _shared = super::PEERS.read().unwrap_or_else(|e| e.into_inner());
+    let s3 = peers::s3();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(BACKLOG, Duration::from_secs(2 * 86_400), Utc::now());
+    let bucket = rt.block_on(async {
+        let client = common::s3::client(&s3).await;
+        common::s3::new_bucket(&client).await
+    });
+    let topic = common::unique("chaos");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim.url(), &topic, &bucket, &s3);
+    let live = {
+        let _in = rt.enter();
+        sim.spawn_live(LiveTraffic {
+            rows_per_sec: 20.0,
+            late_share: 0.1,
+            late_max: Duration::from_secs(5),
+            tie_share: 0.1,
+        })
+    };
+
+    let peak = PeakRss::default();
+    let mut rng = rand::rng();
+    let mut lived = Vec::new();
+    for _ in 0..KILLS {
+        let mut child = common::s3::run_command(&cfg, &s3).spawn().unwrap();
+        peak.watch(child.id());
+        let ms = rng.random_range(300..3_000);
+        lived.push(ms);
+        std::thread::sleep(Duration::from_millis(ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+
+    // A last run, left to catch up once Coder goes quiet, then stopped as an operator would.
+    let mut child = common::s3::run_command(&cfg, &s3).spawn().unwrap();
+    peak.watch(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    live.abort();
+    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let file = dir.path().join("audit.ndjson");
+    let caught_up = common::wait_until(Duration::from_secs(180), || {
+        let (got, _) = delivered::distinct(&delivered::file(&file));
+        all.iter().all(|id| got.contains(id))
+            && delivered::distinct(&delivered::s3(&rt, &s3, &bucket))
+                .0
+                .len()
+                >= all.len()
+    });
+    let status = common::stop_gracefully(&mut child);
+    let log = common::run_log(&cfg);
+    assert!(caught_up, "the last run did not catch up:\n{log}");
+    assert!(status.success(), "{status}\n{log}");
+
+    let from = DateTime::<Utc>::MIN_UTC;
+    let sinks = [
+        ("file", delivered::file(&file)),
+        ("kafka", delivered::kafka(&peers::kafka(), &topic)),
+        ("s3", delivered::s3(&rt, &s3, &bucket)),
+    ];
+    for (sink, ids) in &sinks {
+        let t = common::tally(&sim, ids, from);
+        report::record(
+            "20 × kill -9, 50k backlog + live 20/s",
+            sink,
+            t.lost.len(),
+            t.duplicates,
+            &peak,
+            &format!("{} ids; runs of {:?} ms", t.expected, lived),
+        );
+        assert!(
+            t.lost.is_empty(),
+            "{sink} lost {} of {}: {:?}",
+            t.lost.len(),
+            t.expected,
+            &t.lost[..t.lost.len().min(10)]
+        );
+        assert!(t.unexpected.is_empty(), "{sink}: ids Coder never had");
+    }
+}

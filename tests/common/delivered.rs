@@ -1,0 +1,139 @@
+//! What each sink's peer holds, as the audit ids of every copy it received: a test
+//! counts loss against the simulator's ground truth and duplicates as copies past the first.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::Value;
+
+/// Distinct ids, and how many copies there were beyond one of each.
+pub fn distinct(ids: &[String]) -> (HashSet<String>, usize) {
+    let set: HashSet<String> = ids.iter().cloned().collect();
+    let duplicates = ids.len() - set.len();
+    (set, duplicates)
+}
+
+/// The file sink's output in any format: the raw entry's `id`, ECS `event.id`, or the
+/// audit id before the `:` of OCSF `metadata.uid`. A line still being written is left out.
+pub fn file(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let complete = text.rfind('\n').map_or("", |i| &text[..i]);
+    complete
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("output line is JSON");
+            let id = v["id"]
+                .as_str()
+                .or_else(|| v["event"]["id"].as_str())
+                .or_else(|| {
+                    v["metadata"]["uid"]
+                        .as_str()
+                        .and_then(|u| u.split(':').next())
+                })
+                .expect("output line has an audit id");
+            id.to_owned()
+        })
+        .collect()
+}
+
+/// Every message of `topic`, read to the high watermark of each partition as it was when
+/// the read began (call it after the shipper stopped). The key is the audit id.
+pub fn kafka(bootstrap: &str, topic: &str) -> Vec<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", super::unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a Kafka consumer");
+    let timeout = Duration::from_secs(10);
+    let md = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("topic metadata");
+    let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+        return Vec::new();
+    };
+    let mut ends: HashMap<i32, i64> = HashMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in t.partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), timeout)
+            .expect("partition watermarks");
+        if high > low {
+            ends.insert(p.id(), high);
+            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
+                .expect("assign a partition");
+        }
+    }
+    if ends.is_empty() {
+        return Vec::new();
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut ids = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ends.is_empty() && Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        ids.push(String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned());
+        if ends
+            .get(&m.partition())
+            .is_some_and(|end| m.offset() + 1 >= *end)
+        {
+            ends.remove(&m.partition());
+        }
+    }
+    assert!(
+        ends.is_empty(),
+        "Kafka partitions {ends:?} not read to their end"
+    );
+    ids
+}
+
+/// Every object in the bucket, each line's `id` (raw format).
+pub fn s3(
+    rt: &tokio::runtime::Runtime,
+    env: &HashMap<String, String>,
+    bucket: &str,
+) -> Vec<String> {
+    let client = rt.block_on(super::s3::client(env));
+    rt.block_on(super::s3::read_bucket(&client, bucket))
+        .values()
+        .flatten()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The HEC envelopes Tenzir wrote under `source`, by `fields.coder_audit_id`.
+pub fn hec(events_file: &str, source: &str) -> Vec<String> {
+    std::fs::read_to_string(events_file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["source"] == source)
+        .filter_map(|v| v["fields"]["coder_audit_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The RFC 5424 messages rsyslog wrote for `listener` with APP-NAME `app`, by the
+/// `id` parameter of their `[coder@32473 ...]` element.
+pub fn syslog(out_dir: &str, listener: &str, app: &str) -> Vec<String> {
+    let file = Path::new(out_dir).join(format!("{listener}.log"));
+    let app = format!(" {app} ");
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&app))
+        .filter_map(|l| {
+            let start = l.find("[coder@32473 id=\"")? + "[coder@32473 id=\"".len();
+            let len = l[start..].find('"')?;
+            Some(l[start..start + len].to_owned())
+        })
+        .collect()
+}
