@@ -6,10 +6,10 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use coder_sim::server::{Fault, LiveTraffic};
+use coder_sim::server::Fault;
 use coder_sim::{Sim, SimConfig};
 
-use super::common::{self, delivered};
+use super::common::{self, delivered, scrape};
 use super::report::{self, PeakRss};
 
 /// A shipper of `coder_url` into `dir/audit.ndjson`, with its metrics listener.
@@ -20,10 +20,32 @@ pub fn file_config(dir: &Path, coder_url: &str) -> PathBuf {
         100,
         &format!(
             "{}\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\n",
-            report::SERVER,
+            scrape::SERVER,
             dir.join("audit.ndjson").display()
         ),
     )
+}
+
+/// Wait until `dir/audit.ndjson` holds every row the simulator has, then SIGTERM the
+/// shipper; assert both went well and return its log.
+pub fn catch_up_and_stop(
+    sim: &coder_sim::SimHandle,
+    dir: &Path,
+    child: &mut Child,
+    cfg: &Path,
+    within: Duration,
+) -> String {
+    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let out = dir.join("audit.ndjson");
+    let caught_up = common::wait_until(within, || {
+        let (got, _) = delivered::distinct(&delivered::file(&out));
+        all.iter().all(|id| got.contains(id))
+    });
+    let status = common::stop_gracefully(child);
+    let log = common::run_log(cfg);
+    assert!(caught_up, "not caught up:\n{log}");
+    assert!(status.success(), "{status}\n{log}");
+    log
 }
 
 /// `run` with a short request timeout (so a hanging page is a fault, not a wait).
@@ -60,15 +82,7 @@ fn rate_limit_storms_5xx_bad_bodies_and_hangs_are_retried_with_a_metric_each() {
     let mut child = run(&cfg).spawn().unwrap();
     let peak = PeakRss::default();
     peak.watch(child.id());
-    let live = {
-        let _in = rt.enter();
-        sim.spawn_live(LiveTraffic {
-            rows_per_sec: 10.0,
-            late_share: 0.1,
-            late_max: Duration::from_secs(5),
-            tie_share: 0.1,
-        })
-    };
+    let live = common::spawn_live(&rt, &sim, 10.0);
     // Every kind of fault seen at least once, as a metric.
     let kinds = [
         "rate_limited",
@@ -78,7 +92,7 @@ fn rate_limit_storms_5xx_bad_bodies_and_hangs_are_retried_with_a_metric_each() {
     ];
     let mut exposition = String::new();
     for kind in kinds {
-        let (seen, last) = report::wait_for_metric(
+        let (seen, last) = scrape::wait_for_metric(
             &cfg,
             "component_errors_total",
             &["component_id=\"coder\"", &format!("error_type=\"{kind}\"")],
@@ -93,16 +107,8 @@ fn rate_limit_storms_5xx_bad_bodies_and_hangs_are_retried_with_a_metric_each() {
     }
     live.abort();
     sim.set_fault_rate(0.0);
-    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let log = catch_up_and_stop(&sim, dir.path(), &mut child, &cfg, Duration::from_secs(120));
     let out = dir.path().join("audit.ndjson");
-    let caught_up = common::wait_until(Duration::from_secs(120), || {
-        let (got, _) = delivered::distinct(&delivered::file(&out));
-        all.iter().all(|id| got.contains(id))
-    });
-    let status = common::stop_gracefully(&mut child);
-    let log = common::run_log(&cfg);
-    assert!(caught_up, "{log}");
-    assert!(status.success(), "{status}\n{log}");
     for line in [
         "Coder rate-limited the request (429)",
         "Coder answered 50",
@@ -145,6 +151,8 @@ fn a_token_revoked_mid_run_stops_with_one_clear_error_and_the_restart_loses_noth
     let cfg = file_config(dir.path(), &sim.url());
     let out = dir.path().join("audit.ndjson");
     let mut child = run(&cfg).spawn().unwrap();
+    let peak = PeakRss::default();
+    peak.watch(child.id());
     assert!(common::wait_until(
         Duration::from_secs(30),
         || delivered::file(&out).len() >= 500
@@ -174,6 +182,7 @@ fn a_token_revoked_mid_run_stops_with_one_clear_error_and_the_restart_loses_noth
     // A new token; the restart resumes from the checkpoint and ships what came meanwhile.
     sim.add_token(SimConfig::DEFAULT_TOKEN);
     let mut child = run(&cfg).spawn().unwrap();
+    peak.watch(child.id());
     let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
     let caught_up = common::wait_until(Duration::from_secs(30), || {
         let (got, _) = delivered::distinct(&delivered::file(&out));
@@ -187,7 +196,7 @@ fn a_token_revoked_mid_run_stops_with_one_clear_error_and_the_restart_loses_noth
         "file",
         t.lost.len(),
         t.duplicates,
-        &PeakRss::default(),
+        &peak,
         "exit 1 with the 401 line",
     );
     assert!(t.lost.is_empty(), "lost {:?}", t.lost);
@@ -227,7 +236,7 @@ fn an_untrusted_certificate_is_retried_with_a_clear_line_and_a_metric() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = file_config(dir.path(), &hec["HEC_URL"]);
     let mut child = run(&cfg).spawn().unwrap();
-    let (seen, exposition) = report::wait_for_metric(
+    let (seen, exposition) = scrape::wait_for_metric(
         &cfg,
         "component_errors_total",
         &["component_id=\"coder\"", "error_type=\"transport\""],

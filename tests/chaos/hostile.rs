@@ -9,7 +9,7 @@ use coder_sim::SimConfig;
 use serde_json::{Value, json};
 
 use super::coder_faults::file_config;
-use super::common::{self, delivered, peers};
+use super::common::{self, delivered, peers, scrape};
 use super::report::{self, PeakRss};
 
 /// What an attacker who can name a workspace or a template puts in it.
@@ -91,7 +91,7 @@ address = "{tcp}"
 app_name = "{app}"
 body = "cef"
 "#,
-            server = report::SERVER,
+            server = scrape::SERVER,
             d = dir.path().display(),
             tcp = syslog["SYSLOG_TCP"],
         ),
@@ -110,8 +110,8 @@ body = "cef"
             && delivered::syslog(&syslog["SYSLOG_OUT_DIR"], "tcp", &app).len() >= ids.len()
             && delivered::file(&dir.path().join("ocsf.ndjson")).len() >= ids.len()
     });
-    let metrics = report::metrics_address(&cfg)
-        .and_then(|a| report::http_get(&a, "/metrics"))
+    let metrics = scrape::metrics_address(&cfg)
+        .and_then(|a| scrape::http_get(&a, "/metrics"))
         .unwrap_or_default();
     let status = common::stop_gracefully(&mut child);
     let log = common::run_log(&cfg);

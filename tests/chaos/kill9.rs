@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use coder_sim::server::LiveTraffic;
 use rand::Rng;
 
 use super::common::{self, delivered, peers};
@@ -69,15 +68,7 @@ fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_and_s3() {
     let topic = common::unique("chaos");
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim.url(), &topic, &bucket, &s3);
-    let live = {
-        let _in = rt.enter();
-        sim.spawn_live(LiveTraffic {
-            rows_per_sec: 20.0,
-            late_share: 0.1,
-            late_max: Duration::from_secs(5),
-            tie_share: 0.1,
-        })
-    };
+    let live = common::spawn_live(&rt, &sim, 20.0);
 
     let peak = PeakRss::default();
     let mut rng = rand::rng();
@@ -90,6 +81,10 @@ fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_and_s3() {
         std::thread::sleep(Duration::from_millis(ms));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        let _ = std::fs::rename(
+            cfg.with_file_name("run.log"),
+            cfg.with_file_name(format!("run-{}.log", lived.len())),
+        );
     }
 
     // A last run, left to catch up once Coder goes quiet, then stopped as an operator would.
@@ -126,15 +121,43 @@ fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_and_s3() {
             t.lost.len(),
             t.duplicates,
             &peak,
-            &format!("{} ids; runs of {:?} ms", t.expected, lived),
+            &format!(
+                "{} ids; killed after {}-{} ms",
+                t.expected,
+                lived.iter().min().unwrap_or(&0),
+                lived.iter().max().unwrap_or(&0)
+            ),
         );
-        assert!(
-            t.lost.is_empty(),
-            "{sink} lost {} of {}: {:?}",
-            t.lost.len(),
-            t.expected,
-            &t.lost[..t.lost.len().min(10)]
-        );
+        if !t.lost.is_empty() {
+            let times: HashMap<String, DateTime<Utc>> = sim.inserted().into_iter().collect();
+            let mut lost: Vec<_> = t.lost.iter().map(|id| (times[id], id)).collect();
+            lost.sort();
+            let logs: String = (1..=KILLS)
+                .map(|n| {
+                    std::fs::read_to_string(cfg.with_file_name(format!("run-{n}.log")))
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join("\n----- kill -9 -----\n");
+            let notable: Vec<&str> = logs
+                .lines()
+                .filter(|l| {
+                    (l.contains("WARN")
+                        || l.contains("ERROR")
+                        || l.contains("resuming")
+                        || l.contains("kill -9"))
+                        && !l.contains("rdkafka")
+                })
+                .collect();
+            let kept = dir.keep();
+            panic!(
+                "{sink} lost {} of {}: {lost:?}\nlogs in {}\n{}",
+                t.lost.len(),
+                t.expected,
+                kept.display(),
+                notable.join("\n")
+            );
+        }
         assert!(t.unexpected.is_empty(), "{sink}: ids Coder never had");
     }
 }

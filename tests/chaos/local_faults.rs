@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::coder_faults::file_config;
-use super::common::{self, delivered};
+use super::coder_faults::{catch_up_and_stop, file_config};
+use super::common::{self, delivered, scrape};
 use super::report::{self, PeakRss};
 
 /// A small tmpfs mounted for one test (CI runs as root, so it can), unmounted on drop.
@@ -74,7 +74,7 @@ fn waits_for_its_disk(
     let mut child = common::run_command(&cfg).spawn().unwrap();
     let peak = PeakRss::default();
     peak.watch(child.id());
-    let (counted, exposition) = report::wait_for_metric(
+    let (counted, exposition) = scrape::wait_for_metric(
         &cfg,
         "component_errors_total",
         &[
@@ -95,16 +95,8 @@ fn waits_for_its_disk(
     );
 
     repair(&state);
+    let log = catch_up_and_stop(&sim, dir.path(), &mut child, &cfg, Duration::from_secs(60));
     let out = dir.path().join("audit.ndjson");
-    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
-    let caught_up = common::wait_until(Duration::from_secs(60), || {
-        let (got, _) = delivered::distinct(&delivered::file(&out));
-        all.iter().all(|id| got.contains(id))
-    });
-    let status = common::stop_gracefully(&mut child);
-    let log = common::run_log(&cfg);
-    assert!(caught_up, "{log}");
-    assert!(status.success(), "{status}\n{log}");
     assert!(log.contains("written after failing"), "{log}");
     let checkpoints: Vec<_> = std::fs::read_dir(&state.0)
         .unwrap()

@@ -14,9 +14,17 @@
 mod common;
 
 mod coder_faults;
+#[cfg(feature = "syslog")]
 mod hostile;
+#[cfg(all(feature = "kafka", feature = "s3"))]
 mod kill9;
 mod local_faults;
+#[cfg(all(
+    feature = "kafka",
+    feature = "s3",
+    feature = "splunk",
+    feature = "syslog"
+))]
 mod outages;
 mod report;
 

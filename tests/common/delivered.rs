@@ -43,8 +43,9 @@ pub fn file(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every message of `topic`, read to the high watermark of each partition as it was when
-/// the read began (call it after the shipper stopped). The key is the audit id.
+/// Every message of `topic`, from the beginning of each partition until none has come
+/// for 5 s (call it after the shipper stopped). The key is the audit id. Tansu's offsets
+/// API reports a high watermark of 1 for any partition, so the read cannot stop there.
 pub fn kafka(bootstrap: &str, topic: &str) -> Vec<String> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -52,47 +53,27 @@ pub fn kafka(bootstrap: &str, topic: &str) -> Vec<String> {
         .set("enable.auto.commit", "false")
         .create()
         .expect("a Kafka consumer");
-    let timeout = Duration::from_secs(10);
     let md = consumer
-        .fetch_metadata(Some(topic), timeout)
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("topic metadata");
     let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
         return Vec::new();
     };
-    let mut ends: HashMap<i32, i64> = HashMap::new();
     let mut tpl = TopicPartitionList::new();
     for p in t.partitions() {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p.id(), timeout)
-            .expect("partition watermarks");
-        if high > low {
-            ends.insert(p.id(), high);
-            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
-                .expect("assign a partition");
-        }
-    }
-    if ends.is_empty() {
-        return Vec::new();
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .expect("assign a partition");
     }
     consumer.assign(&tpl).expect("assign");
     let mut ids = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ends.is_empty() && Instant::now() < deadline {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) else {
-            continue;
-        };
-        ids.push(String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned());
-        if ends
-            .get(&m.partition())
-            .is_some_and(|end| m.offset() + 1 >= *end)
-        {
-            ends.remove(&m.partition());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut last = Instant::now();
+    while last.elapsed() < Duration::from_secs(5) && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            ids.push(String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned());
+            last = Instant::now();
         }
     }
-    assert!(
-        ends.is_empty(),
-        "Kafka partitions {ends:?} not read to their end"
-    );
     ids
 }
 
@@ -136,4 +117,67 @@ pub fn syslog(out_dir: &str, listener: &str, app: &str) -> Vec<String> {
             Some(l[start..start + len].to_owned())
         })
         .collect()
+}
+
+/// A consumer that follows `topic` from the beginning in a thread of its own, keeping the
+/// key of every message it reads, until dropped. It follows the topic through a broker
+/// restart too: Tansu keeps its log in memory, so the restarted broker's offsets are out of
+/// range for it and it starts again from the (new) beginning.
+pub struct KafkaTail {
+    keys: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl KafkaTail {
+    pub fn start(bootstrap: &str, topic: &str) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", super::unique("tail"))
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "50")
+            .create()
+            .expect("a Kafka consumer");
+        // The topic appears with the shipper's first message.
+        let mut tpl = TopicPartitionList::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tpl.count() == 0 && Instant::now() < deadline {
+            if let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+                for t in md.topics().iter().filter(|t| t.name() == topic) {
+                    for p in t.partitions() {
+                        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                            .expect("assign a partition");
+                    }
+                }
+            }
+            if tpl.count() == 0 {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        assert!(tpl.count() > 0, "topic {topic} never appeared");
+        consumer.assign(&tpl).expect("assign");
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (k, s) = (keys.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                    let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+                    k.lock().unwrap_or_else(|e| e.into_inner()).push(key);
+                }
+            }
+        });
+        KafkaTail { keys, stop }
+    }
+
+    /// Every key read so far, one per message.
+    pub fn ids(&self) -> Vec<String> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for KafkaTail {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }

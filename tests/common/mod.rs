@@ -5,6 +5,7 @@
 pub mod delivered;
 pub mod peers;
 pub mod s3;
+pub mod scrape;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -112,20 +113,10 @@ impl Harness {
     }
 }
 
-/// The ids of every complete line. A line still being written (no `\n` yet) is left out,
-/// so tests can poll a file the shipper is writing.
+/// The ids of every complete line (see [`delivered::file`]), so tests can poll a file the
+/// shipper is writing.
 pub fn read_ids(path: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let complete = text.rfind('\n').map_or("", |i| &text[..i]);
-    complete
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("output line is JSON");
-            v["id"].as_str().expect("output line has an id").to_owned()
-        })
-        .collect()
+    delivered::file(path)
 }
 
 /// Step until the cursor has caught up with everything inserted up to now (a live scan
@@ -291,6 +282,22 @@ dir = "{state}"
     path
 }
 
+/// Live traffic into the simulator until the handle is aborted: `rows_per_sec`, 10 % of
+/// them up to 5 s late, 10 % ties.
+pub fn spawn_live(
+    rt: &tokio::runtime::Runtime,
+    sim: &SimHandle,
+    rows_per_sec: f64,
+) -> tokio::task::JoinHandle<()> {
+    let _in_runtime = rt.enter();
+    sim.spawn_live(coder_sim::server::LiveTraffic {
+        rows_per_sec,
+        late_share: 0.1,
+        late_max: Duration::from_secs(5),
+        tie_share: 0.1,
+    })
+}
+
 /// A peer outage under live traffic: `stop` it, let Coder record for `outage` (20 rows/s,
 /// 10 % up to 5 s late, 10 % ties), `restart` it, record 3 s more. Returns the ids Coder
 /// recorded from the stop on: the ones the sink can only have from after the outage.
@@ -303,15 +310,7 @@ pub fn recorded_during_outage(
 ) -> HashSet<String> {
     let before: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
     stop();
-    let live = {
-        let _in_runtime = rt.enter();
-        sim.spawn_live(coder_sim::server::LiveTraffic {
-            rows_per_sec: 20.0,
-            late_share: 0.1,
-            late_max: Duration::from_secs(5),
-            tie_share: 0.1,
-        })
-    };
+    let live = spawn_live(rt, sim, 20.0);
     std::thread::sleep(outage);
     restart();
     std::thread::sleep(Duration::from_secs(3));
