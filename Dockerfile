@@ -8,7 +8,8 @@ RUN cargo build --release --locked --no-default-features --features kafka,s3,spl
 # Run: no shell, non-root, read-only root filesystem friendly (state in a volume).
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/coder-audit-shipper /usr/local/bin/coder-audit-shipper
-USER nonroot:nonroot
+# 65532 is distroless's "nonroot" user, numeric so runAsNonRoot can check it.
+USER 65532:65532
 VOLUME ["/var/lib/coder-audit-shipper"]
 ENTRYPOINT ["/usr/local/bin/coder-audit-shipper"]
 CMD ["run", "--config", "/etc/coder-audit-shipper/shipper.toml"]

@@ -35,12 +35,24 @@ pub struct Config {
 }
 
 /// `[server]`: the operator's window into a running shipper (`/metrics`, `/healthz`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Where to listen, e.g. `127.0.0.1:9598`; no listener when unset. Port 0 picks a free
     /// port and logs it.
     pub listen: Option<std::net::SocketAddr>,
+    /// `/readyz` fails when a stream has not completed a scan of Coder for this long.
+    #[serde(default = "defaults::ready_staleness", with = "humantime_serde")]
+    pub ready_staleness: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            ready_staleness: defaults::ready_staleness(),
+        }
+    }
 }
 
 /// `[dead_letter]`: where records a peer refused for good are kept, one NDJSON file per
@@ -104,6 +116,9 @@ mod defaults {
     }
     pub fn max_response_bytes() -> u64 {
         64 * 1024 * 1024
+    }
+    pub fn ready_staleness() -> Duration {
+        Duration::from_secs(120)
     }
     pub fn shutdown_timeout() -> Duration {
         Duration::from_secs(30)

@@ -141,6 +141,31 @@ impl CoderClient {
         .await
     }
 
+    /// The `audit_log` feature of `GET /api/v2/entitlements`: its `entitlement`
+    /// (`entitled`, `grace_period`, `not_entitled`) and `enabled`. `None` from a server
+    /// without the route (an AGPL build answers 404; it never records audit entries).
+    pub async fn audit_entitlement(&self) -> Result<Option<(String, bool)>, CoderError> {
+        let parsed = self
+            .get_parsed("api/v2/entitlements", &[], |body| {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+                let feature = &v["features"]["audit_log"];
+                let entitlement = feature["entitlement"]
+                    .as_str()
+                    .ok_or("no features.audit_log.entitlement")?;
+                Ok((
+                    entitlement.to_owned(),
+                    feature["enabled"].as_bool().unwrap_or(false),
+                ))
+            })
+            .await;
+        match parsed {
+            Ok(e) => Ok(Some(e)),
+            Err(CoderError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One page of `GET /api/v2/audit?q=…&limit=…&offset=…`, retried until it is a valid
     /// page or a non-retriable error.
     pub async fn audit_page(

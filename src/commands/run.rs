@@ -1,4 +1,4 @@
-//! `run`: tail into every sink until SIGTERM.
+//! `run`: tail into every sink until SIGTERM; SIGHUP reloads the config.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,42 +15,150 @@ use crate::ops::server::Server;
 use crate::pipeline::{StreamEnd, StreamStats, initial_cursor, run_stream};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
-    let (tx, rx) = watch::channel(false);
+    let mut config = Config::load(config_path)?;
+    let (term_tx, term_rx) = watch::channel(false);
     tokio::spawn(async move {
         super::stop_signal().await;
         tracing::info!("stop requested; finishing");
-        let _ = tx.send(true);
+        let _ = term_tx.send(true);
     });
-    run_config(&config, rx, &BTreeMap::new()).await
+    let exposed = serve(&config, term_rx.clone()).await?;
+    // One set of counters per sink name for the whole process, so a reload does not reset
+    // them.
+    let mut stats: BTreeMap<String, Arc<StreamStats>> = BTreeMap::new();
+    loop {
+        for name in config.sinks.keys() {
+            let s = stats.entry(name.clone()).or_default();
+            s.stopped.store(false, Ordering::Relaxed);
+            s.failing.store(false, Ordering::Relaxed);
+        }
+        exposed.clear();
+        // This generation of streams ends on SIGTERM, or when SIGHUP brings a new config.
+        let (gen_tx, gen_rx) = watch::channel(false);
+        let forward = {
+            let (term, gen_tx) = (term_rx.clone(), gen_tx.clone());
+            tokio::spawn(async move {
+                wait_true(term).await;
+                let _ = gen_tx.send(true);
+            })
+        };
+        let (new_tx, mut new_rx) = tokio::sync::oneshot::channel();
+        let reload = tokio::spawn(reload_on_sighup(
+            config_path.to_owned(),
+            config.server.listen,
+            gen_tx,
+            new_tx,
+        ));
+        let ran = run_streams(&config, gen_rx, &stats, &exposed).await;
+        forward.abort();
+        reload.abort();
+        ran?;
+        if *term_rx.borrow() {
+            return Ok(());
+        }
+        match new_rx.try_recv() {
+            Ok(new) => {
+                tracing::info!(
+                    sinks = new.sinks.len(),
+                    "reloaded: the streams drained and start again with the new config"
+                );
+                config = new;
+            }
+            Err(_) => return Ok(()),
+        }
+    }
 }
 
-/// Run every sink's stream until `shutdown` turns true. A sink named in `stats` counts
-/// into the counters given there (the demo prints them).
+/// On each SIGHUP, read the config again. A config that does not load is refused with one
+/// error line and the running one goes on; one that loads is handed over through `new`
+/// and this generation's streams are told to stop (they drain their batches and save their
+/// checkpoints first, so nothing is lost or sent twice).
+async fn reload_on_sighup(
+    path: std::path::PathBuf,
+    listen: Option<std::net::SocketAddr>,
+    stop: watch::Sender<bool>,
+    new: tokio::sync::oneshot::Sender<Config>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    loop {
+        if hup.recv().await.is_none() {
+            return;
+        }
+        tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
+        let loaded = Config::load(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| c.token_source().map(|_| c).map_err(anyhow::Error::from));
+        match loaded {
+            Err(e) => {
+                tracing::error!("the new config is refused; the running one stays: {e:#}");
+            }
+            Ok(c) => {
+                if c.server.listen != listen {
+                    tracing::warn!(
+                        "server.listen changed: it applies at the next start, not on reload"
+                    );
+                }
+                let _ = new.send(c);
+                let _ = stop.send(true);
+                return;
+            }
+        }
+    }
+}
+
+/// Run every sink's stream until `shutdown` turns true, with the `[server]` listener when
+/// the config has one. A sink named in `stats` counts into the counters given there (the
+/// demo prints them).
 pub async fn run_config(
     config: &Config,
     shutdown: watch::Receiver<bool>,
     stats: &BTreeMap<String, Arc<StreamStats>>,
 ) -> anyhow::Result<()> {
-    // Listening first: an operator sees the errors of a Coder that cannot be reached.
+    let exposed = serve(config, shutdown.clone()).await?;
+    run_streams(config, shutdown, stats, &exposed).await
+}
+
+/// Start the `[server]` listener, if any, until `shutdown`: before Coder is reached, so an
+/// operator sees the errors of a Coder that cannot be reached.
+async fn serve(
+    config: &Config,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<crate::ops::metrics::Streams> {
     let exposed = crate::ops::metrics::Streams::default();
     if let Some(listen) = config.server.listen {
-        let server = Server::bind(listen, exposed.clone())
+        let server = Server::bind(listen, exposed.clone(), config.server.ready_staleness)
             .await
             .with_context(|| format!("server.listen: binding {listen}"))?;
-        tracing::info!(address = %server.local_addr()?, "serving /metrics and /healthz");
-        let rx = shutdown.clone();
+        tracing::info!(address = %server.local_addr()?, "serving /metrics, /healthz and /readyz");
         tokio::spawn(async move {
-            if let Err(e) = server.serve(rx).await {
+            if let Err(e) = server.serve(shutdown).await {
                 tracing::error!("the metrics listener stopped: {e}");
             }
         });
     }
+    Ok(exposed)
+}
+
+/// One generation of streams: one per sink, until `shutdown` turns true.
+async fn run_streams(
+    config: &Config,
+    shutdown: watch::Receiver<bool>,
+    stats: &BTreeMap<String, Arc<StreamStats>>,
+    exposed: &crate::ops::metrics::Streams,
+) -> anyhow::Result<()> {
     let connected = tokio::select! {
         c = super::connect(config) => c?,
         _ = wait_true(shutdown.clone()) => return Ok(()),
     };
+    crate::ops::metrics::coder_version(&connected.coder_version);
     let streams = super::Streams::new(config, connected)?;
+    tokio::spawn(crate::ops::entitlement::watch(
+        streams.client.clone(),
+        shutdown.clone(),
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     let mut counters: BTreeMap<String, Arc<StreamStats>> = BTreeMap::new();
     for name in config.sinks.keys() {

@@ -16,13 +16,22 @@ use crate::pipeline::StreamStats;
 
 /// Requests to Coder that failed, by `error_type` (`CoderError::kind`).
 pub const ERRORS: &str = "component_errors_total";
+pub const RECEIVED_EVENTS: &str = "component_received_events_total";
 pub const SENT_EVENTS: &str = "component_sent_events_total";
+pub const SENT_BYTES: &str = "component_sent_event_bytes_total";
 pub const SENT_BATCHES: &str = "component_sent_batches_total";
 pub const RETRIES: &str = "component_retries_total";
 pub const DEAD_LETTERED: &str = "component_dead_lettered_events_total";
 pub const TRUNCATED: &str = "component_truncated_events_total";
 /// Now minus the newest event time the sink confirmed.
 pub const CHECKPOINT_LAG: &str = "checkpoint_lag_seconds";
+/// Now minus when the stream last completed a scan of Coder.
+pub const POLL_AGE: &str = "last_successful_poll_age_seconds";
+/// 1, labelled with the version Coder's `/api/v2/buildinfo` reported.
+pub const CODER_INFO: &str = "coder_build_info";
+/// 1 while Coder's license covers audit logging (`audit_log` entitled or in its grace
+/// period), 0 when it does not: Coder then records nothing new and says nothing.
+pub const AUDIT_ENTITLED: &str = "coder_audit_log_entitled";
 
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
@@ -46,7 +55,15 @@ pub fn install() {
 fn describe() {
     use ::metrics::describe_counter as counter;
     counter!(ERRORS, "Failed operations, by component and error_type");
+    counter!(
+        RECEIVED_EVENTS,
+        "Audit entries read from Coder for the sink"
+    );
     counter!(SENT_EVENTS, "Audit entries the sink confirmed");
+    counter!(
+        SENT_BYTES,
+        "Bytes of the records the sink confirmed, before compression"
+    );
     counter!(SENT_BATCHES, "Batches the sink confirmed");
     counter!(RETRIES, "Delivery attempts that failed and were retried");
     counter!(
@@ -61,6 +78,25 @@ fn describe() {
         CHECKPOINT_LAG,
         "Seconds between now and the newest event the sink confirmed"
     );
+    ::metrics::describe_gauge!(
+        POLL_AGE,
+        "Seconds since the stream last completed a scan of Coder"
+    );
+    ::metrics::describe_gauge!(CODER_INFO, "The Coder version, as a label");
+    ::metrics::describe_gauge!(
+        AUDIT_ENTITLED,
+        "1 while Coder's license covers audit logging, 0 when it does not"
+    );
+}
+
+/// The Coder version the shipper connected to.
+pub fn coder_version(version: &str) {
+    ::metrics::gauge!(CODER_INFO, "version" => version.to_owned()).set(1.0);
+}
+
+/// Whether Coder's license covers audit logging.
+pub fn audit_entitled(entitled: bool) {
+    ::metrics::gauge!(AUDIT_ENTITLED).set(if entitled { 1.0 } else { 0.0 });
 }
 
 /// A failed request to Coder (retried or not).
@@ -92,6 +128,11 @@ impl Streams {
             .insert(sink.to_owned(), (sink_type, stats));
     }
 
+    /// Forget every stream (a reload registers the new set).
+    pub fn clear(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// The exposition in Prometheus text format.
     pub fn render(&self) -> String {
         let handle = handle();
@@ -104,17 +145,99 @@ impl Streams {
                 ("component_type", (*sink_type).to_owned()),
             ];
             let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+            let age =
+                |micros: u64| (now - i64::try_from(micros).unwrap_or(i64::MAX)).max(0) as f64 / 1e6;
+            ::metrics::counter!(RECEIVED_EVENTS, &labels).absolute(n(&stats.received));
             ::metrics::counter!(SENT_EVENTS, &labels).absolute(n(&stats.delivered));
+            ::metrics::counter!(SENT_BYTES, &labels).absolute(n(&stats.delivered_bytes));
             ::metrics::counter!(SENT_BATCHES, &labels).absolute(n(&stats.batches));
             ::metrics::counter!(RETRIES, &labels).absolute(n(&stats.retries));
             ::metrics::counter!(DEAD_LETTERED, &labels).absolute(n(&stats.dead_lettered));
             ::metrics::counter!(TRUNCATED, &labels).absolute(n(&stats.truncated));
             let newest = n(&stats.newest_micros);
             if newest > 0 {
-                let lag = (now - i64::try_from(newest).unwrap_or(i64::MAX)).max(0) as f64 / 1e6;
-                ::metrics::gauge!(CHECKPOINT_LAG, &labels).set(lag);
+                ::metrics::gauge!(CHECKPOINT_LAG, &labels).set(age(newest));
+            }
+            let scanned = n(&stats.last_scan_micros);
+            if scanned > 0 {
+                ::metrics::gauge!(POLL_AGE, &labels).set(age(scanned));
             }
         }
         handle.render()
+    }
+
+    /// Ready when every stream is running, not failing, and completed a scan of Coder
+    /// within `staleness`; otherwise the reasons, one per stream.
+    pub fn readiness(&self, staleness: std::time::Duration) -> Result<(), Vec<String>> {
+        let now = chrono::Utc::now().timestamp_micros();
+        let limit = i64::try_from(staleness.as_micros()).unwrap_or(i64::MAX);
+        let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reasons = Vec::new();
+        if streams.is_empty() {
+            reasons.push("no stream started yet".to_owned());
+        }
+        for (name, (_, stats)) in streams.iter() {
+            let scanned =
+                i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
+            if stats.stopped.load(Ordering::Relaxed) {
+                reasons.push(format!("{name}: stopped on an error"));
+            } else if stats.failing.load(Ordering::Relaxed) {
+                reasons.push(format!("{name}: delivery or checkpoint failing, retrying"));
+            } else if scanned == 0 {
+                reasons.push(format!("{name}: no scan of Coder completed yet"));
+            } else if now - scanned > limit {
+                reasons.push(format!(
+                    "{name}: no scan of Coder completed for {} s",
+                    (now - scanned) / 1_000_000
+                ));
+            }
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streams_counters_and_lag_are_exposed_under_its_labels() {
+        install();
+        let streams = Streams::default();
+        let stats = Arc::new(StreamStats::default());
+        stats.delivered.store(42, Ordering::Relaxed);
+        stats.dead_lettered.store(2, Ordering::Relaxed);
+        let ten_seconds_ago = chrono::Utc::now().timestamp_micros() - 10_000_000;
+        stats
+            .newest_micros
+            .store(u64::try_from(ten_seconds_ago).unwrap(), Ordering::Relaxed);
+        streams.register("siem", "splunk_hec", stats);
+        coder_error("rate_limited");
+        let text = streams.render();
+        let labels = r#"component_kind="sink",component_id="siem",component_type="splunk_hec""#;
+        assert!(
+            text.contains(&format!("{SENT_EVENTS}{{{labels}}} 42")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{DEAD_LETTERED}{{{labels}}} 2")),
+            "{text}"
+        );
+        let lag: f64 = text
+            .lines()
+            .find(|l| l.starts_with(CHECKPOINT_LAG))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .expect("a lag sample");
+        assert!((10.0..60.0).contains(&lag), "{lag}");
+        assert!(
+            text.contains(r#"error_type="rate_limited""#),
+            "errors counted where they happen show too: {text}"
+        );
+        assert!(text.contains("# HELP component_sent_events_total"));
     }
 }

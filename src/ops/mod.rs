@@ -6,5 +6,6 @@
 //! where no stream's counters are at hand (a request to Coder, a checkpoint write) are
 //! counted through the `metrics` facade where they happen.
 
+pub mod entitlement;
 pub mod metrics;
 pub mod server;

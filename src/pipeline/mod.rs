@@ -8,7 +8,7 @@
 //! [`Encoder`] makes a sink's records from events; [`SinkOutlet`] delivers them and moves
 //! the checkpoint; [`run_stream`] drives one tailer into one outlet.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -23,11 +23,16 @@ mod outlet;
 pub use encoder::Encoder;
 pub use outlet::{Batching, SinkOutlet};
 
-/// Counters one stream exposes (the demo's running count; metrics later).
+/// What one stream counts and reports: the demo's running count, the counters logged when
+/// it stops, and `/metrics` and `/readyz` (copied at scrape time by [`crate::ops`]).
 #[derive(Debug, Default)]
 pub struct StreamStats {
+    /// Entries read from Coder and handed to the sink's encoder.
+    pub received: AtomicU64,
     /// Entries the sink confirmed.
     pub delivered: AtomicU64,
+    /// Bytes of the records the sink confirmed (as encoded, before compression).
+    pub delivered_bytes: AtomicU64,
     pub batches: AtomicU64,
     pub retries: AtomicU64,
     /// Records a peer refused for good, written to the dead-letter file.
@@ -38,6 +43,20 @@ pub struct StreamStats {
     pub newest_micros: AtomicU64,
     /// The cursor position last committed, Unix microseconds (0 before any).
     pub position_micros: AtomicU64,
+    /// When a scan of Coder last completed with its due batch sent, Unix microseconds (0
+    /// before the first): the stream is moving.
+    pub last_scan_micros: AtomicU64,
+    /// The last delivery or checkpoint write failed and is being retried.
+    pub failing: AtomicBool,
+    /// The stream stopped on an error.
+    pub stopped: AtomicBool,
+}
+
+impl StreamStats {
+    fn scanned(&self) {
+        let now = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0);
+        self.last_scan_micros.store(now, Ordering::Relaxed);
+    }
 }
 
 /// How a stream ended.
@@ -91,6 +110,7 @@ pub async fn run_stream(
                 if let Err(e) = flushed {
                     break Err(e);
                 }
+                outlet.stats().scanned();
                 if report.live {
                     tokio::select! {
                         _ = tokio::time::sleep(poll_interval) => {}
@@ -111,10 +131,14 @@ pub async fn run_stream(
              stopping; the checkpoint stays before them and the next start reads them again"
         ))),
     };
-    match (result, closed) {
+    let end = match (result, closed) {
         (Ok(end), Ok(())) => Ok(end),
         (Ok(_), Err(e)) | (Err(e), _) => Err(e),
+    };
+    if end.is_err() {
+        outlet.stats().stopped.store(true, Ordering::Relaxed);
     }
+    end
 }
 
 /// Where a stream with no checkpoint starts.

@@ -85,12 +85,17 @@ impl SinkOutlet {
         }
     }
 
-    /// Gather records into larger batches (see [`Batching`]).
     /// Whose checkpoint this outlet moves.
     pub fn key(&self) -> &CheckpointKey {
         &self.key
     }
 
+    /// The stream's counters.
+    pub fn stats(&self) -> &StreamStats {
+        &self.stats
+    }
+
+    /// Gather records into larger batches (see [`Batching`]).
     pub fn with_batching(mut self, batching: Batching) -> Self {
         self.batching = batching;
         self
@@ -151,17 +156,26 @@ impl SinkOutlet {
         let stats = self.stats.clone();
         let sent = send_with_retry(self.sink.as_mut(), batch, &self.retry, |reason, delay| {
             stats.retries.fetch_add(1, Ordering::Relaxed);
+            stats.failing.store(true, Ordering::Relaxed);
             tracing::warn!(sink = %sink_name, retry_in = ?delay, "delivery failed, retrying: {reason}");
         })
         .await
         .map_err(|e| TailError::Delivery(e.to_string()))?;
+        self.stats.failing.store(false, Ordering::Relaxed);
+        self.stats
+            .delivered_bytes
+            .fetch_add(batch.payload_bytes() as u64, Ordering::Relaxed);
         if !sent.dead.is_empty() {
             let dl = self.dead_letters.clone();
             let (name, batch_copy, dead) = (sink_name.clone(), batch.clone(), sent.dead.clone());
             let file = self.dead_letters.path().display().to_string();
-            persist(&sink_name, "dead_letter_write", &file, move || {
-                dl.write(&name, &batch_copy, &dead)
-            })
+            persist(
+                &self.stats,
+                &sink_name,
+                "dead_letter_write",
+                &file,
+                move || dl.write(&name, &batch_copy, &dead),
+            )
             .await;
             for d in &sent.dead {
                 tracing::error!(
@@ -191,9 +205,13 @@ impl SinkOutlet {
         let key = self.key.clone();
         let position = u64::try_from(cursor.position.timestamp_micros()).unwrap_or(0);
         let what = format!("checkpoint {}", self.key.sink);
-        persist(&self.key.sink, "checkpoint_write", &what, move || {
-            store.save(&key, &cursor)
-        })
+        persist(
+            &self.stats,
+            &self.key.sink,
+            "checkpoint_write",
+            &what,
+            move || store.save(&key, &cursor),
+        )
         .await;
         self.stats
             .position_micros
@@ -204,6 +222,9 @@ impl SinkOutlet {
 
 impl Outlet for SinkOutlet {
     async fn deliver(&mut self, events: Vec<Event>) -> Result<(), TailError> {
+        self.stats
+            .received
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         let (batch, truncated) = self.encoder.encode(&events);
         self.stats.truncated.fetch_add(truncated, Ordering::Relaxed);
         if self.batching == Batching::IMMEDIATE {
@@ -250,6 +271,7 @@ impl Outlet for SinkOutlet {
 /// Shutdown cancels the wait (the caller is cancelled), and the checkpoint stays before
 /// what it could not cover.
 async fn persist<E: std::fmt::Display + Send + 'static>(
+    stats: &StreamStats,
     sink: &str,
     error_type: &'static str,
     what: &str,
@@ -272,12 +294,14 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
         match result {
             Ok(()) => {
                 if failures > 0 {
+                    stats.failing.store(false, Ordering::Relaxed);
                     tracing::info!(sink, failures, "{what} written after failing");
                 }
                 return;
             }
             Err(e) => {
                 failures += 1;
+                stats.failing.store(true, Ordering::Relaxed);
                 crate::ops::metrics::sink_error(sink, error_type);
                 let delay = delays.next().unwrap_or(Duration::from_secs(30));
                 tracing::error!(
