@@ -117,6 +117,12 @@ mod defaults {
     pub fn max_response_bytes() -> u64 {
         64 * 1024 * 1024
     }
+    pub fn postgres_schema() -> String {
+        "coder_audit_shipper".into()
+    }
+    pub fn takeover_interval() -> Duration {
+        Duration::from_secs(2)
+    }
     pub fn ready_staleness() -> Duration {
         Duration::from_secs(120)
     }
@@ -220,8 +226,22 @@ impl<'de> Deserialize<'de> for StartAt {
 pub struct CheckpointConfig {
     #[serde(default)]
     pub store: StoreKind,
+    /// `store = "file"`: the directory (also the default home of the dead letters).
     #[serde(default = "defaults::checkpoint_dir")]
     pub dir: PathBuf,
+    /// `store = "postgres"`: `postgres://user:password@host:port/database`, or a file
+    /// holding it. A secret: it never reaches a log line.
+    pub url: Option<Secret>,
+    pub url_file: Option<PathBuf>,
+    /// `store = "postgres"`: the schema of the shipper's tables (created when missing).
+    /// Replicas that share it share checkpoints and the leader lock.
+    #[serde(default = "defaults::postgres_schema")]
+    pub schema: String,
+    /// `store = "postgres"`: how often a standby tries to take the leader lock and the
+    /// leader checks that it still holds it: a standby takes over within about this long
+    /// of the leader's death.
+    #[serde(default = "defaults::takeover_interval", with = "humantime_serde")]
+    pub takeover_interval: Duration,
 }
 
 impl Default for CheckpointConfig {
@@ -229,6 +249,10 @@ impl Default for CheckpointConfig {
         Self {
             store: StoreKind::File,
             dir: defaults::checkpoint_dir(),
+            url: None,
+            url_file: None,
+            schema: defaults::postgres_schema(),
+            takeover_interval: defaults::takeover_interval(),
         }
     }
 }
@@ -238,6 +262,8 @@ impl Default for CheckpointConfig {
 pub enum StoreKind {
     #[default]
     File,
+    /// A table in PostgreSQL, with a leader lock: of several replicas exactly one ships.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -716,6 +742,44 @@ impl Config {
                 ));
             }
         }
+        if self.checkpoint.store == StoreKind::Postgres {
+            match (&self.checkpoint.url, &self.checkpoint.url_file) {
+                (None, None) => {
+                    return Err(invalid(
+                        "checkpoint.url",
+                        "store = \"postgres\" needs checkpoint.url or checkpoint.url_file".into(),
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "checkpoint.url",
+                        "set checkpoint.url or checkpoint.url_file, not both".into(),
+                    ));
+                }
+                _ => {}
+            }
+            let schema = &self.checkpoint.schema;
+            if schema.is_empty()
+                || schema.len() > 63
+                || !schema
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                || schema.starts_with(|c: char| c.is_ascii_digit())
+            {
+                return Err(invalid(
+                    "checkpoint.schema",
+                    format!(
+                        "a PostgreSQL identifier of lower-case letters, digits and '_', got {schema:?}"
+                    ),
+                ));
+            }
+            if self.checkpoint.takeover_interval.is_zero() {
+                return Err(invalid(
+                    "checkpoint.takeover_interval",
+                    "must be more than 0".into(),
+                ));
+            }
+        }
         if self.sinks.is_empty() {
             return Err(invalid("sinks", "configure at least one sink".into()));
         }
@@ -920,6 +984,27 @@ impl Config {
     }
 
     /// The token source: `token`, `token_file`, or `CODER_SESSION_TOKEN`.
+    /// The PostgreSQL URL of `store = "postgres"`, from `checkpoint.url` or the file of
+    /// `checkpoint.url_file`.
+    pub fn postgres_url(&self) -> Result<Secret, ConfigError> {
+        if let Some(url) = &self.checkpoint.url {
+            return Ok(url.clone());
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            file: "environment".into(),
+            key: "checkpoint.url_file".into(),
+            message,
+        };
+        let path = self
+            .checkpoint
+            .url_file
+            .as_ref()
+            .ok_or_else(|| invalid("no checkpoint.url or checkpoint.url_file".into()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+        Ok(Secret::new(text.trim()))
+    }
+
     pub fn token_source(&self) -> Result<crate::coder::TokenSource, ConfigError> {
         use crate::coder::TokenSource;
         if let Some(t) = &self.coder.token {
@@ -962,6 +1047,27 @@ dir = "/tmp/x"
 type = "file"
 path = "/tmp/audit.ndjson"
 "#;
+
+    #[test]
+    fn the_postgres_store_needs_a_url_and_a_plain_schema_and_hides_the_url() {
+        let pg = |lines: &str| {
+            load(&MINIMAL.replace(
+                "dir = \"/tmp/x\"",
+                &format!("dir = \"/tmp/x\"\nstore = \"postgres\"\n{lines}"),
+            ))
+        };
+        let err = pg("").unwrap_err().to_string();
+        assert!(err.contains("checkpoint.url"), "{err}");
+        let err = pg("url = \"postgres://u:pw@h/db\"\nschema = \"Bad-Name\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("checkpoint.schema"), "{err}");
+        let c = pg("url = \"postgres://u:hunter2@h/db\"").unwrap();
+        assert_eq!(c.checkpoint.schema, "coder_audit_shipper");
+        assert_eq!(c.checkpoint.takeover_interval, Duration::from_secs(2));
+        assert_eq!(c.postgres_url().unwrap().expose(), "postgres://u:hunter2@h/db");
+        assert!(!format!("{c:?}").contains("hunter2"), "the URL's password is a secret");
+    }
 
     #[test]
     fn minimal_config_gets_the_documented_defaults() {

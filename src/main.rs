@@ -26,7 +26,7 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Checkpoint {
             command: CheckpointCommand::Show { config, json },
-        } => commands::show_checkpoints(&config, json),
+        } => commands::show_checkpoints(&config, json).await,
         #[cfg(feature = "demo")]
         Command::Demo {
             dir,

@@ -5,11 +5,13 @@
 //! live cursor. A checkpoint is written only after the sink confirmed what it covers.
 
 mod file;
+pub mod postgres;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use file::FileStore;
+pub use postgres::PostgresStore;
 
 use crate::coder::Cursor;
 
@@ -68,6 +70,10 @@ pub enum CheckpointError {
         "checkpoint {path} has format version {found}, this build reads version {FORMAT_VERSION}; use the release that wrote it or move the file aside"
     )]
     Version { path: String, found: u32 },
+    #[error(
+        "checkpoint {path} not written: this replica (leader epoch {epoch}) is no longer the leader; another replica ships from the shared checkpoints"
+    )]
+    Fenced { path: String, epoch: i64 },
     #[error("checkpoint {path}: {source}")]
     Io {
         path: String,

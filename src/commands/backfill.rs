@@ -28,7 +28,7 @@ pub async fn backfill(
     }
     let config = Config::load(config_path)?;
     let connected = super::connect(&config).await?;
-    let streams = super::Streams::new(&config, connected)?;
+    let streams = super::Streams::new(&config, connected, super::store(&config).await?)?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         super::stop_signal().await;

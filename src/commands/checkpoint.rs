@@ -4,9 +4,9 @@ use std::path::Path;
 
 use crate::config::Config;
 
-pub fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<()> {
+pub async fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let checkpoints = super::store(&config).list()?;
+    let checkpoints = super::store(&config).await?.list()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&checkpoints)?);
         return Ok(());

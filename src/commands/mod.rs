@@ -25,7 +25,7 @@ pub use validate::validate;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
+use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore, PostgresStore};
 use crate::coder::{ClientOptions, CoderClient, Cursor, Tailer, TailerOptions};
 use crate::config::{Config, StoreKind};
 use crate::dead_letter::DeadLetters;
@@ -43,12 +43,16 @@ pub(crate) struct Streams<'a> {
 }
 
 impl<'a> Streams<'a> {
-    pub fn new(config: &'a Config, connected: Connected) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &'a Config,
+        connected: Connected,
+        store: Arc<dyn CheckpointStore>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             config,
             client: connected.client,
             enrichment: config.enrichment(Some(connected.coder_version)),
-            store: store(config),
+            store,
             overlap: TimeDelta::from_std(config.coder.overlap)
                 .context("coder.overlap is too large")?,
         })
@@ -116,10 +120,15 @@ impl<'a> Streams<'a> {
     }
 }
 
-pub(crate) fn store(config: &Config) -> Arc<dyn CheckpointStore> {
-    match config.checkpoint.store {
+/// The checkpoint store of the config, without the leader lock (`run` takes the lock
+/// itself when the store is postgres).
+pub(crate) async fn store(config: &Config) -> anyhow::Result<Arc<dyn CheckpointStore>> {
+    Ok(match config.checkpoint.store {
         StoreKind::File => Arc::new(FileStore::new(&config.checkpoint.dir)),
-    }
+        StoreKind::Postgres => {
+            Arc::new(PostgresStore::open(&config.postgres_url()?, &config.checkpoint.schema).await?)
+        }
+    })
 }
 
 /// A client of a Coder server whose version is known.

@@ -8,21 +8,59 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::checkpoint::CheckpointKey;
+use crate::checkpoint::{CheckpointKey, CheckpointStore, PostgresStore};
 use crate::coder::TailError;
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::ops::server::Server;
 use crate::pipeline::{StreamEnd, StreamStats, initial_cursor, run_stream};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut config = Config::load(config_path)?;
     let (term_tx, term_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        super::stop_signal().await;
-        tracing::info!("stop requested; finishing");
-        let _ = term_tx.send(true);
-    });
+    let term_tx = Arc::new(term_tx);
+    {
+        let term_tx = term_tx.clone();
+        tokio::spawn(async move {
+            super::stop_signal().await;
+            tracing::info!("stop requested; finishing");
+            let _ = term_tx.send(true);
+        });
+    }
     let exposed = serve(&config, term_rx.clone()).await?;
+    // With the postgres store, only the replica holding the leader lock ships.
+    let leader: Option<Arc<PostgresStore>> = match config.checkpoint.store {
+        StoreKind::File => None,
+        StoreKind::Postgres => {
+            let url = config.postgres_url()?;
+            let checkpoint = &config.checkpoint;
+            match PostgresStore::lead(
+                &url,
+                &checkpoint.schema,
+                checkpoint.takeover_interval,
+                term_rx.clone(),
+            )
+            .await?
+            {
+                Some(store) => Some(Arc::new(store)),
+                None => return Ok(()),
+            }
+        }
+    };
+    let deposed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(store) = leader.clone() {
+        let (every, deposed, term_tx) = (
+            config.checkpoint.takeover_interval,
+            deposed.clone(),
+            term_tx.clone(),
+        );
+        tokio::spawn(async move {
+            let why = store.deposed(every).await;
+            tracing::error!("no longer the leader ({why}): stopping");
+            deposed.store(true, Ordering::Relaxed);
+            let _ = term_tx.send(true);
+        });
+    }
+    let store = leader.map(|s| s as Arc<dyn CheckpointStore>);
     // One set of counters per sink name for the whole process, so a reload does not reset
     // them.
     let mut stats: BTreeMap<String, Arc<StreamStats>> = BTreeMap::new();
@@ -49,10 +87,15 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             gen_tx,
             new_tx,
         ));
-        let ran = run_streams(&config, gen_rx, &stats, &exposed).await;
+        let ran = run_streams(&config, gen_rx, &stats, &exposed, store.clone()).await;
         forward.abort();
         reload.abort();
         ran?;
+        if deposed.load(Ordering::Relaxed) {
+            anyhow::bail!(
+                "this replica lost the leader lock; another replica ships from the shared checkpoints"
+            );
+        }
         if *term_rx.borrow() {
             return Ok(());
         }
@@ -118,7 +161,7 @@ pub async fn run_config(
     stats: &BTreeMap<String, Arc<StreamStats>>,
 ) -> anyhow::Result<()> {
     let exposed = serve(config, shutdown.clone()).await?;
-    run_streams(config, shutdown, stats, &exposed).await
+    run_streams(config, shutdown, stats, &exposed, None).await
 }
 
 /// Start the `[server]` listener, if any, until `shutdown`: before Coder is reached, so an
@@ -148,13 +191,18 @@ async fn run_streams(
     shutdown: watch::Receiver<bool>,
     stats: &BTreeMap<String, Arc<StreamStats>>,
     exposed: &crate::ops::metrics::Streams,
+    store: Option<Arc<dyn CheckpointStore>>,
 ) -> anyhow::Result<()> {
     let connected = tokio::select! {
         c = super::connect(config) => c?,
         _ = wait_true(shutdown.clone()) => return Ok(()),
     };
     crate::ops::metrics::coder_version(&connected.coder_version);
-    let streams = super::Streams::new(config, connected)?;
+    let store = match store {
+        Some(store) => store,
+        None => super::store(config).await?,
+    };
+    let streams = super::Streams::new(config, connected, store)?;
     tokio::spawn(crate::ops::entitlement::watch(
         streams.client.clone(),
         shutdown.clone(),

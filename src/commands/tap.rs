@@ -33,7 +33,7 @@ pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::
         let _ = tx.send(true);
     });
     let connected = super::connect(&config).await?;
-    let streams = super::Streams::new(&config, connected)?;
+    let streams = super::Streams::new(&config, connected, super::store(&config).await?)?;
     let prefix = names.len() > 1;
     let mut tasks = tokio::task::JoinSet::new();
     for name in names {

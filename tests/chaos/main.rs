@@ -8,12 +8,14 @@
 //! * `outages`: each peer down for 30 s in turn while the other sinks go on;
 //! * `coder_faults`: 429 storms, 5xx, bad bodies, hangs, 401/403/404, TLS, DNS;
 //! * `local_faults`: a full and a read-only checkpoint directory, a corrupt checkpoint;
+//! * `failover`: two replicas on the postgres store, the leader killed, the fence;
 //! * `hostile`: a 200 MB page, deep diffs, delimiters and control characters, secrets.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod coder_faults;
+mod failover;
 #[cfg(feature = "syslog")]
 mod hostile;
 #[cfg(all(feature = "kafka", feature = "s3"))]

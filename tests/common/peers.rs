@@ -144,3 +144,8 @@ fn from_env_or_start(name: &str, keys: &[&str], prefix: &str) -> HashMap<String,
     }
     ensure(name)
 }
+
+/// The PostgreSQL peer's URL (`POSTGRES_URL`): role `shipper`, database `shipper`.
+pub fn postgres() -> String {
+    std::env::var("POSTGRES_URL").unwrap_or_else(|_| ensure("postgres")["POSTGRES_URL"].clone())
+}
