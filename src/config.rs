@@ -1065,8 +1065,14 @@ path = "/tmp/audit.ndjson"
         let c = pg("url = \"postgres://u:hunter2@h/db\"").unwrap();
         assert_eq!(c.checkpoint.schema, "coder_audit_shipper");
         assert_eq!(c.checkpoint.takeover_interval, Duration::from_secs(2));
-        assert_eq!(c.postgres_url().unwrap().expose(), "postgres://u:hunter2@h/db");
-        assert!(!format!("{c:?}").contains("hunter2"), "the URL's password is a secret");
+        assert_eq!(
+            c.postgres_url().unwrap().expose(),
+            "postgres://u:hunter2@h/db"
+        );
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "the URL's password is a secret"
+        );
     }
 
     #[test]

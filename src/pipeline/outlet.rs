@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sink_core::{Batch, Record, RetryPolicy, Sink, send_with_retry};
 
 use super::{Encoder, StreamStats};
-use crate::checkpoint::{CheckpointKey, CheckpointStore};
+use crate::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore};
 use crate::coder::{Cursor, Event, Outlet, TailError};
 use crate::dead_letter::DeadLetters;
 
@@ -175,8 +175,10 @@ impl SinkOutlet {
                 "dead_letter_write",
                 &file,
                 move || dl.write(&name, &batch_copy, &dead),
+                |_| false,
             )
-            .await;
+            .await
+            .map_err(TailError::Delivery)?;
             for d in &sent.dead {
                 tracing::error!(
                     sink = %sink_name,
@@ -211,8 +213,11 @@ impl SinkOutlet {
             "checkpoint_write",
             &what,
             move || store.save(&key, &cursor),
+            // A deposed leader's write: no wait fixes that.
+            |e| matches!(e, CheckpointError::Fenced { .. }),
         )
-        .await;
+        .await
+        .map_err(TailError::Checkpoint)?;
         self.stats
             .position_micros
             .store(position, Ordering::Relaxed);
@@ -262,7 +267,8 @@ impl Outlet for SinkOutlet {
     }
 }
 
-/// Run a local write (a checkpoint, the dead-letter file) until it succeeds.
+/// Run a local write (a checkpoint, the dead-letter file) until it succeeds, or fails in
+/// a way that `permanent` says no retry fixes.
 ///
 /// A full or read-only disk is an operator's fix away. Stopping the stream instead would
 /// not lose anything, but its restart would send again all that was delivered since the
@@ -276,7 +282,8 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
     error_type: &'static str,
     what: &str,
     write: impl Fn() -> Result<(), E> + Send + Sync + Clone + 'static,
-) {
+    permanent: impl Fn(&E) -> bool,
+) -> Result<(), String> {
     use backon::BackoffBuilder;
     let mut delays = backon::ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(500))
@@ -288,6 +295,10 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
     loop {
         let attempt = write.clone();
         let result = match tokio::task::spawn_blocking(attempt).await {
+            Ok(Err(e)) if permanent(&e) => {
+                crate::ops::metrics::sink_error(sink, error_type);
+                return Err(e.to_string());
+            }
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(e) => Err(format!("the writing task failed: {e}")),
         };
@@ -297,7 +308,7 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
                     stats.failing.store(false, Ordering::Relaxed);
                     tracing::info!(sink, failures, "{what} written after failing");
                 }
-                return;
+                return Ok(());
             }
             Err(e) => {
                 failures += 1;

@@ -175,3 +175,44 @@ fn a_deposed_leaders_checkpoint_write_is_refused() {
         assert!(why.contains("epoch moved"), "{why}");
     });
 }
+
+#[test]
+fn a_leader_whose_epoch_moved_on_stops_and_exits_non_zero() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(500, Duration::from_secs(3_600), Utc::now());
+    let schema = common::unique("deposed").replace('-', "_");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim.url(), &schema, "a");
+    let mut leader = common::spawn_run(&cfg);
+    assert!(common::wait_until(Duration::from_secs(30), || {
+        delivered::file(&dir.path().join("audit.ndjson")).len() >= 500
+    }));
+    // What a standby's takeover does to the table (this leader's session still lives).
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&peers::postgres(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .execute(
+                &format!("UPDATE {schema}.leader SET epoch = epoch + 1"),
+                &[],
+            )
+            .await
+            .unwrap();
+    });
+    let mut status = None;
+    common::wait_until(Duration::from_secs(20), || {
+        status = leader.try_wait().ok().flatten();
+        status.is_some()
+    });
+    let log = common::run_log(&cfg);
+    let status = status.unwrap_or_else(|| panic!("a deposed leader kept running:\n{log}"));
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("no longer the leader"), "{log}");
+    assert!(
+        !log.contains("shipper-test-password"),
+        "the URL's password was logged"
+    );
+}
