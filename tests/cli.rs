@@ -65,15 +65,36 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn validate_accepts_a_good_config_and_names_the_key_of_a_bad_one() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "https://coder.example.com", "tok", "");
+    let cfg = write_config(dir.path(), &sim.url(), SimConfig::DEFAULT_TOKEN, "");
     let o = output_of(
         shipper(&["validate", "--config", cfg.to_str().unwrap()])
             .env("CODER_AUDIT_SHIPPER__CODER__PAGE_SIZE", "250"),
     );
     assert!(o.status.success(), "{}", text(&o));
-    // The environment override applied.
+    // The environment override applied, and Coder was reached with the token.
     assert!(text(&o).contains("page_size 250"), "{}", text(&o));
+    assert!(
+        text(&o).contains("coder: reachable (v2.36.0+sim), the token reads the audit log"),
+        "{}",
+        text(&o)
+    );
+    // A token Coder refuses is named as such.
+    let o = output_of(
+        shipper(&["validate", "--config", cfg.to_str().unwrap()]).env(
+            "CODER_AUDIT_SHIPPER__CODER__TOKEN",
+            "SimTokenId-wrongwrongwrongwrongwr",
+        ),
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("coder: NOT reachable") && text(&o).contains("401"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("wrongwrong"), "the token was printed");
 
     let o = output_of(
         shipper(&["validate", "--config", cfg.to_str().unwrap()])
@@ -104,8 +125,11 @@ fn validate_accepts_a_good_config_and_names_the_key_of_a_bad_one() {
 
 #[test]
 fn a_token_from_the_environment_is_accepted_and_never_printed() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.add_token("env-secret-42");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "https://coder.example.com", "x", "");
+    let cfg = write_config(dir.path(), &sim.url(), "x", "");
     let body = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace("token = \"x\"\n", "");

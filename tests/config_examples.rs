@@ -15,12 +15,16 @@ fn every_example_config_validates() {
         // token_file must exist for validate; point it at a temp file.
         let token = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(token.path(), "abc").unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
-            .args(["validate", "--offline", "--config"])
+        let mut run = Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"));
+        run.args(["validate", "--offline", "--config"])
             .arg(&path)
-            .env("CODER_AUDIT_SHIPPER__CODER__TOKEN_FILE", token.path())
-            .output()
-            .unwrap();
+            .env("CODER_AUDIT_SHIPPER__CODER__TOKEN_FILE", token.path());
+        // So must the postgres store's url_file.
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("url_file") {
+            run.env("CODER_AUDIT_SHIPPER__CHECKPOINT__URL_FILE", token.path());
+        }
+        let out = run.output().unwrap();
         assert!(
             out.status.success(),
             "{}: {}{}",

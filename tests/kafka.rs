@@ -351,9 +351,11 @@ fn a_message_too_large_for_the_broker_is_dead_lettered_and_the_stream_goes_on() 
 fn validate_reaches_the_brokers_or_says_it_cannot() {
     let _shared = BROKER.read().unwrap_or_else(|e| e.into_inner());
     let bootstrap = peers::kafka();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     let dir = tempfile::tempdir().unwrap();
     let validate = |brokers: &str| {
-        let cfg = write_config(dir.path(), "http://127.0.0.1:1", brokers, "coder-audit", "");
+        let cfg = write_config(dir.path(), &sim.url(), brokers, "coder-audit", "");
         let o = Command::new(BIN)
             .args(["validate", "--config", cfg.to_str().unwrap()])
             .output()

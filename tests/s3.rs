@@ -236,9 +236,12 @@ fn wrong_credentials_are_one_clear_error_without_the_secret() {
 #[test]
 fn validate_reaches_the_bucket_and_names_bad_credentials() {
     let _shared = SERVER.read().unwrap_or_else(|e| e.into_inner());
-    let Peer { env, bucket, .. } = Peer::new();
+    let Peer {
+        env, bucket, rt, ..
+    } = Peer::new();
+    let sim = rt.block_on(common::unlimited_sim());
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "http://127.0.0.1:1", &env, &bucket);
+    let cfg = write_config(dir.path(), &sim.url(), &env, &bucket);
     let validate = |secret: &str| {
         let mut c = Command::new(BIN);
         c.args(["validate", "--config", cfg.to_str().unwrap()])

@@ -494,11 +494,13 @@ fn cef_and_leef_bodies_escape_hostile_values() {
 fn validate_reaches_the_tls_receiver_and_names_an_untrusted_certificate() {
     let _shared = SYSLOG.read().unwrap_or_else(|e| e.into_inner());
     let env = peers::syslog();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &str| {
         let cfg = write_config(
             dir.path(),
-            "http://127.0.0.1:1",
+            &sim.url(),
             &sink(
                 "siem",
                 "cas",

@@ -15,6 +15,10 @@ use crate::ops::server::Server;
 use crate::pipeline::{StreamEnd, StreamStats, initial_cursor, run_stream};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    // SIGHUP's handler goes in first: from here on a reload can never kill the process
+    // (its default action), not even while a standby waits for the leader lock.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing the SIGHUP handler")?;
     let mut config = Config::load(config_path)?;
     let (term_tx, term_rx) = watch::channel(false);
     let term_tx = Arc::new(term_tx);
@@ -27,40 +31,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         });
     }
     let exposed = serve(&config, term_rx.clone()).await?;
-    // With the postgres store, only the replica holding the leader lock ships.
-    let leader: Option<Arc<PostgresStore>> = match config.checkpoint.store {
-        StoreKind::File => None,
-        StoreKind::Postgres => {
-            let url = config.postgres_url()?;
-            let checkpoint = &config.checkpoint;
-            match PostgresStore::lead(
-                &url,
-                &checkpoint.schema,
-                checkpoint.takeover_interval,
-                term_rx.clone(),
-            )
-            .await?
-            {
-                Some(store) => Some(Arc::new(store)),
-                None => return Ok(()),
-            }
-        }
+    let Some(leadership) = Leadership::take(&config, term_rx.clone(), term_tx).await? else {
+        return Ok(()); // stopped while a standby
     };
-    let deposed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if let Some(store) = leader.clone() {
-        let (every, deposed, term_tx) = (
-            config.checkpoint.takeover_interval,
-            deposed.clone(),
-            term_tx.clone(),
-        );
-        tokio::spawn(async move {
-            let why = store.deposed(every).await;
-            tracing::error!("no longer the leader ({why}): stopping");
-            deposed.store(true, Ordering::Relaxed);
-            let _ = term_tx.send(true);
-        });
-    }
-    let store = leader.map(|s| s as Arc<dyn CheckpointStore>);
     // One set of counters per sink name for the whole process, so a reload does not reset
     // them.
     let mut stats: BTreeMap<String, Arc<StreamStats>> = BTreeMap::new();
@@ -80,75 +53,128 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                 let _ = gen_tx.send(true);
             })
         };
-        let (new_tx, mut new_rx) = tokio::sync::oneshot::channel();
-        let reload = tokio::spawn(reload_on_sighup(
-            config_path.to_owned(),
-            config.server.listen,
-            gen_tx,
-            new_tx,
-        ));
-        let ran = run_streams(&config, gen_rx, &stats, &exposed, store.clone()).await;
+        let (ran, reloaded) = {
+            let streams = run_streams(&config, gen_rx, &stats, &exposed, leadership.store());
+            tokio::pin!(streams);
+            let mut reloaded = None;
+            let ran = loop {
+                tokio::select! {
+                    ran = &mut streams => break ran,
+                    Some(()) = hup.recv(), if reloaded.is_none() => {
+                        reloaded = reload(config_path, &config);
+                        if reloaded.is_some() {
+                            // Drain, save the checkpoints, then switch: nothing lost or
+                            // repeated.
+                            let _ = gen_tx.send(true);
+                        }
+                    }
+                }
+            };
+            (ran, reloaded)
+        };
         forward.abort();
-        reload.abort();
         ran?;
-        if deposed.load(Ordering::Relaxed) {
-            anyhow::bail!(
-                "this replica lost the leader lock; another replica ships from the shared checkpoints"
-            );
-        }
-        if *term_rx.borrow() {
-            return Ok(());
-        }
-        match new_rx.try_recv() {
-            Ok(new) => {
+        leadership.still_held()?;
+        match reloaded {
+            Some(new) if !*term_rx.borrow() => {
                 tracing::info!(
                     sinks = new.sinks.len(),
                     "reloaded: the streams drained and start again with the new config"
                 );
                 config = new;
             }
-            Err(_) => return Ok(()),
+            _ => return Ok(()),
         }
     }
 }
 
-/// On each SIGHUP, read the config again. A config that does not load is refused with one
-/// error line and the running one goes on; one that loads is handed over through `new`
-/// and this generation's streams are told to stop (they drain their batches and save their
-/// checkpoints first, so nothing is lost or sent twice).
-async fn reload_on_sighup(
-    path: std::path::PathBuf,
-    listen: Option<std::net::SocketAddr>,
-    stop: watch::Sender<bool>,
-    new: tokio::sync::oneshot::Sender<Config>,
-) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        return;
-    };
-    loop {
-        if hup.recv().await.is_none() {
-            return;
+/// The config at `path` again, for SIGHUP; `None`, with one error line, when it does not
+/// load (or its secret files cannot be read): the running config then stays.
+fn reload(path: &Path, running: &Config) -> Option<Config> {
+    tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
+    let loaded = Config::load(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|c| c.token_source().map(|_| c).map_err(anyhow::Error::from));
+    match loaded {
+        Err(e) => {
+            tracing::error!("the new config is refused; the running one stays: {e:#}");
+            None
         }
-        tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
-        let loaded = Config::load(&path)
-            .map_err(anyhow::Error::from)
-            .and_then(|c| c.token_source().map(|_| c).map_err(anyhow::Error::from));
-        match loaded {
-            Err(e) => {
-                tracing::error!("the new config is refused; the running one stays: {e:#}");
+        Ok(c) => {
+            if c.server.listen != running.server.listen {
+                tracing::warn!(
+                    "server.listen changed: it applies at the next start, not on reload"
+                );
             }
-            Ok(c) => {
-                if c.server.listen != listen {
-                    tracing::warn!(
-                        "server.listen changed: it applies at the next start, not on reload"
-                    );
-                }
-                let _ = new.send(c);
+            if c.checkpoint.store != running.checkpoint.store
+                || c.checkpoint.dir != running.checkpoint.dir
+                || c.checkpoint.schema != running.checkpoint.schema
+            {
+                tracing::warn!(
+                    "[checkpoint] changed: the checkpoint store applies at the next start, not on reload"
+                );
+            }
+            Some(c)
+        }
+    }
+}
+
+/// With the postgres store, only the replica holding the leader lock ships: this waits for
+/// the lock, and watches that it is still held.
+struct Leadership {
+    store: Option<Arc<PostgresStore>>,
+    deposed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Leadership {
+    /// `None` when `shutdown` came while waiting as a standby. A file store needs no lock.
+    async fn take(
+        config: &Config,
+        shutdown: watch::Receiver<bool>,
+        stop: Arc<watch::Sender<bool>>,
+    ) -> anyhow::Result<Option<Self>> {
+        let deposed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checkpoint = &config.checkpoint;
+        if checkpoint.store == StoreKind::File {
+            return Ok(Some(Self {
+                store: None,
+                deposed,
+            }));
+        }
+        let url = config.postgres_url()?;
+        let every = checkpoint.takeover_interval;
+        let Some(store) = PostgresStore::lead(&url, &checkpoint.schema, every, shutdown).await?
+        else {
+            return Ok(None);
+        };
+        let store = Arc::new(store);
+        {
+            let (store, deposed) = (store.clone(), deposed.clone());
+            tokio::spawn(async move {
+                let why = store.deposed(every).await;
+                tracing::error!("no longer the leader ({why}): stopping");
+                deposed.store(true, Ordering::Relaxed);
                 let _ = stop.send(true);
-                return;
-            }
+            });
         }
+        Ok(Some(Self {
+            store: Some(store),
+            deposed,
+        }))
+    }
+
+    /// The store the streams write through (`None`: the config's own).
+    fn store(&self) -> Option<Arc<dyn CheckpointStore>> {
+        self.store.clone().map(|s| s as Arc<dyn CheckpointStore>)
+    }
+
+    fn still_held(&self) -> anyhow::Result<()> {
+        if self.deposed.load(Ordering::Relaxed) {
+            anyhow::bail!(
+                "this replica lost the leader lock; another replica ships from the shared checkpoints"
+            );
+        }
+        Ok(())
     }
 }
 

@@ -2,8 +2,13 @@
 
 use std::path::Path;
 
-use crate::config::{Config, SinkConfig};
+use std::time::Duration;
+
+use crate::config::{Config, SinkConfig, StoreKind};
 use crate::normalize::Target;
+
+/// How long `validate` waits for each peer.
+const REACH: Duration = Duration::from_secs(15);
 
 pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -25,11 +30,26 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         "  coder: {} (token from {token}), page_size {}, poll every {:?}, overlap {:?}",
         config.coder.url, config.coder.page_size, config.coder.poll_interval, config.coder.overlap
     );
-    println!(
-        "  checkpoints: {:?} store in {}",
-        config.checkpoint.store,
-        config.checkpoint.dir.display()
-    );
+    match config.checkpoint.store {
+        StoreKind::File => println!(
+            "  checkpoints: file store in {}",
+            config.checkpoint.dir.display()
+        ),
+        StoreKind::Postgres => {
+            config.postgres_url()?;
+            let from = match &config.checkpoint.url_file {
+                Some(f) => format!("URL from file {}", f.display()),
+                None => "URL inline".to_owned(),
+            };
+            println!(
+                "  checkpoints: postgres store, schema {} ({from}), leader lock, takeover within {:?}",
+                config.checkpoint.schema, config.checkpoint.takeover_interval
+            );
+        }
+    }
+    if let Some(listen) = config.server.listen {
+        println!("  server: /metrics, /healthz and /readyz on {listen}");
+    }
     for (name, sink) in &config.sinks {
         let what = match sink {
             SinkConfig::File(f) => format!("file {}", f.path.display()),
@@ -80,6 +100,47 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut failed = Vec::new();
+    // Coder: reachable, and the token may read the audit log. Bounded: the client itself
+    // retries transient faults for as long as it takes.
+    let coder = tokio::time::timeout(REACH, async {
+        let connected = super::connect(&config)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        connected
+            .client
+            .audit_page("", 0, 1)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(connected.coder_version)
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {REACH:?}")));
+    match coder {
+        Ok(version) => println!("  coder: reachable ({version}), the token reads the audit log"),
+        Err(e) => {
+            println!("  coder: NOT reachable: {e}");
+            failed.push("coder".to_owned());
+        }
+    }
+    if config.checkpoint.store == StoreKind::Postgres {
+        let url = config.postgres_url()?;
+        let opened = tokio::time::timeout(
+            REACH,
+            crate::checkpoint::PostgresStore::open(&url, &config.checkpoint.schema),
+        )
+        .await;
+        match opened {
+            Ok(Ok(_)) => println!("  checkpoints: PostgreSQL reachable, tables in place"),
+            Ok(Err(e)) => {
+                println!("  checkpoints: PostgreSQL NOT reachable: {e}");
+                failed.push("checkpoint store".to_owned());
+            }
+            Err(_) => {
+                println!("  checkpoints: PostgreSQL: no answer within {REACH:?}");
+                failed.push("checkpoint store".to_owned());
+            }
+        }
+    }
     for (name, sink) in &config.sinks {
         let result = match crate::sinks::build(name, sink, &config.origin_host()).await {
             Ok(mut built) => built.sink.check().await,
@@ -97,7 +158,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!(
-            "{}: sink(s) not reachable: {} (use --offline to check the file only)",
+            "{}: not reachable: {} (use --offline to check the file only)",
             config_path.display(),
             failed.join(", ")
         )

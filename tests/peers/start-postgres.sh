@@ -35,6 +35,9 @@ if [[ -z $(bindir) ]] || ! id postgres >/dev/null 2>&1; then
 fi
 BIN=$(bindir)
 as_pg() { runuser -u postgres -- "$@"; }
+# The server runs as `postgres`: it must reach its data directory inside $PEERS_RUN (a
+# mktemp directory is 0700).
+chmod o+x "$PEERS_RUN"
 
 if [[ ! -s $D/PG_VERSION ]]; then
   rm -rf "$D"; mkdir -p "$D"; chown postgres:postgres "$D"; chmod 700 "$D"
@@ -43,8 +46,6 @@ if [[ ! -s $D/PG_VERSION ]]; then
     --pwfile="$pwfile" >&2
   rm -f "$pwfile"
 fi
-# The server runs as `postgres`: it must reach its data directory inside $PEERS_RUN.
-chmod o+x "$PEERS_RUN"
 : > "$PEERS_RUN/postgres.log"; chown postgres "$PEERS_RUN/postgres.log"
 as_pg "$BIN/pg_ctl" -D "$D" -l "$PEERS_RUN/postgres.log" -w -t "$READY_TIMEOUT" \
   -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$D" start >&2

@@ -7,6 +7,7 @@
 //! * [`sink`]: producing a batch and waiting for its reports.
 
 pub mod config;
+pub mod context;
 pub mod outcome;
 pub mod sink;
 pub mod topic;

@@ -10,12 +10,13 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use sink_core::{Batch, DeadRecord, Delivery, Sink};
 
 use crate::config::{ConfigError, KafkaSinkConfig};
+use crate::context::QuietContext;
 use crate::outcome::{Outcome, classify};
 
 pub struct KafkaSink {
     name: String,
     config: KafkaSinkConfig,
-    producer: FutureProducer,
+    producer: FutureProducer<QuietContext>,
     headers: OwnedHeaders,
     /// The last batch failed transiently: start the next attempt with a new producer.
     rebuild: bool,
@@ -54,18 +55,21 @@ impl KafkaSink {
         })
     }
 
-    fn producer(config: &KafkaSinkConfig) -> Result<FutureProducer, BuildError> {
-        config.client_config()?.create().map_err(|e| match e {
-            // librdkafka's message repeats the value, which may be a password: keep the
-            // key and the reason only.
-            KafkaError::ClientConfig(_, reason, key, _) => {
-                BuildError::Config(ConfigError::Invalid {
-                    key,
-                    message: reason,
-                })
-            }
-            other => BuildError::Producer(other),
-        })
+    fn producer(config: &KafkaSinkConfig) -> Result<FutureProducer<QuietContext>, BuildError> {
+        let config = config.client_config()?;
+        config
+            .create_with_context(QuietContext::default())
+            .map_err(|e| match e {
+                // librdkafka's message repeats the value, which may be a password: keep the
+                // key and the reason only.
+                KafkaError::ClientConfig(_, reason, key, _) => {
+                    BuildError::Config(ConfigError::Invalid {
+                        key,
+                        message: reason,
+                    })
+                }
+                other => BuildError::Producer(other),
+            })
     }
 
     /// A producer that saw a batch time out may hold state the cluster no longer shares
