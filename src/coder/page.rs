@@ -41,6 +41,19 @@ struct Wire<'a> {
 /// JSON, truncated, no `audit_logs`): then nothing in it can be trusted and the request is
 /// retried. A single odd entry inside a valid page never fails the page.
 pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
+    // Coder (Go) never sends invalid UTF-8, but a proxy or a broken replica might. Waiting
+    // would stall the stream on that page for ever; the bytes that are not UTF-8 become
+    // U+FFFD instead (what Go's encoder does), with a warning, and the page goes through.
+    let body = match std::str::from_utf8(&body) {
+        Ok(_) => body,
+        Err(e) => {
+            crate::ops::metrics::coder_error("invalid_utf8");
+            tracing::warn!(
+                "Coder's page is not valid UTF-8 ({e}): the invalid bytes are shipped as U+FFFD"
+            );
+            Bytes::from(String::from_utf8_lossy(&body).into_owned())
+        }
+    };
     let text = std::str::from_utf8(&body).map_err(|e| format!("not UTF-8: {e}"))?;
     let wire: Wire = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let Some(entries) = wire.audit_logs else {
@@ -61,6 +74,7 @@ pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
             let raw = body.slice(start..start + json.len());
             let entry = AuditEntry::parse(json);
             if !entry.unreadable.is_empty() {
+                crate::ops::metrics::coder_error("unreadable_field");
                 tracing::warn!(
                     id = entry.id.as_deref().unwrap_or(""),
                     fields = ?entry.unreadable,
@@ -139,6 +153,21 @@ mod tests {
         assert_eq!(e.entry.diff, None);
         assert_eq!(e.entry.unreadable, ["diff"]);
         assert!(e.raw.len() > 10_000, "the raw entry keeps the diff");
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters_instead_of_stalling_the_page() {
+        let mut body = br#"{"audit_logs":[{"id":"7c9a8f1e-0000-4000-8000-000000000002","time":"2026-01-01T10:00:00Z","resource_target":"ws-"#.to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#""}],"count":1}"#);
+        let page = parse_page(Bytes::from(body)).unwrap();
+        let e = &page.events[0];
+        assert_eq!(
+            e.entry.resource_target.as_deref(),
+            Some("ws-\u{fffd}\u{fffd}")
+        );
+        assert!(std::str::from_utf8(&e.raw).is_ok());
+        assert!(e.time.is_some());
     }
 
     #[test]
