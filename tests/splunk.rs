@@ -311,11 +311,13 @@ fn a_hec_restarted_mid_run_loses_nothing() {
 }
 
 /// The shipper against the HEC simulator with acknowledgement on.
+/// A run into the HEC simulator with acknowledgement on. Also returns the highest
+/// `component_pending_acks` seen on `/metrics` meanwhile.
 fn ack_run(
     options: HecOptions,
     rows: usize,
     extra: &str,
-) -> (HecSim, HashSet<String>, PathBuf, tempfile::TempDir) {
+) -> (HecSim, HashSet<String>, PathBuf, tempfile::TempDir, f64) {
     let rt = common::runtime();
     let sim = rt.block_on(common::unlimited_sim());
     let hec = rt.block_on(HecSim::start(options.clone())).unwrap();
@@ -335,9 +337,24 @@ fn ack_run(
             options.token
         ),
     );
+    // The listener too, to watch the pending-acks gauge.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[sinks.splunk]",
+        &format!("{}\n[sinks.splunk]", common::scrape::SERVER),
+    );
+    std::fs::write(&cfg, text).unwrap();
     let mut child = spawn_run(&cfg);
     let checkpoint = dir.path().join("state");
+    let mut most_pending: f64 = 0.0;
     let done = wait_until(Duration::from_secs(90), || {
+        if let Some(pending) = common::scrape::metrics_address(&cfg)
+            .and_then(|a| common::scrape::http_get(&a, "/metrics"))
+            .and_then(|m| {
+                common::scrape::metric(&m, "component_pending_acks", &["component_id=\"splunk\""])
+            })
+        {
+            most_pending = most_pending.max(pending);
+        }
         let got: HashSet<String> = hec
             .indexed()
             .iter()
@@ -350,12 +367,12 @@ fn ack_run(
     stop_gracefully(&mut child);
     assert!(done, "not everything was indexed:\n{}", run_log(&cfg));
     drop(rt);
-    (hec, ids, cfg, dir)
+    (hec, ids, cfg, dir, most_pending)
 }
 
 #[test]
 fn a_batch_counts_as_delivered_only_once_the_indexers_acknowledge_it() {
-    let (hec, ids, cfg, _dir) = ack_run(
+    let (hec, ids, cfg, _dir, most_pending) = ack_run(
         HecOptions {
             ack_delay: Duration::from_millis(300),
             busy: 2,
@@ -386,13 +403,17 @@ fn a_batch_counts_as_delivered_only_once_the_indexers_acknowledge_it() {
         "the request whose ack never came was sent again:\n{log}"
     );
     assert!(log.contains("dead_lettered=0"), "{log}");
+    assert!(
+        most_pending >= 1.0,
+        "requests awaiting acks showed on /metrics: {most_pending}"
+    );
 }
 
 #[test]
 fn pending_acks_are_capped() {
     // The simulator answers 503 busy past 2 unqueried acks on a channel; with the sink's
     // cap at 2 it never has to.
-    let (hec, ids, cfg, _dir) = ack_run(
+    let (hec, ids, cfg, _dir, most_pending) = ack_run(
         HecOptions {
             ack_delay: Duration::from_millis(100),
             max_pending: 2,
@@ -408,6 +429,10 @@ fn pending_acks_are_capped() {
     let log = run_log(&cfg);
     assert!(!log.contains("Server is busy"), "{log}");
     assert_eq!(hec.indexed().len(), ids.len());
+    assert!(
+        most_pending <= 2.0,
+        "the gauge never passed the cap: {most_pending}"
+    );
 }
 
 #[test]

@@ -25,6 +25,8 @@ pub const DEAD_LETTERED: &str = "component_dead_lettered_events_total";
 pub const TRUNCATED: &str = "component_truncated_events_total";
 /// Now minus the newest event time the sink confirmed.
 pub const CHECKPOINT_LAG: &str = "checkpoint_lag_seconds";
+/// Requests sent and awaiting the peer's acknowledgement (HEC indexer acks).
+pub const PENDING_ACKS: &str = "component_pending_acks";
 /// Now minus when the stream last completed a scan of Coder.
 pub const POLL_AGE: &str = "last_successful_poll_age_seconds";
 /// 1, labelled with the version Coder's `/api/v2/buildinfo` reported.
@@ -81,6 +83,10 @@ fn describe() {
     ::metrics::describe_gauge!(
         POLL_AGE,
         "Seconds since the stream last completed a scan of Coder"
+    );
+    ::metrics::describe_gauge!(
+        PENDING_ACKS,
+        "Requests sent and awaiting the peer's acknowledgement (HEC indexer acks)"
     );
     ::metrics::describe_gauge!(CODER_INFO, "The Coder version, as a label");
     ::metrics::describe_gauge!(
@@ -157,6 +163,15 @@ impl Streams {
             let newest = n(&stats.newest_micros);
             if newest > 0 {
                 ::metrics::gauge!(CHECKPOINT_LAG, &labels).set(age(newest));
+            }
+            let pending = stats
+                .pending_acks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|g| g.load(Ordering::Relaxed));
+            if let Some(pending) = pending {
+                ::metrics::gauge!(PENDING_ACKS, &labels).set(pending as f64);
             }
             let scanned = n(&stats.last_scan_micros);
             if scanned > 0 {

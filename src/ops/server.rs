@@ -1,8 +1,8 @@
 //! The HTTP listener of `[server] listen`: `/metrics` (Prometheus text format),
 //! `/healthz` (the process answers: for a liveness probe) and `/readyz` (every stream is
 //! running, not failing, and scanned Coder within `ready_staleness`: for a readiness probe
-//! and for alerting; the body says which stream is not). It binds before the streams start, so a port in use
-//! stops the shipper at once instead of leaving it running unobserved.
+//! and for alerting; the body says which stream is not). It binds before the streams
+//! start, so a port in use stops the shipper at once instead of leaving it unobserved.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -50,6 +50,8 @@ pub struct StreamStats {
     pub failing: AtomicBool,
     /// The stream stopped on an error.
     pub stopped: AtomicBool,
+    /// The sink's live count of requests awaiting acknowledgement, when it has one (HEC).
+    pub pending_acks: std::sync::Mutex<Option<std::sync::Arc<AtomicU64>>>,
 }
 
 impl StreamStats {

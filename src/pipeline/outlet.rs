@@ -67,6 +67,7 @@ impl SinkOutlet {
         stats: Arc<StreamStats>,
         dead_letters: DeadLetters,
     ) -> Self {
+        *stats.pending_acks.lock().unwrap_or_else(|e| e.into_inner()) = sink.pending_acks();
         Self {
             sink,
             encoder,

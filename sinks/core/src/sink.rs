@@ -30,6 +30,13 @@ pub trait Sink: Send {
         0
     }
 
+    /// A live count of requests sent and still awaiting the peer's acknowledgement (HEC
+    /// indexer acks), for the `component_pending_acks` gauge; `None` for sinks without
+    /// acknowledgements.
+    fn pending_acks(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
+        None
+    }
+
     /// Flush and release resources before shutdown. The default does nothing.
     async fn close(&mut self) -> Result<(), String> {
         Ok(())

@@ -1,6 +1,8 @@
 //! Sending a batch to HEC and waiting until it is safe there.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -27,6 +29,17 @@ pub struct HecSink {
     event_url: String,
     ack_url: String,
     health_url: String,
+    /// Requests awaiting their indexer acknowledgement right now (a gauge's source).
+    pending_acks: Arc<AtomicU64>,
+}
+
+/// Resets the pending-acks gauge when a batch ends, whichever way it ends.
+struct ZeroOnDrop<'a>(&'a AtomicU64);
+
+impl Drop for ZeroOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +91,7 @@ impl HecSink {
             authorization,
             client,
             config,
+            pending_acks: Arc::default(),
         })
     }
 
@@ -178,6 +192,10 @@ impl Sink for HecSink {
         &self.name
     }
 
+    fn pending_acks(&self) -> Option<Arc<AtomicU64>> {
+        self.config.ack.as_ref().map(|_| self.pending_acks.clone())
+    }
+
     async fn deliver(&mut self, batch: &Batch) -> Delivery {
         let records = batch.records();
         let all: Vec<usize> = (0..records.len()).collect();
@@ -199,6 +217,7 @@ impl Sink for HecSink {
             .as_ref()
             .map_or(usize::MAX, |a| a.max_pending.max(1));
         let mut poll_wait = FIRST_POLL / 2;
+        let gauge = ZeroOnDrop(&self.pending_acks);
         loop {
             while pending.len() < max_pending
                 && let Some(request) = todo.pop_front()
@@ -206,7 +225,10 @@ impl Sink for HecSink {
                 match self.post(&request).await {
                     Reply::Accepted { ack_id } => match (&self.config.ack, ack_id) {
                         (None, _) => {}
-                        (Some(_), Some(id)) => pending.insert(id, request, Instant::now()),
+                        (Some(_), Some(id)) => {
+                            pending.insert(id, request, Instant::now());
+                            gauge.0.store(pending.len() as u64, Ordering::Relaxed);
+                        }
                         (Some(_), None) => {
                             return Delivery::reject(
                                 "ack = true, but HEC answered without an ackId: indexer \
@@ -287,6 +309,7 @@ impl Sink for HecSink {
                 );
                 todo.push_back(request);
             }
+            gauge.0.store(pending.len() as u64, Ordering::Relaxed);
         }
         if dead.is_empty() {
             Delivery::Delivered
