@@ -128,7 +128,8 @@ impl PostgresStore {
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .await
                 .map_err(query_error("taking the leader lock"))?
-                .get(0);
+                .try_get(0)
+                .map_err(query_error("taking the leader lock"))?;
             if got {
                 break;
             }
@@ -160,7 +161,8 @@ impl PostgresStore {
             )
             .await
             .map_err(query_error("recording the new leader"))?
-            .get(0);
+            .try_get(0)
+            .map_err(query_error("recording the new leader"))?;
         tracing::info!(schema, epoch, "leader: this replica ships");
         store.epoch = Some(epoch);
         Ok(Some(store))
@@ -175,14 +177,14 @@ impl PostgresStore {
         let sql = format!("SELECT epoch FROM {}.leader WHERE id = 1", self.schema);
         loop {
             tokio::time::sleep(every).await;
-            match self.client.query_one(&sql, &[]).await {
-                Ok(row) if row.get::<_, i64>(0) == mine => {}
-                Ok(row) => {
-                    return format!(
-                        "the leader epoch moved from {mine} to {}",
-                        row.get::<_, i64>(0)
-                    );
-                }
+            let epoch = self
+                .client
+                .query_one(&sql, &[])
+                .await
+                .and_then(|row| row.try_get::<_, i64>(0));
+            match epoch {
+                Ok(epoch) if epoch == mine => {}
+                Ok(epoch) => return format!("the leader epoch moved from {mine} to {epoch}"),
                 Err(e) => return format!("the session holding the lock failed: {e}"),
             }
         }
@@ -208,13 +210,25 @@ impl PostgresStore {
         }
     }
 
+    /// The checkpoint in `row`, whose `version`, `updated_at` and `cursor` columns start at
+    /// `first`. A row of other types (a table someone altered) is an error, not a panic.
     fn row_to_checkpoint(
         &self,
         key: CheckpointKey,
-        version: i32,
-        updated_at: DateTime<Utc>,
-        cursor: serde_json::Value,
+        row: &tokio_postgres::Row,
+        first: usize,
     ) -> Result<Checkpoint, CheckpointError> {
+        let columns = (|| {
+            Ok::<_, tokio_postgres::Error>((
+                row.try_get::<_, i32>(first)?,
+                row.try_get::<_, DateTime<Utc>>(first + 1)?,
+                row.try_get::<_, serde_json::Value>(first + 2)?,
+            ))
+        })();
+        let (version, updated_at, cursor) = columns.map_err(|e| CheckpointError::Corrupt {
+            path: self.place(&key),
+            reason: e.to_string(),
+        })?;
         let place = self.place(&key);
         let version = u32::try_from(version).unwrap_or(0);
         if version != FORMAT_VERSION {
@@ -252,7 +266,7 @@ impl CheckpointStore for PostgresStore {
                     .query_opt(&sql, &[&key.namespace, &key.stream, &key.sink]),
             )
             .map_err(|e| self.io(self.place(key), e))?;
-        row.map(|r| self.row_to_checkpoint(key.clone(), r.get(0), r.get(1), r.get(2)))
+        row.map(|r| self.row_to_checkpoint(key.clone(), &r, 0))
             .transpose()
     }
 
@@ -309,12 +323,16 @@ impl CheckpointStore for PostgresStore {
             .map_err(|e| self.io(format!("postgres {}.checkpoints", self.schema), e))?;
         rows.into_iter()
             .map(|r| {
-                let key = CheckpointKey {
-                    namespace: r.get(0),
-                    stream: r.get(1),
-                    sink: r.get(2),
+                let text = |i: usize| {
+                    r.try_get::<_, String>(i)
+                        .map_err(|e| self.io(format!("postgres {}.checkpoints", self.schema), e))
                 };
-                self.row_to_checkpoint(key, r.get(3), r.get(4), r.get(5))
+                let key = CheckpointKey {
+                    namespace: text(0)?,
+                    stream: text(1)?,
+                    sink: text(2)?,
+                };
+                self.row_to_checkpoint(key, &r, 3)
             })
             .collect()
     }
