@@ -204,20 +204,30 @@ fn channel_of(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<St
         .filter(|c| !c.is_empty())
 }
 
+/// What both endpoints check first: the token, then the channel (code 10 without one).
+fn authorized_channel(
+    shared: &Shared,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<String, Box<Response>> {
+    authorized(shared, headers)?;
+    channel_of(headers, query).ok_or_else(|| {
+        Box::new(reply(
+            StatusCode::BAD_REQUEST,
+            json!({"text": "Data channel is missing", "code": 10}),
+        ))
+    })
+}
+
 async fn event(
     State(shared): State<Shared>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorized(&shared, &headers) {
-        return *r;
-    }
-    let Some(channel) = channel_of(&headers, &query) else {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            json!({"text": "Data channel is missing", "code": 10}),
-        );
+    let channel = match authorized_channel(&shared, &headers, &query) {
+        Ok(c) => c,
+        Err(r) => return *r,
     };
     let gzip = headers
         .get("content-encoding")
@@ -321,14 +331,9 @@ async fn ack(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorized(&shared, &headers) {
-        return *r;
-    }
-    let Some(channel) = channel_of(&headers, &query) else {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            json!({"text": "Data channel is missing", "code": 10}),
-        );
+    let channel = match authorized_channel(&shared, &headers, &query) {
+        Ok(c) => c,
+        Err(r) => return *r,
     };
     let Ok(asked) = serde_json::from_slice::<Value>(&body) else {
         return reply(

@@ -55,15 +55,6 @@ fn run(cfg: &Path) -> Command {
     c
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
-    let mut status = None;
-    common::wait_until(within, || {
-        status = child.try_wait().ok().flatten();
-        status.is_some()
-    });
-    status
-}
-
 #[test]
 fn rate_limit_storms_5xx_bad_bodies_and_hangs_are_retried_with_a_metric_each() {
     let rt = common::runtime();
@@ -162,7 +153,7 @@ fn a_token_revoked_mid_run_stops_with_one_clear_error_and_the_restart_loses_noth
     for _ in 0..50 {
         sim.insert_at(Utc::now());
     }
-    let status = wait_exit(&mut child, Duration::from_secs(30));
+    let status = common::wait_exit(&mut child, Duration::from_secs(30));
     let log = common::run_log(&cfg);
     let status = status.unwrap_or_else(|| panic!("still running after the 401:\n{log}"));
     assert!(
@@ -215,7 +206,7 @@ fn forbidden_and_route_not_found_stop_with_what_to_change() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = file_config(dir.path(), &sim.url());
         let mut child = run(&cfg).spawn().unwrap();
-        let status = wait_exit(&mut child, Duration::from_secs(30));
+        let status = common::wait_exit(&mut child, Duration::from_secs(30));
         let log = common::run_log(&cfg);
         let status = status.unwrap_or_else(|| panic!("still running:\n{log}"));
         assert!(!status.success());

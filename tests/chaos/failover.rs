@@ -37,6 +37,28 @@ fn config(dir: &Path, coder_url: &str, schema: &str, replica: &str) -> std::path
     cfg
 }
 
+/// What a new leader does on taking the lock: move the epoch on.
+async fn bump_epoch(schema: &str) {
+    let (client, conn) = tokio_postgres::connect(&peers::postgres(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .execute(
+            &format!("UPDATE {schema}.leader SET epoch = epoch + 1"),
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+/// The synchronous store API from async code, as the pipeline calls it.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("the blocking task")
+}
+
 #[test]
 fn the_standby_takes_over_when_the_leader_is_killed_and_nothing_is_lost() {
     let rt = common::runtime();
@@ -124,42 +146,26 @@ fn a_deposed_leaders_checkpoint_write_is_refused() {
         let store = std::sync::Arc::new(leader);
         let s = store.clone();
         let (k, c) = (key.clone(), cursor.clone());
-        tokio::task::spawn_blocking(move || s.save(&k, &c))
+        blocking(move || s.save(&k, &c))
             .await
-            .unwrap()
             .expect("the leader writes");
 
         // Another replica became leader (as after this one's session was cut): the epoch
         // moved on. Done by hand here, since this session still holds the lock.
-        let other = PostgresStore::open(&url, &schema).await.unwrap();
-        drop(other);
-        let (client, conn) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .execute(
-                &format!("UPDATE {schema}.leader SET epoch = epoch + 1"),
-                &[],
-            )
-            .await
-            .unwrap();
+        bump_epoch(&schema).await;
 
         let later = Cursor::starting_at(Utc::now(), None);
-        let s = store.clone();
-        let k = key.clone();
-        let refused = tokio::task::spawn_blocking(move || s.save(&k, &later))
+        let (s, k) = (store.clone(), key.clone());
+        let refused = blocking(move || s.save(&k, &later))
             .await
-            .unwrap()
             .expect_err("a deposed leader cannot write");
         assert!(
             refused.to_string().contains("no longer the leader"),
             "{refused}"
         );
         let s = store.clone();
-        let saved = tokio::task::spawn_blocking(move || s.load(&key))
+        let saved = blocking(move || s.load(&key))
             .await
-            .unwrap()
             .unwrap()
             .expect("the first checkpoint");
         assert_eq!(
@@ -189,24 +195,8 @@ fn a_leader_whose_epoch_moved_on_stops_and_exits_non_zero() {
         delivered::file(&dir.path().join("audit.ndjson")).len() >= 500
     }));
     // What a standby's takeover does to the table (this leader's session still lives).
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&peers::postgres(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .execute(
-                &format!("UPDATE {schema}.leader SET epoch = epoch + 1"),
-                &[],
-            )
-            .await
-            .unwrap();
-    });
-    let mut status = None;
-    common::wait_until(Duration::from_secs(20), || {
-        status = leader.try_wait().ok().flatten();
-        status.is_some()
-    });
+    rt.block_on(bump_epoch(&schema));
+    let status = common::wait_exit(&mut leader, Duration::from_secs(20));
     let log = common::run_log(&cfg);
     let status = status.unwrap_or_else(|| panic!("a deposed leader kept running:\n{log}"));
     assert!(!status.success(), "{log}");

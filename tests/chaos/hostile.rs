@@ -208,11 +208,7 @@ fn a_200_mb_page_is_refused_past_the_cap_with_bounded_memory_and_no_checkpoint_p
         .unwrap();
     let peak = PeakRss::default();
     peak.watch(child.id());
-    let mut status = None;
-    common::wait_until(Duration::from_secs(120), || {
-        status = child.try_wait().ok().flatten();
-        status.is_some()
-    });
+    let status = common::wait_exit(&mut child, Duration::from_secs(120));
     let log = common::run_log(&cfg);
     let status = status.unwrap_or_else(|| panic!("still running:\n{log}"));
     assert!(!status.success());

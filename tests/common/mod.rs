@@ -226,6 +226,20 @@ pub fn stop_gracefully(child: &mut std::process::Child) -> std::process::ExitSta
     child.wait().expect("wait for the shipper")
 }
 
+/// The child's exit status once it exits by itself within `within`; `None` if it is still
+/// running then.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    within: Duration,
+) -> Option<std::process::ExitStatus> {
+    let mut status = None;
+    wait_until(within, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
+}
+
 /// The shipper's log beside `cfg`.
 pub fn run_log(cfg: &Path) -> String {
     std::fs::read_to_string(cfg.with_file_name("run.log")).unwrap_or_default()
