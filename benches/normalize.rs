@@ -19,6 +19,9 @@ use coder_audit_shipper::coder::AuditEntry;
 use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn mix() -> Vec<String> {
     let mut raw: Vec<String> = entries::sample_entries()
         .into_iter()

@@ -8,9 +8,17 @@
 #             indexer acknowledgement on) | syslog-tls (rsyslog over TLS) | syslog-tcp
 #             (the peers are started with tests/peers/start-*.sh)
 #       FORMAT: raw | ecs | ocsf
-#   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles.
+#   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles,
+#   with SHIPPER=target/profiling/coder-audit-shipper (cargo build --profile profiling) for
+#   call graphs (perf record --call-graph dwarf).
 #
-# Uses release builds; needs GNU time (/usr/bin/time, Debian package `time`).
+# Besides the run's own figures it prints two "physical limits" for the same run: the
+# simulator alone, serving the very requests the shipper made (replayed with one curl
+# process over one keep-alive connection, bodies to /dev/null), and, for the file sink,
+# `cat` of the written NDJSON to /dev/null. The last line, `result ...`, is for
+# scripts/bench.sh. SKIP_BUILD=1 uses the release binaries as they are.
+#
+# Uses release builds; needs GNU time (/usr/bin/time, Debian package `time`) and curl.
 set -euo pipefail
 rows=${1:-100000}
 span=${2:-30d}
@@ -18,14 +26,15 @@ sink=${3:-file}
 format=${4:-raw}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cargo build --release -q --workspace --bins
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q --workspace --bins
 work=$(mktemp -d)
 export PEERS_RUN=${PEERS_RUN:-/tmp/coder-audit-shipper-peers}
 bucket=
 hec_pid=
 trap 'kill "$sim_pid" $hec_pid 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
 
-./target/release/coder-sim --backlog "$rows" --backlog-span "$span" --rate-limit 0 >"$work/sim.out" 2>"$work/sim.err" &
+./target/release/coder-sim --backlog "$rows" --backlog-span "$span" --rate-limit 0 \
+  --request-log "$work/requests.log" >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 for _ in $(seq 1 600); do
   url=$(sed -n 's/^listening on //p' "$work/sim.out")
@@ -86,10 +95,14 @@ esac
 
 from=$(date -u -d "-40 days" +%Y-%m-%d)
 to=$(date -u -d "+1 day" +%Y-%m-%d)
+# CPU seconds a process has used so far (utime + stime from /proc/PID/stat).
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+sim_cpu_before=$(cpu_of "$sim_pid")
 start=$(date +%s.%N)
-${BENCH_WRAP:-} /usr/bin/time -v ./target/release/coder-audit-shipper backfill --config "$work/bench.toml" \
+${BENCH_WRAP:-} /usr/bin/time -v "${SHIPPER:-./target/release/coder-audit-shipper}" backfill --config "$work/bench.toml" \
   --from "$from" --to "$to" 2>"$work/time.txt" >/dev/null || { cat "$work/time.txt" >&2; exit 1; }
 end=$(date +%s.%N)
+sim_cpu=$(echo "$(cpu_of "$sim_pid") - $sim_cpu_before" | bc -l)
 shipped=$(sed -n 's/.*done: \([0-9]*\) events delivered.*/\1/p' "$work/time.txt")
 case $sink in
 file) unique=$(python3 -c "import json,sys; print(len({json.loads(l).get('id') or json.loads(l).get('event',{}).get('id') or json.loads(l)['metadata']['uid'].split(':')[0] for l in open(sys.argv[1])}))" "$work/audit.ndjson") ;;
@@ -97,10 +110,27 @@ s3) unique=$(find "$PEERS_RUN/s3-data/$bucket" -type f -name '*.gz' -exec zcat {
 *) unique="(not read back; tests/kafka.rs checks delivery)" ;;
 esac
 rss_kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
+
+# The simulator alone: the same requests again, as fast as one client can ask.
+requests=$(wc -l <"$work/requests.log")
+awk -v base="$url" '{ printf "url = \"%s%s\"\noutput = \"/dev/null\"\n", base, $2 }' "$work/requests.log" >"$work/replay.curl"
+replay_start=$(date +%s.%N)
+curl -sf -H "Coder-Session-Token: SimTokenId-s3cretS3cretS3cretS3cr" -K "$work/replay.curl"
+replay_secs=$(echo "$(date +%s.%N) - $replay_start" | bc -l)
+cat_secs=
+if [ "$sink" = file ]; then
+  cat_start=$(date +%s.%N)
+  cat "$work/audit.ndjson" >/dev/null
+  cat_secs=$(echo "$(date +%s.%N) - $cat_start" | bc -l)
+fi
 cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/time.txt")
 secs=$(echo "$end - $start" | bc -l)
 printf 'sink: %s, format: %s\n' "$sink" "$format"
 printf 'rows in simulator: %s (+ day-edge rows)\n' "$rows"
 printf 'shipped: %s events, %s unique ids read back\n' "$shipped" "$unique"
-printf 'wall: %.2f s   cpu: %.2f s   rate: %.0f events/s\n' "$secs" "$cpu" "$(echo "$shipped / $secs" | bc -l)"
+printf 'wall: %.2f s   cpu: %.2f s   rate: %.0f events/s   simulator cpu: %.2f s\n' "$secs" "$cpu" "$(echo "$shipped / $secs" | bc -l)" "$sim_cpu"
 printf 'peak RSS: %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"
+printf 'simulator alone: the same %s requests in %.2f s, %.0f events/s\n' "$requests" "$replay_secs" "$(echo "$shipped / $replay_secs" | bc -l)"
+[ -z "$cat_secs" ] || printf 'cat of the NDJSON to /dev/null: %.3f s, %.0f events/s\n' "$cat_secs" "$(echo "$shipped / $cat_secs" | bc -l)"
+printf 'result sink=%s format=%s rows=%s page_size=%s shipped=%s unique=%s wall=%.3f cpu=%.2f rss_kib=%s sim_cpu=%.2f requests=%s sim_alone=%.3f cat=%s\n' \
+  "$sink" "$format" "$rows" "${PAGE_SIZE:-500}" "$shipped" "${unique// /_}" "$secs" "$cpu" "$rss_kib" "$sim_cpu" "$requests" "$replay_secs" "${cat_secs:--}"

@@ -46,6 +46,9 @@ struct Args {
     rate_limit: u32,
     #[arg(long)]
     seed: Option<u64>,
+    /// Append each audit request to this file: arrival time (Unix ns), path and query.
+    #[arg(long)]
+    request_log: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -74,6 +77,14 @@ async fn main() -> anyhow::Result<()> {
             args.backlog_span,
             chrono::Utc::now() - chrono::TimeDelta::minutes(10),
         );
+    }
+    if let Some(path) = &args.request_log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("--request-log {}: {e}", path.display()))?;
+        sim.log_requests(file);
     }
     sim.set_fault_rate(args.fault_rate);
     sim.set_inserts_per_page(args.inserts_per_page);

@@ -1,13 +1,14 @@
 //! The HTTP server, its shared state, and the handle tests use to drive it.
 
 use std::collections::{HashSet, VecDeque};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -105,6 +106,8 @@ struct Inner {
     rng: StdRng,
     stats: Stats,
     last_time: Option<DateTime<Utc>>,
+    /// Where each audit request is written as it arrives (see [`SimHandle::log_requests`]).
+    request_log: Option<std::fs::File>,
 }
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
@@ -140,6 +143,7 @@ impl Sim {
             limiter: Default::default(),
             stats: Stats::default(),
             last_time: None,
+            request_log: None,
         };
         let handle = SimHandle {
             inner: Arc::new(Mutex::new(inner)),
@@ -225,6 +229,14 @@ impl SimHandle {
     /// Serve a random fault (429, 500, 502, truncated, garbage) to this share of requests.
     pub fn set_fault_rate(&self, rate: f64) {
         self.lock().fault_rate = rate.clamp(0.0, 1.0);
+    }
+
+    /// Append one line per audit request to `file` from now on: the Unix time of its
+    /// arrival in nanoseconds, a space, and its path and query. The benchmark replays the
+    /// lines to time the simulator alone, and reads the first one's time for the shipper's
+    /// start-up to first poll.
+    pub fn log_requests(&self, file: std::fs::File) {
+        self.lock().request_log = Some(file);
     }
 
     /// Insert this many new rows (time = now) right after each audit page is served,
@@ -492,11 +504,17 @@ fn parse_page_param(name: &str, value: Option<&str>) -> Result<usize, Box<Respon
 async fn audit(
     State(sim): State<SimHandle>,
     headers: HeaderMap,
+    uri: Uri,
     Query(params): Query<AuditParams>,
 ) -> Response {
     let (version, fault) = {
         let mut inner = sim.lock();
         inner.stats.audit_requests += 1;
+        if let Some(log) = &mut inner.request_log {
+            let now = Utc::now().timestamp_nanos_opt().unwrap_or(0);
+            // A benchmark aid: a failed write only leaves the log short.
+            let _ = writeln!(log, "{now} {uri}");
+        }
         let version = inner.config.version;
         let token = token_from(&headers, &params, version);
         let Some(token) = token.filter(|t| inner.tokens.contains(t)) else {

@@ -275,7 +275,10 @@ impl CoderClient {
                 limit,
             });
         }
-        let mut body = BytesMut::new();
+        // Sized up front when the length is known: growing it chunk by chunk copied a
+        // page about twice over.
+        let expected = response.content_length().unwrap_or(0).min(limit);
+        let mut body = BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(chunk) = response
             .chunk()
             .await

@@ -6,106 +6,304 @@
 //! enum is an open `String`, a field of the wrong type reads as `None`, and unknown fields
 //! are kept in `extra`. The raw bytes travel beside this view (see [`super::Event`]).
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// Read a field as `T`, or `None` when it is absent, `null`, or of another type.
-fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    let v = Value::deserialize(d)?;
-    Ok(T::deserialize(v).ok())
-}
+/// Object fields kept unread, by name, as their JSON text.
+pub type Unread = BTreeMap<String, Box<RawValue>>;
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct AuditEntry {
-    #[serde(deserialize_with = "lenient")]
     pub id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub request_id: Option<String>,
     /// Kept as text: the tailer parses it, and a bad value must not hide the entry.
-    #[serde(deserialize_with = "lenient")]
     pub time: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub ip: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub user_agent: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub resource_type: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub resource_id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub resource_target: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub resource_icon: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub action: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub diff: Option<Map<String, Value>>,
-    #[serde(deserialize_with = "lenient")]
     pub status_code: Option<i64>,
-    #[serde(deserialize_with = "lenient")]
     pub additional_fields: Option<Value>,
-    #[serde(deserialize_with = "lenient")]
     pub description: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub resource_link: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub is_deleted: Option<bool>,
-    #[serde(deserialize_with = "lenient")]
     pub organization_id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub organization: Option<Organization>,
     /// `null` for agent events, unauthenticated app opens and test rows.
-    #[serde(deserialize_with = "lenient")]
     pub user: Option<User>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    /// Fields this version of the shipper does not read, kept as their JSON text: parsed
+    /// only by whoever needs one (building a tree for each on every entry cost more than
+    /// reading all the known fields).
+    pub extra: Unread,
     /// Fields left out of this view because they could not be read at all: nested deeper
     /// than the parser's limit of 128 levels (a hostile or pathological diff). The raw
     /// bytes still carry them.
-    #[serde(skip)]
     pub unreadable: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Organization {
-    #[serde(deserialize_with = "lenient")]
     pub id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub display_name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub icon: Option<String>,
 }
 
 /// `codersdk.User` as joined at read time: it reflects the user's *current* state.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct User {
-    #[serde(deserialize_with = "lenient")]
     pub id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub username: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub email: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub status: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub login_type: Option<String>,
     /// Role objects vary by version (`{name, display_name, organization_id?}`); kept raw.
-    #[serde(deserialize_with = "lenient")]
     pub roles: Option<Vec<Value>>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    /// As [`AuditEntry::extra`]: `created_at`, `last_seen_at`, `organization_ids`, …
+    pub extra: Unread,
+}
+
+// Reading leniently, in one pass.
+//
+// Each object is read key by key, and each known field through `Field<T>`, which accepts
+// any JSON value and keeps it only when it has the expected type. Nothing is buffered:
+// an earlier version read every field into a `serde_json::Value` first and collected the
+// unknown ones with `#[serde(flatten)]`, which buffers the whole object again; that was
+// most of the tailer's CPU in a backfill (see BENCHMARKS.md).
+
+/// A type a field can hold, and which JSON values give one. Any other value reads as
+/// `None` (and is skipped without being built).
+trait Lenient: Sized {
+    fn from_str(_: Cow<'_, str>) -> Option<Self> {
+        None
+    }
+    fn from_i64(_: i64) -> Option<Self> {
+        None
+    }
+    fn from_bool(_: bool) -> Option<Self> {
+        None
+    }
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+impl Lenient for String {
+    fn from_str(s: Cow<'_, str>) -> Option<Self> {
+        Some(s.into_owned())
+    }
+}
+
+impl Lenient for i64 {
+    fn from_i64(n: i64) -> Option<Self> {
+        Some(n)
+    }
+}
+
+impl Lenient for bool {
+    fn from_bool(b: bool) -> Option<Self> {
+        Some(b)
+    }
+}
+
+/// One field read leniently (see [`Lenient`]).
+struct Field<T>(Option<T>);
+
+impl<'de, T: Lenient> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldVisitor(PhantomData)).map(Field)
+    }
+}
+
+struct FieldVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Lenient> Visitor<'de> for FieldVisitor<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(T::from_str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(T::from_str(Cow::Borrowed(s)))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(T::from_str(Cow::Owned(s)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(T::from_i64(n))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(n).ok().and_then(T::from_i64))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(T::from_bool(b))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Field::<T>::deserialize(d).map(|f| f.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::from_map(map)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A field whose value is kept as JSON of one kind (an object, an array), or `None`.
+fn object<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Map<String, Value>>, A::Error> {
+    Ok(match map.next_value::<Value>()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    })
+}
+
+fn array<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Vec<Value>>, A::Error> {
+    Ok(match map.next_value::<Value>()? {
+        Value::Array(a) => Some(a),
+        _ => None,
+    })
+}
+
+fn field<'de, A: MapAccess<'de>, T: Lenient>(map: &mut A) -> Result<Option<T>, A::Error> {
+    map.next_value::<Field<T>>().map(|f| f.0)
+}
+
+impl Lenient for AuditEntry {
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        let mut e = AuditEntry::default();
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            match key.as_ref() {
+                "id" => e.id = field(&mut map)?,
+                "request_id" => e.request_id = field(&mut map)?,
+                "time" => e.time = field(&mut map)?,
+                "ip" => e.ip = field(&mut map)?,
+                "user_agent" => e.user_agent = field(&mut map)?,
+                "resource_type" => e.resource_type = field(&mut map)?,
+                "resource_id" => e.resource_id = field(&mut map)?,
+                "resource_target" => e.resource_target = field(&mut map)?,
+                "resource_icon" => e.resource_icon = field(&mut map)?,
+                "action" => e.action = field(&mut map)?,
+                "diff" => e.diff = object(&mut map)?,
+                "status_code" => e.status_code = field(&mut map)?,
+                "additional_fields" => e.additional_fields = Some(map.next_value::<Value>()?),
+                "description" => e.description = field(&mut map)?,
+                "resource_link" => e.resource_link = field(&mut map)?,
+                "is_deleted" => e.is_deleted = field(&mut map)?,
+                "organization_id" => e.organization_id = field(&mut map)?,
+                "organization" => e.organization = field(&mut map)?,
+                "user" => e.user = field(&mut map)?,
+                _ => {
+                    let value = map.next_value::<Box<RawValue>>()?;
+                    e.extra.insert(key.into_owned(), value);
+                }
+            }
+        }
+        Ok(Some(e))
+    }
+}
+
+impl Lenient for Organization {
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        let mut o = Organization::default();
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            match key.as_ref() {
+                "id" => o.id = field(&mut map)?,
+                "name" => o.name = field(&mut map)?,
+                "display_name" => o.display_name = field(&mut map)?,
+                "icon" => o.icon = field(&mut map)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(o))
+    }
+}
+
+impl Lenient for User {
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        let mut u = User::default();
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            match key.as_ref() {
+                "id" => u.id = field(&mut map)?,
+                "username" => u.username = field(&mut map)?,
+                "name" => u.name = field(&mut map)?,
+                "email" => u.email = field(&mut map)?,
+                "status" => u.status = field(&mut map)?,
+                "login_type" => u.login_type = field(&mut map)?,
+                "roles" => u.roles = array(&mut map)?,
+                _ => {
+                    let value = map.next_value::<Box<RawValue>>()?;
+                    u.extra.insert(key.into_owned(), value);
+                }
+            }
+        }
+        Ok(Some(u))
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditEntry {
+    /// Any JSON value: an object gives its fields, anything else an empty entry.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Field::<AuditEntry>::deserialize(d).map(|f| f.0.unwrap_or_default())
+    }
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Field::<User>::deserialize(d).map(|f| f.0.unwrap_or_default())
+    }
 }
 
 impl AuditEntry {
@@ -120,21 +318,27 @@ impl AuditEntry {
     /// every recursive walk over them) then costs only itself, not the id, time and user
     /// that the cursor and the SIEM need.
     fn parse_fields(raw: &str) -> Self {
-        type Fields<'a> = std::collections::BTreeMap<String, &'a serde_json::value::RawValue>;
+        type Fields<'a> = BTreeMap<String, &'a RawValue>;
         let Ok(fields) = serde_json::from_str::<Fields>(raw) else {
             return Self::default();
         };
-        let mut object = Map::new();
+        // The readable fields, put back together as one object and read as usual.
+        let mut object = String::from("{");
         let mut unreadable = Vec::new();
         for (name, value) in fields {
-            match serde_json::from_str::<Value>(value.get()) {
-                Ok(v) => {
-                    object.insert(name, v);
-                }
-                Err(_) => unreadable.push(name),
+            if serde_json::from_str::<Value>(value.get()).is_err() {
+                unreadable.push(name);
+                continue;
             }
+            if object.len() > 1 {
+                object.push(',');
+            }
+            object.push_str(&Value::from(name).to_string());
+            object.push(':');
+            object.push_str(value.get());
         }
-        let mut entry: Self = serde_json::from_value(Value::Object(object)).unwrap_or_default();
+        object.push('}');
+        let mut entry: Self = serde_json::from_str(&object).unwrap_or_default();
         entry.unreadable = unreadable;
         entry
     }
@@ -151,9 +355,42 @@ mod tests {
         );
         assert_eq!(e.id.as_deref(), Some("a"));
         assert_eq!(e.status_code, None);
-        assert_eq!(e.user, None);
+        assert!(e.user.is_none());
         assert_eq!(e.is_deleted, None);
-        assert_eq!(e.extra["new_field"]["x"], 1);
+        assert_eq!(e.extra["new_field"].get(), r#"{"x":1}"#);
+    }
+
+    #[test]
+    fn escaped_keys_and_values_read_like_plain_ones() {
+        let e = AuditEntry::parse(
+            r#"{"i\u0064":"a\"b","status_code":200,"organization":{"name":"\u00e9",
+                "id":7,"x":[1]},"additional_fields":null,"diff":[],"\u00fc":1}"#,
+        );
+        assert_eq!(e.id.as_deref(), Some("a\"b"));
+        assert_eq!(e.status_code, Some(200));
+        let org = e.organization.unwrap();
+        assert_eq!(org.name.as_deref(), Some("é"));
+        assert_eq!(org.id, None);
+        assert_eq!(e.diff, None, "a diff that is not an object");
+        assert_eq!(e.extra["ü"].get(), "1");
+    }
+
+    #[test]
+    fn numbers_out_of_range_or_fractional_read_as_none() {
+        for code in ["1e3", "200.5", "18446744073709551615", "-1"] {
+            let e = AuditEntry::parse(&format!(r#"{{"status_code":{code}}}"#));
+            let want = (code == "-1").then_some(-1);
+            assert_eq!(e.status_code, want, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_field_nested_too_deep_is_left_out_and_named() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let e = AuditEntry::parse(&format!(r#"{{"id":"a","diff":{{"x":{deep}}},"time":"t"}}"#));
+        assert_eq!(e.id.as_deref(), Some("a"));
+        assert_eq!(e.time.as_deref(), Some("t"));
+        assert_eq!(e.unreadable, vec!["diff".to_owned()]);
     }
 
     #[test]
@@ -164,12 +401,17 @@ mod tests {
         let u = e.user.unwrap();
         assert_eq!(u.username.as_deref(), Some("mia"));
         assert_eq!(u.roles.unwrap().len(), 1);
-        assert!(u.extra["organization_ids"].is_null());
+        assert_eq!(u.extra["organization_ids"].get(), "null");
     }
 
     #[test]
     fn a_non_object_is_an_empty_entry_not_an_error() {
-        assert_eq!(AuditEntry::parse("42"), AuditEntry::default());
-        assert_eq!(AuditEntry::parse("{broken"), AuditEntry::default());
+        for raw in ["42", "{broken", "[1,2]", "null"] {
+            let e = AuditEntry::parse(raw);
+            assert!(
+                e.id.is_none() && e.time.is_none() && e.extra.is_empty(),
+                "{raw}"
+            );
+        }
     }
 }

@@ -19,9 +19,13 @@ use crate::config::StartAt;
 
 mod encoder;
 mod outlet;
+mod relay;
+#[cfg(test)]
+mod testing;
 
 pub use encoder::Encoder;
 pub use outlet::{Batching, SinkOutlet};
+pub use relay::Relay;
 
 /// What one stream counts and reports: the demo's running count, the counters logged when
 /// it stops, and `/metrics` and `/readyz` (copied at scrape time by [`crate::ops`]).
@@ -55,7 +59,7 @@ pub struct StreamStats {
 }
 
 impl StreamStats {
-    fn scanned(&self) {
+    pub(crate) fn scanned(&self) {
         let now = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0);
         self.last_scan_micros.store(now, Ordering::Relaxed);
     }
@@ -72,60 +76,103 @@ pub enum StreamEnd {
 
 /// Drive one tailer until shutdown, the end of a backfill, or a fatal error; then spend at
 /// most `shutdown_timeout` sending what the outlet still holds.
+///
+/// The tailer reads ahead of the sink through a [`Relay`]: the next page is fetched and
+/// parsed while the last one is delivered.
 pub async fn run_stream(
     mut tailer: Tailer,
-    mut outlet: SinkOutlet,
+    outlet: SinkOutlet,
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
     shutdown_timeout: Duration,
 ) -> Result<StreamEnd, TailError> {
+    let stats = outlet.stats_handle();
+    let sink = outlet.key().sink.clone();
+    let (mut relay, mut driver) = Relay::start(outlet, shutdown.clone());
+    // The driver's result when it ended first (a JoinHandle is awaited only once).
+    let mut driven = None;
     let result = loop {
         if *shutdown.borrow() {
             break Ok(StreamEnd::Stopped);
         }
-        // Cancelling a step is safe: the checkpoint only ever covers delivered rows.
+        // Cancelling a step is safe: the checkpoint only ever covers delivered rows. The
+        // driver ending first means the sink's side failed (it ends on shutdown too).
         let step = tokio::select! {
-            r = tailer.step(&mut outlet) => r,
+            r = tailer.step(&mut relay) => r,
+            d = &mut driver => {
+                driven = Some(d);
+                break Ok(StreamEnd::Stopped);
+            }
             _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
         };
-        match step {
+        let report = match step {
             Ok(report) if report.finished => break Ok(StreamEnd::Finished),
-            Ok(report) => {
-                if report.delivered > 0 || report.backoffs > 0 {
-                    tracing::debug!(
-                        sink = %outlet.key().sink,
-                        delivered = report.delivered,
-                        pages = report.pages,
-                        reread = report.reread,
-                        backoffs = report.backoffs,
-                        position = %tailer.cursor().position,
-                        "scan done"
-                    );
-                }
-                // A flush waits as long as its sink is down (or its acks do not come): it
-                // must not outlive a stop request. Cancelled, its records stay pending for
-                // `close`, within `shutdown_timeout`.
-                let flushed = tokio::select! {
-                    r = outlet.flush_if_due() => r,
-                    _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
-                };
-                if let Err(e) = flushed {
-                    break Err(e);
-                }
-                outlet.stats().scanned();
-                if report.live {
-                    tokio::select! {
-                        _ = tokio::time::sleep(poll_interval) => {}
-                        _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
-                    }
-                }
-            }
+            Ok(report) => report,
             Err(e) => break Err(e),
+        };
+        if report.delivered > 0 || report.backoffs > 0 {
+            tracing::debug!(
+                sink = %sink,
+                delivered = report.delivered,
+                pages = report.pages,
+                reread = report.reread,
+                backoffs = report.backoffs,
+                position = %tailer.cursor().position,
+                "scan done"
+            );
+        }
+        if let Err(e) = relay.scan_done().await {
+            break Err(e);
+        }
+        if report.live {
+            tokio::select! {
+                _ = tokio::time::sleep(poll_interval) => {}
+                d = &mut driver => {
+                    driven = Some(d);
+                    break Ok(StreamEnd::Stopped);
+                }
+                _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
+            }
         }
     };
-    // Send what is pending and save the cursor that waited for it, also after an error.
-    // A sink that cannot take it within the deadline (S3 down at shutdown) keeps its
-    // checkpoint behind those records, so the restart reads them again from Coder.
+    // A tailer that failed only because the driver had ended (at shutdown, or on the
+    // sink's own error) reports what the driver says instead.
+    let result = match result {
+        Err(_) if relay.is_closed() => Ok(StreamEnd::Stopped),
+        r => r,
+    };
+    // The tailer is done: the driver delivers what it was handed (all of it at the end of
+    // a backfill; at shutdown it stops at once), then hands the outlet back.
+    drop(relay);
+    let driven = match driven {
+        Some(d) => d,
+        None => driver.await,
+    };
+    let (outlet, delivered) = match driven {
+        Ok(done) => done,
+        Err(e) => {
+            stats.stopped.store(true, Ordering::Relaxed);
+            return Err(TailError::Delivery(format!(
+                "the sink's delivery task failed: {e}"
+            )));
+        }
+    };
+    let end = finish(outlet, result, delivered, shutdown_timeout).await;
+    if end.is_err() {
+        stats.stopped.store(true, Ordering::Relaxed);
+    }
+    end
+}
+
+/// Send what is pending and save the cursor that waited for it, also after an error.
+/// A sink that cannot take it within the deadline (S3 down at shutdown) keeps its
+/// checkpoint behind those records, so the restart reads them again from Coder.
+async fn finish(
+    mut outlet: SinkOutlet,
+    result: Result<StreamEnd, TailError>,
+    delivered: Result<(), TailError>,
+    shutdown_timeout: Duration,
+) -> Result<StreamEnd, TailError> {
     let closed = match tokio::time::timeout(shutdown_timeout, outlet.close()).await {
         Ok(closed) => closed,
         Err(_) => Err(TailError::Delivery(format!(
@@ -133,14 +180,13 @@ pub async fn run_stream(
              stopping; the checkpoint stays before them and the next start reads them again"
         ))),
     };
-    let end = match (result, closed) {
-        (Ok(end), Ok(())) => Ok(end),
-        (Ok(_), Err(e)) | (Err(e), _) => Err(e),
-    };
-    if end.is_err() {
-        outlet.stats().stopped.store(true, Ordering::Relaxed);
+    // The sink's own error explains a tailer that stopped because its outlet went away.
+    match (delivered, result, closed) {
+        (Err(e), _, _) => Err(e),
+        (Ok(()), Err(e), _) => Err(e),
+        (Ok(()), Ok(_), Err(e)) => Err(e),
+        (Ok(()), Ok(end), Ok(())) => Ok(end),
     }
-    end
 }
 
 /// Where a stream with no checkpoint starts.

@@ -96,6 +96,11 @@ impl SinkOutlet {
         &self.stats
     }
 
+    /// The stream's counters, shared.
+    pub fn stats_handle(&self) -> Arc<StreamStats> {
+        self.stats.clone()
+    }
+
     /// Gather records into larger batches (see [`Batching`]).
     pub fn with_batching(mut self, batching: Batching) -> Self {
         self.batching = batching;
@@ -137,6 +142,7 @@ impl SinkOutlet {
         if !self.pending.is_empty() {
             // The records stay pending until the sink confirmed them: a flush cancelled
             // by shutdown, or failed, leaves them for `close` (or the restart) to send.
+            // (So this is a copy, cheap beside the payloads, which are shared `Bytes`.)
             let batch = Batch::new(self.pending.clone());
             self.send(&batch).await?;
             self.pending.clear();
@@ -332,9 +338,8 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
 mod tests {
     use super::*;
     use crate::checkpoint::FileStore;
-    use crate::coder::parse_page;
+    use crate::pipeline::testing::{cursor, events};
     use async_trait::async_trait;
-    use chrono::{DateTime, Utc};
     use sink_core::Delivery;
     use std::sync::Mutex;
 
@@ -352,27 +357,6 @@ mod tests {
             self.0.lock().unwrap().push(batch.len());
             Delivery::Delivered
         }
-    }
-
-    fn events(n: usize) -> Vec<Event> {
-        let entries: Vec<String> = (0..n)
-            .map(|i| {
-                format!(
-                    r#"{{"id":"00000000-0000-4000-8000-{i:012}","time":"2026-08-20T00:00:0{i}Z"}}"#
-                )
-            })
-            .collect();
-        let page = format!(r#"{{"audit_logs":[{}],"count":{n}}}"#, entries.join(","));
-        parse_page(page.into()).unwrap().events
-    }
-
-    fn cursor(s: u32) -> Cursor {
-        Cursor::starting_at(
-            DateTime::parse_from_rfc3339(&format!("2026-08-20T00:00:{s:02}Z"))
-                .unwrap()
-                .with_timezone(&Utc),
-            None,
-        )
     }
 
     #[tokio::test]

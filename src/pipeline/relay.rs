@@ -1,0 +1,247 @@
+//! The hand-off between a stream's tailer and its outlet, so that reading the next page
+//! of Coder overlaps with delivering the last one.
+//!
+//! Without it a stream did one thing at a time: fetch a page, parse it, encode it, send
+//! it, wait for the peer's confirmation (an fsync, Kafka's delivery reports, an S3 PUT),
+//! save the checkpoint, and only then ask Coder for the next page. The tailer now runs
+//! ahead by at most [`READ_AHEAD`] messages while a task of its own drives the
+//! [`SinkOutlet`]; the messages keep their order, so a checkpoint is still saved only after
+//! the records it covers were confirmed, and memory stays bounded by a few pages.
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::SinkOutlet;
+use crate::coder::{Cursor, Event, Outlet, TailError};
+
+/// Messages the tailer may be ahead of its sink: two pages (each is a `Deliver` and a
+/// `Commit`). One more page would not overlap more work; it would only hold more memory.
+pub const READ_AHEAD: usize = 4;
+
+/// What the tailer hands on, in the order the outlet must see it.
+#[derive(Debug)]
+enum Message {
+    Deliver(Vec<Event>),
+    Commit(Cursor),
+    /// A scan of Coder completed: send a batch that has become due, then mark the stream
+    /// as moving (`/readyz`).
+    ScanDone,
+}
+
+/// The tailer's side: an [`Outlet`] that queues.
+pub struct Relay {
+    tx: mpsc::Sender<Message>,
+}
+
+/// The outlet's side: the task that delivers, and returns the outlet when the tailer is
+/// done (the channel closed) or on shutdown, for [`SinkOutlet::close`].
+pub type Driver = JoinHandle<(SinkOutlet, Result<(), TailError>)>;
+
+impl Relay {
+    /// Start the outlet's task. It stops at shutdown, cancelling the delivery in progress
+    /// (its records stay before the checkpoint, so nothing is lost) and leaving the queue.
+    pub fn start(outlet: SinkOutlet, shutdown: watch::Receiver<bool>) -> (Relay, Driver) {
+        let (tx, rx) = mpsc::channel(READ_AHEAD);
+        (Relay { tx }, tokio::spawn(drive(outlet, rx, shutdown)))
+    }
+
+    /// The outlet's task has ended: nothing more can be handed on.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Tell the outlet a scan completed.
+    pub async fn scan_done(&mut self) -> Result<(), TailError> {
+        self.send(Message::ScanDone).await
+    }
+
+    async fn send(&mut self, m: Message) -> Result<(), TailError> {
+        self.tx
+            .send(m)
+            .await
+            .map_err(|_| TailError::Delivery(OUTLET_STOPPED.into()))
+    }
+}
+
+/// What a send reports when the outlet's task has ended; the task's own error is the one
+/// the stream reports.
+const OUTLET_STOPPED: &str = "the sink's delivery task stopped";
+
+impl Outlet for Relay {
+    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), TailError> {
+        self.send(Message::Deliver(events)).await
+    }
+
+    async fn commit(&mut self, cursor: &Cursor) -> Result<(), TailError> {
+        self.send(Message::Commit(cursor.clone())).await
+    }
+}
+
+async fn drive(
+    mut outlet: SinkOutlet,
+    mut rx: mpsc::Receiver<Message>,
+    mut shutdown: watch::Receiver<bool>,
+) -> (SinkOutlet, Result<(), TailError>) {
+    loop {
+        if *shutdown.borrow() {
+            return (outlet, Ok(()));
+        }
+        let message = tokio::select! {
+            m = rx.recv() => m,
+            _ = shutdown.changed() => return (outlet, Ok(())),
+        };
+        let Some(message) = message else {
+            return (outlet, Ok(()));
+        };
+        // A delivery waits as long as its sink is down (or its acks do not come): it must
+        // not outlive a stop request. Cancelled, its records stay pending for `close`, or
+        // before the checkpoint for the restart to read again.
+        let done = tokio::select! {
+            r = handle(&mut outlet, message) => r,
+            _ = shutdown.changed() => return (outlet, Ok(())),
+        };
+        if let Err(e) = done {
+            return (outlet, Err(e));
+        }
+    }
+}
+
+async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), TailError> {
+    match message {
+        Message::Deliver(events) => outlet.deliver(events).await,
+        Message::Commit(cursor) => outlet.commit(&cursor).await,
+        Message::ScanDone => {
+            outlet.flush_if_due().await?;
+            outlet.stats().scanned();
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use sink_core::{Batch, Delivery, Sink};
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
+    use crate::dead_letter::DeadLetters;
+    use crate::pipeline::Encoder;
+    use crate::pipeline::testing::{cursor, events};
+
+    /// Confirms a batch only when the test opens its gate (a stand-in for a slow peer: only
+    /// the relay's ordering is under test here; the real peers are in tests/).
+    #[derive(Clone)]
+    struct Gated {
+        gate: Arc<Semaphore>,
+        sent: Arc<Mutex<Vec<usize>>>,
+    }
+
+    #[async_trait]
+    impl Sink for Gated {
+        fn name(&self) -> &str {
+            "gated"
+        }
+        async fn deliver(&mut self, batch: &Batch) -> Delivery {
+            self.gate.acquire().await.unwrap().forget();
+            self.sent.lock().unwrap().push(batch.len());
+            Delivery::Delivered
+        }
+    }
+
+    fn setup() -> (
+        Gated,
+        Arc<dyn CheckpointStore>,
+        CheckpointKey,
+        SinkOutlet,
+        tempfile::TempDir,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
+        let key = CheckpointKey::run("gated");
+        let sink = Gated {
+            gate: Arc::new(Semaphore::new(0)),
+            sent: Arc::default(),
+        };
+        let outlet = SinkOutlet::new(
+            Box::new(sink.clone()),
+            Encoder::Raw,
+            store.clone(),
+            key.clone(),
+            Arc::default(),
+            DeadLetters::new(&dir.path().join("dead-letter"), "gated"),
+        );
+        (sink, store, key, outlet, dir)
+    }
+
+    async fn saved_position(
+        store: &Arc<dyn CheckpointStore>,
+        key: &CheckpointKey,
+    ) -> Option<Cursor> {
+        store.load(key).unwrap().map(|c| c.cursor)
+    }
+
+    #[tokio::test]
+    async fn the_tailer_runs_ahead_but_no_checkpoint_passes_an_unconfirmed_page() {
+        let (sink, store, key, outlet, _dir) = setup();
+        let (_stop, shutdown) = watch::channel(false);
+        let (mut relay, driver) = Relay::start(outlet, shutdown);
+
+        // Two pages handed on at once, while the sink has confirmed nothing.
+        relay.deliver(events(2)).await.unwrap();
+        relay.commit(&cursor(2)).await.unwrap();
+        relay.deliver(events(3)).await.unwrap();
+        relay.commit(&cursor(5)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(saved_position(&store, &key).await.is_none());
+
+        // The first page confirmed: its checkpoint, and not the second's.
+        sink.gate.add_permits(1);
+        for _ in 0..200 {
+            if saved_position(&store, &key).await.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            saved_position(&store, &key).await.map(|c| c.position),
+            Some(cursor(2).position)
+        );
+        assert_eq!(*sink.sent.lock().unwrap(), vec![2]);
+
+        // The tailer done: the driver delivers the rest, then hands the outlet back.
+        sink.gate.add_permits(1);
+        drop(relay);
+        let (_outlet, delivered) = driver.await.unwrap();
+        delivered.unwrap();
+        assert_eq!(*sink.sent.lock().unwrap(), vec![2, 3]);
+        assert_eq!(
+            saved_position(&store, &key).await.map(|c| c.position),
+            Some(cursor(5).position)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stop_leaves_what_is_queued_and_saves_no_checkpoint_past_it() {
+        let (sink, store, key, outlet, _dir) = setup();
+        let (stop, shutdown) = watch::channel(false);
+        let (mut relay, driver) = Relay::start(outlet, shutdown);
+        relay.deliver(events(2)).await.unwrap();
+        relay.commit(&cursor(2)).await.unwrap();
+        // The sink never confirms; the stop must not wait for it.
+        stop.send(true).unwrap();
+        let (_outlet, delivered) = tokio::time::timeout(Duration::from_secs(5), driver)
+            .await
+            .expect("the driver stops at once")
+            .unwrap();
+        delivered.unwrap();
+        assert!(relay.is_closed());
+        assert!(relay.commit(&cursor(3)).await.is_err());
+        assert!(sink.sent.lock().unwrap().is_empty());
+        assert!(saved_position(&store, &key).await.is_none());
+    }
+}
