@@ -116,6 +116,12 @@ impl SinkOutlet {
         flushed
     }
 
+    /// Keep `cursor` to be saved by [`Self::close`], after what is pending, without
+    /// sending anything now: for a stop, which must not wait on the sink here.
+    pub fn commit_at_close(&mut self, cursor: Cursor) {
+        self.pending_cursor = Some(cursor);
+    }
+
     /// Send the pending batch if it is full or old enough (called between scans, so an
     /// idle stream still ships what it holds within `timeout`).
     pub async fn flush_if_due(&mut self) -> Result<(), TailError> {

@@ -39,7 +39,8 @@ pub type Driver = JoinHandle<(SinkOutlet, Result<(), TailError>)>;
 
 impl Relay {
     /// Start the outlet's task. It stops at shutdown, cancelling the delivery in progress
-    /// (its records stay before the checkpoint, so nothing is lost) and leaving the queue.
+    /// (its records stay before the checkpoint, so nothing is lost) and leaving the queue,
+    /// but for the commits of pages it had delivered (see `keep_delivered_commits`).
     pub fn start(outlet: SinkOutlet, shutdown: watch::Receiver<bool>) -> (Relay, Driver) {
         let (tx, rx) = mpsc::channel(READ_AHEAD);
         (Relay { tx }, tokio::spawn(drive(outlet, rx, shutdown)))
@@ -84,11 +85,15 @@ async fn drive(
 ) -> (SinkOutlet, Result<(), TailError>) {
     loop {
         if *shutdown.borrow() {
+            keep_delivered_commits(&mut outlet, &mut rx);
             return (outlet, Ok(()));
         }
         let message = tokio::select! {
             m = rx.recv() => m,
-            _ = shutdown.changed() => return (outlet, Ok(())),
+            _ = shutdown.changed() => {
+                keep_delivered_commits(&mut outlet, &mut rx);
+                return (outlet, Ok(()));
+            }
         };
         let Some(message) = message else {
             return (outlet, Ok(()));
@@ -102,6 +107,21 @@ async fn drive(
         };
         if let Err(e) = done {
             return (outlet, Err(e));
+        }
+    }
+}
+
+/// At a stop that found the driver between messages, every message taken so far was
+/// handled in full: the commits
+/// queued next cover only delivered pages, so `close` may save the newest of them (fewer
+/// events sent again after the restart). The first `Deliver` ends the walk, since the
+/// commits after it cover a page that was never sent.
+fn keep_delivered_commits(outlet: &mut SinkOutlet, rx: &mut mpsc::Receiver<Message>) {
+    while let Ok(message) = rx.try_recv() {
+        match message {
+            Message::Commit(cursor) => outlet.commit_at_close(cursor),
+            Message::ScanDone => {}
+            Message::Deliver(_) => break,
         }
     }
 }
@@ -222,6 +242,39 @@ mod tests {
         assert_eq!(
             saved_position(&store, &key).await.map(|c| c.position),
             Some(cursor(5).position)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stop_keeps_the_commit_of_a_delivered_page_and_none_past_an_unsent_one() {
+        let (sink, store, key, outlet, _dir) = setup();
+        let (stop, shutdown) = watch::channel(false);
+        let (mut relay, driver) = Relay::start(outlet, shutdown);
+        sink.gate.add_permits(1);
+        relay.deliver(events(2)).await.unwrap();
+        // The page is confirmed and the driver waits for the next message.
+        for _ in 0..200 {
+            if !sink.sent.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Queued in one go while it is stopped: the page's commit, then a page never sent
+        // and its commit.
+        relay.commit(&cursor(2)).await.unwrap();
+        relay.deliver(events(3)).await.unwrap();
+        relay.commit(&cursor(5)).await.unwrap();
+        stop.send(true).unwrap();
+        let (mut outlet, delivered) = driver.await.unwrap();
+        delivered.unwrap();
+        outlet.close().await.unwrap();
+        // The driver may have taken the first commit before it saw the stop; either way
+        // the checkpoint is the delivered page's, never the unsent one's.
+        assert_eq!(*sink.sent.lock().unwrap(), vec![2]);
+        assert_eq!(
+            saved_position(&store, &key).await.map(|c| c.position),
+            Some(cursor(2).position)
         );
     }
 
