@@ -158,8 +158,10 @@ impl SinkOutlet {
                 .delivered
                 .fetch_add(std::mem::take(&mut self.pending_events), Ordering::Relaxed);
         }
-        if let Some(cursor) = self.pending_cursor.take() {
+        // Kept until saved: a save cancelled by a stop is done again by `close`.
+        if let Some(cursor) = self.pending_cursor.clone() {
             self.save(cursor).await?;
+            self.pending_cursor = None;
         }
         Ok(())
     }

@@ -101,7 +101,10 @@ async fn drive(
         // A delivery waits as long as its sink is down (or its acks do not come): it must
         // not outlive a stop request. Cancelled, its records stay pending for `close`, or
         // before the checkpoint for the restart to read again.
+        // Biased: the message is polled at least once, so a commit taken from the queue
+        // is at least noted for `close` even when the stop is already there.
         let done = tokio::select! {
+            biased;
             r = handle(&mut outlet, message) => r,
             _ = shutdown.changed() => return (outlet, Ok(())),
         };
