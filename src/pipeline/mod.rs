@@ -142,10 +142,23 @@ pub async fn run_stream(
         r => r,
     };
     // The tailer is done: the driver delivers what it was handed (all of it at the end of
-    // a backfill; at shutdown it stops at once), then hands the outlet back.
+    // a backfill; at shutdown it stops at once), then hands the outlet back. After the
+    // tailer's own error that gets `shutdown_timeout`, as `close` does: a dead sink must not
+    // keep a stream that has failed from stopping. Abandoned, those pages stay before the
+    // checkpoint, for the next start to read again.
     drop(relay);
     let driven = match driven {
         Some(d) => d,
+        None if result.is_err() => {
+            match tokio::time::timeout(shutdown_timeout, &mut driver).await {
+                Ok(d) => d,
+                Err(_) => {
+                    driver.abort();
+                    stats.stopped.store(true, Ordering::Relaxed);
+                    return result;
+                }
+            }
+        }
         None => driver.await,
     };
     let (outlet, delivered) = match driven {
