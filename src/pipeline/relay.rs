@@ -201,11 +201,21 @@ mod tests {
         (sink, store, key, outlet, dir)
     }
 
-    async fn saved_position(
+    fn saved_position(
         store: &Arc<dyn CheckpointStore>,
         key: &CheckpointKey,
-    ) -> Option<Cursor> {
-        store.load(key).unwrap().map(|c| c.cursor)
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        store.load(key).unwrap().map(|c| c.cursor.position)
+    }
+
+    /// Wait (up to 2 s) until `done` holds.
+    async fn eventually(done: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]
@@ -220,20 +230,12 @@ mod tests {
         relay.deliver(events(3)).await.unwrap();
         relay.commit(&cursor(5)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(saved_position(&store, &key).await.is_none());
+        assert!(saved_position(&store, &key).is_none());
 
         // The first page confirmed: its checkpoint, and not the second's.
         sink.gate.add_permits(1);
-        for _ in 0..200 {
-            if saved_position(&store, &key).await.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(
-            saved_position(&store, &key).await.map(|c| c.position),
-            Some(cursor(2).position)
-        );
+        eventually(|| saved_position(&store, &key).is_some()).await;
+        assert_eq!(saved_position(&store, &key), Some(cursor(2).position));
         assert_eq!(*sink.sent.lock().unwrap(), vec![2]);
 
         // The tailer done: the driver delivers the rest, then hands the outlet back.
@@ -242,10 +244,7 @@ mod tests {
         let (_outlet, delivered) = driver.await.unwrap();
         delivered.unwrap();
         assert_eq!(*sink.sent.lock().unwrap(), vec![2, 3]);
-        assert_eq!(
-            saved_position(&store, &key).await.map(|c| c.position),
-            Some(cursor(5).position)
-        );
+        assert_eq!(saved_position(&store, &key), Some(cursor(5).position));
     }
 
     #[tokio::test]
@@ -256,15 +255,10 @@ mod tests {
         sink.gate.add_permits(1);
         relay.deliver(events(2)).await.unwrap();
         // The page is confirmed and the driver waits for the next message.
-        for _ in 0..200 {
-            if !sink.sent.lock().unwrap().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(|| !sink.sent.lock().unwrap().is_empty()).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
-        // Queued in one go while it is stopped: the page's commit, then a page never sent
-        // and its commit.
+        // Queued in one go, then the stop: the page's commit, then a page never sent and
+        // its commit.
         relay.commit(&cursor(2)).await.unwrap();
         relay.deliver(events(3)).await.unwrap();
         relay.commit(&cursor(5)).await.unwrap();
@@ -275,10 +269,7 @@ mod tests {
         // The driver may have taken the first commit before it saw the stop; either way
         // the checkpoint is the delivered page's, never the unsent one's.
         assert_eq!(*sink.sent.lock().unwrap(), vec![2]);
-        assert_eq!(
-            saved_position(&store, &key).await.map(|c| c.position),
-            Some(cursor(2).position)
-        );
+        assert_eq!(saved_position(&store, &key), Some(cursor(2).position));
     }
 
     #[tokio::test]
@@ -298,6 +289,6 @@ mod tests {
         assert!(relay.is_closed());
         assert!(relay.commit(&cursor(3)).await.is_err());
         assert!(sink.sent.lock().unwrap().is_empty());
-        assert!(saved_position(&store, &key).await.is_none());
+        assert!(saved_position(&store, &key).is_none());
     }
 }
