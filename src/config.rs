@@ -98,6 +98,15 @@ pub struct CoderConfig {
     pub request_timeout: Duration,
     #[serde(default = "defaults::max_response_bytes")]
     pub max_response_bytes: u64,
+    /// Which of Coder's logs to ship: `audit` (`/api/v2/audit`) and, from Coder v2.25 with
+    /// a Premium license, `connection` (`/api/v2/connectionlog`: SSH, IDE, web terminal,
+    /// app and port-forward connections). Each has its own checkpoint per sink.
+    #[serde(default = "defaults::streams")]
+    pub streams: Vec<crate::coder::Stream>,
+    /// Connection log: how long after its connect an open session is still looked at
+    /// again for its disconnect (an agent that dies never reports one).
+    #[serde(default = "defaults::session_horizon", with = "humantime_serde")]
+    pub session_horizon: Duration,
 }
 
 mod defaults {
@@ -116,6 +125,12 @@ mod defaults {
     }
     pub fn max_response_bytes() -> u64 {
         64 * 1024 * 1024
+    }
+    pub fn streams() -> Vec<crate::coder::Stream> {
+        vec![crate::coder::Stream::Audit]
+    }
+    pub fn session_horizon() -> Duration {
+        Duration::from_secs(7 * 86_400)
     }
     pub fn postgres_schema() -> String {
         "coder_audit_shipper".into()
@@ -719,6 +734,24 @@ impl Config {
         if self.coder.poll_interval.is_zero() {
             return Err(invalid("coder.poll_interval", "must be more than 0".into()));
         }
+        if self.coder.streams.is_empty() {
+            return Err(invalid(
+                "coder.streams",
+                "name at least one of \"audit\", \"connection\"".into(),
+            ));
+        }
+        let mut streams = self.coder.streams.clone();
+        streams.sort();
+        streams.dedup();
+        if streams.len() != self.coder.streams.len() {
+            return Err(invalid("coder.streams", "a stream is named twice".into()));
+        }
+        if self.coder.session_horizon < self.coder.overlap {
+            return Err(invalid(
+                "coder.session_horizon",
+                "must be at least coder.overlap".into(),
+            ));
+        }
         if let Some(url) = &self.enrich.access_url {
             match reqwest::Url::parse(url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -1082,7 +1115,28 @@ path = "/tmp/audit.ndjson"
         assert_eq!(c.coder.page_size, 100);
         assert_eq!(c.coder.overlap, Duration::from_secs(300));
         assert_eq!(c.coder.start_at, StartAt::Now);
+        assert_eq!(c.coder.streams, [crate::coder::Stream::Audit]);
+        assert_eq!(c.coder.session_horizon, Duration::from_secs(7 * 86_400));
         assert!(matches!(c.sinks["archive"], SinkConfig::File(ref f) if f.format == Format::Raw));
+    }
+
+    #[test]
+    fn streams_are_named_once_each_and_typos_are_refused() {
+        let with = |streams: &str| {
+            load(&MINIMAL.replace("[coder]\n", &format!("[coder]\nstreams = {streams}\n")))
+        };
+        let c = with(r#"["audit", "connection"]"#).unwrap();
+        assert_eq!(
+            c.coder.streams,
+            [
+                crate::coder::Stream::Audit,
+                crate::coder::Stream::Connection
+            ]
+        );
+        for bad in [r#"["audit", "audit"]"#, "[]", r#"["connections"]"#] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains("streams"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use file::FileStore;
 pub use postgres::PostgresStore;
 
-use crate::coder::Cursor;
+use crate::coder::{Cursor, Stream};
 
 /// The on-disk format version. Bump it when the format changes, and keep reading the old.
 pub const FORMAT_VERSION: u32 = 1;
@@ -33,6 +33,13 @@ impl CheckpointKey {
             stream: "audit".into(),
             sink: sink.into(),
         }
+    }
+
+    /// The same checkpoint for another of Coder's logs (`run` and `backfill` name the
+    /// audit stream).
+    pub fn with_stream(mut self, stream: Stream) -> Self {
+        self.stream = stream.name().into();
+        self
     }
 
     pub fn backfill(sink: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {

@@ -15,8 +15,9 @@ use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 
 use super::CoderError;
+use super::Stream;
 use super::error::{Retry, parse_retry_after};
-use super::page::{AuditPage, parse_page};
+use super::page::{AuditPage, parse_stream_page};
 use crate::secret::Secret;
 
 const TOKEN_HEADER: &str = "Coder-Session-Token";
@@ -174,12 +175,42 @@ impl CoderClient {
         offset: u64,
         limit: u32,
     ) -> Result<AuditPage, CoderError> {
+        self.page(Stream::Audit, q, offset, limit).await
+    }
+
+    /// Whether this Coder serves its connection log to this token: `Ok(Err(why))` for the
+    /// answers that mean it never will as things stand, 403 (the Premium feature is not
+    /// licensed, or the token's user may not read it) and 404 (older than v2.25).
+    pub async fn connection_log_available(&self) -> Result<Result<(), String>, CoderError> {
+        match self.page(Stream::Connection, "", 0, 1).await {
+            Ok(_) => Ok(Ok(())),
+            Err(CoderError::Forbidden { message, .. }) => Ok(Err(format!(
+                "Coder refused /api/v2/connectionlog (403): {message}"
+            ))),
+            Err(CoderError::NotFound { .. }) => Ok(Err(
+                "Coder has no /api/v2/connectionlog (404): it is older than v2.25".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of `stream`'s endpoint, as [`Self::audit_page`].
+    pub async fn page(
+        &self,
+        stream: Stream,
+        q: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<AuditPage, CoderError> {
         let params = [
             ("q", q.to_owned()),
             ("limit", limit.to_string()),
             ("offset", offset.to_string()),
         ];
-        self.get_parsed("api/v2/audit", &params, parse_page).await
+        self.get_parsed(stream.path(), &params, |body| {
+            parse_stream_page(stream, body)
+        })
+        .await
     }
 
     /// GET `path` and parse the body, retrying (per [`CoderError::retry`]) until it

@@ -60,6 +60,27 @@ pub struct Cursor {
     pub seen: HashMap<EntryKey, DateTime<Utc>>,
     /// Progress through a closed window that was interrupted.
     pub partial: Option<Partial>,
+    /// Connection log only: sessions whose connect was delivered and whose disconnect was
+    /// not yet seen, by row id. Rows are updated when a session ends, so these are read
+    /// again until it does (see [`super::sessions`]).
+    pub sessions: HashMap<EntryKey, OpenSession>,
+}
+
+/// A session delivered as open, waiting for its disconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSession {
+    /// What Coder can filter the row by (`q=connection_id:…`).
+    pub connection_id: String,
+    pub connect_time: DateTime<Utc>,
+}
+
+/// One open session, as stored in the checkpoint file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRecord {
+    pub id: String,
+    pub connection_id: String,
+    pub connect_time: DateTime<Utc>,
 }
 
 /// Inside the closed window ending at `window_end`, every row with `time > done_above`
@@ -89,6 +110,8 @@ pub(crate) struct CursorRecord {
     seen: Vec<SeenEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     partial: Option<Partial>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sessions: Vec<SessionRecord>,
 }
 
 impl Cursor {
@@ -98,6 +121,7 @@ impl Cursor {
             floor,
             seen: HashMap::new(),
             partial: None,
+            sessions: HashMap::new(),
         }
     }
 
@@ -118,11 +142,22 @@ impl Cursor {
             .collect();
         // Stable files: easier to diff and to read in `checkpoint show`.
         seen.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        let mut sessions: Vec<SessionRecord> = self
+            .sessions
+            .iter()
+            .map(|(k, s)| SessionRecord {
+                id: k.to_string(),
+                connection_id: s.connection_id.clone(),
+                connect_time: s.connect_time,
+            })
+            .collect();
+        sessions.sort_by(|a, b| (a.connect_time, &a.id).cmp(&(b.connect_time, &b.id)));
         CursorRecord {
             position: self.position,
             floor: self.floor,
             seen,
             partial: self.partial.clone(),
+            sessions,
         }
     }
 
@@ -136,6 +171,19 @@ impl Cursor {
                 .map(|s| (EntryKey::from_id(&s.id), s.time))
                 .collect(),
             partial: r.partial,
+            sessions: r
+                .sessions
+                .into_iter()
+                .map(|s| {
+                    (
+                        EntryKey::from_id(&s.id),
+                        OpenSession {
+                            connection_id: s.connection_id,
+                            connect_time: s.connect_time,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -202,8 +250,22 @@ mod tests {
             window_end: t("2026-01-02T23:59:59Z"),
             done_above: t("2026-01-02T10:00:00Z"),
         });
+        c.sessions.insert(
+            EntryKey::from_id("7884a866-4ae1-4945-9fba-b2b8d2b7c5a9"),
+            OpenSession {
+                connection_id: "026c8c11-fc5c-4df8-a286-5fe6d7f54f98".into(),
+                connect_time: t("2026-01-01T11:58:00Z"),
+            },
+        );
         let text = serde_json::to_string(&c).unwrap();
         let back: Cursor = serde_json::from_str(&text).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn an_audit_checkpoint_has_no_sessions_field() {
+        let c = Cursor::starting_at(Utc::now(), None);
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("sessions"), "{text}");
     }
 }

@@ -85,7 +85,7 @@ pub struct User {
 
 /// A type a field can hold, and which JSON values give one. Any other value reads as
 /// `None` (and is skipped without being built).
-trait Lenient: Sized {
+pub(super) trait Lenient: Sized {
     fn from_str(_: Cow<'_, str>) -> Option<Self> {
         None
     }
@@ -120,7 +120,7 @@ impl Lenient for bool {
 }
 
 /// One field read leniently (see [`Lenient`]).
-struct Field<T>(Option<T>);
+pub(super) struct Field<T>(pub(super) Option<T>);
 
 impl<'de, T: Lenient> Deserialize<'de> for Field<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -176,7 +176,7 @@ impl<'de, T: Lenient> Visitor<'de> for FieldVisitor<T> {
 }
 
 /// An object key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+pub(super) struct Key<'de>(pub(super) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -215,7 +215,9 @@ fn array<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Vec<Value>>, A::E
     })
 }
 
-fn field<'de, A: MapAccess<'de>, T: Lenient>(map: &mut A) -> Result<Option<T>, A::Error> {
+pub(super) fn field<'de, A: MapAccess<'de>, T: Lenient>(
+    map: &mut A,
+) -> Result<Option<T>, A::Error> {
     map.next_value::<Field<T>>().map(|f| f.0)
 }
 

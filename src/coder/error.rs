@@ -30,7 +30,7 @@ pub enum CoderError {
     Server { status: u16, message: String },
     #[error("request to Coder failed: {0}")]
     Transport(String),
-    #[error("Coder's response to {path} is not a valid audit page: {reason}")]
+    #[error("Coder's response to {path} is not a valid page: {reason}")]
     Malformed { path: String, reason: String },
     #[error(
         "Coder's response to {path} exceeds coder.max_response_bytes ({limit} bytes); raise it or lower coder.page_size"

@@ -1,18 +1,24 @@
-//! Everything about talking to Coder: the HTTP client, the lenient entry model, the cursor
-//! and the tailer that walks the audit log with it.
+//! Everything about talking to Coder: the HTTP client, the lenient entry models, the cursor
+//! and the tailer that walks the audit log (and the connection log) with it.
 
 mod client;
+mod connection;
 mod cursor;
 mod entry;
 mod error;
 mod page;
+mod sessions;
+mod stream;
 mod tailer;
 mod window;
 
 pub use client::{BuildInfo, ClientOptions, CoderClient, TokenSource};
-pub use cursor::{Cursor, EntryKey, Partial, SeenEntry};
+pub use connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, SshInfo, WebInfo};
+pub use cursor::{Cursor, EntryKey, OpenSession, Partial, SeenEntry, SessionRecord};
 pub use entry::{AuditEntry, Organization, User};
 pub use error::CoderError;
-pub use page::{AuditPage, Event, parse_page};
+pub use page::{AuditPage, Entry, Event, parse_page, parse_stream_page};
+pub use sessions::SweepReport;
+pub use stream::Stream;
 pub use tailer::{Outlet, StepReport, TailError, Tailer, TailerOptions};
 pub use window::{Window, date_to_bound};

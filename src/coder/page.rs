@@ -1,23 +1,82 @@
-//! One page of `GET /api/v2/audit`, split into events without losing a byte.
+//! One page of `GET /api/v2/audit` or `GET /api/v2/connectionlog`, split into events
+//! without losing a byte.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{AuditEntry, EntryKey};
+use super::connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase};
+use super::{AuditEntry, EntryKey, Stream};
 
-/// One audit entry as it travels through the pipeline.
+/// One entry as it travels through the pipeline.
 #[derive(Debug, Clone)]
 pub struct Event {
     /// The entry's JSON exactly as Coder sent it (a slice of the response body, no copy):
     /// what `format = "raw"` ships.
     pub raw: Bytes,
-    pub entry: AuditEntry,
-    /// The dedupe key: the audit `id`, or a digest of `raw` for an entry without one.
+    pub entry: Entry,
+    /// The dedupe key: the entry's `id`, or a digest of `raw` for an entry without one.
     pub key: EntryKey,
-    /// The entry's `time` in UTC, when it parses.
+    /// The entry's `time` (a connection's `connect_time`) in UTC, when it parses.
     pub time: Option<DateTime<Utc>>,
+}
+
+/// The lenient view of an entry, by the log it came from.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Audit(AuditEntry),
+    Connection(ConnectionEvent),
+}
+
+impl Event {
+    /// The idempotency key of the event's records: the entry's id, and for the end of a
+    /// session the id with [`DISCONNECT_SUFFIX`], so the two moments of one session never
+    /// overwrite each other in a sink that keys by it.
+    pub fn record_id(&self) -> String {
+        match &self.entry {
+            Entry::Connection(c) if c.phase == Phase::Disconnect => {
+                format!("{}{DISCONNECT_SUFFIX}", self.key)
+            }
+            _ => self.key.to_string(),
+        }
+    }
+
+    /// What the record is about, for routing (Kafka topic templates, the syslog
+    /// structured data): the audit `resource_type`, or the connection `type`.
+    pub fn resource_type(&self) -> Option<&str> {
+        match &self.entry {
+            Entry::Audit(a) => a.resource_type.as_deref(),
+            Entry::Connection(c) => c.log.connection_type.as_deref(),
+        }
+    }
+
+    /// The audit `action`, or `connect`/`disconnect` (the syslog MSGID).
+    pub fn action(&self) -> Option<&str> {
+        match &self.entry {
+            Entry::Audit(a) => a.action.as_deref(),
+            Entry::Connection(c) => Some(match c.phase {
+                Phase::Connect | Phase::ConnectAndDisconnect => "connect",
+                Phase::Disconnect => "disconnect",
+            }),
+        }
+    }
+
+    /// The audit entry, for audit events.
+    pub fn audit(&self) -> Option<&AuditEntry> {
+        match &self.entry {
+            Entry::Audit(a) => Some(a),
+            Entry::Connection(_) => None,
+        }
+    }
+
+    /// The connection event, for connection-log events.
+    pub fn connection(&self) -> Option<&ConnectionEvent> {
+        match &self.entry {
+            Entry::Connection(c) => Some(c),
+            Entry::Audit(_) => None,
+        }
+    }
 }
 
 /// A parsed page. `count` is kept for logs only: it is 0 on empty pages before v2.25 and
@@ -33,14 +92,22 @@ struct Wire<'a> {
     /// A Go nil slice encodes as `null`: read it as an empty page.
     #[serde(borrow, default)]
     audit_logs: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    connection_logs: Option<Vec<&'a RawValue>>,
     #[serde(default)]
     count: Option<i64>,
 }
 
-/// Parse a response body. Fails only when the body as a whole is not an audit page (not
-/// JSON, truncated, no `audit_logs`): then nothing in it can be trusted and the request is
-/// retried. A single odd entry inside a valid page never fails the page.
+/// Parse an audit response body (see [`parse_stream_page`]).
 pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
+    parse_stream_page(Stream::Audit, body)
+}
+
+/// Parse a response body of `stream`. Fails only when the body as a whole is not such a
+/// page (not JSON, truncated, no `audit_logs` / `connection_logs`): then nothing in it can
+/// be trusted and the request is retried. A single odd entry inside a valid page never
+/// fails the page.
+pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<AuditPage, String> {
     // Coder (Go) never sends invalid UTF-8, but a proxy or a broken replica might. Waiting
     // would stall the stream on that page for ever; the bytes that are not UTF-8 become
     // U+FFFD instead (what Go's encoder does), with a warning, and the page goes through.
@@ -56,14 +123,18 @@ pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
     };
     let text = std::str::from_utf8(&body).map_err(|e| format!("not UTF-8: {e}"))?;
     let wire: Wire = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let Some(entries) = wire.audit_logs else {
-        if text.contains("\"audit_logs\"") {
+    let list = match stream {
+        Stream::Audit => wire.audit_logs,
+        Stream::Connection => wire.connection_logs,
+    };
+    let Some(entries) = list else {
+        if text.contains(&format!("\"{}\"", stream.list_field())) {
             return Ok(AuditPage {
                 events: Vec::new(),
                 count: wire.count,
             });
         }
-        return Err("no audit_logs field".into());
+        return Err(format!("no {} field", stream.list_field()));
     };
     let base = text.as_ptr() as usize;
     let events = entries
@@ -72,24 +143,31 @@ pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
             let json = raw.get();
             let start = json.as_ptr() as usize - base;
             let raw = body.slice(start..start + json.len());
-            let entry = AuditEntry::parse(json);
-            if !entry.unreadable.is_empty() {
-                crate::ops::metrics::coder_error("unreadable_field");
-                tracing::warn!(
-                    id = entry.id.as_deref().unwrap_or(""),
-                    fields = ?entry.unreadable,
-                    "audit entry fields nested too deep to read: shipped raw, normalized without them"
-                );
-            }
-            let key = match entry.id.as_deref() {
+            let (entry, id, time) = match stream {
+                Stream::Audit => {
+                    let entry = AuditEntry::parse(json);
+                    if !entry.unreadable.is_empty() {
+                        crate::ops::metrics::coder_error("unreadable_field");
+                        tracing::warn!(
+                            id = entry.id.as_deref().unwrap_or(""),
+                            fields = ?entry.unreadable,
+                            "audit entry fields nested too deep to read: shipped raw, normalized without them"
+                        );
+                    }
+                    let (id, time) = (entry.id.clone(), parse_time(entry.time.as_deref()));
+                    (Entry::Audit(entry), id, time)
+                }
+                Stream::Connection => {
+                    let log = ConnectionLog::parse(json);
+                    let (id, time) = (log.id.clone(), parse_time(log.connect_time.as_deref()));
+                    let phase = Phase::Connect;
+                    (Entry::Connection(ConnectionEvent { log, phase }), id, time)
+                }
+            };
+            let key = match id.as_deref() {
                 Some(id) if !id.is_empty() => EntryKey::from_id(id),
                 _ => EntryKey::digest(&raw),
             };
-            let time = entry
-                .time
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
             Event {
                 raw,
                 entry,
@@ -102,6 +180,12 @@ pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
         events,
         count: wire.count,
     })
+}
+
+/// An RFC 3339 time in UTC, when there is one that parses.
+pub(crate) fn parse_time(t: Option<&str>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -119,7 +203,7 @@ mod tests {
             &e.raw[..],
             br#"{"id":"7c9a8f1e-0000-4000-8000-000000000001","time":"2026-01-01T10:00:00+02:00","description":"a \u0026 b"}"#
         );
-        assert_eq!(e.entry.description.as_deref(), Some("a & b"));
+        assert_eq!(e.audit().unwrap().description.as_deref(), Some("a & b"));
         assert_eq!(e.time.unwrap().to_rfc3339(), "2026-01-01T08:00:00+00:00");
     }
 
@@ -148,10 +232,10 @@ mod tests {
             e.key,
             EntryKey::from_id("7c9a8f1e-0000-4000-8000-000000000001")
         );
-        assert_eq!(e.entry.action.as_deref(), Some("write"));
+        assert_eq!(e.audit().unwrap().action.as_deref(), Some("write"));
         assert!(e.time.is_some());
-        assert_eq!(e.entry.diff, None);
-        assert_eq!(e.entry.unreadable, ["diff"]);
+        assert!(e.audit().unwrap().diff.is_none());
+        assert_eq!(e.audit().unwrap().unreadable, ["diff"]);
         assert!(e.raw.len() > 10_000, "the raw entry keeps the diff");
     }
 
@@ -163,7 +247,7 @@ mod tests {
         let page = parse_page(Bytes::from(body)).unwrap();
         let e = &page.events[0];
         assert_eq!(
-            e.entry.resource_target.as_deref(),
+            e.audit().unwrap().resource_target.as_deref(),
             Some("ws-\u{fffd}\u{fffd}")
         );
         assert!(std::str::from_utf8(&e.raw).is_ok());
@@ -177,5 +261,37 @@ mod tests {
         assert_eq!(page.events.len(), 2);
         assert!(page.events.iter().all(|e| e.time.is_none()));
         assert_ne!(page.events[0].key, page.events[1].key);
+    }
+
+    #[test]
+    fn connection_pages_read_their_own_list_and_key_by_id() {
+        let body = Bytes::from_static(
+            br#"{"connection_logs":[{"id":"7884a866-4ae1-4945-9fba-b2b8d2b7c5a9","connect_time":"2026-05-19T16:45:57.122Z","type":"ssh","ssh_info":{"connection_id":"026c8c11-fc5c-4df8-a286-5fe6d7f54f98"}}],"count":1,"count_cap":2000}"#,
+        );
+        let page = parse_stream_page(Stream::Connection, body.clone()).unwrap();
+        let e = &page.events[0];
+        assert_eq!(e.key.to_string(), "7884a866-4ae1-4945-9fba-b2b8d2b7c5a9");
+        assert_eq!(
+            e.time.unwrap().to_rfc3339(),
+            "2026-05-19T16:45:57.122+00:00"
+        );
+        assert_eq!(e.resource_type(), Some("ssh"));
+        assert_eq!(e.action(), Some("connect"));
+        assert_eq!(e.record_id(), "7884a866-4ae1-4945-9fba-b2b8d2b7c5a9");
+        // An audit page is not a connection page, and the reverse.
+        assert!(parse_page(body).is_err());
+        assert!(
+            parse_stream_page(
+                Stream::Connection,
+                Bytes::from_static(br#"{"audit_logs":[]}"#)
+            )
+            .is_err()
+        );
+        let empty = parse_stream_page(
+            Stream::Connection,
+            Bytes::from_static(br#"{"connection_logs":null}"#),
+        )
+        .unwrap();
+        assert!(empty.events.is_empty());
     }
 }

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::sessions::{self, first_sight};
 use super::window::{Window, next_window, resumed_window};
-use super::{CoderClient, CoderError, Cursor, EntryKey, Event, Partial};
+use super::{CoderClient, CoderError, Cursor, EntryKey, Event, Partial, Stream};
 
 /// Where new entries go. Implemented by the pipeline for each sink.
 pub trait Outlet {
@@ -51,6 +52,11 @@ pub struct TailerOptions {
     pub overlap: TimeDelta,
     /// Backfill: the exclusive end of the range. `None` tails for ever.
     pub end: Option<DateTime<Utc>>,
+    /// Which log this tailer walks.
+    pub stream: Stream,
+    /// Connection log: how long after its connect an open session is still looked at
+    /// again for its disconnect.
+    pub session_horizon: TimeDelta,
 }
 
 /// What one [`Tailer::step`] did.
@@ -68,6 +74,8 @@ pub struct StepReport {
     pub live: bool,
     /// A backfill reached its end.
     pub finished: bool,
+    /// Connection log: disconnects delivered for sessions seen open before.
+    pub disconnects: usize,
 }
 
 /// How many back-offs one scan may make before it stops checking and goes on.
@@ -147,9 +155,14 @@ impl Tailer {
         // Every row newer than this has been handled by this scan (or, resumed, before the
         // restart). It only ever goes down, even when a back-off re-reads newer rows.
         let mut mark: Option<DateTime<Utc>> = resumed.as_ref().map(|p| p.done_above);
+        let stream = self.options.stream;
+        let query = window.query(stream);
+        let horizon_start = now - self.options.session_horizon;
+        // Open sessions connected before the horizon, whose disconnects will not be shipped.
+        let mut untracked = 0u64;
 
         loop {
-            let page = self.client.audit_page(&window.query, offset, limit).await?;
+            let page = self.client.page(stream, &query, offset, limit).await?;
             report.pages += 1;
             let times = effective_times(&page.events, window.upper.unwrap_or(now));
             let n = page.events.len();
@@ -235,6 +248,10 @@ impl Tailer {
                     continue;
                 }
                 fresh_keys.insert(event.key.clone());
+                let mut event = event;
+                if !first_sight(&mut event, &mut self.cursor, horizon_start) {
+                    untracked += 1;
+                }
                 fresh.push((event, t));
             }
 
@@ -286,6 +303,27 @@ impl Tailer {
         self.cursor.prune(self.options.overlap);
         if report.delivered > 0 || self.cursor.position != before || resumed.is_some() {
             outlet.commit(&self.cursor).await?;
+        }
+        if untracked > 0 {
+            crate::ops::metrics::sessions_abandoned("horizon", untracked);
+            tracing::info!(
+                sessions = untracked,
+                "open connection sessions older than coder.session_horizon shipped as connects only"
+            );
+        }
+        if stream == Stream::Connection {
+            let swept = sessions::sweep(
+                &self.client,
+                &mut self.cursor,
+                outlet,
+                page_size,
+                self.options.overlap,
+                self.options.session_horizon,
+                Utc::now(),
+            )
+            .await?;
+            report.pages += swept.requests;
+            report.disconnects = swept.closed;
         }
         report.window = Some(window);
         Ok(report)

@@ -7,8 +7,15 @@
 //! first, picks up the previous day's `23:59:59.xxx` rows just after D's own, before it
 //! reaches rows it has already seen. History is walked one such window at a time, so memory
 //! holds at most one day of ids, never the backlog.
+//!
+//! The connection log filters by `connected_after` / `connected_before`, exact to the
+//! microsecond and inclusive: its windows have the same bounds, and its queries say them
+//! exactly.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use super::Stream;
+use super::stream::filter_time;
 
 /// What the next scan reads: rows with `lower <= time`, up to `upper` when closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +25,31 @@ pub struct Window {
     /// `Some`: a closed window of history, rows newer than this are left to a later window.
     /// `None`: the live window, open to now.
     pub upper: Option<DateTime<Utc>>,
-    /// The `q` parameter for this window.
-    pub query: String,
+}
+
+impl Window {
+    /// The `q` parameter that reads this window of `stream`.
+    pub fn query(&self, stream: Stream) -> String {
+        match stream {
+            Stream::Audit => {
+                let date_from = day_of(self.lower).format("%Y-%m-%d");
+                match self.upper {
+                    Some(upper) => format!(
+                        "date_from:{date_from} date_to:{}",
+                        date_to_covering(upper).format("%Y-%m-%d")
+                    ),
+                    None => format!("date_from:{date_from}"),
+                }
+            }
+            Stream::Connection => {
+                let after = format!("connected_after:{}", filter_time(self.lower));
+                match self.upper {
+                    Some(upper) => format!("{after} connected_before:{}", filter_time(upper)),
+                    None => after,
+                }
+            }
+        }
+    }
 }
 
 /// `D 23:59:59.000000 UTC`: the inclusive bound that `date_to:D` filters by.
@@ -106,19 +136,7 @@ fn lower_bound(
 }
 
 fn window(lower: DateTime<Utc>, upper: Option<DateTime<Utc>>) -> Window {
-    let date_from = day_of(lower).format("%Y-%m-%d");
-    let query = match upper {
-        Some(upper) => format!(
-            "date_from:{date_from} date_to:{}",
-            date_to_covering(upper).format("%Y-%m-%d")
-        ),
-        None => format!("date_from:{date_from}"),
-    };
-    Window {
-        lower,
-        upper,
-        query,
-    }
+    Window { lower, upper }
 }
 
 #[cfg(test)]
@@ -143,7 +161,10 @@ mod tests {
         .unwrap();
         assert_eq!(w.upper, Some(t("2026-01-01T23:59:59Z")));
         assert_eq!(w.lower, t("2026-01-01T09:55:00Z"));
-        assert_eq!(w.query, "date_from:2026-01-01 date_to:2026-01-01");
+        assert_eq!(
+            w.query(Stream::Audit),
+            "date_from:2026-01-01 date_to:2026-01-01"
+        );
     }
 
     #[test]
@@ -158,7 +179,10 @@ mod tests {
         .unwrap();
         assert_eq!(w.upper, Some(t("2026-01-02T23:59:59Z")));
         // date_from of the previous day reaches 2026-01-01T23:59:59.5.
-        assert_eq!(w.query, "date_from:2026-01-01 date_to:2026-01-02");
+        assert_eq!(
+            w.query(Stream::Audit),
+            "date_from:2026-01-01 date_to:2026-01-02"
+        );
         assert!(w.lower < t("2026-01-01T23:59:59.5Z"));
     }
 
@@ -173,7 +197,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.upper, None);
-        assert_eq!(w.query, "date_from:2026-01-05");
+        assert_eq!(w.query(Stream::Audit), "date_from:2026-01-05");
         // Just after midnight the live window still reaches back into yesterday.
         let w = next_window(
             t("2026-01-05T00:01:00Z"),
@@ -183,7 +207,7 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(w.query, "date_from:2026-01-04");
+        assert_eq!(w.query(Stream::Audit), "date_from:2026-01-04");
     }
 
     #[test]
@@ -197,7 +221,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.upper, Some(t("2026-01-05T13:55:00Z")));
-        assert_eq!(w.query, "date_from:2026-01-04 date_to:2026-01-05");
+        assert_eq!(
+            w.query(Stream::Audit),
+            "date_from:2026-01-04 date_to:2026-01-05"
+        );
     }
 
     #[test]
@@ -209,7 +236,10 @@ mod tests {
             t("2026-01-05T13:55:00Z"),
         );
         assert_eq!(w.upper, Some(t("2026-01-05T13:55:00Z")));
-        assert_eq!(w.query, "date_from:2026-01-04 date_to:2026-01-05");
+        assert_eq!(
+            w.query(Stream::Audit),
+            "date_from:2026-01-04 date_to:2026-01-05"
+        );
     }
 
     #[test]
@@ -239,7 +269,10 @@ mod tests {
         .unwrap();
         assert_eq!(w.upper, Some(t("2026-01-31T23:59:59.999999Z")));
         // Covering 23:59:59.999999 of Jan 31 needs date_to of Feb 1.
-        assert_eq!(w.query, "date_from:2026-01-31 date_to:2026-02-01");
+        assert_eq!(
+            w.query(Stream::Audit),
+            "date_from:2026-01-31 date_to:2026-02-01"
+        );
         assert!(
             next_window(
                 t("2026-01-31T23:59:59.999999Z"),
@@ -264,6 +297,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.lower, from);
-        assert_eq!(w.query, "date_from:2026-01-01 date_to:2026-01-01");
+        assert_eq!(
+            w.query(Stream::Audit),
+            "date_from:2026-01-01 date_to:2026-01-01"
+        );
+    }
+
+    #[test]
+    fn connection_windows_say_their_bounds_exactly() {
+        let w = next_window(
+            t("2026-01-01T10:00:00Z"),
+            None,
+            FIVE_MIN,
+            t("2026-01-05T00:00:00Z"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            w.query(Stream::Connection),
+            r#"connected_after:"2026-01-01T09:55:00.000000Z" connected_before:"2026-01-01T23:59:59.000000Z""#
+        );
+        let live = next_window(
+            t("2026-01-05T10:00:00Z"),
+            None,
+            FIVE_MIN,
+            t("2026-01-05T10:00:02Z"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            live.query(Stream::Connection),
+            r#"connected_after:"2026-01-05T09:55:00.000000Z""#
+        );
     }
 }

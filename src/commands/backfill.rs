@@ -36,19 +36,26 @@ pub async fn backfill(
     });
     let mut tasks = tokio::task::JoinSet::new();
     let mut all_stats = Vec::new();
-    for name in config.sinks.keys() {
-        let key = CheckpointKey::backfill(name, from, to);
+    let available = streams.available_streams().await?;
+    for (name, stream) in config
+        .sinks
+        .keys()
+        .flat_map(|n| available.iter().map(move |s| (n, *s)))
+    {
+        let key = CheckpointKey::backfill(name, from, to).with_stream(stream);
         let cursor = match streams.store.load(&key)? {
             Some(c) => {
-                tracing::info!(sink = %name, position = %c.cursor.position, "resuming backfill");
+                tracing::info!(sink = %name, %stream, position = %c.cursor.position, "resuming backfill");
                 c.cursor
             }
             None => Cursor::starting_at(from - TimeDelta::microseconds(1), Some(from)),
         };
         let stats = Arc::new(StreamStats::default());
         all_stats.push(stats.clone());
-        let (tailer, outlet) = streams.build(name, key, cursor, Some(to), stats).await?;
-        let name = name.clone();
+        let (tailer, outlet) = streams
+            .build(name, stream, key, cursor, Some(to), stats)
+            .await?;
+        let name = crate::ops::metrics::stream_name(name, stream);
         let rx = rx.clone();
         tasks.spawn(async move {
             (

@@ -13,6 +13,7 @@ use coder_sim::server::LiveTraffic;
 use coder_sim::{Sim, SimConfig};
 use tokio::sync::watch;
 
+use crate::coder::Stream;
 use crate::config::Config;
 use crate::pipeline::StreamStats;
 
@@ -108,11 +109,9 @@ format = "ocsf"
         let _ = stop_tx.send(true);
     });
 
-    let stats: BTreeMap<String, Arc<StreamStats>> = config
-        .sinks
-        .keys()
-        .map(|name| (name.clone(), Arc::default()))
-        .collect();
+    let archive = ("archive".to_owned(), Stream::Audit);
+    let stats: BTreeMap<super::run::StreamId, Arc<StreamStats>> =
+        [(archive.clone(), Arc::default())].into_iter().collect();
     let pipeline = super::run_config(&config, rx.clone(), &stats);
     tokio::pin!(pipeline);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -120,12 +119,12 @@ format = "ocsf"
         tokio::select! {
             r = &mut pipeline => break r,
             _ = ticker.tick() => {
-                let shipped = stats["archive"].delivered.load(Ordering::Relaxed);
+                let shipped = stats[&archive].delivered.load(Ordering::Relaxed);
                 println!("shipped {shipped} events ({} in the simulated Coder)", sim.row_count());
             }
         }
     };
-    let shipped = stats["archive"].delivered.load(Ordering::Relaxed);
+    let shipped = stats[&archive].delivered.load(Ordering::Relaxed);
     println!("stopped: {shipped} events in {}", output.display());
     drop(tx);
     result

@@ -26,7 +26,7 @@ pub use validate::validate;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore, PostgresStore};
-use crate::coder::{ClientOptions, CoderClient, Cursor, Tailer, TailerOptions};
+use crate::coder::{ClientOptions, CoderClient, Cursor, Stream, Tailer, TailerOptions};
 use crate::config::{Config, StoreKind};
 use crate::dead_letter::DeadLetters;
 use crate::normalize::{Enrichment, Normalizer};
@@ -39,6 +39,7 @@ pub(crate) struct Streams<'a> {
     pub client: Arc<CoderClient>,
     pub store: Arc<dyn CheckpointStore>,
     overlap: TimeDelta,
+    session_horizon: TimeDelta,
     enrichment: Enrichment,
 }
 
@@ -55,13 +56,17 @@ impl<'a> Streams<'a> {
             store,
             overlap: TimeDelta::from_std(config.coder.overlap)
                 .context("coder.overlap is too large")?,
+            session_horizon: TimeDelta::from_std(config.coder.session_horizon)
+                .context("coder.session_horizon is too large")?,
         })
     }
 
-    /// The tailer and outlet of sink `name`, starting from `cursor`; `end` for a backfill.
+    /// The tailer of `stream` and the outlet of sink `name`, starting from `cursor`; `end`
+    /// for a backfill.
     pub async fn build(
         &self,
         name: &str,
+        stream: Stream,
         key: CheckpointKey,
         cursor: Cursor,
         end: Option<DateTime<Utc>>,
@@ -72,7 +77,7 @@ impl<'a> Streams<'a> {
             .sinks
             .get(name)
             .with_context(|| format!("no sink {name:?} in the config"))?;
-        let tailer = self.tailer(cursor, end);
+        let tailer = self.tailer(stream, cursor, end);
         let built = crate::sinks::build(name, sink_config, &self.config.origin_host()).await?;
         let outlet = SinkOutlet::new(
             built.sink,
@@ -86,17 +91,42 @@ impl<'a> Streams<'a> {
         Ok((tailer, outlet))
     }
 
-    /// A tailer from `cursor`; `end` for a backfill.
-    pub fn tailer(&self, cursor: Cursor, end: Option<DateTime<Utc>>) -> Tailer {
+    /// A tailer of `stream` from `cursor`; `end` for a backfill.
+    pub fn tailer(&self, stream: Stream, cursor: Cursor, end: Option<DateTime<Utc>>) -> Tailer {
         Tailer::new(
             self.client.clone(),
             TailerOptions {
                 page_size: self.config.coder.page_size,
                 overlap: self.overlap,
                 end,
+                stream,
+                session_horizon: self.session_horizon,
             },
             cursor,
         )
+    }
+
+    /// The configured streams that this Coder serves. The connection log needs v2.25 and a
+    /// Premium license; without them it is left out with one warning line (and
+    /// `coder_connection_log_available` at 0), and the audit stream runs on its own.
+    pub async fn available_streams(&self) -> anyhow::Result<Vec<Stream>> {
+        let mut streams = Vec::new();
+        for &stream in &self.config.coder.streams {
+            if stream == Stream::Connection {
+                match self.client.connection_log_available().await? {
+                    Ok(()) => crate::ops::metrics::connection_log_available(true),
+                    Err(why) => {
+                        crate::ops::metrics::connection_log_available(false);
+                        tracing::warn!(
+                            "the connection stream is off: {why}; the other streams run on"
+                        );
+                        continue;
+                    }
+                }
+            }
+            streams.push(stream);
+        }
+        Ok(streams)
     }
 
     /// How sink `name` encodes events.

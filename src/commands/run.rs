@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::checkpoint::{CheckpointKey, CheckpointStore, PostgresStore};
-use crate::coder::TailError;
+use crate::coder::{Stream, TailError};
 use crate::config::{Config, StoreKind};
 use crate::ops::server::Server;
 use crate::pipeline::{StreamEnd, StreamStats, initial_cursor, run_stream};
@@ -34,14 +34,16 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let Some(leadership) = Leadership::take(&config, term_rx.clone(), term_tx).await? else {
         return Ok(()); // stopped while a standby
     };
-    // One set of counters per sink name for the whole process, so a reload does not reset
-    // them.
-    let mut stats: BTreeMap<String, Arc<StreamStats>> = BTreeMap::new();
+    // One set of counters per sink name and stream for the whole process, so a reload
+    // does not reset them.
+    let mut stats: BTreeMap<StreamId, Arc<StreamStats>> = BTreeMap::new();
     loop {
         for name in config.sinks.keys() {
-            let s = stats.entry(name.clone()).or_default();
-            s.stopped.store(false, Ordering::Relaxed);
-            s.failing.store(false, Ordering::Relaxed);
+            for &stream in &config.coder.streams {
+                let s = stats.entry((name.clone(), stream)).or_default();
+                s.stopped.store(false, Ordering::Relaxed);
+                s.failing.store(false, Ordering::Relaxed);
+            }
         }
         exposed.clear();
         // This generation of streams ends on SIGTERM, or when SIGHUP brings a new config.
@@ -178,13 +180,16 @@ impl Leadership {
     }
 }
 
-/// Run every sink's stream until `shutdown` turns true, with the `[server]` listener when
-/// the config has one. A sink named in `stats` counts into the counters given there (the
+/// A sink's name and the log its stream reads.
+pub type StreamId = (String, Stream);
+
+/// Run every sink's streams until `shutdown` turns true, with the `[server]` listener when
+/// the config has one. A stream named in `stats` counts into the counters given there (the
 /// demo prints them).
 pub async fn run_config(
     config: &Config,
     shutdown: watch::Receiver<bool>,
-    stats: &BTreeMap<String, Arc<StreamStats>>,
+    stats: &BTreeMap<StreamId, Arc<StreamStats>>,
 ) -> anyhow::Result<()> {
     let exposed = serve(config, shutdown.clone()).await?;
     run_streams(config, shutdown, stats, &exposed, None).await
@@ -211,11 +216,11 @@ async fn serve(
     Ok(exposed)
 }
 
-/// One generation of streams: one per sink, until `shutdown` turns true.
+/// One generation of streams: one per sink and log, until `shutdown` turns true.
 async fn run_streams(
     config: &Config,
     shutdown: watch::Receiver<bool>,
-    stats: &BTreeMap<String, Arc<StreamStats>>,
+    stats: &BTreeMap<StreamId, Arc<StreamStats>>,
     exposed: &crate::ops::metrics::Streams,
     store: Option<Arc<dyn CheckpointStore>>,
 ) -> anyhow::Result<()> {
@@ -234,40 +239,50 @@ async fn run_streams(
         shutdown.clone(),
     ));
     let mut tasks = tokio::task::JoinSet::new();
-    let mut counters: BTreeMap<String, Arc<StreamStats>> = BTreeMap::new();
-    for name in config.sinks.keys() {
-        let key = CheckpointKey::run(name);
-        let cursor = match streams.store.load(&key)? {
-            Some(c) => {
-                tracing::info!(sink = %name, position = %c.cursor.position, "resuming from checkpoint");
-                c.cursor
+    let mut counters: BTreeMap<StreamId, Arc<StreamStats>> = BTreeMap::new();
+    let available = tokio::select! {
+        a = streams.available_streams() => a?,
+        _ = wait_true(shutdown.clone()) => return Ok(()),
+    };
+    for stream in available {
+        for name in config.sinks.keys() {
+            let key = CheckpointKey::run(name).with_stream(stream);
+            let cursor = match streams.store.load(&key)? {
+                Some(c) => {
+                    tracing::info!(sink = %name, %stream, position = %c.cursor.position, "resuming from checkpoint");
+                    c.cursor
+                }
+                None => {
+                    let c = initial_cursor(&streams.client, stream, config.coder.start_at).await?;
+                    tracing::info!(sink = %name, %stream, position = %c.position, "no checkpoint; starting");
+                    c
+                }
+            };
+            let id = (name.clone(), stream);
+            let stream_stats = stats.get(&id).cloned().unwrap_or_default();
+            counters.insert(id.clone(), stream_stats.clone());
+            if let Some(sink) = config.sinks.get(name) {
+                exposed.register(name, stream, sink.type_name(), stream_stats.clone());
             }
-            None => {
-                let c = initial_cursor(&streams.client, config.coder.start_at).await?;
-                tracing::info!(sink = %name, position = %c.position, "no checkpoint; starting");
-                c
-            }
-        };
-        let stream_stats = stats.get(name).cloned().unwrap_or_default();
-        counters.insert(name.clone(), stream_stats.clone());
-        if let Some(sink) = config.sinks.get(name) {
-            exposed.register(name, sink.type_name(), stream_stats.clone());
+            let (tailer, outlet) = streams
+                .build(name, stream, key, cursor, None, stream_stats)
+                .await?;
+            let poll = config.coder.poll_interval;
+            let rx = shutdown.clone();
+            let grace = config.shutdown_timeout;
+            tasks.spawn(async move { (id, run_stream(tailer, outlet, poll, rx, grace).await) });
         }
-        let (tailer, outlet) = streams.build(name, key, cursor, None, stream_stats).await?;
-        let name = name.clone();
-        let poll = config.coder.poll_interval;
-        let rx = shutdown.clone();
-        let grace = config.shutdown_timeout;
-        tasks.spawn(async move { (name, run_stream(tailer, outlet, poll, rx, grace).await) });
     }
     let mut failed = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((name, Ok(StreamEnd::Stopped | StreamEnd::Finished))) => {
-                let c = counters.get(&name).cloned().unwrap_or_default();
+            Ok((id, Ok(StreamEnd::Stopped | StreamEnd::Finished))) => {
+                let c = counters.get(&id).cloned().unwrap_or_default();
                 let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+                let (name, stream) = id;
                 tracing::info!(
                     sink = %name,
+                    %stream,
                     delivered = n(&c.delivered),
                     batches = n(&c.batches),
                     retries = n(&c.retries),
@@ -276,9 +291,12 @@ async fn run_streams(
                     "stream stopped"
                 );
             }
-            Ok((name, Err(e))) => {
-                report_fatal(&name, &e);
-                failed.push(format!("{name}: {e}"));
+            Ok(((name, stream), Err(e))) => {
+                report_fatal(&name, stream, &e);
+                failed.push(format!(
+                    "{}: {e}",
+                    crate::ops::metrics::stream_name(&name, stream)
+                ));
             }
             Err(e) => failed.push(format!("a stream task panicked: {e}")),
         }
@@ -294,8 +312,8 @@ async fn run_streams(
     }
 }
 
-fn report_fatal(sink: &str, e: &TailError) {
-    tracing::error!(sink, "stream stopped, its checkpoint is kept: {e}");
+fn report_fatal(sink: &str, stream: Stream, e: &TailError) {
+    tracing::error!(sink, %stream, "stream stopped, its checkpoint is kept: {e}");
 }
 
 async fn wait_true(mut rx: watch::Receiver<bool>) {

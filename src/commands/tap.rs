@@ -4,7 +4,8 @@
 //! Each sink's tap starts where that sink's `run` checkpoint stands (or where `run` would
 //! start without one), so it answers "what will my SIEM get next?". The cursor advances
 //! in memory only. With one sink the output is that sink's records, one per line (NDJSON
-//! for ecs/ocsf/raw); with several, each line starts with the sink's name and a tab.
+//! for ecs/ocsf/raw); with several sinks or streams, each line starts with the sink's name
+//! (and the stream's, for the connection log) and a tab.
 
 use std::io::Write;
 use std::path::Path;
@@ -36,14 +37,21 @@ pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::
     let streams = super::Streams::new(&config, connected, super::store(&config).await?)?;
     let prefix = names.len() > 1;
     let mut tasks = tokio::task::JoinSet::new();
-    for name in names {
-        let cursor = match streams.store.load(&CheckpointKey::run(&name))? {
+    let available = streams.available_streams().await?;
+    let prefix = prefix || available.len() > 1;
+    for (name, stream) in names
+        .iter()
+        .flat_map(|n| available.iter().map(move |s| (n.clone(), *s)))
+    {
+        let key = CheckpointKey::run(&name).with_stream(stream);
+        let cursor = match streams.store.load(&key)? {
             Some(c) => c.cursor,
-            None => initial_cursor(&streams.client, config.coder.start_at).await?,
+            None => initial_cursor(&streams.client, stream, config.coder.start_at).await?,
         };
-        let mut tailer = streams.tailer(cursor, None);
+        let mut tailer = streams.tailer(stream, cursor, None);
+        let label = crate::ops::metrics::stream_name(&name, stream);
         let mut outlet = TapOutlet {
-            prefix: prefix.then(|| format!("{name}\t")),
+            prefix: prefix.then(|| format!("{label}\t")),
             encoder: streams.encoder(&name)?,
         };
         let poll = config.coder.poll_interval;

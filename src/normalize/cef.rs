@@ -110,14 +110,14 @@ pub fn value(value: &str) -> String {
     out
 }
 
-fn truncate(s: &str, max_chars: usize) -> String {
+pub(super) fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
 
-struct Extension<'a>(&'a mut String);
+pub(super) struct Extension<'a>(pub(super) &'a mut String);
 
 impl Extension<'_> {
-    fn field(&mut self, key: &str, v: &str) {
+    pub(super) fn field(&mut self, key: &str, v: &str) {
         if !self.0.ends_with('|') {
             self.0.push(' ');
         }
@@ -127,7 +127,7 @@ impl Extension<'_> {
     }
 
     /// A custom string field and its label (`cs1Label=... cs1=...`).
-    fn labelled(&mut self, key: &str, label: &str, v: Option<&str>) {
+    pub(super) fn labelled(&mut self, key: &str, label: &str, v: Option<&str>) {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             self.field(&format!("{key}Label"), label);
             self.field(key, v);

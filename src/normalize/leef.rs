@@ -87,13 +87,13 @@ pub fn value(value: &str) -> String {
     out
 }
 
-struct Attributes<'a> {
-    out: &'a mut String,
-    first: bool,
+pub(super) struct Attributes<'a> {
+    pub(super) out: &'a mut String,
+    pub(super) first: bool,
 }
 
 impl Attributes<'_> {
-    fn put(&mut self, key: &str, v: &str) {
+    pub(super) fn put(&mut self, key: &str, v: &str) {
         if !std::mem::take(&mut self.first) {
             self.out.push('\t');
         }
@@ -102,7 +102,7 @@ impl Attributes<'_> {
         self.out.push_str(&value(v));
     }
 
-    fn put_opt(&mut self, key: &str, v: Option<&str>) {
+    pub(super) fn put_opt(&mut self, key: &str, v: Option<&str>) {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             self.put(key, v);
         }

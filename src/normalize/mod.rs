@@ -13,6 +13,7 @@
 
 pub mod cef;
 pub mod classify;
+pub mod connection;
 pub mod diff;
 pub mod ecs;
 mod enrich;
@@ -29,7 +30,8 @@ pub use enrich::Enrichment;
 pub use facts::Facts;
 pub use ocsf::OcsfVersion;
 
-use crate::coder::AuditEntry;
+use crate::coder::{AuditEntry, ConnectionEvent};
+use connection::{ConnectionFacts, Moment};
 use diff::Keep;
 
 /// The schema a sink receives.
@@ -153,6 +155,39 @@ impl Normalizer {
                     .collect()
             }
         }
+    }
+
+    /// The events of one connection-log event, each with the moment it reports: one, or
+    /// two for a session first seen after it ended. They are small and never cut down; one
+    /// over `max_event_bytes` is marked so, for the sink to judge.
+    pub fn encode_connection(
+        &self,
+        event: &ConnectionEvent,
+        read_at: DateTime<Utc>,
+    ) -> Vec<(Moment, Encoded)> {
+        Moment::of(event.phase)
+            .iter()
+            .map(|&moment| {
+                let f = ConnectionFacts::of(event, moment);
+                let payload = match self.target {
+                    Target::Ecs => to_vec(&connection::ecs_document(&f, &self.enrich, read_at)),
+                    Target::Ocsf { version, .. } => {
+                        to_vec(&connection::ocsf_event(&f, version, &self.enrich, read_at))
+                    }
+                    Target::Cef => connection::cef_line(&f, &self.enrich).into_bytes(),
+                    Target::Leef => connection::leef_line(&f, &self.enrich).into_bytes(),
+                };
+                let over_limit = self.max_event_bytes.is_some_and(|max| payload.len() > max);
+                (
+                    moment,
+                    Encoded {
+                        payload,
+                        truncated: false,
+                        over_limit,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The events of one entry as JSON values (for tests and tools that inspect them).

@@ -2,7 +2,7 @@
 //!
 //! Names follow Vector's `component_*` style: every series carries `component_kind`
 //! (`source` for Coder, `sink`) and `component_id` (`coder`, or the sink's name), and
-//! sinks add `component_type` (the config's `type`). Label values are names from the
+//! sinks add `component_type` (the config's `type`) and `stream` (`audit`, `connection`). Label values are names from the
 //! config and fixed words, never a URL, a token or an audit field, so nothing secret or
 //! unbounded can reach a series.
 
@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::coder::Stream;
 use crate::pipeline::StreamStats;
 
 /// Requests to Coder that failed, by `error_type` (`CoderError::kind`).
@@ -34,6 +35,12 @@ pub const CODER_INFO: &str = "coder_build_info";
 /// 1 while Coder's license covers audit logging (`audit_log` entitled or in its grace
 /// period), 0 when it does not: Coder then records nothing new and says nothing.
 pub const AUDIT_ENTITLED: &str = "coder_audit_log_entitled";
+/// 1 when the connection stream is configured and Coder serves its log, 0 when Coder
+/// answered 403 (no Premium license) or 404 (older than v2.25) and the stream is off.
+pub const CONNECTION_LOG_AVAILABLE: &str = "coder_connection_log_available";
+/// Open connection sessions given up before their disconnect was seen, by `reason`:
+/// `horizon` (open longer than `coder.session_horizon`) or `deleted` (the row is gone).
+pub const SESSIONS_ABANDONED: &str = "coder_connection_sessions_abandoned_total";
 
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
@@ -59,9 +66,9 @@ fn describe() {
     counter!(ERRORS, "Failed operations, by component and error_type");
     counter!(
         RECEIVED_EVENTS,
-        "Audit entries read from Coder for the sink"
+        "Entries read from Coder for the sink, by stream (audit, connection)"
     );
-    counter!(SENT_EVENTS, "Audit entries the sink confirmed");
+    counter!(SENT_EVENTS, "Entries the sink confirmed, by stream");
     counter!(
         SENT_BYTES,
         "Bytes of the records the sink confirmed, before compression"
@@ -93,6 +100,14 @@ fn describe() {
         AUDIT_ENTITLED,
         "1 while Coder's license covers audit logging, 0 when it does not"
     );
+    ::metrics::describe_gauge!(
+        CONNECTION_LOG_AVAILABLE,
+        "1 while Coder serves the connection log to the connection stream, 0 when it is off"
+    );
+    counter!(
+        SESSIONS_ABANDONED,
+        "Open connection sessions whose disconnect will not be shipped, by reason"
+    );
 }
 
 /// The Coder version the shipper connected to.
@@ -103,6 +118,16 @@ pub fn coder_version(version: &str) {
 /// Whether Coder's license covers audit logging.
 pub fn audit_entitled(entitled: bool) {
     ::metrics::gauge!(AUDIT_ENTITLED).set(if entitled { 1.0 } else { 0.0 });
+}
+
+/// Whether the connection stream runs (see [`CONNECTION_LOG_AVAILABLE`]).
+pub fn connection_log_available(available: bool) {
+    ::metrics::gauge!(CONNECTION_LOG_AVAILABLE).set(if available { 1.0 } else { 0.0 });
+}
+
+/// Open sessions given up (see [`SESSIONS_ABANDONED`]).
+pub fn sessions_abandoned(reason: &'static str, n: u64) {
+    ::metrics::counter!(SESSIONS_ABANDONED, "reason" => reason).increment(n);
 }
 
 /// A failed request to Coder (retried or not).
@@ -117,21 +142,35 @@ pub fn sink_error(sink: &str, error_type: &'static str) {
         .increment(1);
 }
 
-/// The streams whose counters each scrape copies, by sink name.
+/// The streams whose counters each scrape copies, by sink name and log.
 #[derive(Clone, Default)]
 pub struct Streams {
-    inner: Arc<Mutex<BTreeMap<String, Exposed>>>,
+    inner: Arc<Mutex<BTreeMap<(String, Stream), Exposed>>>,
 }
 
 /// A sink's type and its stream's counters.
 type Exposed = (&'static str, Arc<StreamStats>);
 
+/// How `/readyz` names a stream: the sink, and the log when it is not the audit log.
+pub fn stream_name(sink: &str, stream: Stream) -> String {
+    match stream {
+        Stream::Audit => sink.to_owned(),
+        other => format!("{sink} ({other})"),
+    }
+}
+
 impl Streams {
-    pub fn register(&self, sink: &str, sink_type: &'static str, stats: Arc<StreamStats>) {
+    pub fn register(
+        &self,
+        sink: &str,
+        stream: Stream,
+        sink_type: &'static str,
+        stats: Arc<StreamStats>,
+    ) {
         self.inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(sink.to_owned(), (sink_type, stats));
+            .insert((sink.to_owned(), stream), (sink_type, stats));
     }
 
     /// Forget every stream (a reload registers the new set).
@@ -144,11 +183,12 @@ impl Streams {
         let handle = handle();
         let now = chrono::Utc::now().timestamp_micros();
         let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for (name, (sink_type, stats)) in streams.iter() {
+        for ((name, stream), (sink_type, stats)) in streams.iter() {
             let labels = [
                 ("component_kind", "sink".to_owned()),
                 ("component_id", name.clone()),
                 ("component_type", (*sink_type).to_owned()),
+                ("stream", stream.name().to_owned()),
             ];
             let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
             let age =
@@ -191,7 +231,8 @@ impl Streams {
         if streams.is_empty() {
             reasons.push("no stream started yet".to_owned());
         }
-        for (name, (_, stats)) in streams.iter() {
+        for ((sink, stream), (_, stats)) in streams.iter() {
+            let name = stream_name(sink, *stream);
             let scanned =
                 i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
             if stats.stopped.load(Ordering::Relaxed) {
@@ -230,10 +271,10 @@ mod tests {
         stats
             .newest_micros
             .store(u64::try_from(ten_seconds_ago).unwrap(), Ordering::Relaxed);
-        streams.register("siem", "splunk_hec", stats);
+        streams.register("siem", Stream::Audit, "splunk_hec", stats);
         coder_error("rate_limited");
         let text = streams.render();
-        let labels = r#"component_kind="sink",component_id="siem",component_type="splunk_hec""#;
+        let labels = r#"component_kind="sink",component_id="siem",component_type="splunk_hec",stream="audit""#;
         assert!(
             text.contains(&format!("{SENT_EVENTS}{{{labels}}} 42")),
             "{text}"

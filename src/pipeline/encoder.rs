@@ -4,8 +4,9 @@
 use chrono::Utc;
 use sink_core::{Batch, Record};
 
-use crate::coder::Event;
+use crate::coder::{DISCONNECT_SUFFIX, Entry, Event};
 use crate::normalize::Normalizer;
+use crate::normalize::connection::Moment;
 
 /// How a sink's records are made from events.
 #[derive(Debug, Clone)]
@@ -24,10 +25,10 @@ impl Encoder {
                 events
                     .iter()
                     .map(|e| Record {
-                        id: e.key.to_string(),
+                        id: e.record_id(),
                         time_micros: e.time.map(|t| t.timestamp_micros()),
-                        resource_type: e.entry.resource_type.clone(),
-                        action: e.entry.action.clone(),
+                        resource_type: e.resource_type().map(str::to_owned),
+                        action: e.action().map(str::to_owned),
                         payload: e.raw.clone(),
                     })
                     .collect(),
@@ -41,23 +42,48 @@ impl Encoder {
                 let mut records = Vec::with_capacity(events.len());
                 for e in events {
                     let id = e.key.to_string();
-                    for encoded in n.encode(&e.entry, read_at) {
-                        if encoded.truncated {
-                            truncated += 1;
-                            tracing::warn!(
-                                id = %id,
-                                bytes = encoded.payload.len(),
-                                over_limit = encoded.over_limit,
-                                "event cut to fit max_event_bytes"
-                            );
+                    let resource_type = e.resource_type().map(str::to_owned);
+                    match &e.entry {
+                        Entry::Audit(entry) => {
+                            for encoded in n.encode(entry, read_at) {
+                                if encoded.truncated {
+                                    truncated += 1;
+                                    tracing::warn!(
+                                        id = %id,
+                                        bytes = encoded.payload.len(),
+                                        over_limit = encoded.over_limit,
+                                        "event cut to fit max_event_bytes"
+                                    );
+                                }
+                                records.push(Record {
+                                    id: id.clone(),
+                                    time_micros: e.time.map(|t| t.timestamp_micros()),
+                                    resource_type: resource_type.clone(),
+                                    action: entry.action.clone(),
+                                    payload: encoded.payload.into(),
+                                });
+                            }
                         }
-                        records.push(Record {
-                            id: id.clone(),
-                            time_micros: e.time.map(|t| t.timestamp_micros()),
-                            resource_type: e.entry.resource_type.clone(),
-                            action: e.entry.action.clone(),
-                            payload: encoded.payload.into(),
-                        });
+                        // Each moment of a session is its own record, with its own id and
+                        // time: the disconnect's is when the session ended.
+                        Entry::Connection(c) => {
+                            for (moment, encoded) in n.encode_connection(c, read_at) {
+                                let (id, time) = match moment {
+                                    Moment::Connect => (id.clone(), e.time),
+                                    Moment::Disconnect => (
+                                        format!("{id}{DISCONNECT_SUFFIX}"),
+                                        c.log.disconnect_time().or(e.time),
+                                    ),
+                                };
+                                records.push(Record {
+                                    id,
+                                    time_micros: time.map(|t| t.timestamp_micros()),
+                                    resource_type: resource_type.clone(),
+                                    action: Some(moment.action().to_owned()),
+                                    payload: encoded.payload.into(),
+                                });
+                            }
+                        }
                     }
                 }
                 (Batch::new(records), truncated)

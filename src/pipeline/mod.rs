@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 
-use crate::coder::{CoderClient, CoderError, Cursor, TailError, Tailer};
+use crate::coder::{CoderClient, CoderError, Cursor, Stream, TailError, Tailer};
 use crate::config::StartAt;
 
 mod encoder;
@@ -203,12 +203,16 @@ async fn finish(
 }
 
 /// Where a stream with no checkpoint starts.
-pub async fn initial_cursor(client: &CoderClient, start_at: StartAt) -> Result<Cursor, CoderError> {
+pub async fn initial_cursor(
+    client: &CoderClient,
+    stream: Stream,
+    start_at: StartAt,
+) -> Result<Cursor, CoderError> {
     let now = Utc::now();
     Ok(match start_at {
         StartAt::Now => Cursor::starting_at(now, Some(now)),
         StartAt::At(t) => Cursor::starting_at(t - TimeDelta::microseconds(1), Some(t)),
-        StartAt::Beginning => match oldest_time(client).await? {
+        StartAt::Beginning => match oldest_time(client, stream).await? {
             // Start at the beginning of the oldest row's day: rows never appear before it.
             Some(oldest) => {
                 let day = oldest
@@ -224,9 +228,12 @@ pub async fn initial_cursor(client: &CoderClient, start_at: StartAt) -> Result<C
 
 /// The time of the oldest row Coder has, found by probing offsets (`count` cannot be
 /// trusted: it is capped at 2001 since v2.32). About 2·log2(rows) requests of one row.
-async fn oldest_time(client: &CoderClient) -> Result<Option<DateTime<Utc>>, CoderError> {
+async fn oldest_time(
+    client: &CoderClient,
+    stream: Stream,
+) -> Result<Option<DateTime<Utc>>, CoderError> {
     let probe = |offset: u64| async move {
-        let page = client.audit_page("", offset, 1).await?;
+        let page = client.page(stream, "", offset, 1).await?;
         Ok::<_, CoderError>(page.events.into_iter().next().map(|e| e.time))
     };
     if probe(0).await?.is_none() {

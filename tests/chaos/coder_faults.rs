@@ -103,7 +103,7 @@ fn rate_limit_storms_5xx_bad_bodies_and_hangs_are_retried_with_a_metric_each() {
     for line in [
         "Coder rate-limited the request (429)",
         "Coder answered 50",
-        "is not a valid audit page",
+        "is not a valid page",
         "timed out",
     ] {
         assert!(log.contains(line), "no {line:?} in the log:\n{log}");

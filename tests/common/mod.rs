@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use coder_audit_shipper::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
 use coder_audit_shipper::coder::{
-    ClientOptions, CoderClient, Cursor, TailError, Tailer, TailerOptions, TokenSource,
+    ClientOptions, CoderClient, Cursor, Stream, TailError, Tailer, TailerOptions, TokenSource,
 };
 use coder_audit_shipper::pipeline::{SinkOutlet, StreamStats};
 use coder_audit_shipper::secret::Secret;
@@ -44,6 +44,9 @@ pub struct Harness {
     pub overlap: TimeDelta,
     pub page_size: u32,
     pub end: Option<DateTime<Utc>>,
+    /// The log tailed: the audit log unless a test says otherwise.
+    pub stream: Stream,
+    pub session_horizon: TimeDelta,
 }
 
 impl Harness {
@@ -53,6 +56,8 @@ impl Harness {
             overlap,
             page_size,
             end: None,
+            stream: Stream::Audit,
+            session_horizon: TimeDelta::days(7),
         }
     }
 
@@ -65,7 +70,7 @@ impl Harness {
     }
 
     pub fn key(&self) -> CheckpointKey {
-        CheckpointKey::run("archive")
+        CheckpointKey::run("archive").with_stream(self.stream)
     }
 
     /// A tailer resuming from the checkpoint, or starting at `start` without one: what a
@@ -82,6 +87,8 @@ impl Harness {
                 page_size: self.page_size,
                 overlap: self.overlap,
                 end: self.end,
+                stream: self.stream,
+                session_horizon: self.session_horizon,
             },
             cursor,
         );

@@ -1,0 +1,176 @@
+//! Connection sessions: the rows of Coder's connection log that change after they are read.
+//!
+//! An SSH-like session (ssh, vscode, jetbrains, reconnecting_pty) is one row, written when
+//! it opens and updated in place when it ends (`ssh_info.disconnect_time`, reason, exit
+//! code). The tailer ships the connect when it first reads a row; a row still open then
+//! is remembered in the cursor ([`OpenSession`]) and looked at again after each scan until
+//! its disconnect shows, which is shipped as a second event. The cursor is checkpointed
+//! only after that delivery, so a restart between the two moments still ships the second.
+//!
+//! Re-reading is kept cheap: one query lists the sessions still open
+//! (`status:ongoing`, a short list however busy the deployment is), and only a remembered
+//! session missing from it is fetched again, by its `connection_id`. A session is
+//! remembered for at most the horizon after its connect: agents that die never report a
+//! disconnect, and the cursor must stay bounded. Sessions given up that way, and rows
+//! deleted before their end was seen, are counted and logged.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::connection::Phase;
+use super::page::Entry;
+use super::stream::filter_time;
+use super::{CoderClient, Cursor, EntryKey, Event, OpenSession, Outlet, Stream, TailError};
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Disconnects delivered.
+    pub closed: usize,
+    /// Sessions given up: open longer than the horizon, or their row deleted.
+    pub abandoned: usize,
+    /// Requests made.
+    pub requests: usize,
+}
+
+/// Set the phase of a connection row read for the first time, and remember it when it is
+/// a session that is still open. Returns false when an open session is too old to be
+/// remembered (connected before `horizon_start`): its disconnect will not be shipped.
+pub(super) fn first_sight(
+    event: &mut Event,
+    cursor: &mut Cursor,
+    horizon_start: DateTime<Utc>,
+) -> bool {
+    let Entry::Connection(c) = &mut event.entry else {
+        return true;
+    };
+    if c.log.is_closed() {
+        c.phase = Phase::ConnectAndDisconnect;
+        return true;
+    }
+    let Some(connection_id) = c.log.connection_id() else {
+        return true; // a web connection: one moment only
+    };
+    let Some(connect_time) = event.time.filter(|t| *t >= horizon_start) else {
+        return false;
+    };
+    cursor.sessions.insert(
+        event.key.clone(),
+        OpenSession {
+            connection_id: connection_id.to_owned(),
+            connect_time,
+        },
+    );
+    true
+}
+
+/// Look again at every remembered session, deliver the disconnects that appeared, forget
+/// what the horizon passed, and commit the cursor if anything changed.
+pub(super) async fn sweep<O: Outlet>(
+    client: &Arc<CoderClient>,
+    cursor: &mut Cursor,
+    outlet: &mut O,
+    page_size: u32,
+    overlap: TimeDelta,
+    horizon: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, TailError> {
+    let mut report = SweepReport::default();
+    if cursor.sessions.is_empty() {
+        return Ok(report);
+    }
+    let horizon_start = now - horizon;
+    let before = cursor.sessions.len();
+    cursor
+        .sessions
+        .retain(|_, s| s.connect_time >= horizon_start);
+    let expired = before - cursor.sessions.len();
+    if expired > 0 {
+        crate::ops::metrics::sessions_abandoned("horizon", expired as u64);
+        tracing::warn!(
+            sessions = expired,
+            horizon = ?horizon.to_std().unwrap_or_default(),
+            "connection sessions still open after coder.session_horizon: their disconnects will not be shipped"
+        );
+        report.abandoned += expired;
+    }
+    let Some(oldest) = cursor.sessions.values().map(|s| s.connect_time).min() else {
+        outlet.commit(cursor).await?;
+        return Ok(report);
+    };
+
+    // Which remembered sessions Coder still lists as open. Offset paging can skip a row
+    // that moved up while we paged; such a row is fetched below and found still open.
+    let query = format!(
+        "status:ongoing connected_after:{}",
+        filter_time(oldest - overlap)
+    );
+    let limit = page_size.max(1);
+    let mut still_open: HashSet<EntryKey> = HashSet::new();
+    let mut offset = 0u64;
+    loop {
+        let page = client
+            .page(Stream::Connection, &query, offset, limit)
+            .await?;
+        report.requests += 1;
+        let n = page.events.len();
+        still_open.extend(page.events.into_iter().map(|e| e.key));
+        if n < limit as usize {
+            break;
+        }
+        offset += u64::from(limit);
+    }
+
+    let mut candidates: Vec<(EntryKey, OpenSession)> = cursor
+        .sessions
+        .iter()
+        .filter(|(k, _)| !still_open.contains(*k))
+        .map(|(k, s)| (k.clone(), s.clone()))
+        .collect();
+    candidates.sort_by_key(|(_, s)| s.connect_time);
+    let mut disconnects = Vec::new();
+    let mut gone = Vec::new();
+    for (key, session) in candidates {
+        let query = format!("connection_id:{}", session.connection_id);
+        let page = client.page(Stream::Connection, &query, 0, limit).await?;
+        report.requests += 1;
+        let row = page.events.into_iter().find(|e| e.key == key);
+        match row {
+            Some(mut event) => {
+                let closed = matches!(&event.entry, Entry::Connection(c) if c.log.is_closed());
+                if closed {
+                    if let Entry::Connection(c) = &mut event.entry {
+                        c.phase = Phase::Disconnect;
+                    }
+                    disconnects.push(event);
+                }
+            }
+            None => gone.push(key),
+        }
+    }
+    if !gone.is_empty() {
+        crate::ops::metrics::sessions_abandoned("deleted", gone.len() as u64);
+        tracing::warn!(
+            sessions = gone.len(),
+            "connection-log rows of open sessions are gone from Coder (retention?): their disconnects will not be shipped"
+        );
+        report.abandoned += gone.len();
+        for key in &gone {
+            cursor.sessions.remove(key);
+        }
+    }
+    if !disconnects.is_empty() {
+        report.closed = disconnects.len();
+        let keys: Vec<EntryKey> = disconnects.iter().map(|e| e.key.clone()).collect();
+        outlet.deliver(disconnects).await?;
+        for key in &keys {
+            cursor.sessions.remove(key);
+        }
+    }
+    if report.closed > 0 || report.abandoned > 0 {
+        outlet.commit(cursor).await?;
+    }
+    Ok(report)
+}
