@@ -16,9 +16,13 @@
 //! * injected faults (5xx, truncated and non-JSON bodies, hangs), live inserts while paging,
 //!   late rows, retention deletes.
 //!
+//! The connection log of v2.25+ ([`connections`]) is served too: mutable rows, `403
+//! Premium feature` without the license, 404 before v2.25.
+//!
 //! [`hec`] is the other simulated peer: a Splunk HEC with indexer acknowledgement, which
 //! no installable HEC server answers truthfully.
 
+pub mod connections;
 pub mod generate;
 pub mod hec;
 pub mod query;

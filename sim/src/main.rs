@@ -49,6 +49,21 @@ struct Args {
     /// Append each audit request to this file: arrival time (Unix ns), path and query.
     #[arg(long)]
     request_log: Option<std::path::PathBuf>,
+    /// Connection-log rows of history (v2.25+), spread over --backlog-span before now.
+    #[arg(long, default_value_t = 0)]
+    connection_backlog: usize,
+    /// How many of the history's sessions are still open.
+    #[arg(long, default_value_t = 0)]
+    open_sessions: usize,
+    /// Live connections per second (half of them sessions that end later).
+    #[arg(long, default_value_t = 0.0)]
+    connection_rate: f64,
+    /// The longest a live session lasts.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    session_max: Duration,
+    /// Answer the connection log with 403 "Premium feature", as without the license.
+    #[arg(long)]
+    unlicensed_connection_log: bool,
 }
 
 #[tokio::main]
@@ -78,6 +93,17 @@ async fn main() -> anyhow::Result<()> {
             chrono::Utc::now() - chrono::TimeDelta::minutes(10),
         );
     }
+    if args.connection_backlog > 0 {
+        sim.connection_backlog(
+            args.connection_backlog,
+            args.open_sessions,
+            args.backlog_span,
+            chrono::Utc::now() - chrono::TimeDelta::minutes(10),
+        );
+    }
+    sim.set_connection_log_licensed(!args.unlicensed_connection_log);
+    let _live_connections = (args.connection_rate > 0.0)
+        .then(|| sim.spawn_live_connections(args.connection_rate, args.session_max));
     if let Some(path) = &args.request_log {
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -52,7 +52,8 @@ pub fn parse(q: &str) -> Result<Filter, QueryError> {
     let mut bare = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for token in split_terms(&q) {
-        let parts: Vec<&str> = token.split(':').collect();
+        let parts = split_unquoted(&token, ':');
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         match parts.as_slice() {
             [word] => bare.push(word.trim_matches('"').to_owned()),
             [key, value] => {
@@ -111,7 +112,7 @@ fn apply(filter: &mut Filter, key: &str, value: String) -> Result<(), QueryError
     Ok(())
 }
 
-fn uuid(key: &str, value: String) -> Result<String, QueryError> {
+pub(crate) fn uuid(key: &str, value: String) -> Result<String, QueryError> {
     uuid::Uuid::parse_str(&value)
         .map(|_| value.clone())
         .map_err(|_| err(key, format!("Query param {key:?} must be a valid uuid")))
@@ -130,15 +131,39 @@ fn day(key: &str, value: &str) -> Result<DateTime<Utc>, QueryError> {
         })
 }
 
-fn err(field: &str, detail: String) -> QueryError {
+pub(crate) fn err(field: &str, detail: String) -> QueryError {
     QueryError {
         field: field.to_owned(),
         detail,
     }
 }
 
+/// Split `s` at `delimiter` outside double quotes, dropping empty parts (Go's
+/// `strings.FieldsFunc` in `splitQueryParameterByDelimiter`): `key:"a:b"` is two parts.
+pub(crate) fn split_unquoted(s: &str, delimiter: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == delimiter && !quoted {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 /// Split on spaces, except inside double quotes.
-fn split_terms(q: &str) -> Vec<String> {
+pub(crate) fn split_terms(q: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -186,9 +211,10 @@ mod tests {
 
     #[test]
     fn quoted_values_keep_their_spaces_and_colons() {
-        let f = parse(r#"resource_target:"a b:c""#).unwrap_err();
-        // Two colons in one token are an error even quoted, as in Coder.
-        assert_eq!(f.field, "q");
+        // Colons inside quotes do not split, as in Coder; two bare ones do.
+        let f = parse(r#"resource_target:"a b:c""#).unwrap();
+        assert_eq!(f.resource_target.as_deref(), Some("a b:c"));
+        assert_eq!(parse("resource_target:a:b").unwrap_err().field, "q");
         let f = parse(r#"resource_target:"a b""#).unwrap();
         assert_eq!(f.resource_target.as_deref(), Some("a b"));
     }

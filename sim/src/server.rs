@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::connections::{self, ConnectionStore};
 use crate::query;
 use crate::store::{Row, Store};
 use crate::version::CountMode;
@@ -86,6 +87,7 @@ pub struct LiveTraffic {
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub audit_requests: u64,
+    pub connection_requests: u64,
     pub faults_served: u64,
     pub rate_limited: u64,
 }
@@ -108,6 +110,11 @@ struct Inner {
     last_time: Option<DateTime<Utc>>,
     /// Where each audit request is written as it arrives (see [`SimHandle::log_requests`]).
     request_log: Option<std::fs::File>,
+    connections: ConnectionStore,
+    /// Every connection row ever inserted, with its connect time.
+    connections_inserted: Vec<(String, DateTime<Utc>)>,
+    /// The Premium `connection_log` feature; without it the route answers 403.
+    connection_log_licensed: bool,
 }
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
@@ -144,6 +151,9 @@ impl Sim {
             stats: Stats::default(),
             last_time: None,
             request_log: None,
+            connections: ConnectionStore::default(),
+            connections_inserted: Vec::new(),
+            connection_log_licensed: true,
         };
         let handle = SimHandle {
             inner: Arc::new(Mutex::new(inner)),
@@ -153,6 +163,7 @@ impl Sim {
             .route("/api/v2/buildinfo", get(buildinfo))
             .route("/api/v2/audit", get(audit))
             .route("/api/v2/audit/testgenerate", post(testgenerate))
+            .route("/api/v2/connectionlog", get(connection_log))
             .route("/api/v2/entitlements", get(entitlements))
             .route("/__sim/ids", get(sim_ids))
             .fallback(not_found)
@@ -305,6 +316,109 @@ impl SimHandle {
         self.lock().store.len()
     }
 
+    /// Open a session (an ssh-like connection-log row, `ongoing`) at `time`; returns its id.
+    pub fn open_session(&self, time: DateTime<Utc>) -> String {
+        self.lock().insert_connection(time, true)
+    }
+
+    /// Insert a web connection (app, port forward, tunnel) at `time`; returns its id.
+    pub fn insert_web_connection(&self, time: DateTime<Utc>) -> String {
+        self.lock().insert_connection(time, false)
+    }
+
+    /// End session `id` at `at`, as the agent's disconnect report updates its row. False
+    /// when there is no such open session.
+    pub fn close_session(&self, id: &str, at: DateTime<Utc>) -> bool {
+        let mut inner = self.lock();
+        let (reason, code) = connections::reason(&mut inner.rng);
+        inner.connections.close(id, at, reason, code)
+    }
+
+    /// `n` connections spread over `[end - span, end]`: web connections and sessions, most
+    /// of them ended a few minutes after they opened, `open` of them still going.
+    pub fn connection_backlog(&self, n: usize, open: usize, span: Duration, end: DateTime<Utc>) {
+        let span = TimeDelta::from_std(span).unwrap_or(TimeDelta::days(1));
+        let start = end - span;
+        let step = span.num_microseconds().unwrap_or(i64::MAX) / (n.max(1) as i64);
+        let mut inner = self.lock();
+        for i in 0..n {
+            let t = start + TimeDelta::microseconds(step.saturating_mul(i as i64));
+            let session = i % 2 == 0 || n - i <= open;
+            let id = inner.insert_connection(t, session);
+            if session && n - i > open {
+                let lasted = TimeDelta::seconds(inner.rng.random_range(1..600));
+                let (reason, code) = connections::reason(&mut inner.rng);
+                inner
+                    .connections
+                    .close(&id, (t + lasted).min(end), reason, code);
+            }
+        }
+    }
+
+    /// Grant or take away the Premium connection-log feature (403 without it).
+    pub fn set_connection_log_licensed(&self, licensed: bool) {
+        self.lock().connection_log_licensed = licensed;
+    }
+
+    /// Every connection row inserted so far, with its connect time.
+    pub fn connections_inserted(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.lock().connections_inserted.clone()
+    }
+
+    /// The ids of the sessions that have ended.
+    pub fn closed_sessions(&self) -> HashSet<String> {
+        self.lock()
+            .connections
+            .rows()
+            .iter()
+            .filter(|r| r.closed)
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Open and close sessions, and insert web connections, in the background until the
+    /// returned task is aborted: `per_sec` new connections, each session ending after
+    /// up to `session_max`.
+    pub fn spawn_live_connections(
+        &self,
+        per_sec: f64,
+        session_max: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            let tick = Duration::from_millis(100);
+            let mut owed = 0.0;
+            let mut open: Vec<(String, Instant, Duration)> = Vec::new();
+            let mut interval = tokio::time::interval(tick);
+            loop {
+                interval.tick().await;
+                owed += per_sec * tick.as_secs_f64();
+                let mut inner = handle.lock();
+                while owed >= 1.0 {
+                    owed -= 1.0;
+                    let session = inner.rng.random_bool(0.5);
+                    let id = inner.insert_connection(Utc::now(), session);
+                    if session {
+                        let max = session_max.as_millis().max(1) as u64;
+                        let lasts = Duration::from_millis(inner.rng.random_range(0..max));
+                        open.push((id, Instant::now(), lasts));
+                    }
+                }
+                let now = Instant::now();
+                let mut i = 0;
+                while i < open.len() {
+                    if now.duration_since(open[i].1) >= open[i].2 {
+                        let (id, _, _) = open.swap_remove(i);
+                        let (reason, code) = connections::reason(&mut inner.rng);
+                        inner.connections.close(&id, Utc::now(), reason, code);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        })
+    }
+
     /// Start inserting rows in the background until the returned task is aborted.
     pub fn spawn_live(&self, live: LiveTraffic) -> tokio::task::JoinHandle<()> {
         let handle = self.clone();
@@ -355,6 +469,17 @@ impl Inner {
         if let Some(row) = Row::from_entry(&entry) {
             self.insert_row(row);
         }
+        id
+    }
+
+    fn insert_connection(&mut self, time: DateTime<Utc>, session: bool) -> String {
+        let time = time
+            .duration_trunc(TimeDelta::microseconds(1))
+            .unwrap_or(time);
+        let id = uuid::Uuid::new_v4().to_string();
+        let row = connections::row(self.config.version, &id, time, session, &mut self.rng);
+        self.connections_inserted.push((id.clone(), time));
+        self.connections.insert(row);
         id
     }
 
@@ -501,70 +626,193 @@ fn parse_page_param(name: &str, value: Option<&str>) -> Result<usize, Box<Respon
     }
 }
 
+/// What every list request goes through first: the request log, the token, the rate
+/// limiter, then a queued or random fault. `Err` is the answer to send instead.
+fn admit(
+    sim: &SimHandle,
+    headers: &HeaderMap,
+    uri: &Uri,
+    params: &AuditParams,
+    connection_log: bool,
+) -> Result<(ApiVersion, Option<Fault>), Box<Response>> {
+    let mut inner = sim.lock();
+    if connection_log {
+        inner.stats.connection_requests += 1;
+    } else {
+        inner.stats.audit_requests += 1;
+    }
+    if let Some(log) = &mut inner.request_log {
+        let now = Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        // A benchmark aid: a failed write only leaves the log short.
+        let _ = writeln!(log, "{now} {uri}");
+    }
+    let version = inner.config.version;
+    let token = token_from(headers, params, version);
+    let Some(token) = token.filter(|t| inner.tokens.contains(t)) else {
+        return Err(Box::new(unauthorized()));
+    };
+    if let Some((limit, window)) = inner.rate_limited(&token) {
+        inner.stats.rate_limited += 1;
+        return Err(Box::new(rate_limited_response(
+            limit,
+            window.as_secs().max(1),
+        )));
+    }
+    let fault = inner.faults.pop_front().or_else(|| inner.random_fault());
+    if fault.is_some() {
+        inner.stats.faults_served += 1;
+    }
+    Ok((version, fault))
+}
+
+/// The answer a fault replaces the page with, if it does (a hang answers late, a
+/// truncation cuts the page).
+async fn fault_response(fault: Option<&Fault>) -> Option<Response> {
+    match fault? {
+        Fault::RateLimited { retry_after_secs } => {
+            Some(rate_limited_response(512, *retry_after_secs))
+        }
+        Fault::ServerError(code) => {
+            let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(coder_error(
+                status,
+                "An internal server error occurred.",
+                Some("simulated"),
+            ))
+        }
+        Fault::Unauthorized => Some(unauthorized()),
+        Fault::Forbidden => Some(coder_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden.",
+            Some(
+                "You don't have permission to view this content. If you believe this is a mistake, please contact your administrator or try signing in with different credentials.",
+            ),
+        )),
+        Fault::RouteNotFound => Some(coder_error(StatusCode::NOT_FOUND, "Route not found.", None)),
+        Fault::Garbage => Some(
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body><h1>502 Bad Gateway</h1></body></html>",
+            )
+                .into_response(),
+        ),
+        Fault::Hang(d) => {
+            tokio::time::sleep(*d).await;
+            None
+        }
+        Fault::Truncated => None,
+    }
+}
+
+/// Cut a body half-way, as a dropped connection does.
+fn truncate_body(mut body: String) -> String {
+    let mut cut = body.len() / 2;
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    body.truncate(cut);
+    body
+}
+
+/// `limit` and `offset` as Coder parses them, with v2.13's default limit of 100.
+fn page_bounds(params: &AuditParams, version: ApiVersion) -> Result<(usize, usize), Box<Response>> {
+    let limit = parse_page_param("limit", params.limit.as_deref())?;
+    let offset = parse_page_param("offset", params.offset.as_deref())?;
+    // v2.13+: LIMIT COALESCE(NULLIF(limit, 0), 100). Before: LIMIT $1, so 0 rows.
+    let limit = if limit == 0 && version.defaults_limit() {
+        100
+    } else {
+        limit
+    };
+    Ok((limit, offset))
+}
+
+/// `count` (and `count_cap`) as `version` computes them.
+fn count_fields(version: ApiVersion, total: usize, empty: bool) -> String {
+    match version.count_mode() {
+        CountMode::ZeroOnEmptyPage if empty => ",\"count\":0".to_owned(),
+        CountMode::ZeroOnEmptyPage | CountMode::Exact => format!(",\"count\":{total}"),
+        CountMode::Capped(cap) => format!(
+            ",\"count\":{},\"count_cap\":{cap}",
+            total.min(cap as usize + 1)
+        ),
+    }
+}
+
+/// `GET /api/v2/connectionlog` (v2.25+, Premium).
+async fn connection_log(
+    State(sim): State<SimHandle>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(params): Query<AuditParams>,
+) -> Response {
+    if sim.lock().config.version.minor < 25 {
+        return not_found().await;
+    }
+    let (version, fault) = match admit(&sim, &headers, &uri, &params, true) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    if !sim.lock().connection_log_licensed {
+        return coder_error(
+            StatusCode::FORBIDDEN,
+            "Connection Log is a Premium feature. Contact sales!",
+            None,
+        );
+    }
+    if let Some(r) = fault_response(fault.as_ref()).await {
+        return r;
+    }
+    let (limit, offset) = match page_bounds(&params, version) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let filter = match connections::parse_query(params.q.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({
+                    "message": "Invalid connection search query.",
+                    "validations": [{"field": e.field, "detail": e.detail}]
+                })),
+            )
+                .into_response();
+        }
+    };
+    let body = {
+        let mut guard = sim.lock();
+        let inner = &mut *guard;
+        let (entries, total) = inner
+            .connections
+            .query(&filter, offset, limit, &mut inner.rng);
+        format!(
+            "{{\"connection_logs\":[{}]{}}}",
+            entries.join(","),
+            count_fields(version, total, entries.is_empty())
+        )
+    };
+    let body = if fault == Some(Fault::Truncated) {
+        truncate_body(body)
+    } else {
+        body
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 async fn audit(
     State(sim): State<SimHandle>,
     headers: HeaderMap,
     uri: Uri,
     Query(params): Query<AuditParams>,
 ) -> Response {
-    let (version, fault) = {
-        let mut inner = sim.lock();
-        inner.stats.audit_requests += 1;
-        if let Some(log) = &mut inner.request_log {
-            let now = Utc::now().timestamp_nanos_opt().unwrap_or(0);
-            // A benchmark aid: a failed write only leaves the log short.
-            let _ = writeln!(log, "{now} {uri}");
-        }
-        let version = inner.config.version;
-        let token = token_from(&headers, &params, version);
-        let Some(token) = token.filter(|t| inner.tokens.contains(t)) else {
-            return unauthorized();
-        };
-        if let Some((limit, window)) = inner.rate_limited(&token) {
-            inner.stats.rate_limited += 1;
-            return rate_limited_response(limit, window.as_secs().max(1));
-        }
-        let fault = inner.faults.pop_front().or_else(|| inner.random_fault());
-        if fault.is_some() {
-            inner.stats.faults_served += 1;
-        }
-        (version, fault)
+    let (version, fault) = match admit(&sim, &headers, &uri, &params, false) {
+        Ok(v) => v,
+        Err(r) => return *r,
     };
-    match fault {
-        Some(Fault::RateLimited { retry_after_secs }) => {
-            return rate_limited_response(512, retry_after_secs);
-        }
-        Some(Fault::ServerError(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return coder_error(
-                status,
-                "An internal server error occurred.",
-                Some("simulated"),
-            );
-        }
-        Some(Fault::Unauthorized) => return unauthorized(),
-        Some(Fault::Forbidden) => {
-            return coder_error(
-                StatusCode::FORBIDDEN,
-                "Forbidden.",
-                Some(
-                    "You don't have permission to view this content. If you believe this is a mistake, please contact your administrator or try signing in with different credentials.",
-                ),
-            );
-        }
-        Some(Fault::RouteNotFound) => {
-            return coder_error(StatusCode::NOT_FOUND, "Route not found.", None);
-        }
-        Some(Fault::Garbage) => {
-            return (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body><h1>502 Bad Gateway</h1></body></html>",
-            )
-                .into_response();
-        }
-        Some(Fault::Hang(d)) => tokio::time::sleep(d).await,
-        Some(Fault::Truncated) | None => {}
+    if let Some(r) = fault_response(fault.as_ref()).await {
+        return r;
     }
     if let Some(after_id) = params.after_id.as_deref()
         && uuid::Uuid::parse_str(after_id).is_err()
@@ -575,19 +823,9 @@ async fn audit(
             None,
         );
     }
-    let limit = match parse_page_param("limit", params.limit.as_deref()) {
-        Ok(l) => l,
+    let (limit, offset) = match page_bounds(&params, version) {
+        Ok(b) => b,
         Err(r) => return *r,
-    };
-    let offset = match parse_page_param("offset", params.offset.as_deref()) {
-        Ok(o) => o,
-        Err(r) => return *r,
-    };
-    // v2.13+: LIMIT COALESCE(NULLIF(limit, 0), 100). Before: LIMIT $1, so 0 rows.
-    let limit = if limit == 0 && version.defaults_limit() {
-        100
-    } else {
-        limit
     };
     let filter = match query::parse(params.q.as_deref().unwrap_or("")) {
         Ok(f) => f,
@@ -606,11 +844,6 @@ async fn audit(
         let mut guard = sim.lock();
         let inner = &mut *guard;
         let page = inner.store.query(&filter, offset, limit, &mut inner.rng);
-        let (count, cap) = match version.count_mode() {
-            CountMode::ZeroOnEmptyPage if page.entries.is_empty() => (0, None),
-            CountMode::ZeroOnEmptyPage | CountMode::Exact => (page.total, None),
-            CountMode::Capped(cap) => (page.total.min(cap as usize + 1), Some(cap)),
-        };
         let mut body =
             String::with_capacity(page.entries.iter().map(|e| e.len() + 1).sum::<usize>() + 64);
         body.push_str("{\"audit_logs\":[");
@@ -620,10 +853,8 @@ async fn audit(
             }
             body.push_str(e);
         }
-        body.push_str(&format!("],\"count\":{count}"));
-        if let Some(cap) = cap {
-            body.push_str(&format!(",\"count_cap\":{cap}"));
-        }
+        body.push(']');
+        body.push_str(&count_fields(version, page.total, page.entries.is_empty()));
         body.push('}');
         for _ in 0..inner.inserts_per_page {
             inner.insert_generated(Utc::now());
@@ -634,11 +865,7 @@ async fn audit(
         body
     };
     if fault == Some(Fault::Truncated) {
-        let mut cut = body.len() / 2;
-        while !body.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        body.truncate(cut);
+        body = truncate_body(body);
     }
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -1,6 +1,7 @@
 //! `demo`: the whole job on a machine with no Coder. Starts the simulated Coder (history,
-//! live traffic, ties, late rows, a few injected faults), ships it to an NDJSON file with
-//! the real pipeline, and prints a running count.
+//! live traffic, ties, late rows, a few injected faults; connections and sessions that end
+//! while it runs), ships its audit and connection logs to NDJSON files with the real
+//! pipeline, and prints a running count.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,6 +44,15 @@ pub async fn demo(
         Duration::from_secs(2 * 86_400),
         chrono::Utc::now() - chrono::TimeDelta::minutes(1),
     );
+    // Connections too (SSH, IDE, apps): sessions that end while the demo runs, a few left
+    // open in the history.
+    sim.connection_backlog(
+        backlog / 4,
+        3,
+        Duration::from_secs(2 * 86_400),
+        chrono::Utc::now() - chrono::TimeDelta::minutes(1),
+    );
+    let _live_connections = sim.spawn_live_connections(rate / 4.0, Duration::from_secs(20));
     sim.set_fault_rate(0.02);
     let _live = sim.spawn_live(LiveTraffic {
         rows_per_sec: rate,
@@ -64,6 +74,7 @@ token = "{token}"
 poll_interval = "1s"
 overlap = "1m"
 start_at = "beginning"
+streams = ["audit", "connection"]
 
 [checkpoint]
 dir = "{state}"
@@ -110,8 +121,13 @@ format = "ocsf"
     });
 
     let archive = ("archive".to_owned(), Stream::Audit);
-    let stats: BTreeMap<super::run::StreamId, Arc<StreamStats>> =
-        [(archive.clone(), Arc::default())].into_iter().collect();
+    let connections = ("archive".to_owned(), Stream::Connection);
+    let stats: BTreeMap<super::run::StreamId, Arc<StreamStats>> = [
+        (archive.clone(), Arc::default()),
+        (connections.clone(), Arc::default()),
+    ]
+    .into_iter()
+    .collect();
     let pipeline = super::run_config(&config, rx.clone(), &stats);
     tokio::pin!(pipeline);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -120,12 +136,20 @@ format = "ocsf"
             r = &mut pipeline => break r,
             _ = ticker.tick() => {
                 let shipped = stats[&archive].delivered.load(Ordering::Relaxed);
-                println!("shipped {shipped} events ({} in the simulated Coder)", sim.row_count());
+                let sessions = stats[&connections].delivered.load(Ordering::Relaxed);
+                println!(
+                    "shipped {shipped} audit events ({} in the simulated Coder) and {sessions} connection events",
+                    sim.row_count()
+                );
             }
         }
     };
     let shipped = stats[&archive].delivered.load(Ordering::Relaxed);
-    println!("stopped: {shipped} events in {}", output.display());
+    let sessions = stats[&connections].delivered.load(Ordering::Relaxed);
+    println!(
+        "stopped: {shipped} audit events and {sessions} connection events in {}",
+        output.display()
+    );
     drop(tx);
     result
 }
