@@ -13,7 +13,7 @@
 #   READY                          written last; its presence means the rest is complete
 #
 # Needs python3 (with venv) and npm, and the PyPI and npm registries. Re-running is cheap
-# when OUT_DIR/READY exists (it exits at once).
+# when OUT_DIR/READY names the same versions and classes (it exits at once).
 set -euo pipefail
 
 OUT=${1:?usage: $0 OUT_DIR}
@@ -21,7 +21,9 @@ OCSF_JSON_SCHEMA_VERSION=1.2.0
 JSONSCHEMA_VERSION=4.26.0
 ECS_NPM_VERSION=9.4.0
 
-if [[ -f "$OUT/READY" ]]; then
+# READY names what was generated: a directory made for an older class list is made again.
+STAMP="ocsf-json-schema $OCSF_JSON_SCHEMA_VERSION, ecs $ECS_NPM_VERSION, classes v2 (+ssh_activity, network_activity)"
+if [[ -f "$OUT/READY" ]] && [[ "$(head -n1 "$OUT/READY")" == "$STAMP" ]]; then
     exit 0
 fi
 mkdir -p "$OUT"
@@ -40,7 +42,8 @@ import json, os, sys
 from ocsf_json_schema import get_ocsf_schema, OcsfJsonSchemaEmbedded
 
 out = sys.argv[1]
-classes = ["api_activity", "account_change", "authentication", "user_access", "group_management"]
+classes = ["api_activity", "account_change", "authentication", "user_access", "group_management",
+           "ssh_activity", "network_activity"]
 profile_sets = [[], ["host"], ["datetime"]]
 for version in ["1.8.0", "1.1.0"]:
     export = get_ocsf_schema(version=version)
@@ -87,4 +90,4 @@ require("fs").writeFileSync(process.argv[2], JSON.stringify({version: ecs.EcsVer
 console.error("  ECS " + ecs.EcsVersion + ": " + Object.keys(ecs.EcsFlat).length + " fields");
 ' "$ECS_NPM_VERSION" "$OUT/ecs/ecs_flat.json")
 
-date -u +%FT%TZ > "$OUT/READY"
+printf '%s\n%s\n' "$STAMP" "$(date -u +%FT%TZ)" > "$OUT/READY"

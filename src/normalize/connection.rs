@@ -14,7 +14,8 @@
 //!   Activity (4001) for workspace_app, port_forwarding and tunnel; activity Open, Close,
 //!   or Refuse for a web connection Coder refused. 1.1.0 requires both endpoints (1.8.0
 //!   at least one) and has no `network_endpoint.owner`: there the workspace owner goes to
-//!   `unmapped`.
+//!   `unmapped`. The requesting user of a web connection is `actor.user`, which these
+//!   classes carry under the `host` profile.
 //!
 //! Connection events are a small share of the traffic, so the documents are built as
 //! `serde_json::Value` trees, simpler to read than the borrowed structs of the audit path.
@@ -522,6 +523,8 @@ pub fn ocsf_event(
                 "version": enrich.coder_version,
             },
             "labels": labels,
+            // `actor` belongs to these classes only through the `host` profile.
+            "profiles": if actor.is_some() { vec!["host"] } else { Vec::new() },
         },
         "actor": actor,
         "src_endpoint": src,

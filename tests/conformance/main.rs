@@ -2,6 +2,7 @@
 //! to ECS 9.4, OCSF 1.8.0 and OCSF 1.1.0 (semantic and single-class), validated against the
 //! upstream schema packages — JSON Schema draft 2020-12 with formats for OCSF, plus the
 //! rules JSON Schema cannot express (`type_uid`, captions); the `EcsFlat` field table for ECS.
+//! Connection-log events (Coder v2.25+) too: each moment of every row shape.
 
 mod ecs_check;
 #[path = "../common/entries.rs"]
@@ -11,7 +12,7 @@ mod schemas;
 use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
-use coder_audit_shipper::coder::AuditEntry;
+use coder_audit_shipper::coder::{AuditEntry, ConnectionEvent, ConnectionLog, Phase};
 use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
 use serde_json::{Value, json};
 
@@ -309,4 +310,151 @@ fn events_cut_to_max_event_bytes_still_conform() {
             assert!(problems.is_empty(), "{name}: {problems:?}");
         }
     }
+}
+
+/// Connection-log rows in every shape: the frontend's mocks, and the simulator's rows as
+/// v2.25 (ip always a string), v2.27 (ip omitted when null) and v2.36 (tunnels) send them,
+/// open and ended.
+fn connection_rows() -> Vec<(String, Value)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page: Value =
+        serde_json::from_slice(
+            &std::fs::read(root.join(
+                "tests/fixtures/coder-api/connectionlog/page-fixture-site-entities-mocks.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+    let mut rows: Vec<(String, Value)> = page["connection_logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("mock #{i}"), r.clone()))
+        .collect();
+    let mut rng = rand::rng();
+    let t = Utc.with_ymd_and_hms(2026, 8, 20, 10, 0, 0).unwrap();
+    for minor in [25, 27, 36] {
+        let version = coder_sim::ApiVersion { minor };
+        for i in 0..40 {
+            let session = i % 2 == 0;
+            let row =
+                coder_sim::connections::row(version, &format!("id-{i}"), t, session, &mut rng);
+            let mut store = coder_sim::connections::ConnectionStore::default();
+            store.insert(row);
+            if session && i % 4 == 0 {
+                let (reason, code) = coder_sim::connections::reason(&mut rng);
+                store.close(
+                    &format!("id-{i}"),
+                    t + chrono::TimeDelta::minutes(3),
+                    reason,
+                    code,
+                );
+            }
+            let value = store.rows()[0].value.clone();
+            rows.push((format!("v2.{minor} row {i}"), value));
+        }
+    }
+    rows
+}
+
+#[test]
+fn every_connection_event_conforms_to_ecs_and_both_ocsf_versions() {
+    let read_at = Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap();
+    let mut failures = Vec::new();
+    let mut classes = BTreeSet::new();
+    let mut count = 0;
+    for (label, row) in connection_rows() {
+        let log = ConnectionLog::parse(&row.to_string());
+        // Each moment a row can be reported in: first seen open, first seen ended, and
+        // the disconnect of a session seen open before.
+        let phases = if log.is_closed() {
+            vec![Phase::ConnectAndDisconnect, Phase::Disconnect]
+        } else {
+            vec![Phase::Connect]
+        };
+        for phase in phases {
+            let event = ConnectionEvent {
+                log: log.clone(),
+                phase,
+            };
+            for (name, target) in targets() {
+                let encoded = Normalizer::new(target, entries::enrichment(), None)
+                    .encode_connection(&event, read_at);
+                if encoded.is_empty() {
+                    failures.push(format!("{label} {phase:?} [{name}]: no event"));
+                }
+                for (_, e) in encoded {
+                    count += 1;
+                    let doc: Value = serde_json::from_slice(&e.payload).unwrap();
+                    let problems = match target {
+                        Target::Ecs => ecs_check::check(&doc, &schemas().ecs_fields),
+                        Target::Ocsf { version, .. } => {
+                            classes.insert((
+                                version.as_str(),
+                                doc["class_uid"].as_u64().unwrap_or_default(),
+                            ));
+                            ocsf_problems(&doc)
+                        }
+                        Target::Cef | Target::Leef => {
+                            vec!["targets() lists JSON schemas only".into()]
+                        }
+                    };
+                    if !problems.is_empty() {
+                        failures.push(format!(
+                            "{label} {phase:?} [{name}]: {}\n    event: {doc}",
+                            problems.join("; ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(count > 500, "{count} events");
+    let shown: Vec<&str> = failures.iter().take(15).map(String::as_str).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, first ones:\n{}",
+        failures.len(),
+        shown.join("\n")
+    );
+    // Sessions are SSH Activity, web connections Network Activity, in both versions.
+    assert_eq!(
+        classes,
+        [
+            ("1.1.0", 4001),
+            ("1.1.0", 4007),
+            ("1.8.0", 4001),
+            ("1.8.0", 4007)
+        ]
+        .into()
+    );
+}
+
+#[test]
+fn a_connection_event_missing_what_its_class_requires_is_caught() {
+    // The honest failing case for the connection classes: 1.1.0 requires both endpoints.
+    let row = r#"{"id":"a","connect_time":"2026-08-20T10:00:00Z","workspace_name":"dev","type":"ssh","ssh_info":{"connection_id":"c"}}"#;
+    let event = ConnectionEvent {
+        log: ConnectionLog::parse(row),
+        phase: Phase::Connect,
+    };
+    let target = Target::Ocsf {
+        version: OcsfVersion::V1_1_0,
+        classes: ClassStrategy::Semantic,
+    };
+    let (_, encoded) = Normalizer::new(target, entries::enrichment(), None)
+        .encode_connection(&event, Utc::now())
+        .remove(0);
+    let doc: Value = serde_json::from_slice(&encoded.payload).unwrap();
+    assert_eq!(ocsf_problems(&doc), Vec::<String>::new());
+    let mut broken = doc.clone();
+    broken.as_object_mut().unwrap().remove("dst_endpoint");
+    assert!(ocsf_problems(&broken).join("\n").contains("dst_endpoint"));
+    let mut owner = doc;
+    owner["dst_endpoint"]["owner"] = json!({"name": "alice"});
+    assert!(
+        ocsf_problems(&owner).join("\n").contains("owner"),
+        "1.1.0 has no network_endpoint.owner"
+    );
 }
