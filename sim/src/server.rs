@@ -355,6 +355,11 @@ impl SimHandle {
         }
     }
 
+    /// Retention of the connection log: delete rows connected before `cutoff`.
+    pub fn delete_connections_older_than(&self, cutoff: DateTime<Utc>) -> usize {
+        self.lock().connections.delete_older_than(cutoff).len()
+    }
+
     /// Grant or take away the Premium connection-log feature (403 without it).
     pub fn set_connection_log_licensed(&self, licensed: bool) {
         self.lock().connection_log_licensed = licensed;
