@@ -101,12 +101,53 @@ pub struct CoderConfig {
     /// Which of Coder's logs to ship: `audit` (`/api/v2/audit`) and, from Coder v2.25 with
     /// a Premium license, `connection` (`/api/v2/connectionlog`: SSH, IDE, web terminal,
     /// app and port-forward connections). Each has its own checkpoint per sink.
-    #[serde(default = "defaults::streams")]
+    #[serde(default = "defaults::streams", deserialize_with = "stream_list")]
     pub streams: Vec<crate::coder::Stream>,
     /// Connection log: how long after its connect an open session is still looked at
     /// again for its disconnect (an agent that dies never reports one).
     #[serde(default = "defaults::session_horizon", with = "humantime_serde")]
     pub session_horizon: Duration,
+}
+
+/// A list of streams, or the same as one comma-separated string: what an environment
+/// override gives (`CODER_AUDIT_SHIPPER__CODER__STREAMS=audit,connection`).
+fn stream_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::coder::Stream>, D::Error> {
+    use crate::coder::Stream;
+    use serde::de::{Error, SeqAccess, Visitor};
+
+    fn stream<E: Error>(name: &str) -> Result<Stream, E> {
+        match name.trim() {
+            "audit" => Ok(Stream::Audit),
+            "connection" => Ok(Stream::Connection),
+            other => Err(E::custom(format!(
+                "unknown stream {other:?}, expected \"audit\" or \"connection\""
+            ))),
+        }
+    }
+
+    struct Streams;
+    impl<'de> Visitor<'de> for Streams {
+        type Value = Vec<Stream>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of \"audit\" and \"connection\"")
+        }
+        fn visit_str<E: Error>(self, s: &str) -> Result<Vec<Stream>, E> {
+            s.split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(stream)
+                .collect()
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Stream>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(name) = seq.next_element::<String>()? {
+                out.push(stream(&name)?);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(Streams)
 }
 
 mod defaults {

@@ -71,13 +71,37 @@ fn validate_accepts_a_good_config_and_names_the_key_of_a_bad_one() {
     let cfg = write_config(dir.path(), &sim.url(), SimConfig::DEFAULT_TOKEN, "");
     let o = output_of(
         shipper(&["validate", "--config", cfg.to_str().unwrap()])
-            .env("CODER_AUDIT_SHIPPER__CODER__PAGE_SIZE", "250"),
+            .env("CODER_AUDIT_SHIPPER__CODER__PAGE_SIZE", "250")
+            .env("CODER_AUDIT_SHIPPER__CODER__STREAMS", "audit,connection"),
     );
     assert!(o.status.success(), "{}", text(&o));
-    // The environment override applied, and Coder was reached with the token.
+    // The environment overrides applied, and Coder was reached with the token.
     assert!(text(&o).contains("page_size 250"), "{}", text(&o));
     assert!(
+        text(&o).contains("streams: audit, connection"),
+        "{}",
+        text(&o)
+    );
+    assert!(
         text(&o).contains("coder: reachable (v2.36.0+sim), the token reads the audit log"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("the token reads the connection log"),
+        "{}",
+        text(&o)
+    );
+    // Without the license the connection stream would be off: said, not failed.
+    sim.set_connection_log_licensed(false);
+    let o = output_of(
+        shipper(&["validate", "--config", cfg.to_str().unwrap()])
+            .env("CODER_AUDIT_SHIPPER__CODER__STREAMS", "audit,connection"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("the connection stream will be off")
+            && text(&o).contains("Premium feature"),
         "{}",
         text(&o)
     );

@@ -118,7 +118,11 @@ fn a_restart_between_connect_and_disconnect_still_ships_the_disconnect() {
         for (i, id) in ids.iter().enumerate() {
             let c = copies(&got, id);
             if i < 3 {
-                assert_eq!(c.len(), 2, "{id}: connect, then disconnect after the restart");
+                assert_eq!(
+                    c.len(),
+                    2,
+                    "{id}: connect, then disconnect after the restart"
+                );
                 assert!(has_disconnect(&c[1]));
             } else {
                 assert_eq!(c.len(), 1, "{id} is still open");

@@ -30,6 +30,23 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         "  coder: {} (token from {token}), page_size {}, poll every {:?}, overlap {:?}",
         config.coder.url, config.coder.page_size, config.coder.poll_interval, config.coder.overlap
     );
+    let streams: Vec<&str> = config.coder.streams.iter().map(|s| s.name()).collect();
+    println!(
+        "  streams: {}{}",
+        streams.join(", "),
+        if config
+            .coder
+            .streams
+            .contains(&crate::coder::Stream::Connection)
+        {
+            format!(
+                " (open sessions followed for {})",
+                humantime::format_duration(config.coder.session_horizon)
+            )
+        } else {
+            String::new()
+        }
+    );
     match config.checkpoint.store {
         StoreKind::File => println!(
             "  checkpoints: file store in {}",
@@ -111,12 +128,31 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             .audit_page("", 0, 1)
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>(connected.coder_version)
+        // The connection log is optional: a Coder without it runs the audit stream alone.
+        let connections = if config
+            .coder
+            .streams
+            .contains(&crate::coder::Stream::Connection)
+        {
+            match connected.client.connection_log_available().await {
+                Ok(Ok(())) => Some("the token reads the connection log".to_owned()),
+                Ok(Err(why)) => Some(format!("the connection stream will be off: {why}")),
+                Err(e) => return Err(e.to_string()),
+            }
+        } else {
+            None
+        };
+        Ok::<_, String>((connected.coder_version, connections))
     })
     .await
     .unwrap_or_else(|_| Err(format!("no answer within {REACH:?}")));
     match coder {
-        Ok(version) => println!("  coder: reachable ({version}), the token reads the audit log"),
+        Ok((version, connections)) => {
+            println!("  coder: reachable ({version}), the token reads the audit log");
+            if let Some(c) = connections {
+                println!("  coder: {c}");
+            }
+        }
         Err(e) => {
             println!("  coder: NOT reachable: {e}");
             failed.push("coder".to_owned());
