@@ -420,3 +420,103 @@ fn connection_events_reach_every_sink_in_every_format() {
         "duplicates in a healthy run: {report:?}"
     );
 }
+
+#[test]
+fn losing_the_license_while_running_turns_the_connection_stream_off_once() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let _in_runtime = rt.enter();
+    let session = sim.open_session(Utc::now() - TimeDelta::minutes(5));
+    sim.backlog(20, Duration::from_secs(600), Utc::now());
+    let dir = tempfile::tempdir().unwrap();
+    // Two sinks: two connection streams, one warning.
+    let cfg = config(dir.path(), &sim, r#"["audit", "connection"]"#);
+    let text = std::fs::read_to_string(&cfg).unwrap()
+        + &format!(
+            "\n[sinks.copy]\ntype = \"file\"\npath = \"{}\"\n",
+            dir.path().join("copy.ndjson").display()
+        );
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = spawn_run(&cfg);
+    let out = dir.path().join("copy.ndjson");
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            delivered::file(&out).contains(&session)
+        }),
+        "{}",
+        run_log(&cfg)
+    );
+    sim.set_connection_log_licensed(false);
+    let later = sim.insert_at(Utc::now());
+    let shipped = wait_until(Duration::from_secs(30), || {
+        delivered::file(&out).contains(&later)
+            && run_log(&cfg).contains("Coder stopped serving /api/v2/connectionlog")
+    });
+    // The audit streams are ready; the connection streams are no longer judged.
+    let addr = scrape::metrics_address(&cfg).unwrap();
+    let ready = wait_until(Duration::from_secs(10), || {
+        scrape::http_status(&addr, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    let running = child.try_wait().unwrap().is_none();
+    let status = stop_gracefully(&mut child);
+    let log = run_log(&cfg);
+    assert!(shipped && running, "{log}");
+    assert!(ready, "{log}");
+    assert!(
+        status.success(),
+        "a stream turned off is no failure: {status}\n{log}"
+    );
+    assert_eq!(
+        log.matches("the connection stream is off").count(),
+        1,
+        "one line for both sinks:\n{log}"
+    );
+    assert!(log.contains("Premium feature"), "{log}");
+}
+
+#[test]
+fn a_backfill_ships_the_connections_of_its_range_too() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let end = Utc::now() - TimeDelta::hours(1);
+    sim.connection_backlog(60, 4, Duration::from_secs(2 * 86_400), end);
+    sim.backlog(30, Duration::from_secs(2 * 86_400), end);
+    let connections: HashSet<String> = sim
+        .connections_inserted()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let audit: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, r#"["audit", "connection"]"#);
+    let from = (end - TimeDelta::days(3))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let to = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args([
+                "backfill",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--from",
+                &from,
+                "--to",
+                &to,
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    let text = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{text}");
+    let out = dir.path().join("archive.ndjson");
+    let (got, duplicates) = delivered::distinct(&delivered::file(&out));
+    let want: HashSet<String> = connections.union(&audit).cloned().collect();
+    assert_eq!(got, want, "{text}");
+    assert_eq!(duplicates, 0);
+    // Run again: the range is done for both streams, nothing is sent twice.
+    let before = delivered::file(&out).len();
+    assert!(run().status.success());
+    assert_eq!(delivered::file(&out).len(), before);
+}

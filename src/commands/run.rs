@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::checkpoint::{CheckpointKey, CheckpointStore, PostgresStore};
-use crate::coder::{Stream, TailError};
+use crate::coder::{CoderError, Stream, TailError};
 use crate::config::{Config, StoreKind};
 use crate::ops::server::Server;
 use crate::pipeline::{StreamEnd, StreamStats, initial_cursor, run_stream};
@@ -274,8 +274,31 @@ async fn run_streams(
         }
     }
     let mut failed = Vec::new();
+    let mut connection_log_gone = false;
     while let Some(joined) = tasks.join_next().await {
         match joined {
+            // Coder took the connection log away while running (the license lapsed, the
+            // token lost its role): that stream is off, as at start, and the rest runs on.
+            Ok(((name, Stream::Connection), Err(TailError::Coder(e))))
+                if matches!(
+                    e,
+                    CoderError::Forbidden { .. } | CoderError::NotFound { .. }
+                ) =>
+            {
+                exposed.unregister(&name, Stream::Connection);
+                if !std::mem::replace(&mut connection_log_gone, true) {
+                    crate::ops::metrics::connection_log_available(false);
+                    let why = match &e {
+                        CoderError::Forbidden { message, .. } => format!("403: {message}"),
+                        _ => "404: the route is gone".to_owned(),
+                    };
+                    tracing::warn!(
+                        "Coder stopped serving /api/v2/connectionlog ({why}): the connection \
+                         stream is off until the next start or reload, its checkpoints are kept; \
+                         the other streams run on"
+                    );
+                }
+            }
             Ok((id, Ok(StreamEnd::Stopped | StreamEnd::Finished))) => {
                 let c = counters.get(&id).cloned().unwrap_or_default();
                 let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);

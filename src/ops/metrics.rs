@@ -173,6 +173,14 @@ impl Streams {
             .insert((sink.to_owned(), stream), (sink_type, stats));
     }
 
+    /// Forget one stream (it was turned off): it is no longer exposed or judged ready.
+    pub fn unregister(&self, sink: &str, stream: Stream) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(sink.to_owned(), stream));
+    }
+
     /// Forget every stream (a reload registers the new set).
     pub fn clear(&self) {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
