@@ -15,9 +15,10 @@ pub async fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<
         println!("no checkpoints in {}", config.checkpoint.dir.display());
         return Ok(());
     }
+    // OPEN: connection sessions waiting for their disconnect.
     println!(
-        "{:<40} {:<16} {:<32} {:>6}  UPDATED",
-        "NAMESPACE", "SINK", "POSITION", "SEEN"
+        "{:<40} {:<11} {:<16} {:<32} {:>6} {:>5}  UPDATED",
+        "NAMESPACE", "STREAM", "SINK", "POSITION", "SEEN", "OPEN"
     );
     for c in checkpoints {
         let partial = c
@@ -32,11 +33,13 @@ pub async fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<
             })
             .unwrap_or_default();
         println!(
-            "{:<40} {:<16} {:<32} {:>6}  {}{partial}",
+            "{:<40} {:<11} {:<16} {:<32} {:>6} {:>5}  {}{partial}",
             c.namespace,
+            c.stream,
             c.sink,
             c.cursor.position.to_rfc3339(),
             c.cursor.seen.len(),
+            c.cursor.sessions.len(),
             c.updated_at.to_rfc3339()
         );
     }
