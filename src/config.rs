@@ -107,6 +107,9 @@ pub struct CoderConfig {
     /// again for its disconnect (an agent that dies never reports one).
     #[serde(default = "defaults::session_horizon", with = "humantime_serde")]
     pub session_horizon: Duration,
+    /// Connection log: how often each stream asks Coder which open sessions ended.
+    #[serde(default = "defaults::session_poll_interval", with = "humantime_serde")]
+    pub session_poll_interval: Duration,
 }
 
 /// A list of streams, or the same as one comma-separated string: what an environment
@@ -172,6 +175,9 @@ mod defaults {
     }
     pub fn session_horizon() -> Duration {
         Duration::from_secs(7 * 86_400)
+    }
+    pub fn session_poll_interval() -> Duration {
+        Duration::from_secs(10)
     }
     pub fn postgres_schema() -> String {
         "coder_audit_shipper".into()
@@ -1158,6 +1164,7 @@ path = "/tmp/audit.ndjson"
         assert_eq!(c.coder.start_at, StartAt::Now);
         assert_eq!(c.coder.streams, [crate::coder::Stream::Audit]);
         assert_eq!(c.coder.session_horizon, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.coder.session_poll_interval, Duration::from_secs(10));
         assert!(matches!(c.sinks["archive"], SinkConfig::File(ref f) if f.format == Format::Raw));
     }
 

@@ -172,18 +172,23 @@ fn config(dir: &Path, sim: &SimHandle, streams: &str) -> std::path::PathBuf {
             dir.join("archive.ndjson").display()
         ),
     )
-    .tap_streams(streams)
+    .with_streams(streams)
 }
 
-trait TapStreams {
-    fn tap_streams(self, streams: &str) -> Self;
+trait WithStreams {
+    fn with_streams(self, streams: &str) -> Self;
 }
 
-impl TapStreams for std::path::PathBuf {
-    /// Put `streams = …` into the `[coder]` table of the config at this path.
-    fn tap_streams(self, streams: &str) -> Self {
+impl WithStreams for std::path::PathBuf {
+    /// Put `streams = …` into the `[coder]` table of the config at this path, with open
+    /// sessions looked at every second.
+    fn with_streams(self, streams: &str) -> Self {
         let text = std::fs::read_to_string(&self).unwrap();
-        let text = text.replacen("[coder]\n", &format!("[coder]\nstreams = {streams}\n"), 1);
+        let text = text.replacen(
+            "[coder]\n",
+            &format!("[coder]\nstreams = {streams}\nsession_poll_interval = \"1s\"\n"),
+            1,
+        );
         std::fs::write(&self, text).unwrap();
         self
     }
@@ -345,7 +350,7 @@ fn connection_events_reach_every_sink_in_every_format() {
     ]
     .concat();
     let cfg = common::shipper_config(dir.path(), &sim.url(), 100, &sinks)
-        .tap_streams(r#"["connection"]"#);
+        .with_streams(r#"["connection"]"#);
     let mut child = common::s3::run_command(&cfg, &s3_env).spawn().unwrap();
 
     let normalized_ids = |which: &str| -> Vec<String> {

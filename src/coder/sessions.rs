@@ -42,6 +42,7 @@ pub(super) fn first_sight(
     event: &mut Event,
     cursor: &mut Cursor,
     horizon_start: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> bool {
     let Entry::Connection(c) = &mut event.entry else {
         return true;
@@ -50,12 +51,20 @@ pub(super) fn first_sight(
         c.phase = Phase::ConnectAndDisconnect;
         return true;
     }
-    let Some(connection_id) = c.log.connection_id() else {
-        return true; // a web connection: one moment only
+    // A web connection has one moment only. A session is looked up again by its
+    // `connection_id`, which Coder's filter takes only as a UUID (anything else is a 400).
+    let Some(connection_id) = c
+        .log
+        .connection_id()
+        .filter(|id| uuid::Uuid::try_parse(id).is_ok())
+    else {
+        return true;
     };
-    let Some(connect_time) = event.time.filter(|t| *t >= horizon_start) else {
+    // A row whose time does not parse is still followed, from now.
+    let connect_time = event.time.unwrap_or(now);
+    if connect_time < horizon_start {
         return false;
-    };
+    }
     cursor.sessions.insert(
         event.key.clone(),
         OpenSession {
@@ -173,4 +182,64 @@ pub(super) async fn sweep<O: Outlet>(
         outlet.commit(cursor).await?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coder::{EntryKey, parse_stream_page};
+
+    fn event(row: &str) -> Event {
+        let page = format!(r#"{{"connection_logs":[{row}]}}"#);
+        parse_stream_page(Stream::Connection, page.into())
+            .unwrap()
+            .events
+            .remove(0)
+    }
+
+    fn phase(e: &Event) -> Phase {
+        match &e.entry {
+            Entry::Connection(c) => c.phase,
+            Entry::Audit(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn first_sight_remembers_only_open_sessions_it_can_look_up_again() {
+        let now = Utc::now();
+        let horizon_start = now - TimeDelta::days(7);
+        let mut cursor = Cursor::starting_at(now, None);
+        let t = (now - TimeDelta::hours(1)).to_rfc3339();
+        let cid = "026c8c11-fc5c-4df8-a286-5fe6d7f54f98";
+
+        let mut open = event(&format!(
+            r#"{{"id":"a","connect_time":"{t}","type":"ssh","ssh_info":{{"connection_id":"{cid}"}}}}"#
+        ));
+        assert!(first_sight(&mut open, &mut cursor, horizon_start, now));
+        assert_eq!(phase(&open), Phase::Connect);
+        assert_eq!(cursor.sessions[&EntryKey::from_id("a")].connection_id, cid);
+
+        let mut closed = event(&format!(
+            r#"{{"id":"b","connect_time":"{t}","type":"ssh","ssh_info":{{"connection_id":"{cid}","disconnect_time":"{t}"}}}}"#
+        ));
+        assert!(first_sight(&mut closed, &mut cursor, horizon_start, now));
+        assert_eq!(phase(&closed), Phase::ConnectAndDisconnect);
+
+        // Coder would answer 400 to `connection_id:not-a-uuid`: shipped, not followed.
+        let mut odd = event(&format!(
+            r#"{{"id":"c","connect_time":"{t}","type":"ssh","ssh_info":{{"connection_id":"not-a-uuid"}}}}"#
+        ));
+        assert!(first_sight(&mut odd, &mut cursor, horizon_start, now));
+        let mut web = event(&format!(
+            r#"{{"id":"d","connect_time":"{t}","type":"workspace_app","web_info":{{"status_code":200}}}}"#
+        ));
+        assert!(first_sight(&mut web, &mut cursor, horizon_start, now));
+
+        let old = (now - TimeDelta::days(8)).to_rfc3339();
+        let mut stale = event(&format!(
+            r#"{{"id":"e","connect_time":"{old}","type":"ssh","ssh_info":{{"connection_id":"{cid}"}}}}"#
+        ));
+        assert!(!first_sight(&mut stale, &mut cursor, horizon_start, now));
+        assert_eq!(cursor.sessions.len(), 1, "{:?}", cursor.sessions);
+    }
 }

@@ -57,6 +57,9 @@ pub struct TailerOptions {
     /// Connection log: how long after its connect an open session is still looked at
     /// again for its disconnect.
     pub session_horizon: TimeDelta,
+    /// Connection log: how often the open sessions are looked at again (at most once per
+    /// scan). Each look is a request to Coder, and every sink's stream makes its own.
+    pub session_poll_interval: std::time::Duration,
 }
 
 /// What one [`Tailer::step`] did.
@@ -88,6 +91,8 @@ pub struct Tailer {
     client: Arc<CoderClient>,
     options: TailerOptions,
     cursor: Cursor,
+    /// When the open sessions were last looked at again.
+    last_sweep: Option<std::time::Instant>,
 }
 
 impl Tailer {
@@ -96,6 +101,7 @@ impl Tailer {
             client,
             options,
             cursor,
+            last_sweep: None,
         }
     }
 
@@ -249,7 +255,7 @@ impl Tailer {
                 }
                 fresh_keys.insert(event.key.clone());
                 let mut event = event;
-                if !first_sight(&mut event, &mut self.cursor, horizon_start) {
+                if !first_sight(&mut event, &mut self.cursor, horizon_start, now) {
                     untracked += 1;
                 }
                 fresh.push((event, t));
@@ -311,7 +317,11 @@ impl Tailer {
                 "open connection sessions older than coder.session_horizon shipped as connects only"
             );
         }
-        if stream == Stream::Connection {
+        let sweep_due = self
+            .last_sweep
+            .is_none_or(|at| at.elapsed() >= self.options.session_poll_interval);
+        if stream == Stream::Connection && sweep_due {
+            self.last_sweep = Some(std::time::Instant::now());
             let swept = sessions::sweep(
                 &self.client,
                 &mut self.cursor,

@@ -101,6 +101,7 @@ impl<'a> Streams<'a> {
                 end,
                 stream,
                 session_horizon: self.session_horizon,
+                session_poll_interval: self.config.coder.session_poll_interval,
             },
             cursor,
         )

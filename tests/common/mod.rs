@@ -89,6 +89,8 @@ impl Harness {
                 end: self.end,
                 stream: self.stream,
                 session_horizon: self.session_horizon,
+                // Every scan: the tests step the tailer themselves.
+                session_poll_interval: Duration::ZERO,
             },
             cursor,
         );
