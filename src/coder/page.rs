@@ -42,6 +42,17 @@ impl Event {
         }
     }
 
+    /// When the moment this event reports happened: the entry's time, or for the end of a
+    /// session its disconnect time (a sink partitions and stamps records by it).
+    pub fn moment_time(&self) -> Option<DateTime<Utc>> {
+        match &self.entry {
+            Entry::Connection(c) if c.phase == Phase::Disconnect => {
+                c.log.disconnect_time().or(self.time)
+            }
+            _ => self.time,
+        }
+    }
+
     /// What the record is about, for routing (Kafka topic templates, the syslog
     /// structured data): the audit `resource_type`, or the connection `type`.
     pub fn resource_type(&self) -> Option<&str> {

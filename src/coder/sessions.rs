@@ -3,8 +3,9 @@
 //! An SSH-like session (ssh, vscode, jetbrains, reconnecting_pty) is one row, written when
 //! it opens and updated in place when it ends (`ssh_info.disconnect_time`, reason, exit
 //! code). The tailer ships the connect when it first reads a row; a row still open then
-//! is remembered in the cursor ([`OpenSession`]) and looked at again after each scan until
-//! its disconnect shows, which is shipped as a second event. The cursor is checkpointed
+//! is remembered in the cursor ([`OpenSession`]) and looked at again (every
+//! `session_poll_interval`, after a scan) until its disconnect shows, which is shipped as a
+//! second event. The cursor is checkpointed
 //! only after that delivery, so a restart between the two moments still ships the second.
 //!
 //! Re-reading is kept cheap: one query lists the sessions still open

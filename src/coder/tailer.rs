@@ -1,6 +1,7 @@
-//! The tailer: walks Coder's audit log window by window and hands new entries to an
-//! [`Outlet`] (one sink's delivery and checkpoint), moving the cursor only after the outlet
-//! has confirmed delivery.
+//! The tailer: walks Coder's audit log (or its connection log, [`Stream`]) window by window
+//! and hands new entries to an [`Outlet`] (one sink's delivery and checkpoint), moving the
+//! cursor only after the outlet has confirmed delivery. Connection sessions still open when
+//! first read are followed to their disconnect by [`super::sessions`].
 //!
 //! Each scan reads newest first, page by page, until it passes the window's lower bound.
 //! Offsets are not stable (rows inserted while paging push rows down; the 90-day connection

@@ -26,7 +26,7 @@ impl Encoder {
                     .iter()
                     .map(|e| Record {
                         id: e.record_id(),
-                        time_micros: e.time.map(|t| t.timestamp_micros()),
+                        time_micros: e.moment_time().map(|t| t.timestamp_micros()),
                         resource_type: e.resource_type().map(str::to_owned),
                         action: e.action().map(str::to_owned),
                         payload: e.raw.clone(),

@@ -3,10 +3,17 @@
 //! Durability rule: a batch is `Delivered` only after `write_all` + `sync_data`. A write
 //! that fails part-way (a full disk) is cut back to the length the file had before the
 //! batch, so a retry never leaves a torn line in the middle of the file.
+//!
+//! Every sink instance writing to one path in this process shares one [`Writer`]: a sink
+//! gets one instance per stream (the audit log and the connection log), and two writers
+//! with their own idea of the file's length would cut each other's lines when undoing a
+//! failed write, and rotate the file twice.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use async_trait::async_trait;
 use sink_core::{Batch, Delivery, Sink};
@@ -23,21 +30,44 @@ pub struct FileSinkConfig {
 pub struct FileSink {
     name: String,
     config: FileSinkConfig,
-    /// The open file and its length; taken out while a blocking write runs.
-    state: Option<Open>,
+    writer: Writer,
 }
+
+/// The open file and its length, shared by every sink of this process on the same path;
+/// the lock is held for a whole batch, so batches never interleave.
+type Writer = Arc<Mutex<Option<Open>>>;
+
+/// Every path a writer of this process has open.
+type Writers = Mutex<HashMap<PathBuf, Weak<Mutex<Option<Open>>>>>;
 
 struct Open {
     file: File,
     len: u64,
 }
 
+/// The writer of `path`: the one already open in this process, or a new one.
+fn writer_for(path: &Path) -> Writer {
+    static WRITERS: OnceLock<Writers> = OnceLock::new();
+    let mut writers = WRITERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    writers.retain(|_, w| w.strong_count() > 0);
+    if let Some(w) = writers.get(path).and_then(Weak::upgrade) {
+        return w;
+    }
+    let w: Writer = Arc::new(Mutex::new(None));
+    writers.insert(path.to_owned(), Arc::downgrade(&w));
+    w
+}
+
 impl FileSink {
     pub fn new(name: impl Into<String>, config: FileSinkConfig) -> Self {
+        let writer = writer_for(&config.path);
         Self {
             name: name.into(),
             config,
-            state: None,
+            writer,
         }
     }
 
@@ -55,28 +85,38 @@ impl Sink for FileSink {
     async fn deliver(&mut self, batch: &Batch) -> Delivery {
         let chunk = crate::ndjson(batch);
         let config = self.config.clone();
-        let state = self.state.take();
-        let joined = tokio::task::spawn_blocking(move || write_batch(&config, state, &chunk)).await;
+        let writer = self.writer.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut state = writer.lock().unwrap_or_else(|e| e.into_inner());
+            let (open, written) = write_batch(&config, state.take(), &chunk);
+            *state = open;
+            written
+        })
+        .await;
         match joined {
-            Ok((state, Ok(()))) => {
-                self.state = state;
-                Delivery::Delivered
-            }
-            Ok((state, Err(e))) => {
-                self.state = state;
-                Delivery::retry(format!("writing {}: {e}", self.config.path.display()))
-            }
+            Ok(Ok(())) => Delivery::Delivered,
+            Ok(Err(e)) => Delivery::retry(format!("writing {}: {e}", self.config.path.display())),
             Err(e) => Delivery::retry(format!("file writer task failed: {e}")),
         }
     }
 
     async fn close(&mut self) -> Result<(), String> {
-        if let Some(open) = self.state.take() {
-            open.file
-                .sync_all()
-                .map_err(|e| format!("syncing {}: {e}", self.config.path.display()))?;
+        // Synced, and left open for any other sink on the same path; the file closes when
+        // the last of them is dropped.
+        let writer = self.writer.clone();
+        let synced = tokio::task::spawn_blocking(move || {
+            let state = writer.lock().unwrap_or_else(|e| e.into_inner());
+            match state.as_ref() {
+                Some(open) => open.file.sync_all(),
+                None => Ok(()),
+            }
+        })
+        .await;
+        match synced {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("syncing {}: {e}", self.config.path.display())),
+            Err(e) => Err(format!("file writer task failed: {e}")),
         }
-        Ok(())
     }
 }
 
@@ -276,6 +316,37 @@ mod tests {
         assert_eq!(s.deliver(&batch(&["b"])).await, Delivery::Delivered);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
+    }
+
+    #[tokio::test]
+    async fn two_sinks_on_one_path_share_its_length_and_its_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        // The audit and the connection stream of one sink: each batch 11 bytes, two per file.
+        let mut audit = sink(dir.path(), Some(22));
+        let mut connections = sink(dir.path(), Some(22));
+        for (i, id) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            let s = if i % 2 == 0 {
+                &mut audit
+            } else {
+                &mut connections
+            };
+            assert_eq!(s.deliver(&batch(&[id])).await, Delivery::Delivered);
+        }
+        let read = |suffix: &str| {
+            std::fs::read_to_string(dir.path().join(format!("sub/audit.ndjson{suffix}")))
+                .unwrap_or_default()
+        };
+        // One writer: rotated once per two batches, nothing lost or cut.
+        assert_eq!(read(""), "{\"id\":\"e\"}\n");
+        assert_eq!(read(".1"), "{\"id\":\"c\"}\n{\"id\":\"d\"}\n");
+        assert_eq!(read(".2"), "{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
+        audit.close().await.unwrap();
+        assert_eq!(
+            connections.deliver(&batch(&["f"])).await,
+            Delivery::Delivered,
+            "closing one leaves the other writing"
+        );
+        assert_eq!(read(""), "{\"id\":\"e\"}\n{\"id\":\"f\"}\n");
     }
 
     #[tokio::test]

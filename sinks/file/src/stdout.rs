@@ -1,4 +1,7 @@
 //! Standard output: the debugging tap and the pipe-to-anything sink.
+//!
+//! Every stdout sink of the process (one per stream) writes a whole batch under one lock:
+//! tokio splits a large write, and two sinks' lines must never interleave.
 
 use async_trait::async_trait;
 use sink_core::{Batch, Delivery, Sink};
@@ -25,7 +28,9 @@ impl Sink for StdoutSink {
     }
 
     async fn deliver(&mut self, batch: &Batch) -> Delivery {
+        static STDOUT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let chunk = crate::ndjson(batch);
+        let _whole_batch = STDOUT.lock().await;
         match self.out.write_all(&chunk).await {
             Ok(()) => match self.out.flush().await {
                 Ok(()) => Delivery::Delivered,
