@@ -66,7 +66,7 @@ enum Kind {
 
 /// How the connection went, for the outcome fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Result {
+enum Verdict {
     Success,
     /// Coder refused a web connection (4xx/5xx).
     Refused,
@@ -84,7 +84,7 @@ pub struct ConnectionFacts<'a> {
     disconnect_time: Option<DateTime<FixedOffset>>,
     ip: Option<IpAddr>,
     user: Option<&'a User>,
-    result: Result,
+    verdict: Verdict,
     /// The event's own id (the row id, or the row id with `:disconnect`).
     event_id: Option<String>,
 }
@@ -105,16 +105,16 @@ impl<'a> ConnectionFacts<'a> {
         let parse = |t: Option<&str>| t.and_then(|t| DateTime::parse_from_rfc3339(t).ok());
         let ssh = log.ssh_info.as_ref();
         let status = log.web_info.as_ref().and_then(|w| w.status_code);
-        let result = match (kind, moment) {
-            (Kind::Session, Moment::Connect) => Result::Success,
+        let verdict = match (kind, moment) {
+            (Kind::Session, Moment::Connect) => Verdict::Success,
             (Kind::Session, Moment::Disconnect) => match ssh.and_then(|s| s.exit_code) {
-                Some(0) => Result::Success,
-                _ => Result::Unknown,
+                Some(0) => Verdict::Success,
+                _ => Verdict::Unknown,
             },
             (Kind::Web, _) => match status {
-                Some(101 | 200..=399) => Result::Success,
-                Some(400..=599) => Result::Refused,
-                _ => Result::Unknown,
+                Some(101 | 200..=399) => Verdict::Success,
+                Some(400..=599) => Verdict::Refused,
+                _ => Verdict::Unknown,
             },
         };
         let event_id = non_empty(log.id.as_deref()).map(|id| match moment {
@@ -130,7 +130,7 @@ impl<'a> ConnectionFacts<'a> {
             disconnect_time: parse(ssh.and_then(|s| s.disconnect_time.as_deref())),
             ip: non_empty(log.ip.as_deref()).and_then(parse_ip),
             user: log.user(),
-            result,
+            verdict,
             event_id,
         }
     }
@@ -268,7 +268,7 @@ impl<'a> ConnectionFacts<'a> {
                     .slug_or_port()
                     .map(|s| format!("{ty} {s}"))
                     .unwrap_or_else(|| ty.to_owned());
-                let verb = if self.result == Result::Refused {
+                let verb = if self.verdict == Verdict::Refused {
                     "was refused"
                 } else {
                     "opened"
@@ -283,19 +283,27 @@ impl<'a> ConnectionFacts<'a> {
     }
 
     fn severity_id(&self) -> u32 {
-        if self.result == Result::Refused { 2 } else { 1 }
+        if self.verdict == Verdict::Refused {
+            2
+        } else {
+            1
+        }
     }
 
     /// The severity on CEF and LEEF's 0–10 scale (as [`super::severity_0_to_10`]).
     fn severity_0_to_10(&self) -> u32 {
-        if self.result == Result::Refused { 3 } else { 1 }
+        if self.verdict == Verdict::Refused {
+            3
+        } else {
+            1
+        }
     }
 
     fn outcome(&self) -> Option<&'static str> {
-        match self.result {
-            Result::Success => Some("success"),
-            Result::Refused => Some("failure"),
-            Result::Unknown => None,
+        match self.verdict {
+            Verdict::Success => Some("success"),
+            Verdict::Refused => Some("failure"),
+            Verdict::Unknown => None,
         }
     }
 }
@@ -307,10 +315,10 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// The ECS document of one moment.
 pub fn ecs_document(f: &ConnectionFacts<'_>, enrich: &Enrichment, read_at: DateTime<Utc>) -> Value {
-    let (category, kind_type): (&[&str], &[&str]) = match (f.kind, f.moment, f.result) {
+    let (category, kind_type): (&[&str], &[&str]) = match (f.kind, f.moment, f.verdict) {
         (Kind::Session, Moment::Connect, _) => (&["network", "session"], &["start"]),
         (Kind::Session, Moment::Disconnect, _) => (&["network", "session"], &["end"]),
-        (Kind::Web, _, Result::Refused) => (&["network"], &["denied"]),
+        (Kind::Web, _, Verdict::Refused) => (&["network"], &["denied"]),
         (Kind::Web, _, _) => (&["network"], &["access"]),
     };
     let (org_id, org_name) = f.organization();
@@ -426,16 +434,16 @@ pub fn ocsf_event(
         Kind::Session => (4007, "SSH Activity"),
         Kind::Web => (4001, "Network Activity"),
     };
-    let (activity_id, activity_name) = match (f.moment, f.result) {
+    let (activity_id, activity_name) = match (f.moment, f.verdict) {
         (Moment::Disconnect, _) => (2, "Close"),
-        (Moment::Connect, Result::Refused) => (5, "Refuse"),
+        (Moment::Connect, Verdict::Refused) => (5, "Refuse"),
         (Moment::Connect, _) => (1, "Open"),
     };
-    let (status_id, status) = match (f.result, f.moment) {
-        (Result::Success, _) => (1, "Success"),
-        (Result::Refused, _) => (2, "Failure"),
-        (Result::Unknown, Moment::Disconnect) if f.exit_code().is_some() => (99, "Other"),
-        (Result::Unknown, _) => (0, "Unknown"),
+    let (status_id, status) = match (f.verdict, f.moment) {
+        (Verdict::Success, _) => (1, "Success"),
+        (Verdict::Refused, _) => (2, "Failure"),
+        (Verdict::Unknown, Moment::Disconnect) if f.exit_code().is_some() => (99, "Other"),
+        (Verdict::Unknown, _) => (0, "Unknown"),
     };
     let severity_id = f.severity_id();
     let (org_id, org_name) = f.organization();

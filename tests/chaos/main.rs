@@ -9,7 +9,8 @@
 //! * `coder_faults`: 429 storms, 5xx, bad bodies, hangs, 401/403/404, TLS, DNS;
 //! * `local_faults`: a full and a read-only checkpoint directory, a corrupt checkpoint;
 //! * `failover`: two replicas on the postgres store, the leader killed, the fence;
-//! * `hostile`: a 200 MB page, deep diffs, delimiters and control characters, secrets.
+//! * `hostile`: a 200 MB page, deep diffs, delimiters and control characters, secrets;
+//! * `sessions`: 10 × SIGKILL while connection sessions open and close.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -29,6 +30,7 @@ mod local_faults;
 ))]
 mod outages;
 mod report;
+mod sessions;
 
 /// Scenarios that stop a shared peer run alone; the others share the peers.
 pub static PEERS: std::sync::RwLock<()> = std::sync::RwLock::new(());
