@@ -1,8 +1,9 @@
 //! Normalization edge cases (schemas/NOTES.md §5.4 and issue 3), each asserting the exact
 //! fields it is about, and golden files a reviewer can read side by side with their input:
 //! `tests/golden/<name>.input.json` → `<name>.ecs.json`, `<name>.ocsf-1.8.0.json`,
-//! `<name>.ocsf-1.1.0.json`. `UPDATE_GOLDENS=1 cargo test --test normalize` rewrites them;
-//! review the diff before committing.
+//! `<name>.ocsf-1.1.0.json`; connection-log events likewise in `tests/golden/connection/`
+//! (a row and the moment reported). `UPDATE_GOLDENS=1 cargo test --test normalize` rewrites
+//! them; review the diff before committing.
 
 #[path = "common/entries.rs"]
 mod entries;
@@ -10,7 +11,7 @@ mod entries;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use coder_audit_shipper::coder::{AuditEntry, parse_page};
+use coder_audit_shipper::coder::{AuditEntry, ConnectionEvent, ConnectionLog, Phase, parse_page};
 use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
 use coder_audit_shipper::pipeline::Encoder;
 use serde_json::{Value, json};
@@ -387,17 +388,17 @@ fn enrichment_reaches_both_schemas() {
     assert_eq!(ocsf["metadata"]["product"]["version"], "v2.24.1");
 }
 
-#[test]
-fn goldens() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+/// The golden files of `dir`: each `<name>.input.json` against `<name>.<target>.json` for
+/// ECS and both OCSF versions, as `normalize` makes them; the mismatches.
+fn check_goldens(dir: &Path, count: usize, normalize: impl Fn(Target, &Value) -> Vec<Value>) {
     let update = std::env::var_os("UPDATE_GOLDENS").is_some();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|f| f.ok()?.file_name().into_string().ok())
         .filter_map(|n| n.strip_suffix(".input.json").map(str::to_owned))
         .collect();
     names.sort();
-    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names.len(), count, "{names:?}");
     let mut mismatches = Vec::new();
     for name in names {
         let input: Value =
@@ -433,4 +434,32 @@ fn goldens() {
         "golden mismatches (UPDATE_GOLDENS=1 rewrites):\n{}",
         mismatches.join("\n")
     );
+}
+
+#[test]
+fn connection_goldens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/connection");
+    check_goldens(&dir, 2, |target, input| {
+        let phase = match input["phase"].as_str() {
+            Some("connect") => Phase::Connect,
+            Some("disconnect") => Phase::Disconnect,
+            Some("connect_and_disconnect") => Phase::ConnectAndDisconnect,
+            other => panic!("phase {other:?}"),
+        };
+        let event = ConnectionEvent {
+            log: ConnectionLog::parse(&input["row"].to_string()),
+            phase,
+        };
+        Normalizer::new(target, entries::enrichment(), None)
+            .encode_connection(&event, read_at())
+            .into_iter()
+            .map(|(_, e)| serde_json::from_slice(&e.payload).unwrap())
+            .collect()
+    });
+}
+
+#[test]
+fn goldens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    check_goldens(&dir, 5, normalize);
 }
