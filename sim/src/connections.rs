@@ -22,7 +22,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde_json::{Value, json};
 
 use crate::ApiVersion;
-use crate::query::{QueryError, err, split_terms, split_unquoted, uuid as parse_uuid};
+use crate::query::{QueryError, err, terms, uuid as parse_uuid};
 use crate::store::html_escape;
 
 /// One row: its current JSON and the columns the filters read.
@@ -66,43 +66,17 @@ const KEYS: &[&str] = &[
 
 /// `searchquery.ConnectionLogs`.
 pub fn parse_query(q: &str) -> Result<ConnectionFilter, QueryError> {
-    let q = q.to_lowercase();
     let mut f = ConnectionFilter::default();
-    let mut seen: Vec<String> = Vec::new();
-    for token in split_terms(&q) {
-        if token.starts_with(':') || token.ends_with(':') {
-            return Err(err(
-                "q",
-                format!("Query element {token:?} cannot start or end with ':'"),
-            ));
-        }
-        let parts = split_unquoted(&token, ':');
-        let (key, value) = match parts.as_slice() {
-            // Bare words go to a "search" key that this query does not take.
-            [_] => {
-                return Err(err(
-                    "search",
-                    "Query param \"search\" is not a valid query param".into(),
-                ));
-            }
-            [k, v] => (k.as_str(), v.trim_matches('"').to_owned()),
-            _ => {
-                return Err(err(
-                    "q",
-                    format!("Query element {token:?} can only contain 1 ':'"),
-                ));
-            }
-        };
-        if !KEYS.contains(&key) {
-            return Err(err(key, format!("{key:?} is not a valid query param")));
-        }
-        if seen.iter().any(|k| k == key) {
-            return Err(err(
-                key,
-                format!("Query param {key:?} provided more than once"),
-            ));
-        }
-        seen.push(key.to_owned());
+    let terms = terms(q, KEYS)?;
+    // Bare words go to a "search" key that this query does not take.
+    if !terms.bare.is_empty() {
+        return Err(err(
+            "search",
+            "Query param \"search\" is not a valid query param".into(),
+        ));
+    }
+    for (key, value) in terms.pairs {
+        let key = key.as_str();
         match key {
             "connected_after" => f.connected_after = Some(time(key, &value)?),
             "connected_before" => f.connected_before = Some(time(key, &value)?),

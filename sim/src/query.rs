@@ -47,29 +47,61 @@ const KEYS: &[&str] = &[
 ];
 
 pub fn parse(q: &str) -> Result<Filter, QueryError> {
-    let q = q.to_lowercase();
     let mut filter = Filter::default();
-    let mut bare = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    let terms = terms(q, KEYS)?;
+    for (key, value) in terms.pairs {
+        apply(&mut filter, &key, value)?;
+    }
+    if !terms.bare.is_empty() {
+        if filter.resource_type.is_some() {
+            return Err(err(
+                "resource_type",
+                "Query param \"resource_type\" provided more than once".into(),
+            ));
+        }
+        filter.resource_type = Some(terms.bare.join(" "));
+    }
+    Ok(filter)
+}
+
+/// A search query split as `searchTerms` does, for any of Coder's searches.
+pub(crate) struct Terms {
+    /// `key:value` terms, in order; each key one of the search's own, and given once.
+    pub pairs: Vec<(String, String)>,
+    /// Words without a key (each search decides what they mean).
+    pub bare: Vec<String>,
+}
+
+/// Lower-case `q`, split it into terms outside double quotes, each term at its only colon
+/// outside quotes; refuse a key not in `keys` or given twice.
+pub(crate) fn terms(q: &str, keys: &[&str]) -> Result<Terms, QueryError> {
+    let q = q.to_lowercase();
+    let mut out = Terms {
+        pairs: Vec::new(),
+        bare: Vec::new(),
+    };
     for token in split_terms(&q) {
+        if token.starts_with(':') || token.ends_with(':') {
+            return Err(err(
+                "q",
+                format!("Query element {token:?} cannot start or end with ':'"),
+            ));
+        }
         let parts = split_unquoted(&token, ':');
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         match parts.as_slice() {
-            [word] => bare.push(word.trim_matches('"').to_owned()),
+            [word] => out.bare.push(word.trim_matches('"').to_owned()),
             [key, value] => {
-                let key = *key;
-                let value = value.trim_matches('"').to_owned();
-                if !KEYS.contains(&key) {
+                if !keys.contains(&key.as_str()) {
                     return Err(err(key, format!("{key:?} is not a valid query param")));
                 }
-                if seen.iter().any(|k| k == key) {
+                if out.pairs.iter().any(|(k, _)| k == key) {
                     return Err(err(
                         key,
                         format!("Query param {key:?} provided more than once"),
                     ));
                 }
-                seen.push(key.to_owned());
-                apply(&mut filter, key, value)?;
+                out.pairs
+                    .push((key.clone(), value.trim_matches('"').to_owned()));
             }
             _ => {
                 return Err(err(
@@ -79,16 +111,7 @@ pub fn parse(q: &str) -> Result<Filter, QueryError> {
             }
         }
     }
-    if !bare.is_empty() {
-        if filter.resource_type.is_some() {
-            return Err(err(
-                "resource_type",
-                "Query param \"resource_type\" provided more than once".into(),
-            ));
-        }
-        filter.resource_type = Some(bare.join(" "));
-    }
-    Ok(filter)
+    Ok(out)
 }
 
 fn apply(filter: &mut Filter, key: &str, value: String) -> Result<(), QueryError> {
@@ -140,7 +163,7 @@ pub(crate) fn err(field: &str, detail: String) -> QueryError {
 
 /// Split `s` at `delimiter` outside double quotes, dropping empty parts (Go's
 /// `strings.FieldsFunc` in `splitQueryParameterByDelimiter`): `key:"a:b"` is two parts.
-pub(crate) fn split_unquoted(s: &str, delimiter: char) -> Vec<String> {
+fn split_unquoted(s: &str, delimiter: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -163,7 +186,7 @@ pub(crate) fn split_unquoted(s: &str, delimiter: char) -> Vec<String> {
 }
 
 /// Split on spaces, except inside double quotes.
-pub(crate) fn split_terms(q: &str) -> Vec<String> {
+fn split_terms(q: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
