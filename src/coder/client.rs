@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::CoderError;
 use super::Stream;
 use super::error::{Retry, parse_retry_after};
-use super::page::{AuditPage, parse_stream_page};
+use super::page::{Page, parse_stream_page};
 use crate::secret::Secret;
 
 const TOKEN_HEADER: &str = "Coder-Session-Token";
@@ -174,7 +174,7 @@ impl CoderClient {
         q: &str,
         offset: u64,
         limit: u32,
-    ) -> Result<AuditPage, CoderError> {
+    ) -> Result<Page, CoderError> {
         self.page(Stream::Audit, q, offset, limit).await
     }
 
@@ -201,7 +201,7 @@ impl CoderClient {
         q: &str,
         offset: u64,
         limit: u32,
-    ) -> Result<AuditPage, CoderError> {
+    ) -> Result<Page, CoderError> {
         let params = [
             ("q", q.to_owned()),
             ("limit", limit.to_string()),

@@ -93,7 +93,7 @@ impl Event {
 /// A parsed page. `count` is kept for logs only: it is 0 on empty pages before v2.25 and
 /// capped at 2001 since v2.32, so the tailer never decides anything from it.
 #[derive(Debug)]
-pub struct AuditPage {
+pub struct Page {
     pub events: Vec<Event>,
     pub count: Option<i64>,
 }
@@ -110,7 +110,7 @@ struct Wire<'a> {
 }
 
 /// Parse an audit response body (see [`parse_stream_page`]).
-pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
+pub fn parse_page(body: Bytes) -> Result<Page, String> {
     parse_stream_page(Stream::Audit, body)
 }
 
@@ -118,7 +118,7 @@ pub fn parse_page(body: Bytes) -> Result<AuditPage, String> {
 /// page (not JSON, truncated, no `audit_logs` / `connection_logs`): then nothing in it can
 /// be trusted and the request is retried. A single odd entry inside a valid page never
 /// fails the page.
-pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<AuditPage, String> {
+pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<Page, String> {
     // Coder (Go) never sends invalid UTF-8, but a proxy or a broken replica might. Waiting
     // would stall the stream on that page for ever; the bytes that are not UTF-8 become
     // U+FFFD instead (what Go's encoder does), with a warning, and the page goes through.
@@ -140,7 +140,7 @@ pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<AuditPage, Strin
     };
     let Some(entries) = list else {
         if text.contains(&format!("\"{}\"", stream.list_field())) {
-            return Ok(AuditPage {
+            return Ok(Page {
                 events: Vec::new(),
                 count: wire.count,
             });
@@ -187,7 +187,7 @@ pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<AuditPage, Strin
             }
         })
         .collect();
-    Ok(AuditPage {
+    Ok(Page {
         events,
         count: wire.count,
     })
