@@ -2,9 +2,9 @@
 //!
 //! Names follow Vector's `component_*` style: every series carries `component_kind`
 //! (`source` for Coder, `sink`) and `component_id` (`coder`, or the sink's name), and
-//! sinks add `component_type` (the config's `type`) and `stream` (`audit`, `connection`). Label values are names from the
-//! config and fixed words, never a URL, a token or an audit field, so nothing secret or
-//! unbounded can reach a series.
+//! sinks add `component_type` (the config's `type`) and `stream` (`audit`, `connection`).
+//! Label values are names from the config and fixed words, never a URL, a token or an
+//! audit field, so nothing secret or unbounded can reach a series.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
