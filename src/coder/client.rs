@@ -169,12 +169,7 @@ impl CoderClient {
 
     /// One page of `GET /api/v2/audit?q=…&limit=…&offset=…`, retried until it is a valid
     /// page or a non-retriable error.
-    pub async fn audit_page(
-        &self,
-        q: &str,
-        offset: u64,
-        limit: u32,
-    ) -> Result<Page, CoderError> {
+    pub async fn audit_page(&self, q: &str, offset: u64, limit: u32) -> Result<Page, CoderError> {
         self.page(Stream::Audit, q, offset, limit).await
     }
 

@@ -17,7 +17,7 @@ pub use connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, S
 pub use cursor::{Cursor, EntryKey, OpenSession, Partial, SeenEntry, SessionRecord};
 pub use entry::{AuditEntry, Organization, User};
 pub use error::CoderError;
-pub use page::{Page, Entry, Event, parse_page, parse_stream_page};
+pub use page::{Entry, Event, Page, parse_page, parse_stream_page};
 pub use sessions::SweepReport;
 pub use stream::Stream;
 pub use tailer::{Outlet, StepReport, TailError, Tailer, TailerOptions};
