@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -255,175 +255,181 @@ fn a_coder_older_than_v2_25_has_no_connection_log_and_audit_runs_on() {
     the_connection_stream_turns_off(sim, &rt, "older than v2.25");
 }
 
-/// The ids a sink must end with: every connection's id, and `<id>:disconnect` for each
-/// session that ended.
-fn expected(all: &[String], ended: &[String]) -> HashSet<String> {
-    all.iter()
-        .cloned()
-        .chain(ended.iter().map(|id| format!("{id}:disconnect")))
-        .collect()
-}
-
-/// `event.id` (ECS) or `metadata.uid` (OCSF) of every line of a file sink's output.
-fn event_ids(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| {
-            v["event"]["id"]
-                .as_str()
-                .or(v["metadata"]["uid"].as_str())
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
+/// Every sink (needs all the sink features).
 #[cfg(all(
     feature = "kafka",
     feature = "s3",
     feature = "splunk",
     feature = "syslog"
 ))]
-#[test]
-fn connection_events_reach_every_sink_in_every_format() {
-    let rt = common::runtime();
-    let sim = rt.block_on(common::unlimited_sim());
-    let kafka = common::peers::kafka();
-    let s3_env = common::peers::s3();
-    let hec = common::peers::hec();
-    let syslog = common::peers::syslog();
-    let s3 = rt.block_on(common::s3::client(&s3_env));
-    let bucket = rt.block_on(common::s3::new_bucket(&s3));
-    let topic = common::unique("cas-conn");
-    let source = common::unique("cas-conn");
-    let (cef_app, leef_app) = (common::unique("cef"), common::unique("leef"));
+mod every_sink {
+    use super::*;
+    use std::collections::HashMap;
 
-    // Four sessions that ended before the shipper starts, four that end while it runs, and
-    // four web connections (apps, port forwards, tunnels).
-    let now = Utc::now();
-    let mut all = Vec::new();
-    let mut ended_before = Vec::new();
-    let mut open = Vec::new();
-    for i in 0..4 {
-        let t = now - TimeDelta::minutes(50 - 10 * i);
-        let id = sim.open_session(t);
-        assert!(sim.close_session(&id, t + TimeDelta::minutes(2)));
-        ended_before.push(id.clone());
-        all.push(id);
-        let id = sim.open_session(t + TimeDelta::minutes(3));
-        open.push(id.clone());
-        all.push(id);
-        all.push(sim.insert_web_connection(t + TimeDelta::minutes(4)));
+    /// The ids a sink must end with: every connection's id, and `<id>:disconnect` for each
+    /// session that ended.
+    fn expected(all: &[String], ended: &[String]) -> HashSet<String> {
+        all.iter()
+            .cloned()
+            .chain(ended.iter().map(|id| format!("{id}:disconnect")))
+            .collect()
     }
-    let dir = tempfile::tempdir().unwrap();
-    let file = |name: &str, format: &str| {
-        format!(
-            "[sinks.{name}]\ntype = \"file\"\npath = \"{}\"\n{format}\n",
-            dir.path().join(format!("{name}.ndjson")).display()
-        )
-    };
-    let sinks = [
-        file("raw", "format = \"raw\""),
-        file("ecs", "format = \"ecs\""),
-        file("ocsf", "format = \"ocsf\""),
-        file("lake", "format = \"ocsf\"\nocsf_version = \"1.1.0\""),
-        format!(
-            "[sinks.kafka]\ntype = \"kafka\"\nbrokers = \"{kafka}\"\ntopic = \"{topic}\"\nformat = \"ocsf\"\nmessage_timeout = \"5s\"\n"
-        ),
-        format!(
-            "[sinks.s3]\ntype = \"s3\"\nbucket = \"{bucket}\"\nregion = \"{}\"\nendpoint = \"{}\"\nforce_path_style = true\nformat = \"ecs\"\nbatch_timeout = \"500ms\"\n",
-            s3_env["AWS_REGION"], s3_env["S3_ENDPOINT"]
-        ),
-        format!(
-            "[sinks.hec]\ntype = \"splunk_hec\"\nendpoint = \"{}\"\ntoken = \"{}\"\nindex = \"coder\"\nsource = \"{source}\"\nformat = \"ocsf\"\nbatch_timeout = \"200ms\"\n",
-            hec["HEC_URL"], hec["HEC_TOKEN"]
-        ),
-        format!(
-            "[sinks.cef]\ntype = \"syslog\"\naddress = \"{}\"\napp_name = \"{cef_app}\"\nbody = \"cef\"\n",
-            syslog["SYSLOG_TCP"]
-        ),
-        format!(
-            "[sinks.leef]\ntype = \"syslog\"\naddress = \"{}\"\napp_name = \"{leef_app}\"\nbody = \"leef\"\n",
-            syslog["SYSLOG_TCP"]
-        ),
-    ]
-    .concat();
-    let cfg = common::shipper_config(dir.path(), &sim.url(), 100, &sinks)
-        .with_streams(r#"["connection"]"#);
-    let mut child = common::s3::run_command(&cfg, &s3_env).spawn().unwrap();
 
-    let normalized_ids = |which: &str| -> Vec<String> {
-        match which {
-            "ecs" | "ocsf" | "lake" => event_ids(&dir.path().join(format!("{which}.ndjson"))),
-            "hec" => delivered::hec(&hec["HEC_EVENTS_FILE"], &source),
-            "cef" => delivered::syslog(&syslog["SYSLOG_OUT_DIR"], "tcp", &cef_app),
-            "leef" => delivered::syslog(&syslog["SYSLOG_OUT_DIR"], "tcp", &leef_app),
-            "s3" => rt
-                .block_on(common::s3::read_bucket(&s3, &bucket))
-                .values()
-                .flatten()
-                .filter_map(|d| d["event"]["id"].as_str().map(str::to_owned))
-                .collect(),
-            _ => unreachable!(),
+    /// `event.id` (ECS) or `metadata.uid` (OCSF) of every line of a file sink's output.
+    fn event_ids(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| {
+                v["event"]["id"]
+                    .as_str()
+                    .or(v["metadata"]["uid"].as_str())
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connection_events_reach_every_sink_in_every_format() {
+        let rt = common::runtime();
+        let sim = rt.block_on(common::unlimited_sim());
+        let kafka = common::peers::kafka();
+        let s3_env = common::peers::s3();
+        let hec = common::peers::hec();
+        let syslog = common::peers::syslog();
+        let s3 = rt.block_on(common::s3::client(&s3_env));
+        let bucket = rt.block_on(common::s3::new_bucket(&s3));
+        let topic = common::unique("cas-conn");
+        let source = common::unique("cas-conn");
+        let (cef_app, leef_app) = (common::unique("cef"), common::unique("leef"));
+
+        // Four sessions that ended before the shipper starts, four that end while it runs, and
+        // four web connections (apps, port forwards, tunnels).
+        let now = Utc::now();
+        let mut all = Vec::new();
+        let mut ended_before = Vec::new();
+        let mut open = Vec::new();
+        for i in 0..4 {
+            let t = now - TimeDelta::minutes(50 - 10 * i);
+            let id = sim.open_session(t);
+            assert!(sim.close_session(&id, t + TimeDelta::minutes(2)));
+            ended_before.push(id.clone());
+            all.push(id);
+            let id = sim.open_session(t + TimeDelta::minutes(3));
+            open.push(id.clone());
+            all.push(id);
+            all.push(sim.insert_web_connection(t + TimeDelta::minutes(4)));
         }
-    };
-    let sinks = ["ecs", "ocsf", "lake", "hec", "cef", "leef", "s3"];
-    // First the connects (and both moments of the sessions that had ended).
-    let connects = expected(&all, &ended_before);
-    let arrived = wait_until(Duration::from_secs(60), || {
-        sinks.iter().all(|s| {
-            let got: HashSet<String> = normalized_ids(s).into_iter().collect();
-            got == connects
-        })
-    });
-    assert!(arrived, "connects missing:\n{}", run_log(&cfg));
-    // Then the open sessions end, and their disconnects follow.
-    for id in &open {
-        assert!(sim.close_session(id, Utc::now()));
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, format: &str| {
+            format!(
+                "[sinks.{name}]\ntype = \"file\"\npath = \"{}\"\n{format}\n",
+                dir.path().join(format!("{name}.ndjson")).display()
+            )
+        };
+        let sinks = [
+            file("raw", "format = \"raw\""),
+            file("ecs", "format = \"ecs\""),
+            file("ocsf", "format = \"ocsf\""),
+            file("lake", "format = \"ocsf\"\nocsf_version = \"1.1.0\""),
+            format!(
+                "[sinks.kafka]\ntype = \"kafka\"\nbrokers = \"{kafka}\"\ntopic = \"{topic}\"\nformat = \"ocsf\"\nmessage_timeout = \"5s\"\n"
+            ),
+            format!(
+                "[sinks.s3]\ntype = \"s3\"\nbucket = \"{bucket}\"\nregion = \"{}\"\nendpoint = \"{}\"\nforce_path_style = true\nformat = \"ecs\"\nbatch_timeout = \"500ms\"\n",
+                s3_env["AWS_REGION"], s3_env["S3_ENDPOINT"]
+            ),
+            format!(
+                "[sinks.hec]\ntype = \"splunk_hec\"\nendpoint = \"{}\"\ntoken = \"{}\"\nindex = \"coder\"\nsource = \"{source}\"\nformat = \"ocsf\"\nbatch_timeout = \"200ms\"\n",
+                hec["HEC_URL"], hec["HEC_TOKEN"]
+            ),
+            format!(
+                "[sinks.cef]\ntype = \"syslog\"\naddress = \"{}\"\napp_name = \"{cef_app}\"\nbody = \"cef\"\n",
+                syslog["SYSLOG_TCP"]
+            ),
+            format!(
+                "[sinks.leef]\ntype = \"syslog\"\naddress = \"{}\"\napp_name = \"{leef_app}\"\nbody = \"leef\"\n",
+                syslog["SYSLOG_TCP"]
+            ),
+        ]
+        .concat();
+        let cfg = common::shipper_config(dir.path(), &sim.url(), 100, &sinks)
+            .with_streams(r#"["connection"]"#);
+        let mut child = common::s3::run_command(&cfg, &s3_env).spawn().unwrap();
+
+        let normalized_ids = |which: &str| -> Vec<String> {
+            match which {
+                "ecs" | "ocsf" | "lake" => event_ids(&dir.path().join(format!("{which}.ndjson"))),
+                "hec" => delivered::hec(&hec["HEC_EVENTS_FILE"], &source),
+                "cef" => delivered::syslog(&syslog["SYSLOG_OUT_DIR"], "tcp", &cef_app),
+                "leef" => delivered::syslog(&syslog["SYSLOG_OUT_DIR"], "tcp", &leef_app),
+                "s3" => rt
+                    .block_on(common::s3::read_bucket(&s3, &bucket))
+                    .values()
+                    .flatten()
+                    .filter_map(|d| d["event"]["id"].as_str().map(str::to_owned))
+                    .collect(),
+                _ => unreachable!(),
+            }
+        };
+        let sinks = ["ecs", "ocsf", "lake", "hec", "cef", "leef", "s3"];
+        // First the connects (and both moments of the sessions that had ended).
+        let connects = expected(&all, &ended_before);
+        let arrived = wait_until(Duration::from_secs(60), || {
+            sinks.iter().all(|s| {
+                let got: HashSet<String> = normalized_ids(s).into_iter().collect();
+                got == connects
+            })
+        });
+        assert!(arrived, "connects missing:\n{}", run_log(&cfg));
+        // Then the open sessions end, and their disconnects follow.
+        for id in &open {
+            assert!(sim.close_session(id, Utc::now()));
+        }
+        let ended: Vec<String> = ended_before.iter().chain(&open).cloned().collect();
+        let want = expected(&all, &ended);
+        let arrived = wait_until(Duration::from_secs(60), || {
+            sinks.iter().all(|s| {
+                let got: HashSet<String> = normalized_ids(s).into_iter().collect();
+                got == want
+            })
+        });
+        let raw = dir.path().join("raw.ndjson");
+        let raw_done = wait_until(Duration::from_secs(20), || {
+            delivered::file(&raw).len() >= all.len() + open.len()
+        });
+        let status = stop_gracefully(&mut child);
+        let log = run_log(&cfg);
+        assert!(arrived && raw_done, "disconnects missing:\n{log}");
+        assert!(status.success(), "{status}\n{log}");
+        let mut report = HashMap::new();
+        for s in sinks {
+            let ids = normalized_ids(s);
+            let (got, duplicates) = delivered::distinct(&ids);
+            assert_eq!(got, want, "{s}");
+            report.insert(s, duplicates);
+        }
+        let kafka_keys: HashSet<String> = delivered::kafka(&kafka, &topic).into_iter().collect();
+        assert_eq!(kafka_keys, want, "kafka keys");
+        // Raw: each row as Coder served it, once per change: the sessions that ended while
+        // the shipper ran appear twice, the second copy with its disconnect.
+        let raw_rows: Vec<Value> = std::fs::read_to_string(&raw)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(raw_rows.len(), all.len() + open.len(), "{raw_rows:#?}");
+        for id in &open {
+            let c = copies(&raw_rows, id);
+            assert_eq!(c.len(), 2, "{id}");
+            assert!(!has_disconnect(&c[0]) && has_disconnect(&c[1]), "{id}");
+        }
+        assert!(
+            report.values().all(|d| *d == 0),
+            "duplicates in a healthy run: {report:?}"
+        );
     }
-    let ended: Vec<String> = ended_before.iter().chain(&open).cloned().collect();
-    let want = expected(&all, &ended);
-    let arrived = wait_until(Duration::from_secs(60), || {
-        sinks.iter().all(|s| {
-            let got: HashSet<String> = normalized_ids(s).into_iter().collect();
-            got == want
-        })
-    });
-    let raw = dir.path().join("raw.ndjson");
-    let raw_done = wait_until(Duration::from_secs(20), || {
-        delivered::file(&raw).len() >= all.len() + open.len()
-    });
-    let status = stop_gracefully(&mut child);
-    let log = run_log(&cfg);
-    assert!(arrived && raw_done, "disconnects missing:\n{log}");
-    assert!(status.success(), "{status}\n{log}");
-    let mut report = HashMap::new();
-    for s in sinks {
-        let ids = normalized_ids(s);
-        let (got, duplicates) = delivered::distinct(&ids);
-        assert_eq!(got, want, "{s}");
-        report.insert(s, duplicates);
-    }
-    let kafka_keys: HashSet<String> = delivered::kafka(&kafka, &topic).into_iter().collect();
-    assert_eq!(kafka_keys, want, "kafka keys");
-    // Raw: each row as Coder served it, once per change: the sessions that ended while
-    // the shipper ran appear twice, the second copy with its disconnect.
-    let raw_rows: Vec<Value> = std::fs::read_to_string(&raw)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(raw_rows.len(), all.len() + open.len(), "{raw_rows:#?}");
-    for id in &open {
-        let c = copies(&raw_rows, id);
-        assert_eq!(c.len(), 2, "{id}");
-        assert!(!has_disconnect(&c[0]) && has_disconnect(&c[1]), "{id}");
-    }
-    assert!(
-        report.values().all(|d| *d == 0),
-        "duplicates in a healthy run: {report:?}"
-    );
 }
 
 #[test]
