@@ -16,7 +16,7 @@
 //!   for ssh, vscode, jetbrains and reconnecting_pty rows; agent-reported sessions carry no
 //!   user; `ip` is omitted when null since v2.27 and an empty string before.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde_json::{Value, json};
@@ -319,11 +319,6 @@ pub fn reason(rng: &mut impl Rng) -> (&'static str, i64) {
     ]
     .choose(rng)
     .unwrap_or(&("client disconnected", 0))
-}
-
-/// The RFC 3339 text the shipper sends in a filter, for tests.
-pub fn filter_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 #[cfg(test)]

@@ -14,11 +14,10 @@ mod window;
 
 pub use client::{BuildInfo, ClientOptions, CoderClient, TokenSource};
 pub use connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, SshInfo, WebInfo};
-pub use cursor::{Cursor, EntryKey, OpenSession, Partial, SeenEntry, SessionRecord};
+pub use cursor::{Cursor, EntryKey, OpenSession, Partial, SeenEntry};
 pub use entry::{AuditEntry, Organization, User};
 pub use error::CoderError;
 pub use page::{Entry, Event, Page, parse_page, parse_stream_page};
-pub use sessions::SweepReport;
 pub use stream::Stream;
 pub use tailer::{Outlet, StepReport, TailError, Tailer, TailerOptions};
 pub use window::{Window, date_to_bound};

@@ -34,23 +34,36 @@ impl Event {
     /// session the id with [`DISCONNECT_SUFFIX`], so the two moments of one session never
     /// overwrite each other in a sink that keys by it.
     pub fn record_id(&self) -> String {
-        match &self.entry {
-            Entry::Connection(c) if c.phase == Phase::Disconnect => {
-                format!("{}{DISCONNECT_SUFFIX}", self.key)
-            }
-            _ => self.key.to_string(),
-        }
+        self.moment_id(self.is_disconnect())
     }
 
     /// When the moment this event reports happened: the entry's time, or for the end of a
     /// session its disconnect time (a sink partitions and stamps records by it).
     pub fn moment_time(&self) -> Option<DateTime<Utc>> {
+        self.time_of(self.is_disconnect())
+    }
+
+    /// The record id of the connect (`false`) or of the disconnect (`true`) this event
+    /// reports; one event may report both.
+    pub fn moment_id(&self, disconnect: bool) -> String {
+        if disconnect {
+            format!("{}{DISCONNECT_SUFFIX}", self.key)
+        } else {
+            self.key.to_string()
+        }
+    }
+
+    /// The time of the connect (`false`) or of the disconnect (`true`): the disconnect's
+    /// own time when Coder recorded one that parses, else the entry's.
+    pub fn time_of(&self, disconnect: bool) -> Option<DateTime<Utc>> {
         match &self.entry {
-            Entry::Connection(c) if c.phase == Phase::Disconnect => {
-                c.log.disconnect_time().or(self.time)
-            }
+            Entry::Connection(c) if disconnect => c.log.disconnect_time().or(self.time),
             _ => self.time,
         }
+    }
+
+    fn is_disconnect(&self) -> bool {
+        matches!(&self.entry, Entry::Connection(c) if c.phase == Phase::Disconnect)
     }
 
     /// What the record is about, for routing (Kafka topic templates, the syslog
@@ -78,14 +91,6 @@ impl Event {
         match &self.entry {
             Entry::Audit(a) => Some(a),
             Entry::Connection(_) => None,
-        }
-    }
-
-    /// The connection event, for connection-log events.
-    pub fn connection(&self) -> Option<&ConnectionEvent> {
-        match &self.entry {
-            Entry::Connection(c) => Some(c),
-            Entry::Audit(_) => None,
         }
     }
 }

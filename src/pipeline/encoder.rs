@@ -4,7 +4,7 @@
 use chrono::Utc;
 use sink_core::{Batch, Record};
 
-use crate::coder::{DISCONNECT_SUFFIX, Entry, Event};
+use crate::coder::{Entry, Event};
 use crate::normalize::Normalizer;
 use crate::normalize::connection::Moment;
 
@@ -68,16 +68,12 @@ impl Encoder {
                         // time: the disconnect's is when the session ended.
                         Entry::Connection(c) => {
                             for (moment, encoded) in n.encode_connection(c, read_at) {
-                                let (id, time) = match moment {
-                                    Moment::Connect => (id.clone(), e.time),
-                                    Moment::Disconnect => (
-                                        format!("{id}{DISCONNECT_SUFFIX}"),
-                                        c.log.disconnect_time().or(e.time),
-                                    ),
-                                };
+                                let disconnect = moment == Moment::Disconnect;
                                 records.push(Record {
-                                    id,
-                                    time_micros: time.map(|t| t.timestamp_micros()),
+                                    id: e.moment_id(disconnect),
+                                    time_micros: e
+                                        .time_of(disconnect)
+                                        .map(|t| t.timestamp_micros()),
                                     resource_type: resource_type.clone(),
                                     action: Some(moment.action().to_owned()),
                                     payload: encoded.payload.into(),

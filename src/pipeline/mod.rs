@@ -110,10 +110,11 @@ pub async fn run_stream(
             Ok(report) => report,
             Err(e) => break Err(e),
         };
-        if report.delivered > 0 || report.backoffs > 0 {
+        if report.delivered > 0 || report.backoffs > 0 || report.disconnects > 0 {
             tracing::debug!(
                 sink = %sink,
                 delivered = report.delivered,
+                disconnects = report.disconnects,
                 pages = report.pages,
                 reread = report.reread,
                 backoffs = report.backoffs,
