@@ -776,14 +776,7 @@ async fn connection_log(
     let filter = match connections::parse_query(params.q.as_deref().unwrap_or("")) {
         Ok(f) => f,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({
-                    "message": "Invalid connection search query.",
-                    "validations": [{"field": e.field, "detail": e.detail}]
-                })),
-            )
-                .into_response();
+            return invalid_query("connection", &e);
         }
     };
     let body = {
@@ -835,14 +828,7 @@ async fn audit(
     let filter = match query::parse(params.q.as_deref().unwrap_or("")) {
         Ok(f) => f,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({
-                    "message": "Invalid audit search query.",
-                    "validations": [{"field": e.field, "detail": e.detail}]
-                })),
-            )
-                .into_response();
+            return invalid_query("audit", &e);
         }
     };
     let mut body = {
@@ -873,6 +859,18 @@ async fn audit(
         body = truncate_body(body);
     }
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// 400 for a search Coder cannot parse, naming the field as Coder's validations do.
+fn invalid_query(log: &str, e: &query::QueryError) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "message": format!("Invalid {log} search query."),
+            "validations": [{"field": e.field, "detail": e.detail}]
+        })),
+    )
+        .into_response()
 }
 
 fn rate_limited_response(limit: u32, retry_after_secs: u64) -> Response {
