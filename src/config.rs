@@ -793,10 +793,14 @@ impl Config {
         if streams.len() != self.coder.streams.len() {
             return Err(invalid("coder.streams", "a stream is named twice".into()));
         }
-        if self.coder.session_horizon < self.coder.overlap {
+        // The horizon is subtracted from the clock on every scan: bounded, so that the
+        // subtraction can never leave chrono's range.
+        if self.coder.session_horizon < self.coder.overlap
+            || self.coder.session_horizon > Duration::from_secs(3_650 * 86_400)
+        {
             return Err(invalid(
                 "coder.session_horizon",
-                "must be at least coder.overlap".into(),
+                "must be at least coder.overlap and at most 3650d".into(),
             ));
         }
         if let Some(url) = &self.enrich.access_url {
@@ -1166,6 +1170,21 @@ path = "/tmp/audit.ndjson"
         assert_eq!(c.coder.session_horizon, Duration::from_secs(7 * 86_400));
         assert_eq!(c.coder.session_poll_interval, Duration::from_secs(10));
         assert!(matches!(c.sinks["archive"], SinkConfig::File(ref f) if f.format == Format::Raw));
+    }
+
+    #[test]
+    fn the_session_horizon_is_bounded() {
+        let with = |h: &str| {
+            load(&MINIMAL.replace(
+                "[coder]\n",
+                &format!("[coder]\nsession_horizon = \"{h}\"\n"),
+            ))
+        };
+        assert!(with("30d").is_ok());
+        for bad in ["1m", "400000y"] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains("coder.session_horizon"), "{bad}: {e}");
+        }
     }
 
     #[test]
