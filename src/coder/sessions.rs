@@ -143,10 +143,21 @@ pub(super) async fn sweep<O: Outlet>(
     let mut disconnects = Vec::new();
     let mut gone = Vec::new();
     for (key, session) in candidates {
+        // A connection id is unique per workspace and agent only: page until the row.
         let query = format!("connection_id:{}", session.connection_id);
-        let page = client.page(Stream::Connection, &query, 0, limit).await?;
-        report.requests += 1;
-        let row = page.events.into_iter().find(|e| e.key == key);
+        let mut offset = 0u64;
+        let row = loop {
+            let page = client
+                .page(Stream::Connection, &query, offset, limit)
+                .await?;
+            report.requests += 1;
+            let n = page.events.len();
+            let found = page.events.into_iter().find(|e| e.key == key);
+            if found.is_some() || n < limit as usize {
+                break found;
+            }
+            offset += u64::from(limit);
+        };
         match row {
             Some(mut event) => {
                 let closed = matches!(&event.entry, Entry::Connection(c) if c.log.is_closed());
