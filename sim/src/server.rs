@@ -210,7 +210,9 @@ impl SimHandle {
 
     /// `n` rows spread evenly over `[end - span, end]`, with a few ties and a row at
     /// 23:59:59.5 of every day the span crosses: the traps a backlog must survive.
-    pub fn backlog(&self, n: usize, span: Duration, end: DateTime<Utc>) {
+    /// Returns how many rows that made, `n` plus the day edges, which a test that counts
+    /// must use rather than `n`: an hour ending just past midnight holds one edge.
+    pub fn backlog(&self, n: usize, span: Duration, end: DateTime<Utc>) -> usize {
         let span = TimeDelta::from_std(span).unwrap_or(TimeDelta::days(1));
         let start = end - span;
         let mut inner = self.lock();
@@ -222,14 +224,17 @@ impl SimHandle {
             }
             inner.insert_generated(t);
         }
+        let mut inserted = n;
         let mut day = start.duration_trunc(TimeDelta::days(1)).unwrap_or(start);
         while day < end {
             let edge = day + TimeDelta::days(1) - TimeDelta::milliseconds(500);
             if edge >= start && edge <= end {
                 inner.insert_generated(edge);
+                inserted += 1;
             }
             day += TimeDelta::days(1);
         }
+        inserted
     }
 
     /// Serve `fault` to the next audit request (faults queue up in order).
