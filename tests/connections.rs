@@ -132,6 +132,58 @@ fn a_restart_between_connect_and_disconnect_still_ships_the_disconnect() {
     });
 }
 
+/// Coder keys a row by `(connection_id, workspace_id, agent_name)`, so a
+/// `connection_id:` search may answer with other agents' rows first; the ended session is
+/// on a later page, and reading only the first one would give it up as deleted.
+#[test]
+fn an_ended_session_is_found_behind_other_rows_with_its_connection_id() {
+    let rt = common::runtime();
+    rt.block_on(async {
+        let sim = common::unlimited_sim().await;
+        let ended = sim.open_session(Utc::now() - TimeDelta::minutes(30));
+        let (mut h, start) = harness();
+        h.page_size = 2;
+        let (mut tailer, mut outlet) = h.tailer(&sim, &start);
+        common::drain(&mut tailer, &mut outlet, 20).await.unwrap();
+        let connection_id = waited_on_connection_id(&h, &ended);
+        // Four newer rows with its connection id on other agents, still open: with pages
+        // of 2, the search shows them on pages 1 and 2, and `ended` only on page 3.
+        let others: HashSet<String> = (1..=4)
+            .map(|i| {
+                sim.open_session_with_connection_id(
+                    Utc::now(),
+                    &connection_id,
+                    &format!("agent-{i}"),
+                )
+            })
+            .collect();
+        common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
+        assert_eq!(open_sessions(&h).len(), 5);
+        assert!(sim.close_session(&ended, Utc::now()));
+        common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
+        let got = rows(&h);
+        let c = copies(&got, &ended);
+        assert_eq!(c.len(), 2, "its connect, then its disconnect: {got:#?}");
+        assert!(has_disconnect(&c[1]));
+        assert_eq!(open_sessions(&h), others, "not given up as deleted");
+    });
+}
+
+/// The `connection_id` the checkpoint keeps for session `id`.
+fn waited_on_connection_id(h: &Harness, id: &str) -> String {
+    h.store()
+        .load(&h.key())
+        .expect("checkpoint readable")
+        .and_then(|c| {
+            c.cursor
+                .sessions
+                .iter()
+                .find(|(k, _)| k.to_string() == id)
+                .map(|(_, s)| s.connection_id.clone())
+        })
+        .expect("the session is waited on")
+}
+
 #[test]
 fn sessions_older_than_the_horizon_or_deleted_are_given_up() {
     let rt = common::runtime();

@@ -176,6 +176,22 @@ impl ConnectionStore {
         true
     }
 
+    /// Give session `id` another session's `connection_id`, on agent `agent` so that the
+    /// row stays unique under Coder's `(connection_id, workspace_id, agent_name)` key.
+    /// False when there is no such session.
+    pub fn reuse_connection_id(&mut self, id: &str, connection_id: &str, agent: &str) -> bool {
+        let Some(row) = self.rows.iter_mut().find(|r| r.id == id) else {
+            return false;
+        };
+        if row.value.get("ssh_info").is_none() {
+            return false;
+        }
+        row.connection_id = Some(connection_id.to_owned());
+        row.value["ssh_info"]["connection_id"] = json!(connection_id);
+        row.value["agent_name"] = json!(agent);
+        true
+    }
+
     /// Delete rows connected before `cutoff` (retention); returns their ids.
     pub fn delete_older_than(&mut self, cutoff: DateTime<Utc>) -> Vec<String> {
         let n = self.rows.partition_point(|r| r.connect_time < cutoff);

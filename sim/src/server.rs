@@ -326,6 +326,23 @@ impl SimHandle {
         self.lock().insert_connection(time, true)
     }
 
+    /// Open a session at `time` that reuses `connection_id` on agent `agent`: Coder keys
+    /// rows by `(connection_id, workspace_id, agent_name)`, so one connection id can name
+    /// several rows, and a `connection_id:` search returns them all. Returns the row's id.
+    pub fn open_session_with_connection_id(
+        &self,
+        time: DateTime<Utc>,
+        connection_id: &str,
+        agent: &str,
+    ) -> String {
+        let mut inner = self.lock();
+        let id = inner.insert_connection(time, true);
+        inner
+            .connections
+            .reuse_connection_id(&id, connection_id, agent);
+        id
+    }
+
     /// Insert a web connection (app, port forward, tunnel) at `time`; returns its id.
     pub fn insert_web_connection(&self, time: DateTime<Utc>) -> String {
         self.lock().insert_connection(time, false)
