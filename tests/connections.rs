@@ -169,6 +169,40 @@ fn an_ended_session_is_found_behind_other_rows_with_its_connection_id() {
     });
 }
 
+#[test]
+fn an_ended_session_is_not_given_up_when_a_purge_moves_it_between_two_pages_of_its_search() {
+    let rt = common::runtime();
+    rt.block_on(async {
+        let sim = common::unlimited_sim().await;
+        let ended = sim.open_session(Utc::now() - TimeDelta::minutes(30));
+        let (mut h, start) = harness();
+        h.page_size = 2;
+        let (mut tailer, mut outlet) = h.tailer(&sim, &start);
+        common::drain(&mut tailer, &mut outlet, 20).await.unwrap();
+        let connection_id = waited_on_connection_id(&h, &ended);
+        let others: Vec<String> = (1..=4)
+            .map(|i| {
+                sim.open_session_with_connection_id(
+                    Utc::now() + TimeDelta::microseconds(i),
+                    &connection_id,
+                    &format!("agent-{i}"),
+                )
+            })
+            .collect();
+        common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
+        assert!(sim.close_session(&ended, Utc::now()));
+        // The search by connection id reads the four others on its pages 1 and 2, and
+        // `ended` would be on page 3; two of the others are purged just after page 2, so
+        // `ended` moves up to offset 2, where the search has already been.
+        sim.delete_connections_after_page("connection_id:", 2, &others[2..]);
+        common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
+        let got = rows(&h);
+        let c = copies(&got, &ended);
+        assert_eq!(c.len(), 2, "its connect, then its disconnect: {got:#?}");
+        assert!(has_disconnect(&c[1]));
+    });
+}
+
 /// The `connection_id` the checkpoint keeps for session `id`.
 fn waited_on_connection_id(h: &Harness, id: &str) -> String {
     h.store()

@@ -1,7 +1,9 @@
 //! Property test: random schedules of inserts (live, late, tied; 23:59:59.5 rows in the
 //! history), faults, deletes (retention and mid-table purges),
 //! offset shifts while paging, and crashes at random moments followed by a restart from the
-//! checkpoint. Whatever the schedule, the delivered id set equals the inserted set, and no
+//! checkpoint. Some schedules start at the beginning of the log (`start_at = "beginning"`)
+//! with old rows days apart, while rows are inserted after every request and faults are
+//! served. Whatever the schedule, the delivered id set equals the inserted set, and no
 //! single run delivers an id twice.
 
 mod common;
@@ -9,10 +11,12 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
-use coder_audit_shipper::coder::Cursor;
+use chrono::{DateTime, TimeDelta, Utc};
+use coder_audit_shipper::coder::{Cursor, Stream};
+use coder_audit_shipper::config::StartAt;
+use coder_audit_shipper::pipeline::initial_cursor;
 use coder_sim::{Fault, Sim, SimConfig};
-use common::{Harness, drain, tally};
+use common::{Harness, drain, fast_client, tally};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -63,10 +67,38 @@ fn fault(kind: u8) -> Fault {
     }
 }
 
+/// How a schedule's stream starts.
+#[derive(Debug, Clone)]
+enum Start {
+    /// Three days back.
+    Recent,
+    /// `start_at = "beginning"`, with rows this many days old (days apart, the oldest
+    /// history), `inserts` rows inserted after every request while the start is searched
+    /// for, and `faults` of the faults served meanwhile.
+    Beginning {
+        old_days: Vec<i64>,
+        inserts: usize,
+        faults: Vec<u8>,
+    },
+}
+
+fn start() -> impl Strategy<Value = Start> {
+    prop_oneof![
+        1 => Just(Start::Recent),
+        1 => (
+            proptest::collection::vec(3i64..400, 0..6),
+            0usize..5,
+            proptest::collection::vec(0u8..5, 0..4),
+        )
+            .prop_map(|(old_days, inserts, faults)| Start::Beginning { old_days, inserts, faults }),
+    ]
+}
+
 async fn run_schedule(
     backlog: usize,
     edges: Vec<i64>,
     page_size: u32,
+    begin: Start,
     ops: Vec<Op>,
 ) -> Result<(), TestCaseError> {
     if std::env::var_os("TRACE_SCHEDULE").is_some() {
@@ -74,7 +106,9 @@ async fn run_schedule(
             .with_env_filter("coder_audit_shipper=trace")
             .with_test_writer()
             .try_init();
-        eprintln!("CASE backlog={backlog} edges={edges:?} page_size={page_size} ops={ops:?}");
+        eprintln!(
+            "CASE backlog={backlog} edges={edges:?} page_size={page_size} start={begin:?} ops={ops:?}"
+        );
     }
     let sim = Sim::start(SimConfig {
         rate_limit: None,
@@ -97,8 +131,30 @@ async fn run_schedule(
             sim.insert_at(t.and_utc());
         }
     }
-    let from = now - TimeDelta::days(3);
-    let start = Cursor::starting_at(from, None);
+    let (from, start) = match begin {
+        Start::Recent => {
+            let from = now - TimeDelta::days(3);
+            (from, Cursor::starting_at(from, None))
+        }
+        Start::Beginning {
+            old_days,
+            inserts,
+            faults,
+        } => {
+            for days in old_days {
+                sim.insert_at(now - TimeDelta::days(days) + TimeDelta::seconds(days * 131));
+            }
+            sim.set_inserts_per_page(inserts);
+            for k in faults {
+                sim.push_fault(fault(k));
+            }
+            let start = initial_cursor(&fast_client(&sim), Stream::Audit, StartAt::Beginning)
+                .await
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            sim.set_inserts_per_page(0);
+            (DateTime::<Utc>::MIN_UTC, start)
+        }
+    };
     let h = Harness::new(page_size, TimeDelta::minutes(2));
     let (mut tailer, mut outlet) = h.tailer(&sim, &start);
     // Lines written by each run, to check "no duplicate inside one run".
@@ -187,6 +243,7 @@ proptest! {
         backlog in 0usize..400,
         edges in proptest::collection::vec(1i64..3, 0..3),
         page_size in 3u32..40,
+        begin in start(),
         ops in proptest::collection::vec(op(), 1..30),
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -194,6 +251,6 @@ proptest! {
             .enable_all()
             .build()
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        rt.block_on(run_schedule(backlog, edges, page_size, ops))?;
+        rt.block_on(run_schedule(backlog, edges, page_size, begin, ops))?;
     }
 }

@@ -198,6 +198,13 @@ impl ConnectionStore {
         self.rows.drain(..n).map(|r| r.id).collect()
     }
 
+    /// Delete the rows with these ids (Coder's purge, or an operator's retention run).
+    pub fn delete_ids(&mut self, ids: &[String]) -> usize {
+        let before = self.rows.len();
+        self.rows.retain(|r| !ids.contains(&r.id));
+        before - self.rows.len()
+    }
+
     /// `WHERE filter ORDER BY connect_time DESC LIMIT limit OFFSET offset`, ties shuffled
     /// on every request as Postgres may order them.
     pub fn query(

@@ -113,6 +113,10 @@ struct Inner {
     connections: ConnectionStore,
     /// Every connection row ever inserted, with its connect time.
     connections_inserted: Vec<(String, DateTime<Utc>)>,
+    /// Connection rows deleted right after a connection-log page is served whose `q`
+    /// contains the text and whose offset is the number (see
+    /// [`SimHandle::delete_connections_after_page`]).
+    connection_deletes_after_page: Option<(String, usize, Vec<String>)>,
     /// The Premium `connection_log` feature; without it the route answers 403.
     connection_log_licensed: bool,
 }
@@ -153,6 +157,7 @@ impl Sim {
             request_log: None,
             connections: ConnectionStore::default(),
             connections_inserted: Vec::new(),
+            connection_deletes_after_page: None,
             connection_log_licensed: true,
         };
         let handle = SimHandle {
@@ -255,8 +260,10 @@ impl SimHandle {
         self.lock().request_log = Some(file);
     }
 
-    /// Insert this many new rows (time = now) right after each audit page is served,
-    /// shifting every offset the tailer has not read yet.
+    /// Insert this many new rows (time = now) right after each page of either log is
+    /// served (audit rows after an audit page, web connections after a connection-log
+    /// page), shifting every offset the tailer has not read yet: Coder writes between any
+    /// two requests.
     pub fn set_inserts_per_page(&self, n: usize) {
         self.lock().inserts_per_page = n;
     }
@@ -380,6 +387,14 @@ impl SimHandle {
     /// Retention of the connection log: delete rows connected before `cutoff`.
     pub fn delete_connections_older_than(&self, cutoff: DateTime<Utc>) -> usize {
         self.lock().connections.delete_older_than(cutoff).len()
+    }
+
+    /// Delete these connection rows right after serving the first connection-log page
+    /// whose `q` contains `query` at `offset`: a purge between two requests of one paged
+    /// search, pulling every later row up under the reader.
+    pub fn delete_connections_after_page(&self, query: &str, offset: usize, ids: &[String]) {
+        self.lock().connection_deletes_after_page =
+            Some((query.to_lowercase(), offset, ids.to_vec()));
     }
 
     /// Grant or take away the Premium connection-log feature (403 without it).
@@ -807,11 +822,22 @@ async fn connection_log(
         let (entries, total) = inner
             .connections
             .query(&filter, offset, limit, &mut inner.rng);
-        format!(
+        let body = format!(
             "{{\"connection_logs\":[{}]{}}}",
             entries.join(","),
             count_fields(version, total, entries.is_empty())
-        )
+        );
+        for _ in 0..inner.inserts_per_page {
+            inner.insert_connection(Utc::now(), false);
+        }
+        let q = params.q.as_deref().unwrap_or("").to_lowercase();
+        if let Some((_, _, doomed)) = inner
+            .connection_deletes_after_page
+            .take_if(|(text, at, _)| q.contains(text.as_str()) && *at == offset)
+        {
+            inner.connections.delete_ids(&doomed);
+        }
+        body
     };
     let body = if fault == Some(Fault::Truncated) {
         truncate_body(body)

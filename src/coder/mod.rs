@@ -7,6 +7,7 @@ mod cursor;
 mod entry;
 mod error;
 mod page;
+pub mod probe;
 mod sessions;
 mod stream;
 mod tailer;

@@ -146,18 +146,30 @@ pub(super) async fn sweep<O: Outlet>(
         // A connection id is unique per workspace and agent only: page until the row.
         let query = format!("connection_id:{}", session.connection_id);
         let mut offset = 0u64;
-        let row = loop {
+        let mut rows_seen = 0usize;
+        let mut row = loop {
             let page = client
                 .page(Stream::Connection, &query, offset, limit)
                 .await?;
             report.requests += 1;
             let n = page.events.len();
+            rows_seen += n;
             let found = page.events.into_iter().find(|e| e.key == key);
             if found.is_some() || n < limit as usize {
                 break found;
             }
             offset += u64::from(limit);
         };
+        // Offsets are not stable: a row deleted while we paged pulls the rest up, and the
+        // sought row can slip past a page boundary unseen. "Gone" is final (the session is
+        // given up), so a miss over several pages is confirmed by one request that holds
+        // them all, which no delete can split.
+        if row.is_none() && offset > 0 {
+            let all = u32::try_from(rows_seen + limit as usize).unwrap_or(u32::MAX);
+            let page = client.page(Stream::Connection, &query, 0, all).await?;
+            report.requests += 1;
+            row = page.events.into_iter().find(|e| e.key == key);
+        }
         match row {
             Some(mut event) => {
                 let closed = matches!(&event.entry, Entry::Connection(c) if c.log.is_closed());

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::probe::{self, Probe};
 use super::sessions::{self, first_sight};
 use super::window::{Window, next_window, resumed_window};
 use super::{CoderClient, CoderError, Cursor, EntryKey, Event, Partial, Stream};
@@ -94,6 +95,9 @@ pub struct Tailer {
     cursor: Cursor,
     /// When the open sessions were last looked at again.
     last_sweep: Option<std::time::Instant>,
+    /// The last closed window held nothing new: before the next one, look how far the
+    /// empty stretch reaches ([`probe::empty_until`]) instead of reading it a day at a time.
+    sparse: bool,
 }
 
 impl Tailer {
@@ -103,6 +107,7 @@ impl Tailer {
             options,
             cursor,
             last_sweep: None,
+            sparse: false,
         }
     }
 
@@ -113,6 +118,7 @@ impl Tailer {
     /// Scan the next window, deliver its new rows through `outlet`, and commit the cursor.
     pub async fn step<O: Outlet>(&mut self, outlet: &mut O) -> Result<StepReport, TailError> {
         let now = Utc::now();
+        let skipped = self.skip_empty_history(outlet, now).await?;
         let window = match &self.cursor.partial {
             // Finish an interrupted closed window first, with the bounds it had.
             Some(p) if p.window_end > self.cursor.position => resumed_window(
@@ -139,6 +145,7 @@ impl Tailer {
         };
         let mut report = StepReport {
             live: window.upper.is_none(),
+            pages: skipped,
             ..StepReport::default()
         };
         // A partial checkpoint applies only to the very window it was written in.
@@ -298,6 +305,7 @@ impl Tailer {
             }
         }
 
+        self.sparse = window.upper.is_some() && report.delivered == 0;
         let before = self.cursor.position;
         self.cursor.position = match window.upper {
             Some(upper) => upper,
@@ -338,6 +346,39 @@ impl Tailer {
         }
         report.window = Some(window);
         Ok(report)
+    }
+}
+
+impl Tailer {
+    /// After an empty closed window, move the cursor over the whole empty stretch of
+    /// history that follows it, found with `limit=1` probes (O(log n) requests for n empty
+    /// days). Only closed history is skipped: up to `now - overlap`, or a backfill's end.
+    /// Returns the requests made.
+    async fn skip_empty_history<O: Outlet>(
+        &mut self,
+        outlet: &mut O,
+        now: DateTime<Utc>,
+    ) -> Result<usize, TailError> {
+        if !std::mem::take(&mut self.sparse) || self.cursor.partial.is_some() {
+            return Ok(0);
+        }
+        let limit = match self.options.end {
+            Some(end) => end - TimeDelta::microseconds(1),
+            None if self.cursor.position + self.options.overlap + self.options.overlap < now => {
+                now - self.options.overlap
+            }
+            None => return Ok(0),
+        };
+        let mut probe = Probe::new(&self.client, self.options.stream);
+        let from = self.cursor.position;
+        let Some(to) = probe::empty_until(&mut probe, from, limit).await? else {
+            return Ok(probe.requests);
+        };
+        tracing::debug!(%from, %to, requests = probe.requests, "skipped an empty stretch of history");
+        self.cursor.position = to;
+        self.cursor.prune(self.options.overlap);
+        outlet.commit(&self.cursor).await?;
+        Ok(probe.requests)
     }
 }
 

@@ -11,10 +11,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use tokio::sync::watch;
 
-use crate::coder::{CoderClient, CoderError, Cursor, Stream, TailError, Tailer};
+use crate::coder::probe::{self, Probe};
+use crate::coder::{CoderClient, CoderError, Cursor, Stream, TailError, Tailer, date_to_bound};
 use crate::config::StartAt;
 
 mod encoder;
@@ -204,6 +205,10 @@ async fn finish(
 }
 
 /// Where a stream with no checkpoint starts.
+///
+/// `beginning` starts just before the day the oldest row can be in, found by asking about
+/// days, never offsets (see [`crate::coder::probe`]): rows inserted while it searches
+/// cannot push the oldest ones out of its sight.
 pub async fn initial_cursor(
     client: &CoderClient,
     stream: Stream,
@@ -213,47 +218,15 @@ pub async fn initial_cursor(
     Ok(match start_at {
         StartAt::Now => Cursor::starting_at(now, Some(now)),
         StartAt::At(t) => Cursor::starting_at(t - TimeDelta::microseconds(1), Some(t)),
-        StartAt::Beginning => match oldest_time(client, stream).await? {
-            // Start at the beginning of the oldest row's day: rows never appear before it.
-            Some(oldest) => {
-                let day = oldest
-                    .date_naive()
-                    .and_hms_opt(0, 0, 0)
-                    .map_or(oldest, |d| d.and_utc());
-                Cursor::starting_at(day - TimeDelta::microseconds(1), None)
+        StartAt::Beginning => {
+            let mut probe = Probe::new(client, stream);
+            let oldest = probe::oldest_day(&mut probe, now).await?;
+            tracing::debug!(%stream, ?oldest, requests = probe.requests, "found where the log begins");
+            match oldest {
+                // No row lies at or before the previous day's bound: every row is after it.
+                Some(day) => Cursor::starting_at(date_to_bound(day - TimeDelta::days(1)), None),
+                None => Cursor::starting_at(now, None),
             }
-            None => Cursor::starting_at(now, None),
-        },
-    })
-}
-
-/// The time of the oldest row Coder has, found by probing offsets (`count` cannot be
-/// trusted: it is capped at 2001 since v2.32). About 2·log2(rows) requests of one row.
-async fn oldest_time(
-    client: &CoderClient,
-    stream: Stream,
-) -> Result<Option<DateTime<Utc>>, CoderError> {
-    let probe = |offset: u64| async move {
-        let page = client.page(stream, "", offset, 1).await?;
-        Ok::<_, CoderError>(page.events.into_iter().next().map(|e| e.time))
-    };
-    if probe(0).await?.is_none() {
-        return Ok(None);
-    }
-    // Find an empty offset, doubling.
-    let (mut lo, mut hi) = (0u64, 1u64);
-    while probe(hi).await?.is_some() {
-        lo = hi;
-        hi = hi.saturating_mul(2);
-    }
-    // The last row sits in [lo, hi).
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if probe(mid).await?.is_some() {
-            lo = mid;
-        } else {
-            hi = mid;
         }
-    }
-    Ok(probe(lo).await?.flatten())
+    })
 }
