@@ -18,6 +18,7 @@ use super::CoderError;
 use super::Stream;
 use super::error::{Retry, parse_retry_after};
 use super::page::{Page, parse_stream_page};
+use super::skim::{Elided, Skimmer};
 use crate::secret::Secret;
 
 const TOKEN_HEADER: &str = "Coder-Session-Token";
@@ -112,6 +113,11 @@ impl CoderClient {
         })
     }
 
+    /// `coder.max_response_bytes`: the largest answer read whole.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.options.max_response_bytes
+    }
+
     fn current_token(&self) -> Secret {
         self.token
             .lock()
@@ -189,6 +195,48 @@ impl CoderClient {
         }
     }
 
+    /// The page [`Self::page`] would return, read through a [`Skimmer`]: every field of an
+    /// entry larger than `field_budget` bytes is left out (`null`) and the entry marked, so
+    /// an entry larger than `coder.max_response_bytes` can still be shipped. The entries
+    /// that lost fields come back with what they lost.
+    pub async fn page_skimmed(
+        &self,
+        stream: Stream,
+        q: &str,
+        offset: u64,
+        limit: u32,
+        field_budget: usize,
+    ) -> Result<(Page, Vec<Elided>), CoderError> {
+        let params = [
+            ("q", q.to_owned()),
+            ("limit", limit.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        let path = stream.path();
+        let attempt = || async {
+            let skimmed = match self.send(path, &params, Some(field_budget)).await {
+                Ok(Body::Skimmed(body, elided)) => parse_stream_page(stream, body)
+                    .map(|page| (page, elided))
+                    .map_err(|reason| CoderError::Malformed {
+                        path: format!("/{path}"),
+                        reason,
+                    }),
+                Ok(Body::Whole(body)) => parse_stream_page(stream, body)
+                    .map(|page| (page, Vec::new()))
+                    .map_err(|reason| CoderError::Malformed {
+                        path: format!("/{path}"),
+                        reason,
+                    }),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &skimmed {
+                crate::ops::metrics::coder_error(e.kind());
+            }
+            skimmed
+        };
+        self.retrying(attempt, path).await
+    }
+
     /// One page of `stream`'s endpoint, as [`Self::audit_page`].
     pub async fn page(
         &self,
@@ -231,6 +279,15 @@ impl CoderClient {
             }
             parsed
         };
+        self.retrying(attempt, path).await
+    }
+
+    /// Run `attempt` until it succeeds or fails for good (per [`CoderError::retry`]).
+    async fn retrying<T, F, Fut>(&self, attempt: F, path: &str) -> Result<T, CoderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, CoderError>>,
+    {
         attempt
             .retry(self.backoff())
             .when(|e: &CoderError| e.retry() != Retry::No)
@@ -254,16 +311,24 @@ impl CoderClient {
 
     /// One GET. A 401 with a token file re-reads the file and, if it changed, tries once more.
     async fn get_once(&self, path: &str, params: &[(&str, String)]) -> Result<Bytes, CoderError> {
-        match self.send(path, params).await {
+        match self.send(path, params, None).await {
             Err(CoderError::Unauthorized { .. }) if self.refresh_token() => {
                 tracing::info!("Coder answered 401; re-read the token file and trying again");
-                self.send(path, params).await
+                self.send(path, params, None).await
             }
             other => other,
         }
+        .map(Body::into_bytes)
     }
 
-    async fn send(&self, path: &str, params: &[(&str, String)]) -> Result<Bytes, CoderError> {
+    /// One GET. With `skim`, a successful body is read through a [`Skimmer`] with that
+    /// field budget instead of whole (error bodies are always read whole, within the cap).
+    async fn send(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+        skim: Option<usize>,
+    ) -> Result<Body, CoderError> {
         let mut url = self
             .base
             .join(path)
@@ -295,6 +360,26 @@ impl CoderClient {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let limit = self.options.max_response_bytes;
+        if let Some(budget) = skim.filter(|_| status.is_success()) {
+            let mut skimmer = Skimmer::new(budget);
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| CoderError::Transport(describe(e)))?
+            {
+                skimmer.push(&chunk);
+                // What is kept is bounded by the budget per field; a body of countless
+                // small fields is still refused rather than held.
+                if skimmer.kept_bytes() as u64 > limit {
+                    return Err(CoderError::TooLarge {
+                        path: display_path,
+                        limit,
+                    });
+                }
+            }
+            let (body, elided) = skimmer.finish();
+            return Ok(Body::Skimmed(Bytes::from(body), elided));
+        }
         if response.content_length().is_some_and(|n| n > limit) {
             return Err(CoderError::TooLarge {
                 path: display_path,
@@ -319,7 +404,7 @@ impl CoderClient {
             body.extend_from_slice(&chunk);
         }
         if status.is_success() {
-            Ok(body.freeze())
+            Ok(Body::Whole(body.freeze()))
         } else {
             Err(CoderError::from_status(
                 &display_path,
@@ -327,6 +412,21 @@ impl CoderClient {
                 &body,
                 retry_after,
             ))
+        }
+    }
+}
+
+/// A response body as [`CoderClient::send`] read it.
+enum Body {
+    Whole(Bytes),
+    /// Read through a [`Skimmer`]: the entries that lost fields, and which.
+    Skimmed(Bytes, Vec<Elided>),
+}
+
+impl Body {
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Body::Whole(b) | Body::Skimmed(b, _) => b,
         }
     }
 }

@@ -50,6 +50,18 @@ pub struct AuditEntry {
     /// than the parser's limit of 128 levels (a hostile or pathological diff). The raw
     /// bytes still carry them.
     pub unreadable: Vec<String>,
+    /// Set when the entry was larger than `coder.max_response_bytes` and was read without
+    /// these fields (see [`super::skim`]).
+    pub oversized: Option<Oversized>,
+}
+
+/// What an entry too large to read whole was read without.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oversized {
+    /// Its fields left out, in the order Coder sent them.
+    pub fields_omitted: Vec<String>,
+    /// Its size as Coder sent it.
+    pub original_bytes: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

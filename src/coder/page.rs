@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase};
-use super::{AuditEntry, EntryKey, Stream};
+use super::{AuditEntry, EntryKey, Oversized, Stream};
 
 /// One entry as it travels through the pipeline.
 #[derive(Debug, Clone)]
@@ -20,6 +20,9 @@ pub struct Event {
     pub key: EntryKey,
     /// The entry's `time` (a connection's `connect_time`) in UTC, when it parses.
     pub time: Option<DateTime<Utc>>,
+    /// The entry was larger than `coder.max_response_bytes` and was read without these
+    /// fields (see [`super::skim`]).
+    pub oversized: Option<Oversized>,
 }
 
 /// The lenient view of an entry, by the log it came from.
@@ -189,6 +192,7 @@ pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<Page, String> {
                 entry,
                 key,
                 time,
+                oversized: None,
             }
         })
         .collect();

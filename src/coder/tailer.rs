@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::oversize;
 use super::probe::{self, Probe};
 use super::sessions::{self, first_sight};
 use super::window::{Window, next_window, resumed_window};
@@ -175,8 +176,14 @@ impl Tailer {
         // Open sessions connected before the horizon, whose disconnects will not be shipped.
         let mut untracked = 0u64;
 
+        // The next request must hold `limit` rows in one answer (a tie group), skimmed
+        // if they do not fit, rather than fewer rows.
+        let mut whole = false;
         loop {
-            let page = self.client.page(stream, &query, offset, limit).await?;
+            let fetched =
+                oversize::fetch(&self.client, stream, &query, offset, limit, whole).await?;
+            whole = false;
+            let (page, rows_asked) = (fetched.page, fetched.rows_asked);
             report.pages += 1;
             let times = effective_times(&page.events, window.upper.unwrap_or(now));
             let n = page.events.len();
@@ -209,7 +216,13 @@ impl Tailer {
             let stalled =
                 boundary.is_some_and(|b| times.iter().filter(|t| **t < b).count() * 2 < n);
 
-            let full = n as u64 == u64::from(limit);
+            let full = n as u64 == u64::from(rows_asked);
+            // A page that had to shrink: the next request goes back up, doubling.
+            let next_limit = if rows_asked < limit {
+                rows_asked.saturating_mul(2).min(limit)
+            } else {
+                limit
+            };
             let mut take = n;
             let mut next = None;
             if full
@@ -219,8 +232,10 @@ impl Tailer {
                 let group_start = times.iter().position(|t| *t == last).unwrap_or(0);
                 if group_start <= 1 {
                     // The tie group fills the page (but for the row re-read before it):
-                    // no progress is possible, so ask again with room for it all.
-                    limit = limit.saturating_mul(2);
+                    // no progress is possible, so ask again with room for it all, in one
+                    // answer even if it does not fit the size cap.
+                    limit = rows_asked.saturating_mul(2);
+                    whole = true;
                     continue;
                 }
                 take = group_start;
@@ -262,6 +277,17 @@ impl Tailer {
                     continue;
                 }
                 fresh_keys.insert(event.key.clone());
+                if let Some(o) = &event.oversized {
+                    crate::ops::metrics::coder_error("oversized_entry");
+                    tracing::warn!(
+                        %stream,
+                        id = %event.key,
+                        bytes = o.original_bytes,
+                        fields_omitted = ?o.fields_omitted,
+                        limit = self.client.max_response_bytes(),
+                        "an entry is larger than coder.max_response_bytes: shipped without these fields, marked truncated"
+                    );
+                }
                 let mut event = event;
                 if !first_sight(&mut event, &mut self.cursor, horizon_start, now) {
                     untracked += 1;
@@ -286,6 +312,7 @@ impl Tailer {
                 break;
             };
             offset = next_offset;
+            limit = next_limit;
             // Once grown, the page stays grown for the rest of this scan: shrinking it
             // again would let the inserts win back what the larger page gained.
             if stalled {

@@ -137,6 +137,7 @@ pub fn document<'a>(
         labels,
         tags,
         coder: CoderFields {
+            truncated: trim.truncation.as_ref().map(|_| true),
             audit: CoderAudit {
                 action: facts.action,
                 resource: Resource {
@@ -392,6 +393,9 @@ struct Observer<'a> {
 
 #[derive(Serialize)]
 struct CoderFields<'a> {
+    /// The event is not the whole entry: see `coder.audit.truncation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
     audit: CoderAudit<'a>,
 }
 

@@ -48,14 +48,33 @@ pub enum Target {
     Leef,
 }
 
-/// How an event was cut to fit `max_event_bytes`; emitted in the event so a reader knows
-/// it is not the whole record (`coder.audit.truncation`, `unmapped.coder.truncation`).
+/// How an event was cut to fit `max_event_bytes`, or read without the fields of an entry
+/// larger than `coder.max_response_bytes`; emitted in the event so a reader knows it is
+/// not the whole record (`coder.audit.truncation`, `unmapped.coder.truncation`, beside
+/// `coder.truncated` / `unmapped.coder.truncated`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Truncation {
-    /// The event's size before it was cut.
+    /// The event's size before it was cut; for an oversized entry, the entry's size as
+    /// Coder sent it.
     pub original_bytes: usize,
     pub diff_fields_omitted: usize,
     pub additional_fields_omitted: bool,
+    /// Fields of the Coder entry itself that were never read: it was larger than
+    /// `coder.max_response_bytes` (see `coder::skim`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entry_fields_omitted: Vec<String>,
+}
+
+impl Truncation {
+    /// What an oversized entry was read without, before any cut of the event.
+    fn of_entry(entry: &AuditEntry) -> Option<Self> {
+        entry.oversized.as_ref().map(|o| Truncation {
+            original_bytes: usize::try_from(o.original_bytes).unwrap_or(usize::MAX),
+            diff_fields_omitted: 0,
+            additional_fields_omitted: false,
+            entry_fields_omitted: o.fields_omitted.clone(),
+        })
+    }
 }
 
 /// What an encoding leaves out (nothing, unless the event was too large).
@@ -202,15 +221,22 @@ impl Normalizer {
     /// the event fits `max_event_bytes`. Small fields are kept first: a 300 KB template
     /// diff goes, the `status` change beside it stays.
     fn fit(&self, facts: &Facts<'_>, build: impl Fn(&Trim) -> Vec<u8>) -> Encoded {
-        let full = build(&Trim::default());
+        let oversized = Truncation::of_entry(facts.entry);
+        let full = build(&Trim {
+            truncation: oversized.clone(),
+            ..Trim::default()
+        });
         let Some(max) = self.max_event_bytes.filter(|max| full.len() > *max) else {
             return Encoded {
                 payload: full,
-                truncated: false,
+                truncated: oversized.is_some(),
                 over_limit: false,
             };
         };
-        let original_bytes = full.len();
+        let original_bytes = oversized.as_ref().map_or(full.len(), |o| o.original_bytes);
+        let entry_fields_omitted = oversized
+            .map(|o| o.entry_fields_omitted)
+            .unwrap_or_default();
         let mut sizes = facts
             .entry
             .diff
@@ -231,6 +257,7 @@ impl Normalizer {
                     original_bytes,
                     diff_fields_omitted: sizes.len() - kept.len(),
                     additional_fields_omitted: drop_additional,
+                    entry_fields_omitted: entry_fields_omitted.clone(),
                 }),
             };
             let base = build(&trim_with(&[])).len();

@@ -326,6 +326,7 @@ pub fn event<'a>(
             .map(|code| HttpResponse { code }),
         unmapped: Unmapped {
             coder: UnmappedCoder {
+                truncated: trim.truncation.as_ref().map(|_| true),
                 audit_id: non_empty(entry.id.as_deref()).filter(|_| multi),
                 action: facts.action,
                 resource_type: facts.resource_type,
@@ -569,6 +570,9 @@ struct Unmapped<'a> {
 /// `unmapped.coder.*`: what the class has no attribute for.
 #[derive(Serialize)]
 struct UnmappedCoder<'a> {
+    /// The event is not the whole entry: see `truncation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
     /// The audit id, when one entry gave several events (`metadata.uid` is then suffixed).
     #[serde(skip_serializing_if = "Option::is_none")]
     audit_id: Option<&'a str>,

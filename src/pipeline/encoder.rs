@@ -52,7 +52,7 @@ impl Encoder {
                                         id = %id,
                                         bytes = encoded.payload.len(),
                                         over_limit = encoded.over_limit,
-                                        "event cut to fit max_event_bytes"
+                                        "event not whole: cut to fit max_event_bytes, or its entry was over coder.max_response_bytes"
                                     );
                                 }
                                 records.push(Record {

@@ -1,4 +1,4 @@
-//! Hostile content from Coder: a page far past the response cap, diffs nested past the
+//! Hostile content from Coder: an entry far past the response cap, diffs nested past the
 //! parser's limit, control characters and the delimiters of CEF, LEEF and syslog in every
 //! string field, and secrets, which must reach no output, log line or metric.
 
@@ -184,7 +184,7 @@ body = "cef"
 }
 
 #[test]
-fn a_200_mb_page_is_refused_past_the_cap_with_bounded_memory_and_no_checkpoint_past_it() {
+fn a_200_mb_entry_ships_without_its_diff_marked_with_bounded_memory_and_the_stream_goes_on() {
     let rt = common::runtime();
     let sim = rt.block_on(common::unlimited_sim());
     let base = Utc::now() - TimeDelta::hours(1);
@@ -195,6 +195,7 @@ fn a_200_mb_page_is_refused_past_the_cap_with_bounded_memory_and_no_checkpoint_p
     huge["time"] = json!(base.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
     huge["diff"] =
         json!({"readme": {"old": "x".repeat(200 * 1024 * 1024), "new": "y", "secret": false}});
+    let huge_id = huge["id"].as_str().unwrap_or_default().to_owned();
     assert!(sim.insert_entry(&huge));
     drop(huge);
     for i in 1..=50 {
@@ -208,33 +209,54 @@ fn a_200_mb_page_is_refused_past_the_cap_with_bounded_memory_and_no_checkpoint_p
         .unwrap();
     let peak = PeakRss::default();
     peak.watch(child.id());
-    let status = common::wait_exit(&mut child, Duration::from_secs(120));
+    let out = dir.path().join("audit.ndjson");
+    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let caught_up = common::wait_until(Duration::from_secs(120), || {
+        let (got, _) = delivered::distinct(&delivered::file(&out));
+        all.iter().all(|id| got.contains(id))
+    });
+    let metrics = scrape::metrics_address(&cfg)
+        .and_then(|a| scrape::http_get(&a, "/metrics"))
+        .unwrap_or_default();
+    let status = common::stop_gracefully(&mut child);
     let log = common::run_log(&cfg);
-    let status = status.unwrap_or_else(|| panic!("still running:\n{log}"));
-    assert!(!status.success());
+    assert!(caught_up, "not every row arrived:\n{log}");
+    assert!(status.success(), "{status}\n{log}");
+    let (_, duplicates) = delivered::distinct(&delivered::file(&out));
+    assert_eq!(duplicates, 0);
+    // The huge entry is there, without its diff, and says so.
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let line: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["id"] == huge_id.as_str())
+        .unwrap_or(Value::Null);
+    assert_eq!(line["diff"], Value::Null, "{line}");
+    assert_eq!(
+        line["coder_audit_shipper_truncated"]["fields_omitted"],
+        json!(["diff"])
+    );
+    assert!(text.len() < 8 * 1024 * 1024, "no line carries the diff");
     assert!(
-        log.contains("exceeds coder.max_response_bytes (8388608 bytes)"),
+        log.contains("larger than coder.max_response_bytes"),
         "{log}"
     );
-    // Nothing at or after the huge row's time is covered by a checkpoint.
-    if let Ok(d) = std::fs::read_dir(dir.path().join("state")) {
-        for f in d.filter_map(|e| e.ok()) {
-            let v: Value = serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
-            let position = v["cursor"]["position"].as_str().unwrap_or("");
-            let position = chrono::DateTime::parse_from_rfc3339(position).unwrap();
-            assert!(
-                position < base,
-                "the checkpoint passed the refused row: {v}"
-            );
-        }
-    }
+    assert_eq!(
+        scrape::metric(
+            &metrics,
+            "component_errors_total",
+            &["component_id=\"coder\"", "error_type=\"oversized_entry\""],
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
     report::record(
-        "a 200 MB page, max_response_bytes = 8 MiB",
+        "a 200 MB entry, max_response_bytes = 8 MiB",
         "file",
         0,
-        0,
+        duplicates,
         &peak,
-        "refused: exit 1 naming the key; checkpoint before it",
+        "shipped without its diff, marked; the rest whole",
     );
     assert!(peak.mib() < 8.0 + 64.0, "peak RSS {:.1} MiB", peak.mib());
 }

@@ -9,7 +9,7 @@
 //! * `coder_faults`: 429 storms, 5xx, bad bodies, hangs, 401/403/404, TLS, DNS;
 //! * `local_faults`: a full and a read-only checkpoint directory, a corrupt checkpoint;
 //! * `failover`: two replicas on the postgres store, the leader killed, the fence;
-//! * `hostile`: a 200 MB page, deep diffs, delimiters and control characters, secrets;
+//! * `hostile`: a 200 MB entry, deep diffs, delimiters and control characters, secrets;
 //! * `sessions`: 10 × SIGKILL while connection sessions open and close.
 
 #[path = "../common/mod.rs"]

@@ -23,6 +23,11 @@ use coder_sim::{SimConfig, SimHandle};
 use sink_file::{FileSink, FileSinkConfig};
 
 pub fn fast_client(sim: &SimHandle) -> Arc<CoderClient> {
+    client_with_cap(sim, ClientOptions::default().max_response_bytes)
+}
+
+/// [`fast_client`] with `coder.max_response_bytes` at `cap`.
+pub fn client_with_cap(sim: &SimHandle, cap: u64) -> Arc<CoderClient> {
     Arc::new(
         CoderClient::new(
             &sim.url(),
@@ -31,7 +36,7 @@ pub fn fast_client(sim: &SimHandle) -> Arc<CoderClient> {
                 request_timeout: Duration::from_secs(5),
                 retry_min: Duration::from_millis(5),
                 retry_max: Duration::from_millis(50),
-                ..ClientOptions::default()
+                max_response_bytes: cap,
             },
         )
         .expect("client"),
@@ -47,6 +52,8 @@ pub struct Harness {
     /// The log tailed: the audit log unless a test says otherwise.
     pub stream: Stream,
     pub session_horizon: TimeDelta,
+    /// `coder.max_response_bytes`.
+    pub max_response_bytes: u64,
 }
 
 impl Harness {
@@ -58,6 +65,7 @@ impl Harness {
             end: None,
             stream: Stream::Audit,
             session_horizon: TimeDelta::days(7),
+            max_response_bytes: ClientOptions::default().max_response_bytes,
         }
     }
 
@@ -82,7 +90,7 @@ impl Harness {
             .expect("checkpoint readable")
             .map_or_else(|| start.clone(), |c| c.cursor);
         let tailer = Tailer::new(
-            fast_client(sim),
+            client_with_cap(sim, self.max_response_bytes),
             TailerOptions {
                 page_size: self.page_size,
                 overlap: self.overlap,
