@@ -33,7 +33,12 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     if let Some(t) = facts.time_utc() {
         ext.field("rt", &t.timestamp_millis().to_string());
     }
-    ext.field("externalId", facts.entry.id.as_deref().unwrap_or(""));
+    ext.field_or_flex(
+        "externalId",
+        facts.entry.id.as_deref().unwrap_or(""),
+        2,
+        "Audit ID",
+    );
     ext.field("act", facts.action);
     ext.field("outcome", facts.outcome.as_str());
     if let Some(u) = facts.username() {
@@ -43,7 +48,9 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
         ext.field("suid", u);
     }
     match facts.ip {
-        Some(std::net::IpAddr::V4(ip)) => ext.field("src", &ip.to_string()),
+        Some(std::net::IpAddr::V4(ip)) => {
+            ext.field("src", &ip.to_string());
+        }
         Some(std::net::IpAddr::V6(ip)) => {
             ext.field("c6a2", &ip.to_string());
             ext.field("c6a2Label", "Source IPv6 Address");
@@ -114,16 +121,77 @@ pub(super) fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
 
+/// What a CEF extension key may hold: the type and length columns of the key table in
+/// "Implementing ArcSight Common Event Format (CEF)" v25 (2017), for the keys this shipper
+/// writes. The lengths are as we read that table; not re-checked against a copy here
+/// (unverified). A receiver that types its columns by this table drops or cuts what
+/// does not fit, so the shipper does first, by one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyType {
+    /// A string of at most this many characters; a longer one is cut.
+    Text(usize),
+    /// An identifier of at most this many characters; a longer one is not written (a cut
+    /// identifier names something else), and the caller puts it elsewhere.
+    Id(usize),
+    Ipv4,
+    Ipv6,
+    /// A host name (the OCSF `hostname_t` rule, RFC 1123 labels) of at most this many
+    /// characters; anything else is not written.
+    Host(usize),
+}
+
+fn key_type(key: &str) -> KeyType {
+    match key {
+        "src" | "dst" => KeyType::Ipv4,
+        "c6a2" | "c6a3" => KeyType::Ipv6,
+        "dhost" | "shost" => KeyType::Host(1023),
+        "dvchost" => KeyType::Host(100),
+        "externalId" => KeyType::Id(40),
+        "act" | "outcome" => KeyType::Text(63),
+        k if k.starts_with("cs") && k.len() == 3 => KeyType::Text(4000),
+        _ => KeyType::Text(1023),
+    }
+}
+
+/// Whether `v` is of `key`'s type, and the text to write: `None` when it is not.
+fn typed<'v>(key: &str, v: &'v str) -> Option<std::borrow::Cow<'v, str>> {
+    use std::borrow::Cow;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let fits = |max: usize| v.chars().count() <= max;
+    match key_type(key) {
+        KeyType::Text(max) if fits(max) => Some(Cow::Borrowed(v)),
+        KeyType::Text(max) => Some(Cow::Owned(truncate(v, max))),
+        KeyType::Id(max) => fits(max).then_some(Cow::Borrowed(v)),
+        KeyType::Ipv4 => v.parse::<Ipv4Addr>().is_ok().then_some(Cow::Borrowed(v)),
+        KeyType::Ipv6 => v.parse::<Ipv6Addr>().is_ok().then_some(Cow::Borrowed(v)),
+        KeyType::Host(max) => (fits(max)
+            && super::ocsf_types::StringType::Hostname.admits(v, super::OcsfVersion::default()))
+        .then_some(Cow::Borrowed(v)),
+    }
+}
+
 pub(super) struct Extension<'a>(pub(super) &'a mut String);
 
 impl Extension<'_> {
-    pub(super) fn field(&mut self, key: &str, v: &str) {
+    /// Write `key=v` if `v` is of the key's type (cut to its length); false if not written.
+    pub(super) fn field(&mut self, key: &str, v: &str) -> bool {
+        let Some(v) = typed(key, v) else {
+            return false;
+        };
         if !self.0.ends_with('|') {
             self.0.push(' ');
         }
         self.0.push_str(key);
         self.0.push('=');
-        self.0.push_str(&value(v));
+        self.0.push_str(&value(&v));
+        true
+    }
+
+    /// `key=v`, or when `v` is not of the key's type, `flexString<n>` with `label`.
+    pub(super) fn field_or_flex(&mut self, key: &str, v: &str, flex: u8, label: &str) {
+        if !self.field(key, v) {
+            self.labelled(&format!("flexString{flex}"), label, Some(v));
+        }
     }
 
     /// A custom string field and its label (`cs1Label=... cs1=...`).
@@ -138,6 +206,30 @@ impl Extension<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_written_only_under_keys_of_their_type() {
+        let mut line = String::from("CEF:0|a|b|c|d|e|1|");
+        let mut ext = Extension(&mut line);
+        assert!(ext.field("src", "10.0.0.1"));
+        assert!(!ext.field("src", "2001:db8::1"));
+        assert!(!ext.field("src", "fe80::1%eth0"));
+        assert!(ext.field("c6a2", "2001:db8::1"));
+        assert!(!ext.field("c6a2", "10.0.0.1"));
+        assert!(ext.field("dhost", "dev-ws"));
+        assert!(!ext.field("dhost", "my_ws"));
+        assert!(!ext.field("dhost", "a=b|c"));
+        assert!(!ext.field("externalId", &"x".repeat(41)));
+        ext.field_or_flex("dhost", "my_ws", 1, "Workspace");
+        assert!(ext.field("suser", &"u".repeat(2000)));
+        assert!(
+            line.contains("flexString1Label=Workspace flexString1=my_ws"),
+            "{line}"
+        );
+        assert!(line.contains(&format!("suser={}", "u".repeat(1023))));
+        assert!(!line.contains(&"u".repeat(1024)));
+        assert!(!line.contains("src=2001") && line.contains("c6a2=2001:db8::1"));
+    }
 
     #[test]
     fn header_and_extension_escaping() {

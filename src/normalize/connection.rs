@@ -29,6 +29,7 @@ use serde_json::{Map, Value, json};
 use super::cef::{self, Extension, truncate};
 use super::facts::{non_empty, non_nil, parse_ip};
 use super::leef::Attributes;
+use super::ocsf_types::StringType;
 use super::{Enrichment, OcsfVersion};
 use crate::coder::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, User};
 
@@ -467,11 +468,14 @@ pub fn ocsf_event(
         Some(ip) => json!({"ip": ip}),
         None => json!({"name": "unknown"}),
     };
+    // An e-mail that is no `email_t` here (`prebuilds@system`) goes to `unmapped`.
+    let (email_addr, user_email) =
+        StringType::Email.split(f.user.and_then(|u| non_empty(u.email.as_deref())), version);
     let actor = f.user.map(|u| {
         json!({"user": {
             "uid": f.user_id(),
             "name": f.username(),
-            "email_addr": non_empty(u.email.as_deref()),
+            "email_addr": email_addr,
             "full_name": non_empty(u.name.as_deref()),
             "type_id": 1,
             "org": (org_id.is_some() || org_name.is_some())
@@ -484,6 +488,7 @@ pub fn ocsf_event(
     let raw_ip = non_empty(f.log.ip.as_deref());
     let mut unmapped = coder_fields(f, raw_ip, None);
     unmapped["user_agent"] = json!(f.user_agent());
+    unmapped["user_email"] = json!(user_email);
     unmapped["organization"] = json!({"id": org_id, "name": org_name});
     unmapped["deployment"] = json!(enrich.deployment);
     if v18 {
@@ -559,7 +564,13 @@ pub fn cef_line(f: &ConnectionFacts<'_>, enrich: &Enrichment) -> String {
     if let Some(t) = f.time_utc() {
         ext.field("rt", &t.timestamp_millis().to_string());
     }
-    ext.field("externalId", f.event_id.as_deref().unwrap_or(""));
+    // A disconnect's id (`<id>:disconnect`, 47 characters) is longer than externalId's 40.
+    ext.field_or_flex(
+        "externalId",
+        f.event_id.as_deref().unwrap_or(""),
+        2,
+        "Record ID",
+    );
     ext.field("act", f.moment.action());
     if let Some(o) = f.outcome() {
         ext.field("outcome", o);
@@ -571,7 +582,9 @@ pub fn cef_line(f: &ConnectionFacts<'_>, enrich: &Enrichment) -> String {
         ext.field("suid", u);
     }
     match f.ip {
-        Some(IpAddr::V4(ip)) => ext.field("src", &ip.to_string()),
+        Some(IpAddr::V4(ip)) => {
+            ext.field("src", &ip.to_string());
+        }
         Some(IpAddr::V6(ip)) => {
             ext.field("c6a2", &ip.to_string());
             ext.field("c6a2Label", "Source IPv6 Address");
@@ -579,7 +592,7 @@ pub fn cef_line(f: &ConnectionFacts<'_>, enrich: &Enrichment) -> String {
         None => {}
     }
     if let Some(w) = f.workspace() {
-        ext.field("dhost", w);
+        ext.field_or_flex("dhost", w, 1, "Workspace");
     }
     if let Some(o) = f.owner() {
         ext.field("duser", o);
@@ -790,7 +803,9 @@ mod tests {
             cef.starts_with("CEF:0|Coder|Coder|unknown|ssh.connect|"),
             "{cef}"
         );
-        assert!(cef.contains(r"dhost=a\=b|c\nd"), "{cef}");
+        // No host name: not `dhost`, but a labelled string.
+        assert!(cef.contains(r"flexString1=a\=b|c\nd"), "{cef}");
+        assert!(!cef.contains("dhost="), "{cef}");
         assert!(!cef.contains('\n'));
         let leef = leef_line(&f, &Enrichment::default());
         assert!(leef.contains("dstHost=a=b|c\\nd"), "{leef}");

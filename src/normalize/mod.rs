@@ -20,6 +20,7 @@ mod enrich;
 pub mod facts;
 pub mod leef;
 pub mod ocsf;
+pub mod ocsf_types;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::classify::{Activity, Class, ClassStrategy, Subject};
 use super::diff::Redacted;
 use super::facts::{Facts, Outcome, http_status, non_empty};
+use super::ocsf_types::StringType;
 use super::{Enrichment, Trim, Truncation, classify, severity};
 
 /// The OCSF release an event conforms to.
@@ -104,10 +105,15 @@ pub fn event<'a>(
     let endpoints = version.has_endpoints(class);
     let v18 = version == OcsfVersion::V1_8_0;
 
+    // An e-mail that is no `email_t` here (`prebuilds@system`) goes to `unmapped`.
+    let (email_addr, user_email) = StringType::Email.split(
+        facts.user.and_then(|u| non_empty(u.email.as_deref())),
+        version,
+    );
     let actor_user = facts.user.map(|u| OcsfUser {
         uid: facts.user_id(),
         name: facts.username(),
-        email_addr: non_empty(u.email.as_deref()),
+        email_addr,
         full_name: non_empty(u.name.as_deref()),
         type_id: Some(if facts.is_owner() { 2 } else { 1 }),
         org: org(facts),
@@ -353,6 +359,7 @@ pub fn event<'a>(
                     .filter(|_| class != Class::ApiActivity && !trim.drop_additional),
                 user_roles: facts.role_names.clone(),
                 user_status: facts.user.and_then(|u| non_empty(u.status.as_deref())),
+                user_email,
                 login_type,
                 user_agent: non_empty(entry.user_agent.as_deref()).filter(|_| !endpoints),
                 ip: non_empty(entry.ip.as_deref()).filter(|_| !endpoints || src_ip.is_none()),
@@ -596,6 +603,10 @@ struct UnmappedCoder<'a> {
     user_roles: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_status: Option<&'a str>,
+    /// The actor's e-mail as Coder has it, when it is no OCSF `email_t` (see
+    /// [`super::ocsf_types`]); `actor.user.email_addr` holds it otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     login_type: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@ mod ecs_check;
 #[path = "../common/entries.rs"]
 mod entries;
 mod schemas;
+mod typed_strings;
 
 use std::collections::BTreeSet;
 
