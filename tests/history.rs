@@ -203,7 +203,10 @@ async fn three_years_with_rows_on_twenty_days_cost_logarithmic_requests() {
 
 #[tokio::test]
 async fn one_empty_stretch_of_three_years_costs_a_few_dozen_requests() {
-    let (requests, _) = catch_up_requests(Stream::Audit, &[1_095, 2]).await;
+    let (requests, elapsed) = catch_up_requests(Stream::Audit, &[1_095, 2]).await;
+    eprintln!(
+        "audit: {requests} requests, {elapsed:?} to catch up over one empty stretch of 3 years"
+    );
     // Start ≈ 22, the first day and the empty day after it, then a gallop and a bisection
     // over ≈ 1,093 days ≈ 2·11, the last days and the live scans.
     assert!(requests <= 60, "{requests} requests");
