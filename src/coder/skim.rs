@@ -117,7 +117,11 @@ impl Skimmer {
 
     /// The skimmed body and what each entry lost. An unbalanced body comes out cut short,
     /// for the page parser to reject (a truncated answer is retried).
-    pub fn finish(self) -> (Vec<u8>, Vec<Elided>) {
+    pub fn finish(mut self) -> (Vec<u8>, Vec<Elided>) {
+        // A body that ends inside a value: what was held of it, as it came.
+        if let Some(v) = self.value.take() {
+            self.out.extend_from_slice(&v.bytes);
+        }
         (self.out, self.elided)
     }
 
@@ -379,10 +383,15 @@ mod tests {
 
     #[test]
     fn a_truncated_body_stays_invalid() {
+        let body = br#"{"audit_logs":[{"id":"a","diff":{"x""#;
         let mut s = Skimmer::new(100);
-        s.push(br#"{"audit_logs":[{"id":"a","diff":{"x""#);
+        s.push(body);
         let (out, _) = s.finish();
         assert!(serde_json::from_slice::<Json>(&out).is_err());
+        // Nothing over the budget: the cut body comes back as it came.
+        let mut s = Skimmer::new(usize::MAX);
+        s.push(body);
+        assert_eq!(s.finish().0, body);
     }
 
     /// Any JSON value, strings with escapes and delimiters included.
@@ -404,6 +413,21 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn any_bytes_come_back_unchanged_with_an_unlimited_budget(
+            body in proptest::collection::vec(
+                proptest::sample::select(b"{}[]\",:\\ ab1".to_vec()),
+                0..300,
+            ),
+            chunk in 1usize..17,
+        ) {
+            let mut s = Skimmer::new(usize::MAX);
+            for c in body.chunks(chunk) {
+                s.push(c);
+            }
+            proptest::prop_assert_eq!(s.finish().0, body);
+        }
+
         #[test]
         fn any_page_is_unchanged_when_everything_fits_and_valid_json_when_not(
             entries in proptest::collection::vec(
