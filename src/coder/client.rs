@@ -142,8 +142,8 @@ impl CoderClient {
     }
 
     pub async fn buildinfo(&self) -> Result<BuildInfo, CoderError> {
-        self.get_parsed("api/v2/buildinfo", &[], |body| {
-            serde_json::from_slice(&body).map_err(|e| e.to_string())
+        self.get_parsed("api/v2/buildinfo", &[], None, |body| {
+            serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())
         })
         .await
     }
@@ -153,9 +153,9 @@ impl CoderClient {
     /// without the route (an AGPL build answers 404; it never records audit entries).
     pub async fn audit_entitlement(&self) -> Result<Option<(String, bool)>, CoderError> {
         let parsed = self
-            .get_parsed("api/v2/entitlements", &[], |body| {
+            .get_parsed("api/v2/entitlements", &[], None, |body| {
                 let v: serde_json::Value =
-                    serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+                    serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())?;
                 let feature = &v["features"]["audit_log"];
                 let entitlement = feature["entitlement"]
                     .as_str()
@@ -207,34 +207,12 @@ impl CoderClient {
         limit: u32,
         field_budget: usize,
     ) -> Result<(Page, Vec<Elided>), CoderError> {
-        let params = [
-            ("q", q.to_owned()),
-            ("limit", limit.to_string()),
-            ("offset", offset.to_string()),
-        ];
-        let path = stream.path();
-        let attempt = || async {
-            let skimmed = match self.send(path, &params, Some(field_budget)).await {
-                Ok(Body::Skimmed(body, elided)) => parse_stream_page(stream, body)
-                    .map(|page| (page, elided))
-                    .map_err(|reason| CoderError::Malformed {
-                        path: format!("/{path}"),
-                        reason,
-                    }),
-                Ok(Body::Whole(body)) => parse_stream_page(stream, body)
-                    .map(|page| (page, Vec::new()))
-                    .map_err(|reason| CoderError::Malformed {
-                        path: format!("/{path}"),
-                        reason,
-                    }),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = &skimmed {
-                crate::ops::metrics::coder_error(e.kind());
-            }
-            skimmed
-        };
-        self.retrying(attempt, path).await
+        let params = page_params(q, offset, limit);
+        self.get_parsed(stream.path(), &params, Some(field_budget), |body| {
+            let (body, elided) = body.into_parts();
+            parse_stream_page(stream, body).map(|page| (page, elided))
+        })
+        .await
     }
 
     /// One page of `stream`'s endpoint, as [`Self::audit_page`].
@@ -245,28 +223,26 @@ impl CoderClient {
         offset: u64,
         limit: u32,
     ) -> Result<Page, CoderError> {
-        let params = [
-            ("q", q.to_owned()),
-            ("limit", limit.to_string()),
-            ("offset", offset.to_string()),
-        ];
-        self.get_parsed(stream.path(), &params, |body| {
-            parse_stream_page(stream, body)
+        let params = page_params(q, offset, limit);
+        self.get_parsed(stream.path(), &params, None, |body| {
+            parse_stream_page(stream, body.into_bytes())
         })
         .await
     }
 
     /// GET `path` and parse the body, retrying (per [`CoderError::retry`]) until it
     /// parses or fails for good. A body that does not parse counts as a transient fault:
-    /// proxies answer 200 with HTML, connections drop mid-body.
+    /// proxies answer 200 with HTML, connections drop mid-body. With `skim`, the body is
+    /// read through a [`Skimmer`] with that field budget.
     async fn get_parsed<T>(
         &self,
         path: &str,
         params: &[(&str, String)],
-        parse: impl Fn(Bytes) -> Result<T, String>,
+        skim: Option<usize>,
+        parse: impl Fn(Body) -> Result<T, String>,
     ) -> Result<T, CoderError> {
         let attempt = || async {
-            let parsed = match self.get_once(path, params).await {
+            let parsed = match self.get_once(path, params, skim).await {
                 Ok(body) => parse(body).map_err(|reason| CoderError::Malformed {
                     path: format!("/{path}"),
                     reason,
@@ -279,15 +255,6 @@ impl CoderClient {
             }
             parsed
         };
-        self.retrying(attempt, path).await
-    }
-
-    /// Run `attempt` until it succeeds or fails for good (per [`CoderError::retry`]).
-    async fn retrying<T, F, Fut>(&self, attempt: F, path: &str) -> Result<T, CoderError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, CoderError>>,
-    {
         attempt
             .retry(self.backoff())
             .when(|e: &CoderError| e.retry() != Retry::No)
@@ -310,15 +277,19 @@ impl CoderClient {
     }
 
     /// One GET. A 401 with a token file re-reads the file and, if it changed, tries once more.
-    async fn get_once(&self, path: &str, params: &[(&str, String)]) -> Result<Bytes, CoderError> {
-        match self.send(path, params, None).await {
+    async fn get_once(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+        skim: Option<usize>,
+    ) -> Result<Body, CoderError> {
+        match self.send(path, params, skim).await {
             Err(CoderError::Unauthorized { .. }) if self.refresh_token() => {
                 tracing::info!("Coder answered 401; re-read the token file and trying again");
-                self.send(path, params, None).await
+                self.send(path, params, skim).await
             }
             other => other,
         }
-        .map(Body::into_bytes)
     }
 
     /// One GET. With `skim`, a successful body is read through a [`Skimmer`] with that
@@ -425,10 +396,24 @@ enum Body {
 
 impl Body {
     fn into_bytes(self) -> Bytes {
+        self.into_parts().0
+    }
+
+    fn into_parts(self) -> (Bytes, Vec<Elided>) {
         match self {
-            Body::Whole(b) | Body::Skimmed(b, _) => b,
+            Body::Whole(b) => (b, Vec::new()),
+            Body::Skimmed(b, elided) => (b, elided),
         }
     }
+}
+
+/// The query of one page request.
+fn page_params(q: &str, offset: u64, limit: u32) -> [(&'static str, String); 3] {
+    [
+        ("q", q.to_owned()),
+        ("limit", limit.to_string()),
+        ("offset", offset.to_string()),
+    ]
 }
 
 /// reqwest's error with its causes, but never the URL's query (it may carry a token when a
