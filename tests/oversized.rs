@@ -221,3 +221,20 @@ async fn an_oversized_entry_is_marked_in_ecs_and_ocsf() {
     let ecs = Normalizer::new(Target::Ecs, Enrichment::default(), None).to_values(&entry, read_at);
     assert!(ecs[0]["coder"].get("truncated").is_none());
 }
+
+#[tokio::test]
+async fn a_cap_smaller_than_one_ordinary_entry_does_not_wedge_the_stream() {
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let now = Utc::now();
+    sim.backlog(60, Duration::from_secs(3_600), now - TimeDelta::minutes(20));
+    let from = now - TimeDelta::hours(2);
+    let mut h = Harness::new(20, TimeDelta::minutes(5));
+    // No page of even one row fits: every row is read skimmed, and with a field budget
+    // above every field of an ordinary entry, whole.
+    h.max_response_bytes = 256;
+    let (mut tailer, mut outlet) = h.tailer(&sim, &Cursor::starting_at(from, None));
+    drain(&mut tailer, &mut outlet, 200).await.unwrap();
+    let lines = lines(&h);
+    assert_every_id_once(&sim, &lines);
+    assert!(lines.iter().all(|l| l.get(TRUNCATION_FIELD).is_none()));
+}

@@ -333,15 +333,18 @@ impl CoderClient {
         let limit = self.options.max_response_bytes;
         if let Some(budget) = skim.filter(|_| status.is_success()) {
             let mut skimmer = Skimmer::new(budget);
+            // What is kept is bounded by the budget per field: room for 64 fields at the
+            // budget, or the cap if larger (a cap smaller than one ordinary entry must not
+            // wedge the stream). A body of countless small fields is still refused.
+            let keep_limit =
+                limit.max(u64::try_from(budget).unwrap_or(u64::MAX).saturating_mul(64));
             while let Some(chunk) = response
                 .chunk()
                 .await
                 .map_err(|e| CoderError::Transport(describe(e)))?
             {
                 skimmer.push(&chunk);
-                // What is kept is bounded by the budget per field; a body of countless
-                // small fields is still refused rather than held.
-                if skimmer.kept_bytes() as u64 > limit {
+                if skimmer.kept_bytes() as u64 > keep_limit {
                     return Err(CoderError::TooLarge {
                         path: display_path,
                         limit,
