@@ -481,6 +481,11 @@ pub struct KafkaSinkConfig {
     /// How long librdkafka tries a message before the batch is sent again.
     #[serde(default = "defaults::message_timeout", with = "humantime_serde")]
     pub message_timeout: Duration,
+    /// The message timestamp: `now` (default, the produce time) or `event` (the event's
+    /// time; old events may then fall to time retention at once, or be refused by a broker
+    /// with `message.timestamp.before.max.ms`). The event time is in a header either way.
+    #[serde(default)]
+    pub timestamp: sink_kafka::MessageTime,
     /// librdkafka settings passed through (TLS, SASL, tuning); `env:NAME` and
     /// `file:/path` values are read from there. Never logged.
     #[serde(default)]
@@ -499,6 +504,7 @@ impl std::fmt::Debug for KafkaSinkConfig {
             .field("brokers", &self.brokers)
             .field("topic", &self.topic)
             .field("compression", &self.compression)
+            .field("timestamp", &self.timestamp)
             .field(
                 "librdkafka keys",
                 &self.librdkafka.keys().collect::<Vec<_>>(),
@@ -889,6 +895,25 @@ impl Config {
             }
             #[cfg(feature = "s3")]
             if let SinkConfig::S3(c) = sink {
+                // Object names carry the sink's name, so two sinks cannot overwrite each
+                // other; one place per sink still keeps each sink's objects apart for
+                // whoever reads them (Athena, Security Lake), and a copy of a sink under a
+                // new name would otherwise write everything twice unnoticed.
+                let shared = self.sinks.iter().find(|(other, s)| {
+                    *other < name
+                        && matches!(s, SinkConfig::S3(o) if o.bucket == c.bucket
+                            && o.key_prefix == c.key_prefix
+                            && o.endpoint == c.endpoint)
+                });
+                if let Some((other, _)) = shared {
+                    return Err(invalid(
+                        &format!("sinks.{name}.key_prefix"),
+                        format!(
+                            "sinks.{other} writes the same bucket {:?} and key_prefix {:?}: give each S3 sink a prefix of its own",
+                            c.bucket, c.key_prefix
+                        ),
+                    ));
+                }
                 if !sink_s3::object::valid_key_prefix(&c.key_prefix) {
                     return Err(invalid(
                         &format!("sinks.{name}.key_prefix"),
@@ -1335,6 +1360,56 @@ path = "/tmp/audit.ndjson"
         .unwrap_err()
         .to_string();
         assert!(err.contains("enrich.labels"), "{err}");
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn two_s3_sinks_on_one_bucket_and_prefix_are_refused_naming_both() {
+        let s3 = |name: &str, prefix: &str| {
+            format!(
+                "[sinks.{name}]\ntype = \"s3\"\nbucket = \"audit\"\nregion = \"us-east-1\"\n{prefix}\n"
+            )
+        };
+        let both = format!(
+            "{MINIMAL}{}{}",
+            s3("lake", ""),
+            s3("raw", "format = \"raw\"")
+        );
+        let err = load(&both).unwrap_err().to_string();
+        assert!(
+            err.contains("sinks.raw.key_prefix") && err.contains("sinks.lake"),
+            "{err}"
+        );
+        let apart = format!(
+            "{MINIMAL}{}{}",
+            s3("lake", ""),
+            s3("raw", "key_prefix = \"raw/%Y/\"")
+        );
+        assert!(load(&apart).is_ok());
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn the_kafka_message_time_is_the_produce_time_unless_asked() {
+        let kafka = |extra: &str| {
+            load(&format!(
+                "{MINIMAL}[sinks.bus]\ntype = \"kafka\"\nbrokers = \"k:9092\"\ntopic = \"t\"\n{extra}\n"
+            ))
+        };
+        let time = |c: Config| match &c.sinks["bus"] {
+            SinkConfig::Kafka(k) => k.timestamp,
+            _ => unreachable!("the bus sink is a kafka sink"),
+        };
+        assert_eq!(time(kafka("").unwrap()), sink_kafka::MessageTime::Now);
+        assert_eq!(
+            time(kafka("timestamp = \"event\"").unwrap()),
+            sink_kafka::MessageTime::Event
+        );
+        let err = kafka("timestamp = \"create\"").unwrap_err().to_string();
+        assert!(
+            err.contains("sinks.bus") && err.contains("`now` or `event`"),
+            "{err}"
+        );
     }
 
     #[test]

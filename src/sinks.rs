@@ -70,6 +70,7 @@ pub async fn build(name: &str, config: &SinkConfig, origin: &str) -> Result<Buil
                             .map_err(|e| BuildError::new(name, e))?,
                         compression: c.compression,
                         message_timeout: c.message_timeout,
+                        timestamp: c.timestamp,
                         format: format_name(&encoding).to_owned(),
                         schema: schema_name(&encoding),
                         librdkafka: c.librdkafka.clone(),

@@ -48,6 +48,8 @@ struct Consumed {
     partition: i32,
     key: String,
     headers: HashMap<String, String>,
+    /// The message timestamp, epoch milliseconds.
+    timestamp: Option<i64>,
     event: Value,
 }
 
@@ -142,6 +144,7 @@ impl Reader {
                     partition: m.partition(),
                     key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
                     headers,
+                    timestamp: m.timestamp().to_millis(),
                     event: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap(),
                 });
             }
@@ -206,6 +209,58 @@ fn every_event_arrives_keyed_by_audit_id_with_headers_on_its_resource_topic() {
             partition_of.entry(id).or_insert_with(|| place.clone()),
             &place
         );
+    }
+}
+
+/// Old events (a backfill of last month) stamped with the produce time by default, so
+/// the topic's time retention counts from delivery; with `timestamp = "event"`, with their
+/// own time. The event time is in `coder-audit-event-time` either way.
+#[test]
+fn old_events_carry_the_produce_time_unless_the_event_time_is_asked_for() {
+    let _shared = BROKER.read().unwrap_or_else(|e| e.into_inner());
+    let bootstrap = peers::kafka();
+    let rt = common::runtime();
+    for (setting, event_time) in [("", false), ("timestamp = \"event\"", true)] {
+        let sim = rt.block_on(common::unlimited_sim());
+        sim.backlog(
+            50,
+            Duration::from_secs(86_400),
+            Utc::now() - TimeDelta::days(30),
+        );
+        let times: HashMap<String, i64> = sim
+            .inserted()
+            .into_iter()
+            .map(|(id, t)| (id, t.timestamp_millis()))
+            .collect();
+        let topic = common::unique("cas-time");
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = write_config(dir.path(), &sim.url(), &bootstrap, &topic, setting);
+        let started = Utc::now().timestamp_millis();
+        let mut child = common::spawn_run(&cfg);
+        let mut reader = Reader::new(&bootstrap, &topic);
+        let consumed = reader.read_until(Duration::from_secs(120), |c| ids(c).len() >= times.len());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+        assert_eq!(
+            ids(&consumed).len(),
+            times.len(),
+            "{setting:?}, log:\n{log}"
+        );
+        for c in &consumed {
+            let want = times[&audit_id(&c.event)];
+            assert_eq!(
+                c.headers["coder-audit-event-time"],
+                want.to_string(),
+                "{setting:?}"
+            );
+            let ts = c.timestamp.expect("a message timestamp");
+            if event_time {
+                assert_eq!(ts, want, "{setting:?}");
+            } else {
+                assert!(ts >= started - 1_000, "{setting:?}: {ts} is before the run");
+            }
+        }
     }
 }
 

@@ -37,6 +37,25 @@ impl Compression {
     }
 }
 
+/// Which time a message carries as its Kafka timestamp.
+///
+/// Brokers apply time retention by the largest timestamp in a segment (KAFKA-7910: a
+/// segment goes once its newest record is older than `retention.ms`), and since Kafka 3.6
+/// refuse records older than `log.message.timestamp.before.max.ms` with
+/// `INVALID_TIMESTAMP` (KIP-937). A backfill of last year's events stamped with their own
+/// time can therefore be deleted right after delivery, or refused. So the default is the
+/// produce time; the event's time travels in the `coder-audit-event-time` header either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageTime {
+    /// The time librdkafka produces the message (CreateTime = now).
+    #[default]
+    Now,
+    /// The event's own time: what Kafka Streams and time-based consumers order by, at the
+    /// price above.
+    Event,
+}
+
 #[derive(Clone)]
 pub struct KafkaSinkConfig {
     /// `host:port[,host:port...]`.
@@ -46,6 +65,8 @@ pub struct KafkaSinkConfig {
     /// How long librdkafka tries one message before reporting it failed (the batch is then
     /// sent again by the retry loop).
     pub message_timeout: Duration,
+    /// The message timestamp: produce time or event time.
+    pub timestamp: MessageTime,
     /// `coder-audit-format` header: raw, ecs or ocsf.
     pub format: String,
     /// `coder-audit-schema` header: e.g. `ecs 9.4.0`, `ocsf 1.8.0`, `coder`.
@@ -61,6 +82,7 @@ impl fmt::Debug for KafkaSinkConfig {
             .field("topic", &self.topic)
             .field("compression", &self.compression)
             .field("message_timeout", &self.message_timeout)
+            .field("timestamp", &self.timestamp)
             .field(
                 "librdkafka keys",
                 &self.librdkafka.keys().collect::<Vec<_>>(),
@@ -142,6 +164,7 @@ mod tests {
             topic: TopicTemplate::parse("coder-audit").unwrap(),
             compression: Compression::Zstd,
             message_timeout: Duration::from_secs(30),
+            timestamp: MessageTime::Now,
             format: "ocsf".into(),
             schema: "ocsf 1.8.0".into(),
             librdkafka: BTreeMap::new(),

@@ -12,6 +12,6 @@ pub mod outcome;
 pub mod sink;
 pub mod topic;
 
-pub use config::{Compression, KafkaSinkConfig};
-pub use sink::KafkaSink;
+pub use config::{Compression, KafkaSinkConfig, MessageTime};
+pub use sink::{EVENT_TIME_HEADER, KafkaSink};
 pub use topic::TopicTemplate;

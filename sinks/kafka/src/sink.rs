@@ -9,7 +9,11 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use sink_core::{Batch, DeadRecord, Delivery, Sink};
 
-use crate::config::{ConfigError, KafkaSinkConfig};
+use crate::config::{ConfigError, KafkaSinkConfig, MessageTime};
+
+/// The header holding the event's time, epoch milliseconds, whatever the message
+/// timestamp is (see [`MessageTime`]).
+pub const EVENT_TIME_HEADER: &str = "coder-audit-event-time";
 use crate::context::QuietContext;
 use crate::outcome::{Outcome, classify};
 
@@ -141,14 +145,23 @@ impl Sink for KafkaSink {
         let mut reports = Vec::with_capacity(batch.len());
         for (index, r) in batch.records().iter().enumerate() {
             let topic = self.config.topic.render(r.resource_type.as_deref());
+            // The event's time, in milliseconds like a Kafka timestamp; one before 1970
+            // (Go's zero time from a broken row) would be refused by the broker.
+            let event_millis = r.time_micros.filter(|m| *m >= 0).map(|m| m / 1000);
+            let event_time = event_millis.map(|ms| ms.to_string());
+            let headers = match &event_time {
+                Some(ms) => self.headers.clone().insert(Header {
+                    key: EVENT_TIME_HEADER,
+                    value: Some(ms.as_str()),
+                }),
+                None => self.headers.clone(),
+            };
             let mut record = FutureRecord::to(&topic)
                 .key(r.id.as_bytes())
                 .payload(&r.payload[..])
-                .headers(self.headers.clone());
-            // The event's time as the message time; one before 1970 (Go's zero time from
-            // a broken row) would be refused by the broker, so it gets the produce time.
-            if let Some(micros) = r.time_micros.filter(|m| *m >= 0) {
-                record = record.timestamp(micros / 1000);
+                .headers(headers);
+            if let Some(ms) = event_millis.filter(|_| self.config.timestamp == MessageTime::Event) {
+                record = record.timestamp(ms);
             }
             loop {
                 match self.producer.send_result(record) {
@@ -223,6 +236,7 @@ mod tests {
             topic: TopicTemplate::parse("t").unwrap(),
             compression: Compression::Zstd,
             message_timeout: Duration::from_secs(5),
+            timestamp: MessageTime::Now,
             format: "raw".into(),
             schema: "coder".into(),
             librdkafka: [("sasl.pasword".to_owned(), "Hunter2-secret".to_owned())].into(),

@@ -2,9 +2,12 @@
 //!
 //! Partitions (`year=%Y/month=%m/day=%d/`) come from each record's event time, never the
 //! wall clock: a backfill of January lands in January. A batch spanning two partitions
-//! becomes two objects. The name is the first record's time plus a digest of the first
-//! and last ids and the count, so the same batch sent again (a retry, or a re-run backfill
-//! with the same batching) overwrites its object instead of adding a duplicate.
+//! becomes two objects. The name is the first record's time, the sink's name, and a digest
+//! of the first and last ids and the count, so the same batch sent again (a retry, or a
+//! re-run backfill with the same batching) overwrites its object instead of adding a
+//! duplicate, and two sinks writing one bucket and prefix (raw and OCSF, say) never
+//! overwrite each other's objects: S3 keeps the last write of a key (there is no
+//! conditional write in this sink), so a shared key would lose one sink's batch.
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
@@ -35,9 +38,11 @@ fn time_of(record: &Record) -> Option<DateTime<Utc>> {
 pub fn split<'a>(
     batch: &'a Batch,
     key_prefix: &str,
+    writer: &str,
     extension: &str,
     now: DateTime<Utc>,
 ) -> Vec<Object<'a>> {
+    let writer = key_safe(writer);
     let fallback = batch.records().iter().find_map(time_of).unwrap_or(now);
     let mut groups: Vec<(String, DateTime<Utc>, Vec<&'a Record>)> = Vec::new();
     let mut last_time = fallback;
@@ -67,10 +72,24 @@ pub fn split<'a>(
             let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
             Object {
                 key: format!(
-                    "{prefix}{}-{hex}.{extension}",
+                    "{prefix}{}-{writer}-{hex}.{extension}",
                     first.format("%Y%m%dT%H%M%S%.6fZ")
                 ),
                 records,
+            }
+        })
+        .collect()
+}
+
+/// `name` in the characters AWS's object key guidelines call safe everywhere (letters,
+/// digits, `-`, `_`, `.`); anything else as `_`.
+fn key_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
             }
         })
         .collect()
@@ -106,7 +125,7 @@ mod tests {
             rec("c", Some("2026-02-01T00:00:01Z")),
         ]);
         let now = Utc::now();
-        let objects = split(&batch, PREFIX, "ndjson.gz", now);
+        let objects = split(&batch, PREFIX, "archive", "ndjson.gz", now);
         assert_eq!(objects.len(), 2);
         assert!(
             objects[0]
@@ -130,6 +149,7 @@ mod tests {
         let again = split(
             &batch,
             PREFIX,
+            "archive",
             "ndjson.gz",
             now + chrono::TimeDelta::hours(5),
         );
@@ -143,8 +163,16 @@ mod tests {
             rec("z", None),
         ]);
         assert_ne!(
-            split(&other, PREFIX, "ndjson.gz", now)[0].key,
+            split(&other, PREFIX, "archive", "ndjson.gz", now)[0].key,
             objects[0].key
         );
+        // The same batch from another sink on the same bucket and prefix: another name.
+        let theirs = split(&batch, PREFIX, "ocsf-lake", "ndjson.gz", now);
+        assert_eq!(theirs.len(), objects.len());
+        for (mine, theirs) in objects.iter().zip(&theirs) {
+            assert_ne!(mine.key, theirs.key);
+            assert!(theirs.key.contains("-ocsf-lake-"), "{}", theirs.key);
+        }
+        assert!(objects[0].key.contains("Z-archive-"), "{}", objects[0].key);
     }
 }

@@ -182,6 +182,7 @@ impl Sink for S3Sink {
         for object in object::split(
             batch,
             &self.config.key_prefix,
+            &self.name,
             extension,
             chrono::Utc::now(),
         ) {
