@@ -92,6 +92,12 @@ fn validate_accepts_a_good_config_and_names_the_key_of_a_bad_one() {
         "{}",
         text(&o)
     );
+    // What a confirmed batch means, per sink.
+    assert!(
+        text(&o).contains("delivery guarantee: synced"),
+        "{}",
+        text(&o)
+    );
     // Without the license the connection stream would be off: said, not failed.
     sim.set_connection_log_licensed(false);
     let o = output_of(

@@ -262,7 +262,13 @@ async fn run_streams(
             let stream_stats = stats.get(&id).cloned().unwrap_or_default();
             counters.insert(id.clone(), stream_stats.clone());
             if let Some(sink) = config.sinks.get(name) {
-                exposed.register(name, stream, sink.type_name(), stream_stats.clone());
+                exposed.register(
+                    name,
+                    stream,
+                    sink.type_name(),
+                    sink.delivery_guarantee().as_str(),
+                    stream_stats.clone(),
+                );
             }
             let (tailer, outlet) = streams
                 .build(name, stream, key, cursor, None, stream_stats)

@@ -112,6 +112,12 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             .map(|n| format!(", events cut above {n} bytes"))
             .unwrap_or_default();
         println!("  sink {name}: {what}, format {format}{limit}");
+        let guarantee = sink.delivery_guarantee();
+        println!(
+            "    delivery guarantee: {} ({})",
+            guarantee.as_str(),
+            guarantee.explain()
+        );
     }
     if offline {
         return Ok(());

@@ -30,6 +30,7 @@ pub const CHECKPOINT_LAG: &str = "checkpoint_lag_seconds";
 pub const PENDING_ACKS: &str = "component_pending_acks";
 /// Now minus when the stream last completed a scan of Coder.
 pub const POLL_AGE: &str = "last_successful_poll_age_seconds";
+pub const DELIVERY_GUARANTEE: &str = "component_delivery_guarantee_info";
 /// 1, labelled with the version Coder's `/api/v2/buildinfo` reported.
 pub const CODER_INFO: &str = "coder_build_info";
 /// 1 while Coder's license covers audit logging (`audit_log` entitled or in its grace
@@ -95,6 +96,10 @@ fn describe() {
         PENDING_ACKS,
         "Requests sent and awaiting the peer's acknowledgement (HEC indexer acks)"
     );
+    ::metrics::describe_gauge!(
+        DELIVERY_GUARANTEE,
+        "What a sink's confirmation means, as the guarantee label (synced, written, replicated, stored, indexed, accepted, sent)"
+    );
     ::metrics::describe_gauge!(CODER_INFO, "The Coder version, as a label");
     ::metrics::describe_gauge!(
         AUDIT_ENTITLED,
@@ -149,7 +154,8 @@ pub struct Streams {
 }
 
 /// A sink's type and its stream's counters.
-type Exposed = (&'static str, Arc<StreamStats>);
+/// A stream's sink type, its delivery guarantee, and its counters.
+type Exposed = (&'static str, &'static str, Arc<StreamStats>);
 
 /// How `/readyz` names a stream: the sink, and the log when it is not the audit log.
 pub fn stream_name(sink: &str, stream: Stream) -> String {
@@ -165,12 +171,13 @@ impl Streams {
         sink: &str,
         stream: Stream,
         sink_type: &'static str,
+        guarantee: &'static str,
         stats: Arc<StreamStats>,
     ) {
         self.inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((sink.to_owned(), stream), (sink_type, stats));
+            .insert((sink.to_owned(), stream), (sink_type, guarantee, stats));
     }
 
     /// Forget one stream (it was turned off): it is no longer exposed or judged ready.
@@ -191,7 +198,15 @@ impl Streams {
         let handle = handle();
         let now = chrono::Utc::now().timestamp_micros();
         let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for ((name, stream), (sink_type, stats)) in streams.iter() {
+        for ((name, stream), (sink_type, guarantee, stats)) in streams.iter() {
+            ::metrics::gauge!(
+                DELIVERY_GUARANTEE,
+                "component_kind" => "sink",
+                "component_id" => name.clone(),
+                "component_type" => *sink_type,
+                "guarantee" => *guarantee
+            )
+            .set(1.0);
             let labels = [
                 ("component_kind", "sink".to_owned()),
                 ("component_id", name.clone()),
@@ -239,7 +254,7 @@ impl Streams {
         if streams.is_empty() {
             reasons.push("no stream started yet".to_owned());
         }
-        for ((sink, stream), (_, stats)) in streams.iter() {
+        for ((sink, stream), (_, _, stats)) in streams.iter() {
             let name = stream_name(sink, *stream);
             let scanned =
                 i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
@@ -279,7 +294,7 @@ mod tests {
         stats
             .newest_micros
             .store(u64::try_from(ten_seconds_ago).unwrap(), Ordering::Relaxed);
-        streams.register("siem", Stream::Audit, "splunk_hec", stats);
+        streams.register("siem", Stream::Audit, "splunk_hec", "accepted", stats);
         coder_error("rate_limited");
         let text = streams.render();
         let labels = r#"component_kind="sink",component_id="siem",component_type="splunk_hec",stream="audit""#;
@@ -303,5 +318,11 @@ mod tests {
             "errors counted where they happen show too: {text}"
         );
         assert!(text.contains("# HELP component_sent_events_total"));
+        assert!(
+            text.contains(&format!(
+                r#"{DELIVERY_GUARANTEE}{{component_kind="sink",component_id="siem",component_type="splunk_hec",guarantee="accepted"}} 1"#
+            )),
+            "{text}"
+        );
     }
 }
