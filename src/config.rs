@@ -357,9 +357,10 @@ pub enum DeliveryGuarantee {
     /// HEC indexer acknowledgement said `true`: indexed and replicated per the index's
     /// settings ("About HTTP Event Collector Indexer Acknowledgment").
     Indexed,
-    /// HEC answered 200 without acknowledgement: the request was well-formed and queued;
-    /// Splunk says it may still be lost before it is indexed (an indexer that restarts or
-    /// fails). Turn on `ack` where the token allows it.
+    /// HEC answered 200 without acknowledgement, which "only means that the event data
+    /// appears to be valid" (Splunk, "About HTTP Event Collector Indexer
+    /// Acknowledgment"): an outage before indexing can still lose it. Turn on `ack` where
+    /// the token allows it (Splunk Cloud offers it only for Kinesis Firehose).
     Accepted,
     /// Syslog over TCP, TLS or UDP: handed to the kernel; no application acknowledgement
     /// (RFC 5425/6587 define none), so a receiver that dies may lose the last bytes.
