@@ -4,6 +4,7 @@
 //! | answer | meaning | here |
 //! | --- | --- | --- |
 //! | 200, code 0 | accepted (with `ackId` when acks are on) | wait for the ack, or done |
+//! | 2xx with another code | accepted: a 2xx is Splunk's acceptance whatever the body says (copies of the status table list "queue approaching capacity" codes that come with 200: unverified) | as above; the code is logged |
 //! | 503 code 9 "Server is busy", 18–20 unhealthy, 429, 5xx, 408 | transient | retry with backoff, `Retry-After` honoured |
 //! | 400 code 6 "Invalid data format", 12/13 event missing or blank, 15 indexed fields | one event is bad (`invalid-event-number`) | dead-letter that event, resend the rest |
 //! | 413 | the request is too large | split it; a single event too large is dead-lettered |
@@ -29,6 +30,8 @@ struct Body {
 pub enum Reply {
     Accepted {
         ack_id: Option<u64>,
+        /// A `code` other than 0 that came with the 2xx, to be logged.
+        notice: Option<String>,
     },
     Retry {
         after: Option<Duration>,
@@ -61,6 +64,11 @@ pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> Repl
     match (status, parsed.code) {
         (200..=299, None | Some(0)) => Reply::Accepted {
             ack_id: parsed.ack_id,
+            notice: None,
+        },
+        (200..=299, Some(_)) => Reply::Accepted {
+            ack_id: parsed.ack_id,
+            notice: Some(what),
         },
         (_, Some(1..=4)) | (401 | 403, _) => Reply::Fatal {
             reason: format!(
@@ -119,12 +127,33 @@ mod tests {
     fn the_rule() {
         assert_eq!(
             c(200, r#"{"text":"Success","code":0,"ackId":7}"#),
-            Reply::Accepted { ack_id: Some(7) }
+            Reply::Accepted {
+                ack_id: Some(7),
+                notice: None
+            }
         );
         assert_eq!(
             c(200, r#"{"text":"Success","code":0}"#),
-            Reply::Accepted { ack_id: None }
+            Reply::Accepted {
+                ack_id: None,
+                notice: None
+            }
         );
+        // A 2xx is an acceptance whatever its code says; the code is passed on to log.
+        assert_eq!(
+            c(
+                200,
+                r#"{"text":"Queue approaching capacity","code":25,"ackId":3}"#
+            ),
+            Reply::Accepted {
+                ack_id: Some(3),
+                notice: Some("HEC 200 (code 25): Queue approaching capacity".into())
+            }
+        );
+        assert!(matches!(
+            c(200, r#"{"text":"Invalid token","code":4}"#),
+            Reply::Accepted { .. }
+        ));
         assert!(matches!(
             c(503, r#"{"text":"Server is busy","code":9}"#),
             Reply::Retry { .. }

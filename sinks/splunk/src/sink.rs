@@ -223,19 +223,24 @@ impl Sink for HecSink {
                 && let Some(request) = todo.pop_front()
             {
                 match self.post(&request).await {
-                    Reply::Accepted { ack_id } => match (&self.config.ack, ack_id) {
-                        (None, _) => {}
-                        (Some(_), Some(id)) => {
-                            pending.insert(id, request, Instant::now());
-                            gauge.0.store(pending.len() as u64, Ordering::Relaxed);
+                    Reply::Accepted { ack_id, notice } => {
+                        if let Some(n) = notice {
+                            tracing::warn!(sink = %self.name, "HEC accepted the request with a notice: {n}");
                         }
-                        (Some(_), None) => {
-                            return Delivery::reject(
-                                "ack = true, but HEC answered without an ackId: indexer \
-                                 acknowledgement is off for this token",
-                            );
+                        match (&self.config.ack, ack_id) {
+                            (None, _) => {}
+                            (Some(_), Some(id)) => {
+                                pending.insert(id, request, Instant::now());
+                                gauge.0.store(pending.len() as u64, Ordering::Relaxed);
+                            }
+                            (Some(_), None) => {
+                                return Delivery::reject(
+                                    "ack = true, but HEC answered without an ackId: indexer \
+                                     acknowledgement is off for this token",
+                                );
+                            }
                         }
-                    },
+                    }
                     Reply::Retry { after, reason } => return Delivery::Retry { after, reason },
                     Reply::Fatal { reason } => return Delivery::reject(reason),
                     Reply::TooLarge if request.records.len() == 1 => dead.push(DeadRecord {
