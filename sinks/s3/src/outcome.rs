@@ -57,6 +57,14 @@ pub fn by_status(status: u16, code: Option<&str>, message: &str) -> Delivery {
         | (401 | 403, _) => Delivery::reject(format!(
             "S3 refused the credentials ({code_s}: {message}); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role, and the bucket policy"
         )),
+        // "The specified multipart upload does not exist. The upload ID might be invalid,
+        // or the multipart upload might have been aborted or completed" (S3 API Reference,
+        // error codes): an SDK retry of a CompleteMultipartUpload that had succeeded, or a
+        // lifecycle rule that aborted the upload. Not a missing bucket: the batch is sent
+        // again, which starts the object's upload afresh under the same name.
+        (_, Some("NoSuchUpload")) => Delivery::retry(format!(
+            "S3 {status} NoSuchUpload: the multipart upload is gone (completed by an earlier try, or aborted); uploading the object again: {message}"
+        )),
         (_, Some("NoSuchBucket")) | (404, _) => Delivery::reject(format!(
             "S3 bucket not found ({code_s}: {message}); create it or fix `bucket`"
         )),
@@ -98,5 +106,15 @@ mod tests {
             by_status(404, Some("NoSuchBucket"), ""),
             Delivery::Reject { .. }
         ));
+        // A multipart upload that is gone restarts the object; it is no missing bucket.
+        let d = by_status(
+            404,
+            Some("NoSuchUpload"),
+            "The specified upload does not exist",
+        );
+        assert!(
+            matches!(&d, Delivery::Retry { reason, .. } if !reason.contains("bucket not found")),
+            "{d:?}"
+        );
     }
 }
