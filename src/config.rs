@@ -250,6 +250,10 @@ mod defaults {
         "coder-audit".into()
     }
     #[cfg(feature = "syslog")]
+    pub fn sd_id() -> String {
+        sink_syslog::message::SD_ID.into()
+    }
+    #[cfg(feature = "syslog")]
     pub fn connect_timeout() -> Duration {
         Duration::from_secs(10)
     }
@@ -705,6 +709,10 @@ pub struct SyslogSinkConfig {
     pub severity: sink_syslog::Severity,
     #[serde(default = "defaults::app_name")]
     pub app_name: String,
+    /// The SD-ID of the structured data element: `name@<private enterprise number>`. The
+    /// default uses 32473, the number RFC 5612 reserves for examples; use your own PEN.
+    #[serde(default = "defaults::sd_id")]
+    pub sd_id: String,
     /// RFC 5424 HOSTNAME. Default: the host of the Coder URL.
     pub hostname: Option<String>,
     pub tls_ca_file: Option<PathBuf>,
@@ -1085,6 +1093,15 @@ impl Config {
                     return Err(invalid(
                         &key("max_message_bytes"),
                         "must be at least 480 (RFC 5426's smallest)".into(),
+                    ));
+                }
+                if !sink_syslog::message::valid_sd_id(&c.sd_id) {
+                    return Err(invalid(
+                        &key("sd_id"),
+                        format!(
+                            "{:?} is no SD-ID: 1 to 32 printable ASCII characters without '=', ' ', ']' or '\"', as name@<private enterprise number> (RFC 5424 §6.3.2, §7.2.2)",
+                            c.sd_id
+                        ),
                     ));
                 }
             }

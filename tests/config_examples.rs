@@ -36,3 +36,61 @@ fn every_example_config_validates() {
     }
     assert!(checked >= 2);
 }
+
+/// What `validate --offline` says of each sink: its delivery guarantee, and a warning for
+/// line framing over TLS (RFC 5425 defines octet counting only); a bad SD-ID names its key.
+#[cfg(all(feature = "syslog", feature = "splunk"))]
+#[test]
+fn validate_says_each_sink_s_guarantee_and_warns_of_line_framing_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |syslog_extra: &str| {
+        let path = dir.path().join("shipper.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"[coder]
+url = "https://coder.example.com"
+token = "abc"
+[checkpoint]
+dir = "{state}"
+[sinks.siem]
+type = "splunk_hec"
+endpoint = "https://splunk.example.com:8088"
+token = "t"
+[sinks.relay]
+type = "syslog"
+address = "syslog.example.com:6514"
+transport = "tls"
+{syslog_extra}
+"#,
+                state = dir.path().join("state").display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args(["validate", "--offline", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, text) = write("framing = \"lf\"\nsd_id = \"audit@55555\"");
+    assert!(ok, "{text}");
+    assert!(text.contains("delivery guarantee: accepted"), "{text}");
+    assert!(text.contains("delivery guarantee: sent"), "{text}");
+    assert!(
+        text.contains("RFC 5425 defines only octet counting"),
+        "{text}"
+    );
+    let (ok, text) = write("");
+    assert!(ok && !text.contains("RFC 5425"), "{text}");
+    let (ok, text) = write("sd_id = \"coder\"");
+    assert!(!ok && text.contains("sinks.relay.sd_id"), "{text}");
+}

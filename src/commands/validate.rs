@@ -112,6 +112,17 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             .map(|n| format!(", events cut above {n} bytes"))
             .unwrap_or_default();
         println!("  sink {name}: {what}, format {format}{limit}");
+        // RFC 5425 (syslog over TLS) frames messages by octet counting only.
+        #[cfg(feature = "syslog")]
+        if let SinkConfig::Syslog(c) = sink
+            && c.transport == sink_syslog::Transport::Tls
+            && c.framing != sink_syslog::Framing::OctetCounting
+        {
+            println!(
+                "    warning: framing {:?} over TLS: RFC 5425 defines only octet counting; use it unless the receiver needs otherwise",
+                c.framing
+            );
+        }
         let guarantee = sink.delivery_guarantee();
         println!(
             "    delivery guarantee: {} ({})",

@@ -111,6 +111,8 @@ pub struct SyslogSinkConfig {
     pub hostname: String,
     /// RFC 5424 APP-NAME.
     pub app_name: String,
+    /// The SD-ID of the structured data element (`name@<private enterprise number>`).
+    pub sd_id: String,
     pub tls: TlsFiles,
     /// Messages longer than this are cut (and counted); `None` sends them whole.
     pub max_message_bytes: Option<usize>,

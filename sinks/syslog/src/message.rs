@@ -14,8 +14,32 @@ use sink_core::Record;
 
 use crate::config::{Facility, Severity};
 
-/// The SD-ID of the shipper's structured data element.
+/// The default SD-ID of the shipper's structured data element. 32473 is the Private
+/// Enterprise Number RFC 5612 reserves for documentation examples: operators with their
+/// own PEN set `sd_id` to `name@<their number>` (RFC 5424 §7.2.2 reserves names without
+/// `@` for IANA-registered SD-IDs).
 pub const SD_ID: &str = "coder@32473";
+
+/// Whether `sd_id` is an SD-ID an operator may use (RFC 5424 §6.3.2 and §7.2.2): 1 to 32
+/// printable US-ASCII characters other than `=`, space, `]` and `"`, of the form
+/// `name@<private enterprise number>`.
+pub fn valid_sd_id(sd_id: &str) -> bool {
+    let printable = !sd_id.is_empty()
+        && sd_id.len() <= 32
+        && sd_id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'=' | b']' | b'"'));
+    let enterprise = sd_id.split_once('@').is_some_and(|(name, pen)| {
+        !name.is_empty()
+            && !pen.is_empty()
+            && pen.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && !pen.starts_with('.')
+            && !pen.ends_with('.')
+            && !pen.contains("..")
+            && !name.contains('@')
+    });
+    printable && enterprise
+}
 
 /// What every message of a sink shares.
 #[derive(Debug, Clone)]
@@ -23,6 +47,7 @@ pub struct Header {
     pri: u8,
     hostname: String,
     app_name: String,
+    sd_id: String,
 }
 
 impl Header {
@@ -31,7 +56,16 @@ impl Header {
             pri: facility.code() * 8 + severity.code(),
             hostname: header_field(hostname, 255),
             app_name: header_field(app_name, 48),
+            sd_id: SD_ID.to_owned(),
         }
+    }
+
+    /// The SD-ID of the structured data element (checked by [`valid_sd_id`] first).
+    pub fn with_sd_id(mut self, sd_id: &str) -> Self {
+        if valid_sd_id(sd_id) {
+            self.sd_id = sd_id.to_owned();
+        }
+        self
     }
 
     /// The message for `record`, cut to `max` bytes when it is longer (the body is cut,
@@ -57,7 +91,7 @@ impl Header {
         out.extend_from_slice(b" - ");
         out.extend_from_slice(header_field(record.action.as_deref().unwrap_or(""), 32).as_bytes());
         out.extend_from_slice(b" [");
-        out.extend_from_slice(SD_ID.as_bytes());
+        out.extend_from_slice(self.sd_id.as_bytes());
         param(&mut out, "id", &record.id);
         if let Some(rt) = record.resource_type.as_deref() {
             param(&mut out, "resource_type", rt);
@@ -144,6 +178,37 @@ mod tests {
             "<85>1 2025-11-26T12:00:00.123456Z coder.example.com coder-audit - start \
              [coder@32473 id=\"0b0f0e2c-1111-4c4c-8888-000000000001\" resource_type=\"workspace\"] {\"a\":1}"
         );
+    }
+
+    #[test]
+    fn an_operator_s_own_sd_id_is_used_when_it_is_one() {
+        let (m, _) = header()
+            .with_sd_id("audit@55555")
+            .message(&record("x"), None);
+        assert!(
+            String::from_utf8(m)
+                .unwrap()
+                .contains(" [audit@55555 id=\"0b0f0e2c-")
+        );
+        for ok in ["coder@32473", "a@1.2.3", "x-y_z@9"] {
+            assert!(valid_sd_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "coder",
+            "coder@",
+            "@32473",
+            "co der@1",
+            "a=b@1",
+            "a]@1",
+            "a\"@1",
+            "a@b@1",
+            "a@x1",
+            "a@1..2",
+            "averyveryveryverylongname@123456789",
+        ] {
+            assert!(!valid_sd_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -27,7 +27,8 @@ impl SyslogSink {
             config.severity,
             &config.hostname,
             &config.app_name,
-        );
+        )
+        .with_sd_id(&config.sd_id);
         Ok(SyslogSink {
             name: name.to_owned(),
             config,
