@@ -98,8 +98,17 @@ struct Worst {
 }
 
 impl Worst {
-    fn record(&mut self, index: usize, error: &KafkaError) {
+    fn record(&mut self, index: usize, topic: &str, error: &KafkaError) {
         match classify(error) {
+            Outcome::Fatal
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopic) =>
+            {
+                self.fatal.get_or_insert_with(|| {
+                    format!(
+                        "Kafka has no topic {topic:?} and does not create it ({error}): create it (every topic the `topic` template names), or allow auto-creation"
+                    )
+                });
+            }
             Outcome::Fatal => {
                 self.fatal.get_or_insert_with(|| error.to_string());
             }
@@ -108,7 +117,7 @@ impl Worst {
             }
             Outcome::DeadLetter => self.dead.push(DeadRecord {
                 index,
-                reason: format!("Kafka refused the message: {error}"),
+                reason: format!("Kafka refused the message for topic {topic:?}: {error}"),
             }),
         }
     }
@@ -166,7 +175,7 @@ impl Sink for KafkaSink {
             loop {
                 match self.producer.send_result(record) {
                     Ok(report) => {
-                        reports.push((index, report));
+                        reports.push((index, topic.clone(), report));
                         break;
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
@@ -175,7 +184,7 @@ impl Sink for KafkaSink {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                     Err((e, _)) => {
-                        worst.record(index, &e);
+                        worst.record(index, &topic, &e);
                         break;
                     }
                 }
@@ -184,10 +193,10 @@ impl Sink for KafkaSink {
                 break;
             }
         }
-        for (index, report) in reports {
+        for (index, topic, report) in reports {
             match report.await {
                 Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => worst.record(index, &e),
+                Ok(Err((e, _))) => worst.record(index, &topic, &e),
                 Err(_) => {
                     worst
                         .transient
