@@ -10,6 +10,11 @@
 //! request, which starts one row *before* that group. That re-read row must come back newer
 //! than the group; if it does not, rows moved up under us and the scan backs off a page.
 //! Together with the id set this means every row is read whole, exactly once per run.
+//!
+//! Two things keep a scan moving where Coder's answers would stall it: a page larger than
+//! `coder.max_response_bytes` is asked for with fewer rows ([`super::oversize`]), and after
+//! a closed window with nothing new the empty stretch of history that follows is crossed
+//! with a few `limit=1` probes instead of a request per day ([`super::probe`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -374,9 +379,7 @@ impl Tailer {
         report.window = Some(window);
         Ok(report)
     }
-}
 
-impl Tailer {
     /// After an empty closed window, move the cursor over the whole empty stretch of
     /// history that follows it, found with `limit=1` probes (O(log n) requests for n empty
     /// days). Only closed history is skipped: up to `now - overlap`, or a backfill's end.
