@@ -1,7 +1,12 @@
 //! The Kafka sink's settings, and the librdkafka configuration made from them.
 //!
 //! Defaults make delivery safe: `acks=all` and the idempotent producer, so a batch
-//! confirmed is on every in-sync replica and a resend after a timeout does not duplicate.
+//! confirmed is on every in-sync replica, and librdkafka's own retries inside
+//! `message_timeout` do not duplicate. A batch that fails past that is sent again whole
+//! through a new producer (a new producer id, which idempotence cannot match to the old
+//! one), so records the broker had already written are written again: duplicates, keyed
+//! by the audit id for consumers to drop (issue #17 point 10 will resend only the failed
+//! records).
 //! `librdkafka` passes any other setting through (TLS, SASL, tuning); a value written
 //! `env:NAME` or `file:/path` is read from there, so secrets stay out of config files. The
 //! passthrough values never appear in `Debug` output or logs.

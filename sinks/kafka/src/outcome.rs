@@ -11,8 +11,8 @@
 //!   it is. The broker's `UNKNOWN_TOPIC_OR_PART` alone is not: librdkafka retries it while
 //!   a new topic's metadata propagates.
 //! * Everything else (broker down, timeouts, leader moves, full queues) is **transient**:
-//!   the batch is sent again; the idempotent producer and the message key make the resend
-//!   safe for consumers.
+//!   the batch is sent again. Through a new producer, so records already written are
+//!   written again; each carries its audit id as the key, for consumers to drop.
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
