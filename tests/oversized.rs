@@ -238,3 +238,43 @@ async fn a_cap_smaller_than_one_ordinary_entry_does_not_wedge_the_stream() {
     assert_every_id_once(&sim, &lines);
     assert!(lines.iter().all(|l| l.get(TRUNCATION_FIELD).is_none()));
 }
+
+/// The start search and the empty-stretch probes read one row at a time: when that row is
+/// larger than the cap they read it skimmed, instead of failing the stream.
+#[tokio::test]
+async fn an_oversized_row_does_not_stop_the_start_search_or_the_gallop_over_empty_days() {
+    use coder_audit_shipper::coder::Stream;
+    use coder_audit_shipper::config::StartAt;
+    use coder_audit_shipper::pipeline::initial_cursor;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let now = Utc::now();
+    let mut big = Vec::new();
+    for days in [300, 120] {
+        let (id, e) = big_entry(now - TimeDelta::days(days), 10 * MIB);
+        assert!(sim.insert_entry(&e));
+        big.push(id);
+    }
+    for days in [200, 40, 2] {
+        sim.insert_at(now - TimeDelta::days(days));
+    }
+    let cap = 8 * MIB as u64;
+    let start = initial_cursor(
+        &common::client_with_cap(&sim, cap),
+        Stream::Audit,
+        StartAt::Beginning,
+    )
+    .await
+    .unwrap();
+    let mut h = Harness::new(50, TimeDelta::minutes(5));
+    h.max_response_bytes = cap;
+    let (mut tailer, mut outlet) = h.tailer(&sim, &start);
+    drain(&mut tailer, &mut outlet, 2_000).await.unwrap();
+    let lines = lines(&h);
+    assert_every_id_once(&sim, &lines);
+    for id in &big {
+        let l = lines.iter().find(|l| l["id"] == *id).unwrap();
+        assert_eq!(l[TRUNCATION_FIELD]["fields_omitted"], json!(["diff"]));
+    }
+    // Skimmed probes, not a walk of a request per day over 300 days.
+    assert!(sim.stats().audit_requests < 200, "{:?}", sim.stats());
+}

@@ -21,6 +21,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
+use super::oversize;
 use super::stream::filter_time;
 use super::window::{date_to_bound, next_bound_after};
 use super::{CoderClient, CoderError, Stream};
@@ -83,7 +84,10 @@ impl<'a> Probe<'a> {
                 }
             }
         };
-        let page = self.client.page(self.stream, &q, 0, 1).await?;
+        // Read as the tailer reads: the one row may be larger than the response cap.
+        let page = oversize::fetch(self.client, self.stream, &q, 0, 1, false)
+            .await?
+            .page;
         self.requests += 1;
         Ok(match page.events.into_iter().next() {
             None => Newest::None,
@@ -125,7 +129,9 @@ pub async fn oldest_day(
     // ahead); a log with rows only beyond it starts at the newest row's day.
     let top = now.date_naive() + TimeDelta::days(1);
     if !probe.any_up_to(top).await? {
-        let page = probe.client.page(probe.stream, "", 0, 1).await?;
+        let page = oversize::fetch(probe.client, probe.stream, "", 0, 1, false)
+            .await?
+            .page;
         probe.requests += 1;
         return Ok(page
             .events

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::connection::Phase;
+use super::oversize;
 use super::page::Entry;
 use super::stream::filter_time;
 use super::{CoderClient, Cursor, EntryKey, Event, OpenSession, Outlet, Stream, TailError};
@@ -121,16 +122,15 @@ pub(super) async fn sweep<O: Outlet>(
     let mut still_open: HashSet<EntryKey> = HashSet::new();
     let mut offset = 0u64;
     loop {
-        let page = client
-            .page(Stream::Connection, &query, offset, limit)
-            .await?;
+        let fetched =
+            oversize::fetch(client, Stream::Connection, &query, offset, limit, false).await?;
         report.requests += 1;
-        let n = page.events.len();
-        still_open.extend(page.events.into_iter().map(|e| e.key));
-        if n < limit as usize {
+        let n = fetched.page.events.len();
+        still_open.extend(fetched.page.events.into_iter().map(|e| e.key));
+        if n < fetched.rows_asked as usize {
             break;
         }
-        offset += u64::from(limit);
+        offset += u64::from(fetched.rows_asked);
     }
 
     let mut candidates: Vec<(EntryKey, OpenSession)> = cursor
@@ -148,17 +148,16 @@ pub(super) async fn sweep<O: Outlet>(
         let mut offset = 0u64;
         let mut rows_seen = 0usize;
         let mut row = loop {
-            let page = client
-                .page(Stream::Connection, &query, offset, limit)
-                .await?;
+            let fetched =
+                oversize::fetch(client, Stream::Connection, &query, offset, limit, false).await?;
             report.requests += 1;
-            let n = page.events.len();
+            let n = fetched.page.events.len();
             rows_seen += n;
-            let found = page.events.into_iter().find(|e| e.key == key);
-            if found.is_some() || n < limit as usize {
+            let found = fetched.page.events.into_iter().find(|e| e.key == key);
+            if found.is_some() || n < fetched.rows_asked as usize {
                 break found;
             }
-            offset += u64::from(limit);
+            offset += u64::from(fetched.rows_asked);
         };
         // Offsets are not stable: a row deleted while we paged pulls the rest up, and the
         // sought row can slip past a page boundary unseen. "Gone" is final (the session is
@@ -166,9 +165,9 @@ pub(super) async fn sweep<O: Outlet>(
         // them all, which no delete can split.
         if row.is_none() && offset > 0 {
             let all = u32::try_from(rows_seen + limit as usize).unwrap_or(u32::MAX);
-            let page = client.page(Stream::Connection, &query, 0, all).await?;
+            let fetched = oversize::fetch(client, Stream::Connection, &query, 0, all, true).await?;
             report.requests += 1;
-            row = page.events.into_iter().find(|e| e.key == key);
+            row = fetched.page.events.into_iter().find(|e| e.key == key);
         }
         match row {
             Some(mut event) => {
