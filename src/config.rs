@@ -347,65 +347,6 @@ pub enum SinkConfig {
     Syslog(SyslogSinkConfig),
 }
 
-/// What a sink's confirmation of a batch means (see [`SinkConfig::delivery_guarantee`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryGuarantee {
-    /// `write` then `fdatasync` returned: on the local disk.
-    Synced,
-    /// Written to standard output: as safe as whatever reads it.
-    Written,
-    /// Kafka `acks=all`: on every in-sync replica.
-    Replicated,
-    /// S3 answered the PUT (or CompleteMultipartUpload) with 200: stored durably.
-    Stored,
-    /// HEC indexer acknowledgement said `true`: indexed and replicated per the index's
-    /// settings ("About HTTP Event Collector Indexer Acknowledgment").
-    Indexed,
-    /// HEC answered 200 without acknowledgement, which "only means that the event data
-    /// appears to be valid" (Splunk, "About HTTP Event Collector Indexer
-    /// Acknowledgment"): an outage before indexing can still lose it. Turn on `ack` where
-    /// the token allows it (Splunk Cloud offers it only for Kinesis Firehose).
-    Accepted,
-    /// Syslog over TCP, TLS or UDP: handed to the kernel; no application acknowledgement
-    /// (RFC 5425/6587 define none), so a receiver that dies may lose the last bytes.
-    Sent,
-}
-
-impl DeliveryGuarantee {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryGuarantee::Synced => "synced",
-            DeliveryGuarantee::Written => "written",
-            DeliveryGuarantee::Replicated => "replicated",
-            DeliveryGuarantee::Stored => "stored",
-            DeliveryGuarantee::Indexed => "indexed",
-            DeliveryGuarantee::Accepted => "accepted",
-            DeliveryGuarantee::Sent => "sent",
-        }
-    }
-
-    /// One line for `validate`.
-    pub fn explain(self) -> &'static str {
-        match self {
-            DeliveryGuarantee::Synced => "a batch counts once written and fsynced",
-            DeliveryGuarantee::Written => "a batch counts once written to stdout",
-            DeliveryGuarantee::Replicated => {
-                "a batch counts once every in-sync replica has it (acks=all)"
-            }
-            DeliveryGuarantee::Stored => "a batch counts once S3 stored its object",
-            DeliveryGuarantee::Indexed => {
-                "a batch counts once Splunk's indexer acknowledgement says it is indexed"
-            }
-            DeliveryGuarantee::Accepted => {
-                "a batch counts once HEC accepted it (200), not once indexed: an indexer failure can still lose it; set ack = true where the token allows"
-            }
-            DeliveryGuarantee::Sent => {
-                "a batch counts once the kernel took it: syslog has no acknowledgement"
-            }
-        }
-    }
-}
-
 impl SinkConfig {
     /// The `type` key's value (the `component_type` label of the sink's metrics).
     pub fn type_name(&self) -> &'static str {
@@ -420,26 +361,6 @@ impl SinkConfig {
             SinkConfig::SplunkHec(_) => "splunk_hec",
             #[cfg(feature = "syslog")]
             SinkConfig::Syslog(_) => "syslog",
-        }
-    }
-
-    /// What a confirmed batch means for this sink as configured: the
-    /// `delivery_guarantee` label of `coder_sink_info`, said by `validate`, and the table
-    /// in RELIABILITY.md. The checkpoint moves on exactly this.
-    pub fn delivery_guarantee(&self) -> DeliveryGuarantee {
-        match self {
-            SinkConfig::File(_) => DeliveryGuarantee::Synced,
-            SinkConfig::Stdout(_) => DeliveryGuarantee::Written,
-            #[cfg(feature = "kafka")]
-            SinkConfig::Kafka(_) => DeliveryGuarantee::Replicated,
-            #[cfg(feature = "s3")]
-            SinkConfig::S3(_) => DeliveryGuarantee::Stored,
-            #[cfg(feature = "splunk")]
-            SinkConfig::SplunkHec(c) if c.ack => DeliveryGuarantee::Indexed,
-            #[cfg(feature = "splunk")]
-            SinkConfig::SplunkHec(_) => DeliveryGuarantee::Accepted,
-            #[cfg(feature = "syslog")]
-            SinkConfig::Syslog(_) => DeliveryGuarantee::Sent,
         }
     }
 
@@ -1571,13 +1492,13 @@ path = "/tmp/audit.ndjson"
         assert!(!format!("{c:?}").contains("very-secret"));
         // With acks a confirmed batch is indexed; without, only accepted.
         assert_eq!(
-            c.sinks["splunk"].delivery_guarantee(),
-            DeliveryGuarantee::Indexed
+            crate::delivery_guarantee::of(&c.sinks["splunk"]),
+            crate::delivery_guarantee::DeliveryGuarantee::Indexed
         );
         let c = hec("token = \"t\"").unwrap();
         assert_eq!(
-            c.sinks["splunk"].delivery_guarantee(),
-            DeliveryGuarantee::Accepted
+            crate::delivery_guarantee::of(&c.sinks["splunk"]),
+            crate::delivery_guarantee::DeliveryGuarantee::Accepted
         );
         for (extra, key) in [
             ("", "sinks.splunk.token"),

@@ -15,6 +15,7 @@ pub mod coder;
 pub mod commands;
 pub mod config;
 pub mod dead_letter;
+pub mod delivery_guarantee;
 pub mod normalize;
 pub mod ops;
 pub mod pipeline;

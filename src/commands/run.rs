@@ -266,7 +266,7 @@ async fn run_streams(
                     name,
                     stream,
                     sink.type_name(),
-                    sink.delivery_guarantee().as_str(),
+                    crate::delivery_guarantee::of(sink).as_str(),
                     stream_stats.clone(),
                 );
             }

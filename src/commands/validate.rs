@@ -123,7 +123,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
                 c.framing
             );
         }
-        let guarantee = sink.delivery_guarantee();
+        let guarantee = crate::delivery_guarantee::of(sink);
         println!(
             "    delivery guarantee: {} ({})",
             guarantee.as_str(),

@@ -1,0 +1,83 @@
+//! What a sink's confirmation of a batch means, as the sink is configured: the one word
+//! `validate` prints, `/metrics` exposes (`component_delivery_guarantee_info`) and
+//! RELIABILITY.md tables. A stream's checkpoint moves on exactly this, so an operator
+//! should know which it is (HEC without `ack` is only "accepted").
+
+use crate::config::SinkConfig;
+
+/// What a sink's confirmation of a batch means (see [`of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryGuarantee {
+    /// `write` then `fdatasync` returned: on the local disk.
+    Synced,
+    /// Written to standard output: as safe as whatever reads it.
+    Written,
+    /// Kafka `acks=all`: on every in-sync replica.
+    Replicated,
+    /// S3 answered the PUT (or CompleteMultipartUpload) with 200: stored durably.
+    Stored,
+    /// HEC indexer acknowledgement said `true`: indexed and replicated per the index's
+    /// settings ("About HTTP Event Collector Indexer Acknowledgment").
+    Indexed,
+    /// HEC answered 200 without acknowledgement, which "only means that the event data
+    /// appears to be valid" (Splunk, "About HTTP Event Collector Indexer
+    /// Acknowledgment"): an outage before indexing can still lose it. Turn on `ack` where
+    /// the token allows it (Splunk Cloud offers it only for Kinesis Firehose).
+    Accepted,
+    /// Syslog over TCP, TLS or UDP: handed to the kernel; no application acknowledgement
+    /// (RFC 5425/6587 define none), so a receiver that dies may lose the last bytes.
+    Sent,
+}
+
+impl DeliveryGuarantee {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryGuarantee::Synced => "synced",
+            DeliveryGuarantee::Written => "written",
+            DeliveryGuarantee::Replicated => "replicated",
+            DeliveryGuarantee::Stored => "stored",
+            DeliveryGuarantee::Indexed => "indexed",
+            DeliveryGuarantee::Accepted => "accepted",
+            DeliveryGuarantee::Sent => "sent",
+        }
+    }
+
+    /// One line for `validate`.
+    pub fn explain(self) -> &'static str {
+        match self {
+            DeliveryGuarantee::Synced => "a batch counts once written and fsynced",
+            DeliveryGuarantee::Written => "a batch counts once written to stdout",
+            DeliveryGuarantee::Replicated => {
+                "a batch counts once every in-sync replica has it (acks=all)"
+            }
+            DeliveryGuarantee::Stored => "a batch counts once S3 stored its object",
+            DeliveryGuarantee::Indexed => {
+                "a batch counts once Splunk's indexer acknowledgement says it is indexed"
+            }
+            DeliveryGuarantee::Accepted => {
+                "a batch counts once HEC accepted it (200), not once indexed: an indexer failure can still lose it; set ack = true where the token allows"
+            }
+            DeliveryGuarantee::Sent => {
+                "a batch counts once the kernel took it: syslog has no acknowledgement"
+            }
+        }
+    }
+}
+
+/// The guarantee of `sink` as configured.
+pub fn of(sink: &SinkConfig) -> DeliveryGuarantee {
+    match sink {
+        SinkConfig::File(_) => DeliveryGuarantee::Synced,
+        SinkConfig::Stdout(_) => DeliveryGuarantee::Written,
+        #[cfg(feature = "kafka")]
+        SinkConfig::Kafka(_) => DeliveryGuarantee::Replicated,
+        #[cfg(feature = "s3")]
+        SinkConfig::S3(_) => DeliveryGuarantee::Stored,
+        #[cfg(feature = "splunk")]
+        SinkConfig::SplunkHec(c) if c.ack => DeliveryGuarantee::Indexed,
+        #[cfg(feature = "splunk")]
+        SinkConfig::SplunkHec(_) => DeliveryGuarantee::Accepted,
+        #[cfg(feature = "syslog")]
+        SinkConfig::Syslog(_) => DeliveryGuarantee::Sent,
+    }
+}
