@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use coder_audit_shipper::checkpoint::CheckpointStore;
-use coder_audit_shipper::coder::{Cursor, Stream};
+use coder_audit_shipper::coder::{Cursor, Stream, Tailer};
+use coder_audit_shipper::pipeline::SinkOutlet;
 use coder_sim::{ApiVersion, Sim, SimConfig, SimHandle};
 use common::{Harness, delivered, run_log, scrape, spawn_run, stop_gracefully, wait_until};
 use serde_json::Value;
@@ -140,24 +141,8 @@ fn an_ended_session_is_found_behind_other_rows_with_its_connection_id() {
     let rt = common::runtime();
     rt.block_on(async {
         let sim = common::unlimited_sim().await;
-        let ended = sim.open_session(Utc::now() - TimeDelta::minutes(30));
-        let (mut h, start) = harness();
-        h.page_size = 2;
-        let (mut tailer, mut outlet) = h.tailer(&sim, &start);
-        common::drain(&mut tailer, &mut outlet, 20).await.unwrap();
-        let connection_id = waited_on_connection_id(&h, &ended);
-        // Four newer rows with its connection id on other agents, still open: with pages
-        // of 2, the search shows them on pages 1 and 2, and `ended` only on page 3.
-        let others: HashSet<String> = (1..=4)
-            .map(|i| {
-                sim.open_session_with_connection_id(
-                    Utc::now(),
-                    &connection_id,
-                    &format!("agent-{i}"),
-                )
-            })
-            .collect();
-        common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
+        let (h, mut tailer, mut outlet, ended, others) = behind_four_others(&sim).await;
+        let others: HashSet<String> = others.into_iter().collect();
         assert_eq!(open_sessions(&h).len(), 5);
         assert!(sim.close_session(&ended, Utc::now()));
         common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
@@ -174,22 +159,7 @@ fn an_ended_session_is_not_given_up_when_a_purge_moves_it_between_two_pages_of_i
     let rt = common::runtime();
     rt.block_on(async {
         let sim = common::unlimited_sim().await;
-        let ended = sim.open_session(Utc::now() - TimeDelta::minutes(30));
-        let (mut h, start) = harness();
-        h.page_size = 2;
-        let (mut tailer, mut outlet) = h.tailer(&sim, &start);
-        common::drain(&mut tailer, &mut outlet, 20).await.unwrap();
-        let connection_id = waited_on_connection_id(&h, &ended);
-        let others: Vec<String> = (1..=4)
-            .map(|i| {
-                sim.open_session_with_connection_id(
-                    Utc::now() + TimeDelta::microseconds(i),
-                    &connection_id,
-                    &format!("agent-{i}"),
-                )
-            })
-            .collect();
-        common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
+        let (h, mut tailer, mut outlet, ended, others) = behind_four_others(&sim).await;
         assert!(sim.close_session(&ended, Utc::now()));
         // The search by connection id reads the four others on its pages 1 and 2, and
         // `ended` would be on page 3; two of the others are purged just after page 2, so
@@ -201,6 +171,30 @@ fn an_ended_session_is_not_given_up_when_a_purge_moves_it_between_two_pages_of_i
         assert_eq!(c.len(), 2, "its connect, then its disconnect: {got:#?}");
         assert!(has_disconnect(&c[1]));
     });
+}
+
+/// What both `connection_id` search tests start from: a session the tailer has seen open
+/// (pages of 2), then four newer open rows with its connection id on other agents, so a
+/// `connection_id:` search shows them on its pages 1 and 2 and the session only on page 3.
+/// Returns the harness, tailer and outlet, the session's id and the others' ids.
+async fn behind_four_others(sim: &SimHandle) -> (Harness, Tailer, SinkOutlet, String, Vec<String>) {
+    let ended = sim.open_session(Utc::now() - TimeDelta::minutes(30));
+    let (mut h, start) = harness();
+    h.page_size = 2;
+    let (mut tailer, mut outlet) = h.tailer(sim, &start);
+    common::drain(&mut tailer, &mut outlet, 20).await.unwrap();
+    let connection_id = waited_on_connection_id(&h, &ended);
+    let others: Vec<String> = (1..=4)
+        .map(|i| {
+            sim.open_session_with_connection_id(
+                Utc::now() + TimeDelta::microseconds(i),
+                &connection_id,
+                &format!("agent-{i}"),
+            )
+        })
+        .collect();
+    common::drain(&mut tailer, &mut outlet, 50).await.unwrap();
+    (h, tailer, outlet, ended, others)
 }
 
 /// The `connection_id` the checkpoint keeps for session `id`.

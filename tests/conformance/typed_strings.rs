@@ -48,6 +48,17 @@ const ADDRESSES: [&str; 13] = [
 /// Workspace and target names: an underscore, a dot, a leading dash, non-ASCII, a space.
 const NAMES: [&str; 5] = ["my_ws", "ws.acme.example", "-dash", "ünïcode", "a b"];
 
+/// Every failure, or the first ten of them, in the assertion's message.
+fn assert_no_failures(failures: &[String]) {
+    let first: Vec<&str> = failures.iter().take(10).map(String::as_str).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, first ones:\n{}",
+        failures.len(),
+        first.join("\n")
+    );
+}
+
 #[test]
 fn odd_e_mails_addresses_and_names_give_valid_events_in_every_target() {
     let mut failures = Vec::new();
@@ -78,17 +89,7 @@ fn odd_e_mails_addresses_and_names_give_valid_events_in_every_target() {
         }
     }
     assert!(count >= 130, "{count}");
-    assert!(
-        failures.is_empty(),
-        "{} failures, first ones:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_failures(&failures);
 }
 
 #[test]
@@ -143,17 +144,7 @@ fn odd_values_in_connection_rows_give_valid_events_in_every_target() {
         }
     }
     assert!(count >= 600, "{count}");
-    assert!(
-        failures.is_empty(),
-        "{} failures, first ones:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_failures(&failures);
 }
 
 #[test]
