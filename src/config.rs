@@ -222,6 +222,10 @@ mod defaults {
         "coder-audit-shipper".into()
     }
     #[cfg(feature = "splunk")]
+    pub fn ack_first_poll() -> Duration {
+        Duration::from_millis(500)
+    }
+    #[cfg(feature = "splunk")]
     pub fn ack_poll_interval() -> Duration {
         Duration::from_secs(1)
     }
@@ -577,6 +581,10 @@ pub struct SplunkHecSinkConfig {
     /// Indexer acknowledgement: a batch is delivered when the indexers confirm it.
     #[serde(default)]
     pub ack: bool,
+    /// The first ack poll after a request (at most `ack_poll_interval`); later ones double
+    /// up to `ack_poll_interval`.
+    #[serde(default = "defaults::ack_first_poll", with = "humantime_serde")]
+    pub ack_first_poll: Duration,
     #[serde(default = "defaults::ack_poll_interval", with = "humantime_serde")]
     pub ack_poll_interval: Duration,
     /// An ack not confirmed within this long sends its events again.
@@ -977,6 +985,12 @@ impl Config {
                     return Err(invalid(
                         &key("ack_poll_interval"),
                         "ack_poll_interval and max_pending_acks must be more than 0".into(),
+                    ));
+                }
+                if c.ack_first_poll.is_zero() {
+                    return Err(invalid(
+                        &key("ack_first_poll"),
+                        "must be more than 0".into(),
                     ));
                 }
             }

@@ -190,6 +190,7 @@ fn hec(
             host: Some(c.host.clone().unwrap_or_else(|| origin.to_owned())),
             compression: c.compression,
             ack: c.ack.then_some(sink_splunk::AckConfig {
+                first_poll: c.ack_first_poll,
                 poll_interval: c.ack_poll_interval,
                 timeout: c.ack_timeout,
                 max_pending: c.max_pending_acks,

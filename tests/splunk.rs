@@ -310,17 +310,40 @@ fn a_hec_restarted_mid_run_loses_nothing() {
     );
 }
 
-/// The shipper against the HEC simulator with acknowledgement on.
-/// A run into the HEC simulator with acknowledgement on. Also returns the highest
-/// `component_pending_acks` seen on `/metrics` meanwhile.
-fn ack_run(
-    options: HecOptions,
-    rows: usize,
-    extra: &str,
-) -> (HecSim, HashSet<String>, PathBuf, tempfile::TempDir, f64) {
+/// How the HEC simulator stands: one instance, or several behind a load balancer.
+enum Hec {
+    One(HecOptions),
+    Balanced { options: HecOptions, sticky: bool },
+}
+
+/// What an acknowledged run left behind.
+struct AckRun {
+    hec: HecSim,
+    ids: HashSet<String>,
+    cfg: PathBuf,
+    _dir: tempfile::TempDir,
+    /// The highest `component_pending_acks` seen on `/metrics` meanwhile.
+    most_pending: f64,
+    /// `/metrics` at the end.
+    metrics: String,
+}
+
+/// A run into the HEC simulator with acknowledgement on, until the sink has sent (and had
+/// acknowledged) every event.
+fn ack_run(hec: Hec, rows: usize, extra: &str) -> AckRun {
     let rt = common::runtime();
     let sim = rt.block_on(common::unlimited_sim());
-    let hec = rt.block_on(HecSim::start(options.clone())).unwrap();
+    let (hec, token) = match hec {
+        Hec::One(options) => (
+            rt.block_on(HecSim::start(options.clone())).unwrap(),
+            options.token,
+        ),
+        Hec::Balanced { options, sticky } => (
+            rt.block_on(HecSim::start_balanced(options.clone(), 2, sticky))
+                .unwrap(),
+            options.token,
+        ),
+    };
     sim.backlog(
         rows,
         Duration::from_secs(86_400),
@@ -332,68 +355,96 @@ fn ack_run(
         dir.path(),
         &sim.url(),
         &format!(
-            "endpoint = \"{}\"\ntoken = \"{}\"\nack = true\nack_poll_interval = \"100ms\"\n{extra}",
+            "endpoint = \"{}\"\ntoken = \"{token}\"\nack = true\nack_first_poll = \"100ms\"\nack_poll_interval = \"100ms\"\n{extra}",
             hec.url(),
-            options.token
         ),
     );
-    // The listener too, to watch the pending-acks gauge.
+    // The listener too, to watch the pending-acks gauge and the events sent.
     let text = std::fs::read_to_string(&cfg).unwrap().replace(
         "[sinks.splunk]",
         &format!("{}\n[sinks.splunk]", common::scrape::SERVER),
     );
     std::fs::write(&cfg, text).unwrap();
     let mut child = spawn_run(&cfg);
-    let checkpoint = dir.path().join("state");
     let mut most_pending: f64 = 0.0;
+    let mut metrics = String::new();
+    let splunk = ["component_id=\"splunk\""];
+    // Sent means acknowledged: the sink counts a batch once every ack came.
     let done = wait_until(Duration::from_secs(90), || {
-        if let Some(pending) = common::scrape::metrics_address(&cfg)
+        if let Some(m) = common::scrape::metrics_address(&cfg)
             .and_then(|a| common::scrape::http_get(&a, "/metrics"))
-            .and_then(|m| {
-                common::scrape::metric(&m, "component_pending_acks", &["component_id=\"splunk\""])
-            })
         {
-            most_pending = most_pending.max(pending);
+            if let Some(p) = common::scrape::metric(&m, "component_pending_acks", &splunk) {
+                most_pending = most_pending.max(p);
+            }
+            metrics = m;
         }
-        let got: HashSet<String> = hec
-            .indexed()
-            .iter()
-            .filter_map(|e| e["fields"]["coder_audit_id"].as_str().map(str::to_owned))
-            .collect();
-        got.len() >= ids.len() && checkpoint.exists()
+        common::scrape::metric(&metrics, "component_sent_events_total", &splunk)
+            .is_some_and(|n| n >= ids.len() as f64)
     });
     // Keep the simulators' runtime alive until the shipper is done with them.
     std::thread::sleep(Duration::from_millis(500));
     stop_gracefully(&mut child);
-    assert!(done, "not everything was indexed:\n{}", run_log(&cfg));
+    assert!(done, "not everything was acknowledged:\n{}", run_log(&cfg));
     drop(rt);
-    (hec, ids, cfg, dir, most_pending)
+    AckRun {
+        hec,
+        ids,
+        cfg,
+        _dir: dir,
+        most_pending,
+        metrics,
+    }
+}
+
+/// How many times HEC indexed each audit id: every copy counts, so a duplicate shows.
+fn copies(hec: &HecSim) -> HashMap<String, usize> {
+    let mut n = HashMap::new();
+    for e in hec.indexed() {
+        if let Some(id) = e["fields"]["coder_audit_id"].as_str() {
+            *n.entry(id.to_owned()).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+/// The ids in `expected` indexed no time, and the copies beyond the first of all.
+fn missing_and_duplicates(
+    copies: &HashMap<String, usize>,
+    expected: &HashSet<String>,
+) -> (Vec<String>, usize) {
+    let missing = expected
+        .iter()
+        .filter(|id| !copies.contains_key(*id))
+        .cloned()
+        .collect();
+    let duplicates = copies.values().map(|n| n - 1).sum();
+    (missing, duplicates)
 }
 
 #[test]
 fn a_batch_counts_as_delivered_only_once_the_indexers_acknowledge_it() {
-    let (hec, ids, cfg, _dir, most_pending) = ack_run(
-        HecOptions {
+    let run = ack_run(
+        Hec::One(HecOptions {
             ack_delay: Duration::from_millis(300),
             busy: 2,
             lose: 1,
             ..HecOptions::default()
-        },
+        }),
         600,
         "ack_timeout = \"2s\"\nmax_request_bytes = \"32KiB\"",
     );
-    let indexed: HashSet<String> = hec
-        .indexed()
-        .iter()
-        .filter_map(|e| e["fields"]["coder_audit_id"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(
-        indexed, ids,
-        "every event indexed, the lost request's included"
+    let (missing, duplicates) = missing_and_duplicates(&copies(&run.hec), &run.ids);
+    assert!(
+        missing.is_empty(),
+        "every event indexed, the lost request's included: {missing:?}"
     );
-    assert_eq!(hec.lost(), 1);
-    assert!(hec.acks_reported() >= 2);
-    let log = run_log(&cfg);
+    // The lost request was never indexed and the busy ones never accepted: resending them
+    // made no copy.
+    assert_eq!(duplicates, 0);
+    assert_eq!(run.hec.lost(), 1);
+    assert!(run.hec.acks_reported() >= 2);
+    let log = run_log(&run.cfg);
     assert!(
         log.contains("Server is busy"),
         "503 busy was retried:\n{log}"
@@ -404,34 +455,134 @@ fn a_batch_counts_as_delivered_only_once_the_indexers_acknowledge_it() {
     );
     assert!(log.contains("dead_lettered=0"), "{log}");
     assert!(
-        most_pending >= 1.0,
-        "requests awaiting acks showed on /metrics: {most_pending}"
+        run.most_pending >= 1.0,
+        "requests awaiting acks showed on /metrics: {}",
+        run.most_pending
     );
+}
+
+#[test]
+fn a_503_in_the_middle_of_a_batch_sends_again_only_what_hec_refused() {
+    // Requests 3 and 4 are refused "busy"; 0..2 of the same batch were accepted, indexed
+    // and await their acks. A retry that sent the whole batch again would index them twice.
+    let run = ack_run(
+        Hec::One(HecOptions {
+            ack_delay: Duration::from_millis(300),
+            busy: 2,
+            busy_from: 3,
+            ..HecOptions::default()
+        }),
+        600,
+        "max_request_bytes = \"16KiB\"",
+    );
+    let (missing, duplicates) = missing_and_duplicates(&copies(&run.hec), &run.ids);
+    assert!(missing.is_empty(), "{missing:?}");
+    assert_eq!(duplicates, 0, "requests HEC took were sent again");
+    let log = run_log(&run.cfg);
+    assert!(log.contains("Server is busy"), "{log}");
 }
 
 #[test]
 fn pending_acks_are_capped() {
     // The simulator answers 503 busy past 2 unqueried acks on a channel; with the sink's
     // cap at 2 it never has to.
-    let (hec, ids, cfg, _dir, most_pending) = ack_run(
-        HecOptions {
+    let run = ack_run(
+        Hec::One(HecOptions {
             ack_delay: Duration::from_millis(100),
             max_pending: 2,
             ..HecOptions::default()
-        },
+        }),
         300,
         "max_pending_acks = 2\nmax_request_bytes = \"8KiB\"",
     );
     assert!(
-        hec.requests() >= 10,
+        run.hec.requests() >= 10,
         "the batch was split into many requests"
     );
-    let log = run_log(&cfg);
+    let log = run_log(&run.cfg);
     assert!(!log.contains("Server is busy"), "{log}");
-    assert_eq!(hec.indexed().len(), ids.len());
+    let (missing, duplicates) = missing_and_duplicates(&copies(&run.hec), &run.ids);
+    assert!(missing.is_empty(), "{missing:?}");
+    assert_eq!(duplicates, 0);
     assert!(
-        most_pending <= 2.0,
-        "the gauge never passed the cap: {most_pending}"
+        run.most_pending <= 2.0,
+        "the gauge never passed the cap: {}",
+        run.most_pending
+    );
+}
+
+/// Each instance loses the first request it takes (its ack never turns true), so a request
+/// whose ack id another instance's `true` "confirmed" would be lost for good.
+fn lossy_instances() -> HecOptions {
+    HecOptions {
+        ack_delay: Duration::from_millis(200),
+        lose: 1,
+        ..HecOptions::default()
+    }
+}
+
+#[test]
+fn behind_a_sticky_load_balancer_the_sink_keeps_to_one_hec_instance() {
+    let run = ack_run(
+        Hec::Balanced {
+            options: lossy_instances(),
+            sticky: true,
+        },
+        400,
+        "ack_timeout = \"2s\"\nmax_request_bytes = \"16KiB\"",
+    );
+    let by_instance = run.hec.requests_by_instance();
+    assert_eq!(
+        by_instance.iter().filter(|n| **n > 0).count(),
+        1,
+        "the stickiness cookie kept every request on one instance: {by_instance:?}"
+    );
+    let (missing, duplicates) = missing_and_duplicates(&copies(&run.hec), &run.ids);
+    assert!(missing.is_empty(), "{missing:?}");
+    assert_eq!(duplicates, 0);
+    let log = run_log(&run.cfg);
+    assert!(!log.contains("twice on one channel"), "{log}");
+}
+
+#[test]
+fn behind_a_load_balancer_without_stickiness_a_repeated_ack_id_confirms_neither_request() {
+    let run = ack_run(
+        Hec::Balanced {
+            options: lossy_instances(),
+            sticky: false,
+        },
+        400,
+        "ack_timeout = \"2s\"\nmax_request_bytes = \"16KiB\"",
+    );
+    let by_instance = run.hec.requests_by_instance();
+    assert!(
+        by_instance.iter().all(|n| *n > 0),
+        "round robin used both instances: {by_instance:?}"
+    );
+    let (missing, duplicates) = missing_and_duplicates(&copies(&run.hec), &run.ids);
+    assert!(
+        missing.is_empty(),
+        "a request confirmed by another instance's ack was lost: {missing:?}"
+    );
+    let repeated = common::scrape::metric(
+        &run.metrics,
+        "component_errors_total",
+        &["component_id=\"splunk\"", "error_type=\"duplicate_ack_id\""],
+    )
+    .unwrap_or(0.0);
+    assert!(repeated >= 1.0, "repeated ack ids were counted: {repeated}");
+    let log = run_log(&run.cfg);
+    assert_eq!(
+        log.matches("twice on one channel").count(),
+        1,
+        "one warning, not one per repeat:\n{log}"
+    );
+    // Both requests of a repeated id are sent again, so copies are expected: counted here,
+    // bounded by the repeats (two requests each, of at most 16 KiB of events).
+    eprintln!("{repeated} repeated ack ids, {duplicates} duplicate events");
+    assert!(
+        duplicates as f64 <= repeated * 2.0 * 40.0,
+        "{duplicates} duplicates for {repeated} repeated ack ids"
     );
 }
 
@@ -472,21 +623,29 @@ fn an_event_hec_refuses_is_dead_lettered_and_the_rest_of_its_request_delivered()
     );
     let mut child = spawn_run(&cfg);
     let dead_file = dir.path().join("state/dead-letter/splunk.ndjson");
-    let indexed = || -> HashSet<String> {
-        hec.indexed()
-            .iter()
-            .filter_map(|e| e["fields"]["coder_audit_id"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let mut expected = ids.clone();
+    expected.remove(&bad_id);
     let done = wait_until(Duration::from_secs(60), || {
-        indexed().len() >= ids.len() - 1 && dead_file.exists()
+        missing_and_duplicates(&copies(&hec), &expected)
+            .0
+            .is_empty()
+            && dead_file.exists()
     });
     stop_gracefully(&mut child);
     let log = run_log(&cfg);
     assert!(done, "{log}");
-    let mut expected = ids.clone();
-    expected.remove(&bad_id);
-    assert_eq!(indexed(), expected);
+    let copies = copies(&hec);
+    assert!(!copies.contains_key(&bad_id));
+    // HEC (as simulated: unverified) indexed the events before the bad one in its request;
+    // the sink sends them again, since nothing says they are safe. Each is one counted copy.
+    let (missing, duplicates) = missing_and_duplicates(&copies, &expected);
+    assert!(missing.is_empty(), "{missing:?}");
+    let refusals = hec.refusals();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(
+        duplicates, refusals[0],
+        "one copy per event before the bad one"
+    );
     let dead = std::fs::read_to_string(&dead_file).unwrap();
     assert_eq!(dead.lines().count(), 1, "{dead}");
     assert!(

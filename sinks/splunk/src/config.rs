@@ -37,6 +37,10 @@ impl fmt::Debug for Token {
 /// Indexer acknowledgement.
 #[derive(Debug, Clone)]
 pub struct AckConfig {
+    /// The first ack poll after requests were sent; later ones double up to
+    /// `poll_interval`. Splunk's pages give no polling guidance we could find
+    /// (unverified); a lightly loaded indexer acknowledges within about a second.
+    pub first_poll: Duration,
     /// How often `/services/collector/ack` is asked about pending ack ids.
     pub poll_interval: Duration,
     /// An ack id not reported true within this long is given up and its request resent.
@@ -48,6 +52,7 @@ pub struct AckConfig {
 impl Default for AckConfig {
     fn default() -> Self {
         AckConfig {
+            first_poll: Duration::from_millis(500),
             poll_interval: Duration::from_secs(1),
             timeout: Duration::from_secs(300),
             max_pending: 64,

@@ -4,7 +4,10 @@
 //! * [`config`]: endpoint, token, index/sourcetype/source/host, TLS, ack settings;
 //! * [`envelope`]: one record as a HEC event envelope, and the request bodies of a batch;
 //! * [`reply`]: what HEC's status and JSON code mean (the retry rule);
-//! * [`ack`]: the channel and the ack ids still waiting for the indexer;
+//! * [`ack`]: the channel and the ack ids still waiting for the indexer (and what a
+//!   repeated ack id means: a load balancer without sticky sessions);
+//! * [`progress`]: what HEC already took of a batch, kept between attempts so a retry
+//!   sends only what it refused;
 //! * [`sink`]: sending a batch and waiting until HEC has it (or its indexers have, with
 //!   acknowledgement on).
 //!
@@ -17,6 +20,7 @@
 pub mod ack;
 pub mod config;
 pub mod envelope;
+pub mod progress;
 pub mod reply;
 pub mod sink;
 

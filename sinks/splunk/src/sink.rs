@@ -1,6 +1,5 @@
 //! Sending a batch to HEC and waiting until it is safe there.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -8,15 +7,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use sink_core::tls::untrusted_certificate;
-use sink_core::{Batch, DeadRecord, Delivery, Sink};
+use sink_core::{Batch, DeadRecord, Delivery, Record, Sink};
 
-use crate::ack::Pending;
 use crate::config::{HecCompression, HecConfig};
 use crate::envelope::{Envelope, Request, compress, requests};
+use crate::progress::Progress;
 use crate::reply::{Reply, acked, classify};
 
-/// The first ack poll of a batch; later ones double up to `ack_poll_interval`.
-const FIRST_POLL: Duration = Duration::from_millis(100);
+/// How long one request at a time awaits its ack after HEC gave out an ack id twice.
+const SERIAL_FOR: Duration = Duration::from_secs(600);
 
 pub struct HecSink {
     name: String,
@@ -31,6 +30,12 @@ pub struct HecSink {
     health_url: String,
     /// Requests awaiting their indexer acknowledgement right now (a gauge's source).
     pending_acks: Arc<AtomicU64>,
+    /// The batch that failed transiently, with what HEC already took of it.
+    progress: Option<Progress>,
+    /// Until when one request at a time awaits its ack (ack ids repeated on the channel).
+    serial_until: Option<Instant>,
+    duplicate_ack_ids: u64,
+    warned_duplicate_ack_id: bool,
 }
 
 /// Resets the pending-acks gauge when a batch ends, whichever way it ends.
@@ -57,7 +62,10 @@ impl HecSink {
         let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(50));
+            .pool_idle_timeout(Duration::from_secs(50))
+            // A load balancer's stickiness cookie keeps this sink (its one channel) on one
+            // HEC instance, whose ack ids are the only ones that mean anything to it.
+            .cookie_store(true);
         if let Some(path) = &config.tls_ca_file {
             let ca_err = |message: String| BuildError::Ca {
                 path: path.display().to_string(),
@@ -92,6 +100,10 @@ impl HecSink {
             client,
             config,
             pending_acks: Arc::default(),
+            progress: None,
+            serial_until: None,
+            duplicate_ack_ids: 0,
+            warned_duplicate_ack_id: false,
         })
     }
 
@@ -186,6 +198,189 @@ fn without_url(e: &reqwest::Error) -> String {
     msg
 }
 
+impl HecSink {
+    /// The requests carrying `indices` of `records`.
+    fn requests_for(&self, records: &[Record], indices: &[usize]) -> Vec<Request> {
+        requests(
+            &self.envelope,
+            records,
+            indices,
+            self.config.max_request_bytes,
+            self.config.compression,
+        )
+    }
+
+    /// Requests that may await their ack at once: one while ack ids repeat on the channel.
+    fn max_pending(&self) -> usize {
+        match &self.config.ack {
+            None => usize::MAX,
+            Some(_) if self.serial_until.is_some_and(|t| Instant::now() < t) => 1,
+            Some(a) => a.max_pending.max(1),
+        }
+    }
+
+    /// HEC gave out `ack_id` while a request with that id was still pending on this
+    /// channel: two HEC instances behind a load balancer without sticky sessions (or an
+    /// instance that restarted). Counted, warned about once, and for [`SERIAL_FOR`] one
+    /// request at a time, since with a single id pending no two can collide.
+    fn duplicate_ack_id(&mut self, ack_id: u64) {
+        metrics::counter!(
+            "component_errors_total",
+            "component_kind" => "sink",
+            "component_id" => self.name.clone(),
+            "error_type" => "duplicate_ack_id"
+        )
+        .increment(1);
+        self.duplicate_ack_ids += 1;
+        self.serial_until = Some(Instant::now() + SERIAL_FOR);
+        if !std::mem::replace(&mut self.warned_duplicate_ack_id, true) {
+            tracing::warn!(
+                sink = %self.name,
+                ack_id,
+                "HEC gave out ack id {ack_id} twice on one channel: it is behind a load \
+                 balancer without sticky sessions, or restarted. Both requests are sent \
+                 again, and one request at a time awaits its ack for a while. Enable \
+                 cookie-based sticky sessions on the load balancer (Splunk asks for them \
+                 with indexer acknowledgement); this warning is not repeated, the \
+                 component_errors_total{{error_type=\"duplicate_ack_id\"}} counter is"
+            );
+        }
+    }
+
+    /// Times HEC gave out an ack id already pending on the channel, since the sink was built.
+    pub fn duplicate_ack_ids(&self) -> u64 {
+        self.duplicate_ack_ids
+    }
+
+    /// Send what `progress` has to send and wait for its acks, until the batch is done or
+    /// an attempt fails; `progress` then holds what is left.
+    async fn drive(&mut self, records: &[Record], progress: &mut Progress) -> Delivery {
+        let gauge = self.pending_acks.clone();
+        let _zero = ZeroOnDrop(&gauge);
+        let mut poll_wait = None;
+        loop {
+            while progress.pending.len() < self.max_pending()
+                && let Some(request) = progress.todo.pop_front()
+            {
+                match self.post(&request).await {
+                    Reply::Accepted { ack_id, notice } => {
+                        if let Some(n) = notice {
+                            tracing::warn!(sink = %self.name, "HEC accepted the request with a notice: {n}");
+                        }
+                        match (&self.config.ack, ack_id) {
+                            (None, _) => {}
+                            (Some(_), Some(id)) => {
+                                if let Err(both) =
+                                    progress.pending.insert(id, request, Instant::now())
+                                {
+                                    self.duplicate_ack_id(id);
+                                    progress.todo.extend(both);
+                                }
+                                gauge.store(progress.pending.len() as u64, Ordering::Relaxed);
+                            }
+                            (Some(_), None) => {
+                                return Delivery::reject(
+                                    "ack = true, but HEC answered without an ackId: indexer \
+                                     acknowledgement is off for this token",
+                                );
+                            }
+                        }
+                    }
+                    Reply::Retry { after, reason } => {
+                        // Only this request and those after it are sent again; those HEC
+                        // took stay pending (see `progress`).
+                        progress.todo.push_front(request);
+                        return Delivery::Retry { after, reason };
+                    }
+                    Reply::Fatal { reason } => return Delivery::reject(reason),
+                    Reply::TooLarge if request.records.len() == 1 => {
+                        progress.dead.push(DeadRecord {
+                            index: request.records[0],
+                            reason:
+                                "HEC 413: the event is larger than HEC accepts (max_content_length)"
+                                    .into(),
+                        })
+                    }
+                    Reply::TooLarge => {
+                        let (a, b) = request.records.split_at(request.records.len() / 2);
+                        let halves = [self.requests_for(records, a), self.requests_for(records, b)];
+                        for r in halves.into_iter().flatten().rev() {
+                            progress.todo.push_front(r);
+                        }
+                    }
+                    Reply::BadEvent { index, reason } => {
+                        // The events before the bad one may already be indexed (Splunk's
+                        // pages do not say: unverified); they are sent again, since a
+                        // duplicate can be found and a loss cannot.
+                        match index.and_then(|i| request.records.get(i)) {
+                            Some(&bad) => {
+                                progress.dead.push(DeadRecord { index: bad, reason });
+                                let rest: Vec<usize> = request
+                                    .records
+                                    .iter()
+                                    .copied()
+                                    .filter(|i| *i != bad)
+                                    .collect();
+                                for r in self.requests_for(records, &rest).into_iter().rev() {
+                                    progress.todo.push_front(r);
+                                }
+                            }
+                            None if request.records.len() == 1 => progress.dead.push(DeadRecord {
+                                index: request.records[0],
+                                reason,
+                            }),
+                            // HEC did not say which: one event per request finds it.
+                            None => {
+                                for &i in request.records.iter().rev() {
+                                    for r in self.requests_for(records, &[i]) {
+                                        progress.todo.push_front(r);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if progress.pending.is_empty() {
+                if progress.todo.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            let Some(ack) = self.config.ack.clone() else {
+                break;
+            };
+            // The first polls of an attempt come sooner (from `first_poll`, doubling up to
+            // the interval): a lightly loaded indexer acknowledges within a second, and the
+            // batch holds the stream until it does.
+            let wait = poll_wait.map_or(ack.first_poll, |w: Duration| w * 2);
+            let wait = wait.min(ack.poll_interval);
+            poll_wait = Some(wait);
+            tokio::time::sleep(wait).await;
+            match self.poll_acks(&progress.pending.ids()).await {
+                Ok(ids) => {
+                    progress.pending.confirm(&ids);
+                }
+                Err(e) => tracing::warn!(sink = %self.name, "asking HEC for acks: {e}"),
+            }
+            for request in progress.pending.expired(ack.timeout, Instant::now()) {
+                tracing::warn!(
+                    sink = %self.name,
+                    events = request.records.len(),
+                    timeout = ?ack.timeout,
+                    "no indexer acknowledgement in time; sending the events again"
+                );
+                progress.todo.push_back(request);
+            }
+            gauge.store(progress.pending.len() as u64, Ordering::Relaxed);
+        }
+        match std::mem::take(&mut progress.dead) {
+            dead if dead.is_empty() => Delivery::Delivered,
+            dead => Delivery::PartlyDelivered { dead },
+        }
+    }
+}
+
 #[async_trait]
 impl Sink for HecSink {
     fn name(&self) -> &str {
@@ -197,130 +392,28 @@ impl Sink for HecSink {
     }
 
     async fn deliver(&mut self, batch: &Batch) -> Delivery {
-        let records = batch.records();
-        let all: Vec<usize> = (0..records.len()).collect();
-        let build = |indices: &[usize]| {
-            requests(
-                &self.envelope,
-                records,
-                indices,
-                self.config.max_request_bytes,
-                self.config.compression,
-            )
-        };
-        let mut todo: VecDeque<Request> = build(&all).into();
-        let mut pending: Pending<Request> = Pending::default();
-        let mut dead: Vec<DeadRecord> = Vec::new();
-        let max_pending = self
-            .config
-            .ack
-            .as_ref()
-            .map_or(usize::MAX, |a| a.max_pending.max(1));
-        let mut poll_wait = FIRST_POLL / 2;
-        let gauge = ZeroOnDrop(&self.pending_acks);
-        loop {
-            while pending.len() < max_pending
-                && let Some(request) = todo.pop_front()
-            {
-                match self.post(&request).await {
-                    Reply::Accepted { ack_id, notice } => {
-                        if let Some(n) = notice {
-                            tracing::warn!(sink = %self.name, "HEC accepted the request with a notice: {n}");
-                        }
-                        match (&self.config.ack, ack_id) {
-                            (None, _) => {}
-                            (Some(_), Some(id)) => {
-                                pending.insert(id, request, Instant::now());
-                                gauge.0.store(pending.len() as u64, Ordering::Relaxed);
-                            }
-                            (Some(_), None) => {
-                                return Delivery::reject(
-                                    "ack = true, but HEC answered without an ackId: indexer \
-                                     acknowledgement is off for this token",
-                                );
-                            }
-                        }
-                    }
-                    Reply::Retry { after, reason } => return Delivery::Retry { after, reason },
-                    Reply::Fatal { reason } => return Delivery::reject(reason),
-                    Reply::TooLarge if request.records.len() == 1 => dead.push(DeadRecord {
-                        index: request.records[0],
-                        reason:
-                            "HEC 413: the event is larger than HEC accepts (max_content_length)"
-                                .into(),
-                    }),
-                    Reply::TooLarge => {
-                        let (a, b) = request.records.split_at(request.records.len() / 2);
-                        for r in build(b).into_iter().rev().chain(build(a).into_iter().rev()) {
-                            todo.push_front(r);
-                        }
-                    }
-                    Reply::BadEvent { index, reason } => {
-                        match index.and_then(|i| request.records.get(i)) {
-                            Some(&bad) => {
-                                dead.push(DeadRecord { index: bad, reason });
-                                let rest: Vec<usize> = request
-                                    .records
-                                    .iter()
-                                    .copied()
-                                    .filter(|i| *i != bad)
-                                    .collect();
-                                for r in build(&rest).into_iter().rev() {
-                                    todo.push_front(r);
-                                }
-                            }
-                            None if request.records.len() == 1 => dead.push(DeadRecord {
-                                index: request.records[0],
-                                reason,
-                            }),
-                            // HEC did not say which: one event per request finds it.
-                            None => {
-                                for &i in request.records.iter().rev() {
-                                    for r in build(&[i]) {
-                                        todo.push_front(r);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            if pending.is_empty() {
-                if todo.is_empty() {
-                    break;
-                }
-                continue;
-            }
-            let Some(ack) = self.config.ack.clone() else {
-                break;
-            };
-            // The first polls of a batch come sooner (from 100 ms, doubling up to the
-            // interval): a lightly loaded indexer acknowledges within a fraction of a second,
-            // and the batch holds the stream until it does.
-            poll_wait = (poll_wait * 2).clamp(FIRST_POLL, ack.poll_interval.max(FIRST_POLL));
-            tokio::time::sleep(poll_wait.min(ack.poll_interval)).await;
-            match self.poll_acks(&pending.ids()).await {
-                Ok(ids) => {
-                    pending.confirm(&ids);
-                }
-                Err(e) => tracing::warn!(sink = %self.name, "asking HEC for acks: {e}"),
-            }
-            for request in pending.expired(ack.timeout, Instant::now()) {
-                tracing::warn!(
+        let mut progress = match self.progress.take() {
+            Some(p) if p.is_for(batch) => {
+                tracing::debug!(
                     sink = %self.name,
-                    events = request.records.len(),
-                    timeout = ?ack.timeout,
-                    "no indexer acknowledgement in time; sending the events again"
+                    awaiting_ack = p.pending.len(),
+                    to_send = p.todo.len(),
+                    "resuming the batch: requests HEC took are not sent again"
                 );
-                todo.push_back(request);
+                p
             }
-            gauge.0.store(pending.len() as u64, Ordering::Relaxed);
+            _ => {
+                let all: Vec<usize> = (0..batch.len()).collect();
+                Progress::new(batch, self.requests_for(batch.records(), &all))
+            }
+        };
+        let delivery = self.drive(batch.records(), &mut progress).await;
+        if matches!(delivery, Delivery::Retry { .. }) {
+            self.pending_acks
+                .store(progress.pending.len() as u64, Ordering::Relaxed);
+            self.progress = Some(progress);
         }
-        if dead.is_empty() {
-            Delivery::Delivered
-        } else {
-            Delivery::PartlyDelivered { dead }
-        }
+        delivery
     }
 
     /// HEC is healthy and takes our token: the health endpoint, then an empty event

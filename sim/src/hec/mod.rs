@@ -9,24 +9,35 @@
 //!   without, 403 code 4 when wrong) and `X-Splunk-Request-Channel` (400 code 10 without);
 //!   gzip bodies (`Content-Encoding: gzip`); concatenated JSON envelopes, each needing
 //!   `event` (400 code 12, with `invalid-event-number`); the reply carries `ackId`, counted
-//!   from 0 per channel;
+//!   from 0 per channel *per instance*;
+//! * the events of an accepted request are indexed at once (so a test sees every copy a
+//!   client sends); its ack turns true `ack_delay` later ("About HTTP Event Collector
+//!   Indexer Acknowledgment": the 200 comes before indexing, the ack after it);
 //! * `POST /services/collector/ack?channel=<guid>` with `{"acks":[ids]}` answers
-//!   `{"acks":{"<id>":bool}}`; an id is true once "indexed" (after `ack_delay`), and
-//!   Splunk forgets it once it has reported it true;
+//!   `{"acks":{"<id>":bool}}`, false for an id it does not know; Splunk forgets an id once
+//!   it has reported it true;
 //! * `GET /services/collector/health`: `{"text":"HEC is healthy","code":17}`.
 //!
-//! Fault injection: the first `busy` event requests get 503 code 9 "Server is busy"; the
-//! first `lose` requests are acknowledged never (their events are "lost before indexing",
+//! Several instances can stand behind one address ([`HecSim::start_balanced`], see
+//! [`balancer`]), each with its own channels and ack ids, as Splunk indexers behind a load
+//! balancer are.
+//!
+//! Fault injection: `busy` event requests from the `busy_from`th on get 503 code 9 "Server
+//! is busy"; the first `lose` requests are acknowledged never (their events are "lost before indexing",
 //! so only a resend gets them indexed); an envelope containing `reject_marker` is refused
 //! with 400 code 6 "Invalid data format" and its `invalid-event-number` (the events before
 //! it in the request are indexed, as Splunk does); more than `max_pending` unqueried acks on
 //! a channel answer 503 code 9.
+
+mod balancer;
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use balancer::Front;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -50,6 +61,8 @@ pub struct HecOptions {
     pub token: String,
     pub ack_delay: Duration,
     pub busy: usize,
+    /// The first busy request (0: the first request).
+    pub busy_from: usize,
     pub lose: usize,
     pub reject_marker: Option<String>,
     pub max_pending: usize,
@@ -61,6 +74,7 @@ impl Default for HecOptions {
             token: "hec-sim-token".into(),
             ack_delay: Duration::from_millis(200),
             busy: 0,
+            busy_from: 0,
             lose: 0,
             reject_marker: None,
             max_pending: 10_000,
@@ -71,8 +85,8 @@ impl Default for HecOptions {
 #[derive(Default)]
 struct Channel {
     next_ack: u64,
-    /// Ack id → when it becomes true, with the request's events (kept until indexed).
-    pending: HashMap<u64, (Instant, Vec<Box<RawValue>>)>,
+    /// Ack id → when it becomes true.
+    pending: HashMap<u64, Instant>,
 }
 
 #[derive(Default)]
@@ -86,6 +100,8 @@ struct Inner {
     lose_left: usize,
     lost: usize,
     acks_reported: usize,
+    /// The `invalid-event-number` of each 400 for a bad event.
+    refusals: Vec<usize>,
 }
 
 #[derive(Clone)]
@@ -98,7 +114,24 @@ struct Shared {
 #[derive(Clone)]
 pub struct HecSim {
     pub addr: SocketAddr,
-    shared: Shared,
+    instances: Vec<Shared>,
+}
+
+impl Shared {
+    fn new(options: &HecOptions) -> Self {
+        Shared {
+            inner: Arc::new(Mutex::new(Inner {
+                busy_left: options.busy,
+                lose_left: options.lose,
+                ..Inner::default()
+            })),
+            options: Arc::new(options.clone()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl HecSim {
@@ -111,63 +144,101 @@ impl HecSim {
     }
 
     pub async fn start_on(addr: SocketAddr, options: HecOptions) -> std::io::Result<Self> {
-        let shared = Shared {
-            inner: Arc::new(Mutex::new(Inner {
-                busy_left: options.busy,
-                lose_left: options.lose,
-                ..Inner::default()
-            })),
-            options: Arc::new(options),
-        };
+        Self::serve(addr, vec![Shared::new(&options)], false).await
+    }
+
+    /// `instances` HEC instances (each with `options`) behind one round-robin load
+    /// balancer; with `sticky`, the balancer keeps a client on one instance by a cookie.
+    pub async fn start_balanced(
+        options: HecOptions,
+        instances: usize,
+        sticky: bool,
+    ) -> std::io::Result<Self> {
+        let instances = (0..instances.max(1))
+            .map(|_| Shared::new(&options))
+            .collect();
+        Self::serve(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            instances,
+            sticky,
+        )
+        .await
+    }
+
+    async fn serve(
+        addr: SocketAddr,
+        instances: Vec<Shared>,
+        sticky: bool,
+    ) -> std::io::Result<Self> {
+        let front = Front::new(instances.clone(), sticky);
         let app = Router::new()
             .route("/services/collector/event", post(event))
             .route("/services/collector", post(event))
             .route("/services/collector/ack", post(ack))
             .route("/services/collector/health", get(health))
-            .with_state(shared.clone());
+            .with_state(front);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(HecSim { addr, shared })
+        Ok(HecSim { addr, instances })
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// The envelopes indexed so far (acknowledged or about to be), in arrival order.
+    /// The envelopes indexed so far, every copy, in arrival order (instance by instance).
     pub fn indexed(&self) -> Vec<Value> {
-        self.lock()
-            .indexed
+        self.instances
             .iter()
-            .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+            .flat_map(|i| {
+                i.lock()
+                    .indexed
+                    .iter()
+                    .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+                    .collect::<Vec<Value>>()
+            })
             .collect()
     }
 
     /// How many envelopes were indexed.
     pub fn indexed_count(&self) -> usize {
-        self.lock().indexed.len()
+        self.sum(|i| i.indexed.len())
     }
 
     /// Event requests answered (any status).
     pub fn requests(&self) -> usize {
-        self.lock().requests
+        self.sum(|i| i.requests)
+    }
+
+    /// Event requests each instance answered.
+    pub fn requests_by_instance(&self) -> Vec<usize> {
+        self.instances.iter().map(|i| i.lock().requests).collect()
     }
 
     /// Requests whose events were dropped and whose ack never turns true.
     pub fn lost(&self) -> usize {
-        self.lock().lost
+        self.sum(|i| i.lost)
     }
 
     /// Ack ids reported true.
     pub fn acks_reported(&self) -> usize {
-        self.lock().acks_reported
+        self.sum(|i| i.acks_reported)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// The `invalid-event-number` of every 400 for a bad event: how many events before
+    /// it were indexed anyway.
+    pub fn refusals(&self) -> Vec<usize> {
+        self.instances
+            .iter()
+            .flat_map(|i| i.lock().refusals.clone())
+            .collect()
+    }
+
+    fn sum(&self, of: impl Fn(&Inner) -> usize) -> usize {
+        self.instances.iter().map(|i| of(&i.lock())).sum()
     }
 }
 
@@ -220,12 +291,22 @@ fn authorized_channel(
 }
 
 async fn event(
-    State(shared): State<Shared>,
+    State(front): State<Front>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let channel = match authorized_channel(&shared, &headers, &query) {
+    let (shared, cookie) = front.pick(&headers);
+    cookie.set(event_on(shared, query, headers, body))
+}
+
+fn event_on(
+    shared: &Shared,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let channel = match authorized_channel(shared, &headers, &query) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -274,9 +355,10 @@ async fn event(
         }
         events.push(envelope);
     }
-    let mut inner = shared.inner.lock().unwrap_or_else(|e| e.into_inner());
+    let mut inner = shared.lock();
+    let n = inner.requests;
     inner.requests += 1;
-    if inner.busy_left > 0 {
+    if n >= shared.options.busy_from && inner.busy_left > 0 {
         inner.busy_left -= 1;
         return reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -294,8 +376,10 @@ async fn event(
         );
     }
     if let Some((n, text, code)) = refused {
-        // Splunk indexes what came before the bad event.
+        // Splunk indexes what came before the bad event (unverified: modelled on what
+        // `invalid-event-number` suggests, no Splunk page says so).
         inner.indexed.extend(events);
+        inner.refusals.push(n);
         return reply(
             StatusCode::BAD_REQUEST,
             json!({"text": text, "code": code, "invalid-event-number": n}),
@@ -317,7 +401,8 @@ async fn event(
     let id = ch.next_ack;
     ch.next_ack += 1;
     if !lose {
-        ch.pending.insert(id, (ready, events));
+        ch.pending.insert(id, ready);
+        inner.indexed.extend(events);
     }
     reply(
         StatusCode::OK,
@@ -326,12 +411,22 @@ async fn event(
 }
 
 async fn ack(
-    State(shared): State<Shared>,
+    State(front): State<Front>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let channel = match authorized_channel(&shared, &headers, &query) {
+    let (shared, cookie) = front.pick(&headers);
+    cookie.set(ack_on(shared, query, headers, body))
+}
+
+fn ack_on(
+    shared: &Shared,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let channel = match authorized_channel(shared, &headers, &query) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -346,14 +441,13 @@ async fn ack(
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
     let now = Instant::now();
-    let mut inner = shared.inner.lock().unwrap_or_else(|e| e.into_inner());
+    let mut inner = shared.lock();
     let mut answer = serde_json::Map::new();
-    let mut indexed = Vec::new();
     if let Some(ch) = inner.channels.get_mut(&channel) {
         for id in ids {
-            let done = ch.pending.get(&id).is_some_and(|(at, _)| *at <= now);
-            if done && let Some((_, events)) = ch.pending.remove(&id) {
-                indexed.extend(events);
+            let done = ch.pending.get(&id).is_some_and(|at| *at <= now);
+            if done {
+                ch.pending.remove(&id);
             }
             answer.insert(id.to_string(), Value::Bool(done));
         }
@@ -366,7 +460,6 @@ async fn ack(
         .values()
         .filter(|v| v.as_bool() == Some(true))
         .count();
-    inner.indexed.extend(indexed);
     reply(StatusCode::OK, json!({ "acks": answer }))
 }
 
