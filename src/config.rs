@@ -199,7 +199,8 @@ mod defaults {
     }
     #[cfg(feature = "kafka")]
     pub fn message_timeout() -> Duration {
-        Duration::from_secs(30)
+        // librdkafka's own default, which its INTRODUCTION.md recommends keeping large.
+        Duration::from_secs(300)
     }
     #[cfg(feature = "s3")]
     pub fn key_prefix() -> String {

@@ -2,11 +2,12 @@
 //!
 //! Defaults make delivery safe: `acks=all` and the idempotent producer, so a batch
 //! confirmed is on every in-sync replica, and librdkafka's own retries inside
-//! `message_timeout` do not duplicate. A batch that fails past that is sent again whole
-//! through a new producer (a new producer id, which idempotence cannot match to the old
-//! one), so records the broker had already written are written again: duplicates, keyed
-//! by the audit id for consumers to drop (issue #17 point 10 will resend only the failed
-//! records).
+//! `message_timeout` do not duplicate. `message_timeout` defaults to librdkafka's own 300 s,
+//! which its INTRODUCTION.md ("Message timeout considerations") recommends keeping large:
+//! past it, the records whose report failed are sent again through a new producer (a new
+//! producer id, which idempotence cannot match to the old), and one that timed out in
+//! flight may have been written already: a duplicate, keyed by the audit id for consumers
+//! to drop. Records already confirmed are not sent again (see [`crate::progress`]).
 //! `librdkafka` passes any other setting through (TLS, SASL, tuning); a value written
 //! `env:NAME` or `file:/path` is read from there, so secrets stay out of config files. The
 //! passthrough values never appear in `Debug` output or logs.
@@ -168,7 +169,7 @@ mod tests {
             brokers: "127.0.0.1:19092".into(),
             topic: TopicTemplate::parse("coder-audit").unwrap(),
             compression: Compression::Zstd,
-            message_timeout: Duration::from_secs(30),
+            message_timeout: Duration::from_secs(300),
             timestamp: MessageTime::Now,
             format: "ocsf".into(),
             schema: "ocsf 1.8.0".into(),

@@ -9,10 +9,13 @@
 //!   after `topic.metadata.propagation.max.ms`: auto-creation is off), are **fatal** for the
 //!   sink: nothing will change until an operator acts, and the checkpoint must stay where
 //!   it is. The broker's `UNKNOWN_TOPIC_OR_PART` alone is not: librdkafka retries it while
-//!   a new topic's metadata propagates.
+//!   a new topic's metadata propagates; only a run of attempts failing on it for one topic
+//!   stops the sink ([`crate::progress::MISSING_TOPIC_ATTEMPTS`]), each retry counted
+//!   meanwhile.
 //! * Everything else (broker down, timeouts, leader moves, full queues) is **transient**:
-//!   the batch is sent again. Through a new producer, so records already written are
-//!   written again; each carries its audit id as the key, for consumers to drop.
+//!   the records whose reports failed are sent again, through a new producer, so one that
+//!   timed out in flight and was written anyway is written twice; each carries its audit
+//!   id as the key, for consumers to drop.
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 

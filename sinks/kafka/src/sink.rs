@@ -1,5 +1,6 @@
 //! Producing a batch: enqueue every record, then wait for every delivery report. Only when
-//! all are in does the batch count as delivered (and the checkpoint move).
+//! all are in does the batch count as delivered (and the checkpoint move). A retry
+//! enqueues only the records whose report failed (see [`crate::progress`]).
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use crate::config::{ConfigError, KafkaSinkConfig, MessageTime};
 pub const EVENT_TIME_HEADER: &str = "coder-audit-event-time";
 use crate::context::QuietContext;
 use crate::outcome::{Outcome, classify};
+use crate::progress::Progress;
 
 pub struct KafkaSink {
     name: String,
@@ -24,6 +26,8 @@ pub struct KafkaSink {
     headers: OwnedHeaders,
     /// The last batch failed transiently: start the next attempt with a new producer.
     rebuild: bool,
+    /// The batch that failed transiently, with the records the brokers already have.
+    progress: Option<Progress>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,7 @@ impl KafkaSink {
             producer,
             headers,
             rebuild: false,
+            progress: None,
         })
     }
 
@@ -88,12 +93,14 @@ impl KafkaSink {
     }
 }
 
-/// The worst outcome of a batch so far: a fatal error beats a transient one, which beats
-/// dead letters (which still let the batch count as handled).
+/// The worst outcome of an attempt so far: a fatal error beats a transient one, which
+/// beats dead letters (which still let the batch count as handled).
 #[derive(Default)]
 struct Worst {
     fatal: Option<String>,
     transient: Option<String>,
+    /// A topic the brokers answered `UNKNOWN_TOPIC_OR_PART` for.
+    unknown_topic: Option<String>,
     dead: Vec<DeadRecord>,
 }
 
@@ -113,6 +120,9 @@ impl Worst {
                 self.fatal.get_or_insert_with(|| error.to_string());
             }
             Outcome::Transient => {
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+                    self.unknown_topic.get_or_insert_with(|| topic.to_owned());
+                }
                 self.transient.get_or_insert_with(|| error.to_string());
             }
             Outcome::DeadLetter => self.dead.push(DeadRecord {
@@ -122,17 +132,30 @@ impl Worst {
         }
     }
 
-    fn into_delivery(self) -> Delivery {
+    /// The attempt's outcome; the records it confirmed or dead-lettered are in `progress`.
+    fn into_delivery(self, progress: &mut Progress) -> Delivery {
+        for d in &self.dead {
+            if let Some(done) = progress.done.get_mut(d.index) {
+                *done = true;
+            }
+        }
+        progress.dead.extend(self.dead);
         if let Some(reason) = self.fatal {
             return Delivery::reject(reason);
         }
         if let Some(reason) = self.transient {
+            if let Some((topic, attempts)) = progress.failed(self.unknown_topic) {
+                return Delivery::reject(format!(
+                    "the brokers answered UNKNOWN_TOPIC_OR_PART for topic {topic:?} on \
+                     {attempts} attempts in a row ({reason}): create it (every topic the \
+                     `topic` template names), or fix `topic`"
+                ));
+            }
             return Delivery::retry(reason);
         }
-        if self.dead.is_empty() {
-            Delivery::Delivered
-        } else {
-            Delivery::PartlyDelivered { dead: self.dead }
+        match std::mem::take(&mut progress.dead) {
+            dead if dead.is_empty() => Delivery::Delivered,
+            dead => Delivery::PartlyDelivered { dead },
         }
     }
 }
@@ -150,9 +173,16 @@ impl Sink for KafkaSink {
                 return Delivery::retry(e.to_string());
             }
         }
+        let mut progress = match self.progress.take() {
+            Some(p) if p.is_for(batch) => p,
+            _ => Progress::new(batch),
+        };
         let mut worst = Worst::default();
         let mut reports = Vec::with_capacity(batch.len());
         for (index, r) in batch.records().iter().enumerate() {
+            if progress.done[index] {
+                continue;
+            }
             let topic = self.config.topic.render(r.resource_type.as_deref());
             // The event's time, in milliseconds like a Kafka timestamp; one before 1970
             // (Go's zero time from a broken row) would be refused by the broker.
@@ -195,7 +225,7 @@ impl Sink for KafkaSink {
         }
         for (index, topic, report) in reports {
             match report.await {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => progress.done[index] = true,
                 Ok(Err((e, _))) => worst.record(index, &topic, &e),
                 Err(_) => {
                     worst
@@ -204,8 +234,11 @@ impl Sink for KafkaSink {
                 }
             }
         }
-        let delivery = worst.into_delivery();
+        let delivery = worst.into_delivery(&mut progress);
         self.rebuild = matches!(delivery, Delivery::Retry { .. });
+        if self.rebuild {
+            self.progress = Some(progress);
+        }
         delivery
     }
 
