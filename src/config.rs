@@ -259,6 +259,10 @@ mod defaults {
         sink_syslog::message::SD_ID.into()
     }
     #[cfg(feature = "syslog")]
+    pub fn bom() -> bool {
+        true
+    }
+    #[cfg(feature = "syslog")]
     pub fn connect_timeout() -> Duration {
         Duration::from_secs(10)
     }
@@ -643,6 +647,10 @@ pub struct SyslogSinkConfig {
     /// default uses 32473, the number RFC 5612 reserves for examples; use your own PEN.
     #[serde(default = "defaults::sd_id")]
     pub sd_id: String,
+    /// MSG starts with the UTF-8 byte order mark (RFC 5424 §6.4); `false` for receivers
+    /// that show it as a stray character.
+    #[serde(default = "defaults::bom")]
+    pub bom: bool,
     /// RFC 5424 HOSTNAME. Default: the host of the Coder URL.
     pub hostname: Option<String>,
     pub tls_ca_file: Option<PathBuf>,

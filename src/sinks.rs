@@ -116,6 +116,7 @@ pub async fn build(name: &str, config: &SinkConfig, origin: &str) -> Result<Buil
                     hostname: c.hostname.clone().unwrap_or_else(|| origin.to_owned()),
                     app_name: c.app_name.clone(),
                     sd_id: c.sd_id.clone(),
+                    bom: c.bom,
                     tls: sink_syslog::TlsFiles {
                         ca_file: c.tls_ca_file.clone(),
                         cert_file: c.tls_cert_file.clone(),

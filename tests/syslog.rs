@@ -30,6 +30,9 @@ struct Message {
     msgid: String,
     id: String,
     resource_type: Option<String>,
+    /// MSG opened with the UTF-8 byte order mark (RFC 5424 §6.4).
+    bom: bool,
+    /// MSG without the byte order mark.
     body: String,
 }
 
@@ -62,7 +65,8 @@ fn parse(line: &str, app: &str) -> Option<Message> {
         msgid,
         id: value("id")?,
         resource_type: value("resource_type"),
-        body: body.to_owned(),
+        bom: body.starts_with('\u{feff}'),
+        body: body.trim_start_matches('\u{feff}').to_owned(),
     })
 }
 
@@ -110,7 +114,7 @@ fn every_event_arrives_over_tcp_tls_and_udp_in_each_framing() {
             "tcp_lf",
             &apps[1],
             &env["SYSLOG_TCP"],
-            "framing = \"lf\"\nformat = \"ecs\"\nfacility = \"local3\"\nseverity = \"info\"",
+            "framing = \"lf\"\nformat = \"ecs\"\nfacility = \"local3\"\nseverity = \"info\"\nbom = false",
         ),
         sink(
             "tls",
@@ -145,6 +149,8 @@ fn every_event_arrives_over_tcp_tls_and_udp_in_each_framing() {
             assert_eq!(t.with_timezone(&Utc), rows[&m.id], "{m:?}");
             assert_eq!(m.hostname, "127.0.0.1");
             assert!(m.resource_type.is_some());
+            // RFC 5424 §6.4's byte order mark opens a UTF-8 MSG, unless turned off.
+            assert_eq!(m.bom, app != &apps[1], "{listener} {app}: {m:?}");
             let body: Value = serde_json::from_str(&m.body)
                 .unwrap_or_else(|e| panic!("{listener}: body is not JSON ({e}): {}", m.body));
             match app {

@@ -113,6 +113,8 @@ pub struct SyslogSinkConfig {
     pub app_name: String,
     /// The SD-ID of the structured data element (`name@<private enterprise number>`).
     pub sd_id: String,
+    /// MSG starts with the UTF-8 byte order mark, as RFC 5424 §6.4 asks of a UTF-8 MSG.
+    pub bom: bool,
     pub tls: TlsFiles,
     /// Messages longer than this are cut (and counted); `None` sends them whole.
     pub max_message_bytes: Option<usize>,

@@ -1,8 +1,13 @@
 //! One RFC 5424 message around a record's body:
 //!
 //! ```text
-//! <PRI>1 TIMESTAMP HOSTNAME APP-NAME - MSGID [coder@32473 id="..." resource_type="..."] BODY
+//! <PRI>1 TIMESTAMP HOSTNAME APP-NAME - MSGID [coder@32473 id="..." resource_type="..."] BOM BODY
 //! ```
+//!
+//! BOM is the UTF-8 byte order mark (`EF BB BF`): RFC 5424 §6.4 says a MSG encoded in
+//! UTF-8 ("MSG-UTF8 = BOM UTF-8-STRING") starts with it, and every body here is UTF-8
+//! JSON or CEF. Some receivers show it as a stray character, so `bom = false` leaves it
+//! out (the MSG is then "MSG-ANY", which the RFC allows too).
 //!
 //! TIMESTAMP is the event's own time (NILVALUE when the entry had none: the receiver then
 //! stamps it on arrival), MSGID is Coder's action, and the structured data carries the audit
@@ -48,7 +53,11 @@ pub struct Header {
     hostname: String,
     app_name: String,
     sd_id: String,
+    bom: bool,
 }
+
+/// The UTF-8 byte order mark that opens a UTF-8 MSG (RFC 5424 §6.4).
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl Header {
     pub fn new(facility: Facility, severity: Severity, hostname: &str, app_name: &str) -> Self {
@@ -57,7 +66,14 @@ impl Header {
             hostname: header_field(hostname, 255),
             app_name: header_field(app_name, 48),
             sd_id: SD_ID.to_owned(),
+            bom: true,
         }
+    }
+
+    /// Whether MSG starts with the byte order mark (the default).
+    pub fn with_bom(mut self, bom: bool) -> Self {
+        self.bom = bom;
+        self
     }
 
     /// The SD-ID of the structured data element (checked by [`valid_sd_id`] first).
@@ -97,6 +113,9 @@ impl Header {
             param(&mut out, "resource_type", rt);
         }
         out.extend_from_slice(b"] ");
+        if self.bom {
+            out.extend_from_slice(BOM);
+        }
         let body = &record.payload[..];
         match max {
             Some(max) if out.len() + body.len() > max => {
@@ -176,8 +195,12 @@ mod tests {
         assert_eq!(
             String::from_utf8(m).unwrap(),
             "<85>1 2025-11-26T12:00:00.123456Z coder.example.com coder-audit - start \
-             [coder@32473 id=\"0b0f0e2c-1111-4c4c-8888-000000000001\" resource_type=\"workspace\"] {\"a\":1}"
+             [coder@32473 id=\"0b0f0e2c-1111-4c4c-8888-000000000001\" resource_type=\"workspace\"] \u{feff}{\"a\":1}"
         );
+        let (m, _) = header()
+            .with_bom(false)
+            .message(&record(r#"{"a":1}"#), None);
+        assert!(m.ends_with(br#"resource_type="workspace"] {"a":1}"#));
     }
 
     #[test]

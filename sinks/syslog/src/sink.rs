@@ -28,7 +28,8 @@ impl SyslogSink {
             &config.hostname,
             &config.app_name,
         )
-        .with_sd_id(&config.sd_id);
+        .with_sd_id(&config.sd_id)
+        .with_bom(config.bom);
         Ok(SyslogSink {
             name: name.to_owned(),
             config,
