@@ -22,6 +22,7 @@
 //! [`hec`] is the other simulated peer: a Splunk HEC with indexer acknowledgement, which
 //! no installable HEC server answers truthfully.
 
+pub mod authcheck;
 pub mod connections;
 pub mod generate;
 pub mod hec;

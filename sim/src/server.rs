@@ -29,7 +29,8 @@ pub struct SimConfig {
     pub version: ApiVersion,
     /// Session tokens that authenticate. Anything else is a 401.
     pub tokens: Vec<String>,
-    /// Requests allowed per window per token (Coder: 512 per minute); `None` disables it.
+    /// Requests allowed per window per user (a token here) and path (Coder: 512 per
+    /// minute); `None` disables it.
     pub rate_limit: Option<(u32, Duration)>,
     pub seed: u64,
 }
@@ -92,8 +93,8 @@ pub struct Stats {
     pub rate_limited: u64,
 }
 
-struct Inner {
-    config: SimConfig,
+pub(crate) struct Inner {
+    pub(crate) config: SimConfig,
     store: Store,
     generator: Generator,
     faults: VecDeque<Fault>,
@@ -103,7 +104,7 @@ struct Inner {
     /// Every id ever inserted, with its time: the ground truth for loss assertions.
     inserted: Vec<(String, DateTime<Utc>)>,
     deleted: HashSet<String>,
-    tokens: HashSet<String>,
+    pub(crate) tokens: HashSet<String>,
     limiter: std::collections::HashMap<String, VecDeque<Instant>>,
     rng: StdRng,
     stats: Stats,
@@ -119,6 +120,8 @@ struct Inner {
     connection_deletes_after_page: Option<(String, usize, Vec<String>)>,
     /// The Premium `connection_log` feature; without it the route answers 403.
     connection_log_licensed: bool,
+    /// The token's user may read the connection log (see [`crate::authcheck`]).
+    pub(crate) connection_log_permitted: bool,
 }
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
@@ -159,6 +162,7 @@ impl Sim {
             connections_inserted: Vec::new(),
             connection_deletes_after_page: None,
             connection_log_licensed: true,
+            connection_log_permitted: true,
         };
         let handle = SimHandle {
             inner: Arc::new(Mutex::new(inner)),
@@ -170,6 +174,7 @@ impl Sim {
             .route("/api/v2/audit/testgenerate", post(testgenerate))
             .route("/api/v2/connectionlog", get(connection_log))
             .route("/api/v2/entitlements", get(entitlements))
+            .route("/api/v2/authcheck", post(crate::authcheck::authcheck))
             .route("/__sim/ids", get(sim_ids))
             .fallback(not_found)
             .with_state(handle.clone());
@@ -183,7 +188,7 @@ impl Sim {
 }
 
 impl SimHandle {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock is a bug in the simulator itself; keep serving.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -398,6 +403,13 @@ impl SimHandle {
     }
 
     /// Grant or take away the Premium connection-log feature (403 without it).
+    /// Give or take the token's user the permission to read the connection log (the
+    /// Auditor role). Without it `/api/v2/connectionlog` answers 200 with no rows, as
+    /// Coder does, and `/api/v2/authcheck` says false.
+    pub fn set_connection_log_permitted(&self, permitted: bool) {
+        self.lock().connection_log_permitted = permitted;
+    }
+
     pub fn set_connection_log_licensed(&self, licensed: bool) {
         self.lock().connection_log_licensed = licensed;
     }
@@ -531,7 +543,10 @@ impl Inner {
         self.store.insert(row);
     }
 
-    /// go-chi/httprate: a sliding window per user; `Retry-After` is the window in seconds.
+    /// go-chi/httprate: a sliding window per key; `Retry-After` is the window in seconds.
+    /// Coder keys it by user id and endpoint path (`coderd/httpmw/ratelimit.go`,
+    /// `RateLimit`: `httprate.KeyByEndpoint` with the user), so the audit log and the
+    /// connection log are two buckets for one user.
     fn rate_limited(&mut self, key: &str) -> Option<(u32, Duration)> {
         let (limit, window) = self.config.rate_limit?;
         let now = Instant::now();
@@ -574,7 +589,11 @@ fn coder_error(status: StatusCode, message: &str, detail: Option<&str>) -> Respo
 }
 
 /// `APITokenFromRequest`: cookie, query, `Coder-Session-Token`, then (v2.25+) Bearer.
-fn token_from(headers: &HeaderMap, params: &AuditParams, version: ApiVersion) -> Option<String> {
+pub(crate) fn token_from(
+    headers: &HeaderMap,
+    params: &AuditParams,
+    version: ApiVersion,
+) -> Option<String> {
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
@@ -605,7 +624,7 @@ fn token_from(headers: &HeaderMap, params: &AuditParams, version: ApiVersion) ->
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct AuditParams {
+pub(crate) struct AuditParams {
     q: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
@@ -642,7 +661,7 @@ async fn entitlements(State(sim): State<SimHandle>, headers: HeaderMap) -> Respo
     .into_response()
 }
 
-fn unauthorized() -> Response {
+pub(crate) fn unauthorized() -> Response {
     coder_error(
         StatusCode::UNAUTHORIZED,
         "You are signed out or your session has expired. Please sign in again to continue.",
@@ -693,7 +712,7 @@ fn admit(
     let Some(token) = token.filter(|t| inner.tokens.contains(t)) else {
         return Err(Box::new(unauthorized()));
     };
-    if let Some((limit, window)) = inner.rate_limited(&token) {
+    if let Some((limit, window)) = inner.rate_limited(&format!("{token} {}", uri.path())) {
         inner.stats.rate_limited += 1;
         return Err(Box::new(rate_limited_response(
             limit,
@@ -810,6 +829,13 @@ async fn connection_log(
         Ok(b) => b,
         Err(r) => return *r,
     };
+    // Coder counts and reads the log through authorization-filtered queries and answers
+    // 403 only for an authorization *error*: a reader without the permission sees an empty
+    // log (`enterprise/coderd/connectionlog.go`, `connectionLogs`: count 0 → empty 200).
+    if !sim.lock().connection_log_permitted {
+        return axum::Json(json!({"connection_logs": [], "count": 0, "count_cap": 2000}))
+            .into_response();
+    }
     let filter = match connections::parse_query(params.q.as_deref().unwrap_or("")) {
         Ok(f) => f,
         Err(e) => {

@@ -142,7 +142,7 @@ impl CoderClient {
     }
 
     pub async fn buildinfo(&self) -> Result<BuildInfo, CoderError> {
-        self.get_parsed("api/v2/buildinfo", &[], None, |body| {
+        self.get_parsed("api/v2/buildinfo", &[], None, None, |body| {
             serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())
         })
         .await
@@ -153,7 +153,7 @@ impl CoderClient {
     /// without the route (an AGPL build answers 404; it never records audit entries).
     pub async fn audit_entitlement(&self) -> Result<Option<(String, bool)>, CoderError> {
         let parsed = self
-            .get_parsed("api/v2/entitlements", &[], None, |body| {
+            .get_parsed("api/v2/entitlements", &[], None, None, |body| {
                 let v: serde_json::Value =
                     serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())?;
                 let feature = &v["features"]["audit_log"];
@@ -195,6 +195,23 @@ impl CoderClient {
         }
     }
 
+    /// Whether this token's user may read the connection log, site-wide or in any
+    /// organization (`POST /api/v2/authcheck`). `/api/v2/connectionlog` itself never says:
+    /// it checks only the token and the licence, and its rows are filtered by
+    /// authorization, so a reader without the permission gets 200 and an empty list
+    /// (`enterprise/coderd/connectionlog.go`, `connectionLogs`: the count and the page come
+    /// from the authorization-filtered queries; a 403 only for an authorization *error*).
+    pub async fn may_read_connection_log(&self) -> Result<bool, CoderError> {
+        const CHECKS: &str = r#"{"checks":{"site":{"object":{"resource_type":"connection_log"},"action":"read"},"any_org":{"object":{"resource_type":"connection_log","any_org":true},"action":"read"}}}"#;
+        self.get_parsed("api/v2/authcheck", &[], None, Some(CHECKS), |body| {
+            let answer: std::collections::HashMap<String, bool> =
+                serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())?;
+            Ok(answer.get("site").copied().unwrap_or(false)
+                || answer.get("any_org").copied().unwrap_or(false))
+        })
+        .await
+    }
+
     /// The page [`Self::page`] would return, read through a [`Skimmer`]: every field of an
     /// entry larger than `field_budget` bytes is left out (`null`) and the entry marked, so
     /// an entry larger than `coder.max_response_bytes` can still be shipped. The entries
@@ -208,7 +225,7 @@ impl CoderClient {
         field_budget: usize,
     ) -> Result<(Page, Vec<Elided>), CoderError> {
         let params = page_params(q, offset, limit);
-        self.get_parsed(stream.path(), &params, Some(field_budget), |body| {
+        self.get_parsed(stream.path(), &params, Some(field_budget), None, |body| {
             let (body, elided) = body.into_parts();
             parse_stream_page(stream, body).map(|page| (page, elided))
         })
@@ -224,25 +241,26 @@ impl CoderClient {
         limit: u32,
     ) -> Result<Page, CoderError> {
         let params = page_params(q, offset, limit);
-        self.get_parsed(stream.path(), &params, None, |body| {
+        self.get_parsed(stream.path(), &params, None, None, |body| {
             parse_stream_page(stream, body.into_bytes())
         })
         .await
     }
 
-    /// GET `path` and parse the body, retrying (per [`CoderError::retry`]) until it
-    /// parses or fails for good. A body that does not parse counts as a transient fault:
-    /// proxies answer 200 with HTML, connections drop mid-body. With `skim`, the body is
-    /// read through a [`Skimmer`] with that field budget.
+    /// GET `path` (POST `post` as JSON, when given) and parse the body, retrying (per
+    /// [`CoderError::retry`]) until it parses or fails for good. A body that does not
+    /// parse counts as a transient fault: proxies answer 200 with HTML, connections drop
+    /// mid-body. With `skim`, the body is read through a [`Skimmer`] with that field budget.
     async fn get_parsed<T>(
         &self,
         path: &str,
         params: &[(&str, String)],
         skim: Option<usize>,
+        post: Option<&str>,
         parse: impl Fn(Body) -> Result<T, String>,
     ) -> Result<T, CoderError> {
         let attempt = || async {
-            let parsed = match self.get_once(path, params, skim).await {
+            let parsed = match self.get_once(path, params, skim, post).await {
                 Ok(body) => parse(body).map_err(|reason| CoderError::Malformed {
                     path: format!("/{path}"),
                     reason,
@@ -282,23 +300,26 @@ impl CoderClient {
         path: &str,
         params: &[(&str, String)],
         skim: Option<usize>,
+        post: Option<&str>,
     ) -> Result<Body, CoderError> {
-        match self.send(path, params, skim).await {
+        match self.send(path, params, skim, post).await {
             Err(CoderError::Unauthorized { .. }) if self.refresh_token() => {
                 tracing::info!("Coder answered 401; re-read the token file and trying again");
-                self.send(path, params, skim).await
+                self.send(path, params, skim, post).await
             }
             other => other,
         }
     }
 
-    /// One GET. With `skim`, a successful body is read through a [`Skimmer`] with that
-    /// field budget instead of whole (error bodies are always read whole, within the cap).
+    /// One GET (or POST of `post` as JSON). With `skim`, a successful body is read
+    /// through a [`Skimmer`] with that field budget instead of whole (error bodies are
+    /// always read whole, within the cap).
     async fn send(
         &self,
         path: &str,
         params: &[(&str, String)],
         skim: Option<usize>,
+        post: Option<&str>,
     ) -> Result<Body, CoderError> {
         let mut url = self
             .base
@@ -317,9 +338,15 @@ impl CoderClient {
         })?;
         value.set_sensitive(true);
         headers.insert(TOKEN_HEADER, value);
-        let mut response = self
-            .http
-            .get(url)
+        let request = match post {
+            Some(json) => self
+                .http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json.to_owned()),
+            None => self.http.get(url),
+        };
+        let mut response = request
             .headers(headers)
             .send()
             .await

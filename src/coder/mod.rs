@@ -8,6 +8,7 @@ mod entry;
 mod error;
 mod oversize;
 mod page;
+mod permission;
 pub mod probe;
 mod sessions;
 pub mod skim;

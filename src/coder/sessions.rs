@@ -18,13 +18,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::connection::Phase;
 use super::oversize;
 use super::page::Entry;
+use super::permission::PermissionGate;
 use super::stream::filter_time;
-use super::{CoderClient, Cursor, EntryKey, Event, OpenSession, Outlet, Stream, TailError};
+use super::{
+    CoderClient, Cursor, EntryKey, Event, OpenSession, Outlet, Stream, TailError, TailerOptions,
+};
 
 /// What a sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +38,9 @@ pub struct SweepReport {
     pub abandoned: usize,
     /// Requests made.
     pub requests: usize,
+    /// Sessions looked gone, and Coder says the token may no longer read the log: nothing
+    /// was given up or delivered (the rows are hidden, not deleted).
+    pub not_permitted: bool,
 }
 
 /// Set the phase of a connection row read for the first time, and remember it when it is
@@ -81,13 +87,14 @@ pub(super) fn first_sight(
 /// what the horizon passed, and commit the cursor if anything changed.
 pub(super) async fn sweep<O: Outlet>(
     client: &Arc<CoderClient>,
+    permission: &mut PermissionGate,
     cursor: &mut Cursor,
     outlet: &mut O,
-    page_size: u32,
-    overlap: TimeDelta,
-    horizon: TimeDelta,
+    options: &TailerOptions,
     now: DateTime<Utc>,
 ) -> Result<SweepReport, TailError> {
+    let (page_size, overlap, horizon) =
+        (options.page_size, options.overlap, options.session_horizon);
     let mut report = SweepReport::default();
     if cursor.sessions.is_empty() {
         return Ok(report);
@@ -182,6 +189,12 @@ pub(super) async fn sweep<O: Outlet>(
             None => gone.push(key),
         }
     }
+    // Rows hidden by a permission taken away look exactly like rows deleted: ask before
+    // giving any session up (`super::permission`).
+    if !gone.is_empty() && !permission.check(client).await? {
+        report.not_permitted = true;
+        return Ok(report);
+    }
     if !gone.is_empty() {
         crate::ops::metrics::sessions_abandoned("deleted", gone.len() as u64);
         tracing::warn!(
@@ -211,6 +224,7 @@ pub(super) async fn sweep<O: Outlet>(
 mod tests {
     use super::*;
     use crate::coder::{EntryKey, parse_stream_page};
+    use chrono::TimeDelta;
 
     fn event(row: &str) -> Event {
         let page = format!(r#"{{"connection_logs":[{row}]}}"#);

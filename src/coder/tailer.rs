@@ -22,6 +22,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::oversize;
+use super::permission::PermissionGate;
 use super::probe::{self, Probe};
 use super::sessions::{self, first_sight};
 use super::window::{Window, next_window, resumed_window};
@@ -87,6 +88,8 @@ pub struct StepReport {
     pub finished: bool,
     /// Connection log: disconnects delivered for sessions seen open before.
     pub disconnects: usize,
+    /// Connection log: Coder says the token may not read it; nothing was read or moved.
+    pub not_permitted: bool,
 }
 
 /// How many back-offs one scan may make before it stops checking and goes on.
@@ -104,16 +107,20 @@ pub struct Tailer {
     /// The last closed window held nothing new: before the next one, look how far the
     /// empty stretch reaches ([`probe::empty_until`]) instead of reading it a day at a time.
     sparse: bool,
+    /// Connection log: whether the token may read it ([`super::permission`]).
+    permission: PermissionGate,
 }
 
 impl Tailer {
     pub fn new(client: Arc<CoderClient>, options: TailerOptions, cursor: Cursor) -> Self {
+        let permission = PermissionGate::new(options.overlap);
         Self {
             client,
             options,
             cursor,
             last_sweep: None,
             sparse: false,
+            permission,
         }
     }
 
@@ -123,6 +130,15 @@ impl Tailer {
 
     /// Scan the next window, deliver its new rows through `outlet`, and commit the cursor.
     pub async fn step<O: Outlet>(&mut self, outlet: &mut O) -> Result<StepReport, TailError> {
+        if self.options.stream == Stream::Connection
+            && !self.permission.permitted(&self.client).await?
+        {
+            return Ok(StepReport {
+                live: true,
+                not_permitted: true,
+                ..StepReport::default()
+            });
+        }
         let now = Utc::now();
         let skipped = self.skip_empty_history(outlet, now).await?;
         let window = match &self.cursor.partial {
@@ -365,16 +381,16 @@ impl Tailer {
             self.last_sweep = Some(std::time::Instant::now());
             let swept = sessions::sweep(
                 &self.client,
+                &mut self.permission,
                 &mut self.cursor,
                 outlet,
-                page_size,
-                self.options.overlap,
-                self.options.session_horizon,
+                &self.options,
                 Utc::now(),
             )
             .await?;
             report.pages += swept.requests;
             report.disconnects = swept.closed;
+            report.not_permitted = swept.not_permitted;
         }
         report.window = Some(window);
         Ok(report)

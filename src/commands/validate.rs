@@ -153,7 +153,18 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             .contains(&crate::coder::Stream::Connection)
         {
             match connected.client.connection_log_available().await {
-                Ok(Ok(())) => Some("the token reads the connection log".to_owned()),
+                // A 200 proves nothing: Coder answers a reader without the permission
+                // with an empty log. Ask the authorization check instead.
+                Ok(Ok(())) => match connected.client.may_read_connection_log().await {
+                    Ok(true) => Some("the token reads the connection log".to_owned()),
+                    Ok(false) => Some(
+                        "the token's user may NOT read the connection log (Coder would \
+                         answer an empty list): the connection stream will wait until it \
+                         may; give the user the Auditor role or a connection_log:read token"
+                            .to_owned(),
+                    ),
+                    Err(e) => return Err(e.to_string()),
+                },
                 Ok(Err(why)) => Some(format!("the connection stream will be off: {why}")),
                 Err(e) => return Err(e.to_string()),
             }

@@ -39,6 +39,9 @@ pub const AUDIT_ENTITLED: &str = "coder_audit_log_entitled";
 /// 1 when the connection stream is configured and Coder serves its log, 0 when Coder
 /// answered 403 (no Premium license) or 404 (older than v2.25) and the stream is off.
 pub const CONNECTION_LOG_AVAILABLE: &str = "coder_connection_log_available";
+/// 1 while Coder says the token's user may read the connection log, 0 while it says no
+/// (`POST /api/v2/authcheck`): the connection streams then wait, holding their cursors.
+pub const CONNECTION_LOG_PERMITTED: &str = "coder_connection_log_permitted";
 /// Open connection sessions given up before their disconnect was seen, by `reason`:
 /// `horizon` (open longer than `coder.session_horizon`) or `deleted` (the row is gone).
 pub const SESSIONS_ABANDONED: &str = "coder_connection_sessions_abandoned_total";
@@ -109,6 +112,10 @@ fn describe() {
         CONNECTION_LOG_AVAILABLE,
         "1 while Coder serves the connection log to the connection stream, 0 when it is off"
     );
+    ::metrics::describe_gauge!(
+        CONNECTION_LOG_PERMITTED,
+        "1 while the token's user may read the connection log (authcheck), 0 while the connection streams wait for that permission"
+    );
     counter!(
         SESSIONS_ABANDONED,
         "Open connection sessions whose disconnect will not be shipped, by reason"
@@ -126,6 +133,10 @@ pub fn audit_entitled(entitled: bool) {
 }
 
 /// Whether the connection stream runs (see [`CONNECTION_LOG_AVAILABLE`]).
+pub fn connection_log_permitted(permitted: bool) {
+    ::metrics::gauge!(CONNECTION_LOG_PERMITTED).set(if permitted { 1.0 } else { 0.0 });
+}
+
 pub fn connection_log_available(available: bool) {
     ::metrics::gauge!(CONNECTION_LOG_AVAILABLE).set(if available { 1.0 } else { 0.0 });
 }
@@ -260,6 +271,10 @@ impl Streams {
                 i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
             if stats.stopped.load(Ordering::Relaxed) {
                 reasons.push(format!("{name}: stopped on an error"));
+            } else if stats.not_permitted.load(Ordering::Relaxed) {
+                reasons.push(format!(
+                    "{name}: Coder says the token may not read the connection log; waiting"
+                ));
             } else if stats.failing.load(Ordering::Relaxed) {
                 reasons.push(format!("{name}: delivery or checkpoint failing, retrying"));
             } else if scanned == 0 {

@@ -55,6 +55,8 @@ pub struct StreamStats {
     pub failing: AtomicBool,
     /// The stream stopped on an error.
     pub stopped: AtomicBool,
+    /// Connection log: Coder says the token may not read it; the stream waits.
+    pub not_permitted: AtomicBool,
     /// The sink's live count of requests awaiting acknowledgement, when it has one (HEC).
     pub pending_acks: std::sync::Mutex<Option<std::sync::Arc<AtomicU64>>>,
 }
@@ -111,6 +113,9 @@ pub async fn run_stream(
             Ok(report) => report,
             Err(e) => break Err(e),
         };
+        stats
+            .not_permitted
+            .store(report.not_permitted, Ordering::Relaxed);
         if report.delivered > 0 || report.backoffs > 0 || report.disconnects > 0 {
             tracing::debug!(
                 sink = %sink,
