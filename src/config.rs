@@ -110,6 +110,15 @@ pub struct CoderConfig {
     /// Connection log: how often each stream asks Coder which open sessions ended.
     #[serde(default = "defaults::session_poll_interval", with = "humantime_serde")]
     pub session_poll_interval: Duration,
+    /// Connection log: how long after its `connect_time` a row may still land and be found
+    /// (agents stamp it with their own clock and hold reports while coderd is away). `0s`
+    /// turns the late sweep off.
+    #[serde(default = "defaults::late_horizon", with = "humantime_serde")]
+    pub late_horizon: Duration,
+    /// Connection log: how often the late sweep compares Coder's hourly counts with what
+    /// was shipped.
+    #[serde(default = "defaults::late_sweep_interval", with = "humantime_serde")]
+    pub late_sweep_interval: Duration,
 }
 
 /// A list of streams, or the same as one comma-separated string: what an environment
@@ -178,6 +187,12 @@ mod defaults {
     }
     pub fn session_poll_interval() -> Duration {
         Duration::from_secs(10)
+    }
+    pub fn late_horizon() -> Duration {
+        Duration::from_secs(86_400)
+    }
+    pub fn late_sweep_interval() -> Duration {
+        Duration::from_secs(300)
     }
     pub fn postgres_schema() -> String {
         "coder_audit_shipper".into()

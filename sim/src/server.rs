@@ -122,6 +122,9 @@ pub(crate) struct Inner {
     connection_log_licensed: bool,
     /// The token's user may read the connection log (see [`crate::authcheck`]).
     pub(crate) connection_log_permitted: bool,
+    /// Connection rows inserted between pages get a `connect_time` up to this far in the
+    /// past (see [`SimHandle::set_connection_lateness`]).
+    connection_lateness: Option<Duration>,
 }
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
@@ -163,6 +166,7 @@ impl Sim {
             connection_deletes_after_page: None,
             connection_log_licensed: true,
             connection_log_permitted: true,
+            connection_lateness: None,
         };
         let handle = SimHandle {
             inner: Arc::new(Mutex::new(inner)),
@@ -271,6 +275,15 @@ impl SimHandle {
     /// two requests.
     pub fn set_inserts_per_page(&self, n: usize) {
         self.lock().inserts_per_page = n;
+    }
+
+    /// Connection rows inserted between pages (`set_inserts_per_page`) carry a
+    /// `connect_time` a random amount up to `max` in the past, as Coder's do: the agent
+    /// stamps it with its own clock, which may run slow, and holds reports while coderd is
+    /// out of reach, sending them when the link is back (issue #18's reading of
+    /// `agent/agentconnectionlog`; not verified here).
+    pub fn set_connection_lateness(&self, max: Option<Duration>) {
+        self.lock().connection_lateness = max;
     }
 
     /// Delete this many random rows right after each audit page is served, pulling every
@@ -854,7 +867,13 @@ async fn connection_log(
             count_fields(version, total, entries.is_empty())
         );
         for _ in 0..inner.inserts_per_page {
-            inner.insert_connection(Utc::now(), false);
+            let late = inner.connection_lateness.map_or(TimeDelta::zero(), |max| {
+                let ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX).max(1);
+                TimeDelta::milliseconds(i64::try_from(inner.rng.random_range(0..ms)).unwrap_or(0))
+            });
+            // Late reports are of sessions too (only then: other tests count on web rows).
+            let session = inner.connection_lateness.is_some() && inner.rng.random_bool(0.3);
+            inner.insert_connection(Utc::now() - late, session);
         }
         let q = params.q.as_deref().unwrap_or("").to_lowercase();
         if let Some((_, _, doomed)) = inner

@@ -64,6 +64,19 @@ pub struct Cursor {
     /// not yet seen, by row id. Rows are updated when a session ends, so these are read
     /// again until it does (see [`super::sessions`]).
     pub sessions: HashMap<EntryKey, OpenSession>,
+    /// Connection log only: how many rows were known in each stretch below the overlap,
+    /// for the late sweep to tell when Coder has more ([`super::late`]).
+    pub late: Vec<LateBucket>,
+}
+
+/// `rows` connection-log rows with `start <= connect_time < end` were known (delivered) when
+/// the checkpoint was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LateBucket {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub rows: u64,
 }
 
 /// A session delivered as open, waiting for its disconnect.
@@ -112,6 +125,8 @@ pub(crate) struct CursorRecord {
     partial: Option<Partial>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     sessions: Vec<SessionRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    late: Vec<LateBucket>,
 }
 
 impl Cursor {
@@ -122,6 +137,7 @@ impl Cursor {
             seen: HashMap::new(),
             partial: None,
             sessions: HashMap::new(),
+            late: Vec::new(),
         }
     }
 
@@ -158,6 +174,7 @@ impl Cursor {
             seen,
             partial: self.partial.clone(),
             sessions,
+            late: self.late.clone(),
         }
     }
 
@@ -184,6 +201,7 @@ impl Cursor {
                     )
                 })
                 .collect(),
+            late: r.late,
         }
     }
 }

@@ -6,6 +6,7 @@ mod connection;
 mod cursor;
 mod entry;
 mod error;
+mod late;
 mod oversize;
 mod page;
 mod permission;
@@ -18,7 +19,7 @@ mod window;
 
 pub use client::{BuildInfo, ClientOptions, CoderClient, TokenSource};
 pub use connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, SshInfo, WebInfo};
-pub use cursor::{Cursor, EntryKey, OpenSession, Partial, SeenEntry};
+pub use cursor::{Cursor, EntryKey, LateBucket, OpenSession, Partial, SeenEntry};
 pub use entry::{AuditEntry, Organization, Oversized, User};
 pub use error::CoderError;
 pub use page::{Entry, Event, Page, parse_page, parse_stream_page};

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::late::LateSweep;
 use super::oversize;
 use super::permission::PermissionGate;
 use super::probe::{self, Probe};
@@ -69,6 +70,11 @@ pub struct TailerOptions {
     /// Connection log: how often the open sessions are looked at again (at most once per
     /// scan). Each look is a request to Coder, and every sink's stream makes its own.
     pub session_poll_interval: std::time::Duration,
+    /// Connection log: how far below the live scan's floor rows are still looked for
+    /// ([`super::late`]); zero turns the late sweep off.
+    pub late_horizon: TimeDelta,
+    /// Connection log: how often the late sweep compares counts with Coder.
+    pub late_sweep_interval: std::time::Duration,
 }
 
 /// What one [`Tailer::step`] did.
@@ -88,6 +94,8 @@ pub struct StepReport {
     pub finished: bool,
     /// Connection log: disconnects delivered for sessions seen open before.
     pub disconnects: usize,
+    /// Connection log: rows found below the live scan's floor by the late sweep.
+    pub late: usize,
     /// Connection log: Coder says the token may not read it; nothing was read or moved.
     pub not_permitted: bool,
 }
@@ -109,11 +117,14 @@ pub struct Tailer {
     sparse: bool,
     /// Connection log: whether the token may read it ([`super::permission`]).
     permission: PermissionGate,
+    /// Connection log: rows landing below the live scan's floor ([`super::late`]).
+    late: LateSweep,
 }
 
 impl Tailer {
     pub fn new(client: Arc<CoderClient>, options: TailerOptions, cursor: Cursor) -> Self {
         let permission = PermissionGate::new(options.overlap);
+        let late = LateSweep::new(&cursor, &options);
         Self {
             client,
             options,
@@ -121,6 +132,7 @@ impl Tailer {
             last_sweep: None,
             sparse: false,
             permission,
+            late,
         }
     }
 
@@ -323,6 +335,11 @@ impl Tailer {
                 outlet
                     .deliver(fresh.into_iter().map(|(e, _)| e).collect())
                     .await?;
+                if stream == Stream::Connection {
+                    for (key, t) in &keys {
+                        self.late.note(key, *t);
+                    }
+                }
                 window_seen.extend(keys.into_iter().filter(|(_, t)| remember(*t)));
             }
 
@@ -391,6 +408,22 @@ impl Tailer {
             report.pages += swept.requests;
             report.disconnects = swept.closed;
             report.not_permitted = swept.not_permitted;
+        }
+        // Caught up, and allowed to read: look below the live scan's floor for rows that
+        // landed there late.
+        if stream == Stream::Connection && report.live && !report.not_permitted && self.late.due() {
+            let swept = self
+                .late
+                .sweep(
+                    &self.client,
+                    &mut self.cursor,
+                    outlet,
+                    &self.options,
+                    Utc::now(),
+                )
+                .await?;
+            report.pages += swept.requests;
+            report.late = swept.late + swept.resent;
         }
         report.window = Some(window);
         Ok(report)

@@ -102,6 +102,9 @@ impl<'a> Streams<'a> {
                 stream,
                 session_horizon: self.session_horizon,
                 session_poll_interval: self.config.coder.session_poll_interval,
+                late_horizon: TimeDelta::from_std(self.config.coder.late_horizon)
+                    .unwrap_or(TimeDelta::days(1)),
+                late_sweep_interval: self.config.coder.late_sweep_interval,
             },
             cursor,
         )

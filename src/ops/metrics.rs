@@ -42,6 +42,11 @@ pub const CONNECTION_LOG_AVAILABLE: &str = "coder_connection_log_available";
 /// 1 while Coder says the token's user may read the connection log, 0 while it says no
 /// (`POST /api/v2/authcheck`): the connection streams then wait, holding their cursors.
 pub const CONNECTION_LOG_PERMITTED: &str = "coder_connection_log_permitted";
+/// Connection-log rows the late sweep shipped, by `reason` (`late`, `unknown_after_restart`).
+pub const LATE_ROWS: &str = "coder_connection_late_rows_total";
+/// How far below the live scan's floor (`position - overlap`) the latest sweep's latest
+/// row had landed, in seconds.
+pub const LATE_LATENESS: &str = "coder_connection_late_row_lateness_seconds";
 /// Open connection sessions given up before their disconnect was seen, by `reason`:
 /// `horizon` (open longer than `coder.session_horizon`) or `deleted` (the row is gone).
 pub const SESSIONS_ABANDONED: &str = "coder_connection_sessions_abandoned_total";
@@ -112,6 +117,14 @@ fn describe() {
         CONNECTION_LOG_AVAILABLE,
         "1 while Coder serves the connection log to the connection stream, 0 when it is off"
     );
+    counter!(
+        LATE_ROWS,
+        "Connection-log rows found below the live scan's window and shipped, by reason"
+    );
+    ::metrics::describe_gauge!(
+        LATE_LATENESS,
+        "How far below the live scan's floor the latest late connection row had landed"
+    );
     ::metrics::describe_gauge!(
         CONNECTION_LOG_PERMITTED,
         "1 while the token's user may read the connection log (authcheck), 0 while the connection streams wait for that permission"
@@ -133,6 +146,18 @@ pub fn audit_entitled(entitled: bool) {
 }
 
 /// Whether the connection stream runs (see [`CONNECTION_LOG_AVAILABLE`]).
+/// Rows the late sweep found below the live scan's floor (`reason="late"`), and rows of an
+/// hour that changed while the shipper was down, shipped whole
+/// (`reason="unknown_after_restart"`); and how far below the floor the latest sweep's
+/// latest row landed.
+pub fn late_connection_rows(late: u64, resent: u64, max_lateness: Option<chrono::TimeDelta>) {
+    ::metrics::counter!(LATE_ROWS, "reason" => "late").increment(late);
+    ::metrics::counter!(LATE_ROWS, "reason" => "unknown_after_restart").increment(resent);
+    if let Some(d) = max_lateness {
+        ::metrics::gauge!(LATE_LATENESS).set(d.num_milliseconds() as f64 / 1000.0);
+    }
+}
+
 pub fn connection_log_permitted(permitted: bool) {
     ::metrics::gauge!(CONNECTION_LOG_PERMITTED).set(if permitted { 1.0 } else { 0.0 });
 }

@@ -52,6 +52,8 @@ pub struct Harness {
     /// The log tailed: the audit log unless a test says otherwise.
     pub stream: Stream,
     pub session_horizon: TimeDelta,
+    /// Connection log: the late sweep's horizon (zero: off, as most tests want).
+    pub late_horizon: TimeDelta,
     /// `coder.max_response_bytes`.
     pub max_response_bytes: u64,
 }
@@ -65,6 +67,7 @@ impl Harness {
             end: None,
             stream: Stream::Audit,
             session_horizon: TimeDelta::days(7),
+            late_horizon: TimeDelta::zero(),
             max_response_bytes: ClientOptions::default().max_response_bytes,
         }
     }
@@ -99,6 +102,8 @@ impl Harness {
                 session_horizon: self.session_horizon,
                 // Every scan: the tests step the tailer themselves.
                 session_poll_interval: Duration::ZERO,
+                late_horizon: self.late_horizon,
+                late_sweep_interval: Duration::ZERO,
             },
             cursor,
         );
