@@ -119,6 +119,15 @@ pub struct CoderConfig {
     /// was shipped.
     #[serde(default = "defaults::late_sweep_interval", with = "humantime_serde")]
     pub late_sweep_interval: Duration,
+    /// A caught-up stream reads the whole `overlap` only this often, and in between only
+    /// the last 10 s: Coder's rate limit is per user and path, and re-reading the overlap
+    /// every poll was most of the requests. `0s` reads the overlap at every poll; more than
+    /// `overlap` counts as `overlap`.
+    #[serde(
+        default = "defaults::overlap_reread_interval",
+        with = "humantime_serde"
+    )]
+    pub overlap_reread_interval: Duration,
 }
 
 /// A list of streams, or the same as one comma-separated string: what an environment
@@ -193,6 +202,9 @@ mod defaults {
     }
     pub fn late_sweep_interval() -> Duration {
         Duration::from_secs(300)
+    }
+    pub fn overlap_reread_interval() -> Duration {
+        Duration::from_secs(60)
     }
     pub fn postgres_schema() -> String {
         "coder_audit_shipper".into()
@@ -847,6 +859,12 @@ impl Config {
             return Err(invalid(
                 "coder.session_horizon",
                 "must be at least coder.overlap and at most 3650d".into(),
+            ));
+        }
+        if self.coder.late_horizon > Duration::from_secs(90 * 86_400) {
+            return Err(invalid(
+                "coder.late_horizon",
+                "must be at most 90d (Coder purges connection rows after 90 days)".into(),
             ));
         }
         if let Some(url) = &self.enrich.access_url {

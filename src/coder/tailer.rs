@@ -75,7 +75,16 @@ pub struct TailerOptions {
     pub late_horizon: TimeDelta,
     /// Connection log: how often the late sweep compares counts with Coder.
     pub late_sweep_interval: std::time::Duration,
+    /// A caught-up scan reads the whole overlap (and this much more) only this often; in
+    /// between it reads [`HEAD`] below the position. Zero reads the overlap every scan.
+    pub overlap_reread_interval: std::time::Duration,
 }
+
+/// How deep a caught-up scan reads between two reads of the whole overlap: rows committed
+/// up to this late are shipped at the next poll, later ones (up to `overlap`) at the next
+/// read of the whole overlap. Coder keys its rate limit by user and path, and the scan of
+/// the overlap was most of one stream's requests (issue #18).
+pub const HEAD: TimeDelta = TimeDelta::seconds(10);
 
 /// What one [`Tailer::step`] did.
 #[derive(Debug, Clone, Default)]
@@ -119,6 +128,8 @@ pub struct Tailer {
     permission: PermissionGate,
     /// Connection log: rows landing below the live scan's floor ([`super::late`]).
     late: LateSweep,
+    /// When a caught-up scan last read the whole overlap.
+    last_deep: Option<std::time::Instant>,
 }
 
 impl Tailer {
@@ -133,6 +144,7 @@ impl Tailer {
             sparse: false,
             permission,
             late,
+            last_deep: None,
         }
     }
 
@@ -153,7 +165,7 @@ impl Tailer {
         }
         let now = Utc::now();
         let skipped = self.skip_empty_history(outlet, now).await?;
-        let window = match &self.cursor.partial {
+        let mut window = match &self.cursor.partial {
             // Finish an interrupted closed window first, with the bounds it had.
             Some(p) if p.window_end > self.cursor.position => resumed_window(
                 self.cursor.position,
@@ -177,6 +189,9 @@ impl Tailer {
                 }
             },
         };
+        if window.upper.is_none() {
+            window.lower = self.live_floor();
+        }
         let mut report = StepReport {
             live: window.upper.is_none(),
             pages: skipped,
@@ -380,7 +395,7 @@ impl Tailer {
         };
         self.cursor.partial = None;
         self.cursor.seen.extend(window_seen);
-        self.cursor.prune(self.options.overlap);
+        self.cursor.prune(self.seen_depth());
         if report.delivered > 0 || self.cursor.position != before || resumed.is_some() {
             outlet.commit(&self.cursor).await?;
         }
@@ -429,6 +444,30 @@ impl Tailer {
         Ok(report)
     }
 
+    /// Where a caught-up scan stops: [`HEAD`] below the position, or on a read of the whole
+    /// overlap (every `overlap_reread_interval`) the overlap and one interval more, so that
+    /// a row committed `overlap` late is still met by the first full read after it lands.
+    fn live_floor(&mut self) -> DateTime<Utc> {
+        let overlap = self.options.overlap;
+        let reread = self.options.overlap_reread_interval;
+        let depth = if reread.is_zero() {
+            overlap
+        } else if self.last_deep.is_none_or(|at| at.elapsed() >= reread) {
+            self.last_deep = Some(std::time::Instant::now());
+            self.seen_depth()
+        } else {
+            HEAD.min(overlap)
+        };
+        let lower = self.cursor.position - depth;
+        self.cursor.floor.map_or(lower, |f| lower.max(f))
+    }
+
+    /// How far below the position delivered ids are remembered: as deep as a scan reads.
+    fn seen_depth(&self) -> TimeDelta {
+        self.options.overlap
+            + TimeDelta::from_std(self.options.overlap_reread_interval).unwrap_or_default()
+    }
+
     /// After an empty closed window, move the cursor over the whole empty stretch of
     /// history that follows it, found with `limit=1` probes (O(log n) requests for n empty
     /// days). Only closed history is skipped: up to `now - overlap`, or a backfill's end.
@@ -455,7 +494,7 @@ impl Tailer {
         };
         tracing::debug!(%from, %to, requests = probe.requests, "skipped an empty stretch of history");
         self.cursor.position = to;
-        self.cursor.prune(self.options.overlap);
+        self.cursor.prune(self.seen_depth());
         outlet.commit(&self.cursor).await?;
         Ok(probe.requests)
     }

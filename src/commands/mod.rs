@@ -105,6 +105,11 @@ impl<'a> Streams<'a> {
                 late_horizon: TimeDelta::from_std(self.config.coder.late_horizon)
                     .unwrap_or(TimeDelta::days(1)),
                 late_sweep_interval: self.config.coder.late_sweep_interval,
+                overlap_reread_interval: self
+                    .config
+                    .coder
+                    .overlap_reread_interval
+                    .min(self.overlap.to_std().unwrap_or_default()),
             },
             cursor,
         )

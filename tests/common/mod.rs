@@ -54,6 +54,9 @@ pub struct Harness {
     pub session_horizon: TimeDelta,
     /// Connection log: the late sweep's horizon (zero: off, as most tests want).
     pub late_horizon: TimeDelta,
+    /// How often a caught-up scan reads the whole overlap (zero, the default here: every
+    /// scan, as the tests of the overlap want).
+    pub overlap_reread_interval: Duration,
     /// `coder.max_response_bytes`.
     pub max_response_bytes: u64,
 }
@@ -68,6 +71,7 @@ impl Harness {
             stream: Stream::Audit,
             session_horizon: TimeDelta::days(7),
             late_horizon: TimeDelta::zero(),
+            overlap_reread_interval: Duration::ZERO,
             max_response_bytes: ClientOptions::default().max_response_bytes,
         }
     }
@@ -104,6 +108,7 @@ impl Harness {
                 session_poll_interval: Duration::ZERO,
                 late_horizon: self.late_horizon,
                 late_sweep_interval: Duration::ZERO,
+                overlap_reread_interval: self.overlap_reread_interval,
             },
             cursor,
         );
