@@ -278,3 +278,36 @@ async fn an_oversized_row_does_not_stop_the_start_search_or_the_gallop_over_empt
     // Skimmed probes, not a walk of a request per day over 300 days.
     assert!(sim.stats().audit_requests < 200, "{:?}", sim.stats());
 }
+
+/// A page that takes longer to serve than `coder.request_timeout` (Coder has no maximum
+/// `limit`, and a page's time grows with what its rows hold) timed out at the same size for
+/// ever. It is asked for with half the rows, as a page over the size cap is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_too_slow_to_serve_is_asked_for_with_fewer_rows() {
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let now = Utc::now();
+    sim.backlog(
+        300,
+        Duration::from_secs(3_600),
+        now - TimeDelta::minutes(10),
+    );
+    // Pages of more than 20 rows are answered after 3 s; the client waits 1 s.
+    sim.set_slow_pages(Some((20, Duration::from_secs(3))));
+    let mut h = Harness::new(100, TimeDelta::minutes(1));
+    h.request_timeout = Duration::from_secs(1);
+    let start = Cursor::starting_at(now - TimeDelta::hours(2), Some(now - TimeDelta::hours(2)));
+    let (mut tailer, mut outlet) = h.tailer(&sim, &start);
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        drain(&mut tailer, &mut outlet, 200),
+    )
+    .await
+    .expect("the stream moves on instead of timing out at the same size for ever")
+    .unwrap();
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for id in h.delivered() {
+        *copies.entry(id).or_insert(0) += 1;
+    }
+    assert_eq!(copies.len(), 300);
+    assert!(copies.values().all(|n| *n == 1));
+}

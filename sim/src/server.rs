@@ -125,6 +125,9 @@ pub(crate) struct Inner {
     /// Connection rows inserted between pages get a `connect_time` up to this far in the
     /// past (see [`SimHandle::set_connection_lateness`]).
     connection_lateness: Option<Duration>,
+    /// Audit pages of more than this many rows are answered this much later
+    /// (see [`SimHandle::set_slow_pages`]).
+    slow_pages: Option<(usize, Duration)>,
 }
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
@@ -167,6 +170,7 @@ impl Sim {
             connection_log_licensed: true,
             connection_log_permitted: true,
             connection_lateness: None,
+            slow_pages: None,
         };
         let handle = SimHandle {
             inner: Arc::new(Mutex::new(inner)),
@@ -282,6 +286,13 @@ impl SimHandle {
     /// stamps it with its own clock, which may run slow, and holds reports while coderd is
     /// out of reach, sending them when the link is back (issue #18's reading of
     /// `agent/agentconnectionlog`; not verified here).
+    /// Answer an audit page of more than `rows` rows `delay` late: Coder's time to build a
+    /// page grows with what its rows hold (a diff can carry a template's README) and it
+    /// has no maximum `limit`, so a large enough page times out every time (issue #18).
+    pub fn set_slow_pages(&self, slow: Option<(usize, Duration)>) {
+        self.lock().slow_pages = slow;
+    }
+
     pub fn set_connection_lateness(&self, max: Option<Duration>) {
         self.lock().connection_lateness = max;
     }
@@ -924,10 +935,15 @@ async fn audit(
             return invalid_query("audit", &e);
         }
     };
+    let slow;
     let mut body = {
         let mut guard = sim.lock();
         let inner = &mut *guard;
         let page = inner.store.query(&filter, offset, limit, &mut inner.rng);
+        slow = inner
+            .slow_pages
+            .filter(|(rows, _)| page.entries.len() > *rows)
+            .map(|(_, delay)| delay);
         let mut body =
             String::with_capacity(page.entries.iter().map(|e| e.len() + 1).sum::<usize>() + 64);
         body.push_str("{\"audit_logs\":[");
@@ -950,6 +966,9 @@ async fn audit(
     };
     if fault == Some(Fault::Truncated) {
         body = truncate_body(body);
+    }
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
     }
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

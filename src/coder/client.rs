@@ -142,7 +142,7 @@ impl CoderClient {
     }
 
     pub async fn buildinfo(&self) -> Result<BuildInfo, CoderError> {
-        self.get_parsed("api/v2/buildinfo", &[], None, None, |body| {
+        self.get_parsed("api/v2/buildinfo", &[], None, None, false, |body| {
             serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())
         })
         .await
@@ -153,7 +153,7 @@ impl CoderClient {
     /// without the route (an AGPL build answers 404; it never records audit entries).
     pub async fn audit_entitlement(&self) -> Result<Option<(String, bool)>, CoderError> {
         let parsed = self
-            .get_parsed("api/v2/entitlements", &[], None, None, |body| {
+            .get_parsed("api/v2/entitlements", &[], None, None, false, |body| {
                 let v: serde_json::Value =
                     serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())?;
                 let feature = &v["features"]["audit_log"];
@@ -203,7 +203,7 @@ impl CoderClient {
     /// from the authorization-filtered queries; a 403 only for an authorization *error*).
     pub async fn may_read_connection_log(&self) -> Result<bool, CoderError> {
         const CHECKS: &str = r#"{"checks":{"site":{"object":{"resource_type":"connection_log"},"action":"read"},"any_org":{"object":{"resource_type":"connection_log","any_org":true},"action":"read"}}}"#;
-        self.get_parsed("api/v2/authcheck", &[], None, Some(CHECKS), |body| {
+        self.get_parsed("api/v2/authcheck", &[], None, Some(CHECKS), false, |body| {
             let answer: std::collections::HashMap<String, bool> =
                 serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())?;
             Ok(answer.get("site").copied().unwrap_or(false)
@@ -225,10 +225,17 @@ impl CoderClient {
         field_budget: usize,
     ) -> Result<(Page, Vec<Elided>), CoderError> {
         let params = page_params(q, offset, limit);
-        self.get_parsed(stream.path(), &params, Some(field_budget), None, |body| {
-            let (body, elided) = body.into_parts();
-            parse_stream_page(stream, body).map(|page| (page, elided))
-        })
+        self.get_parsed(
+            stream.path(),
+            &params,
+            Some(field_budget),
+            None,
+            false,
+            |body| {
+                let (body, elided) = body.into_parts();
+                parse_stream_page(stream, body).map(|page| (page, elided))
+            },
+        )
         .await
     }
 
@@ -240,10 +247,39 @@ impl CoderClient {
         offset: u64,
         limit: u32,
     ) -> Result<Page, CoderError> {
+        self.page_inner(stream, q, offset, limit, false).await
+    }
+
+    /// [`Self::page`], but a request that times out is not tried again at the same size:
+    /// it comes back as [`CoderError::TimedOut`], for the caller to ask for fewer rows (a
+    /// page that is too slow to serve would time out every time).
+    pub async fn page_or_timeout(
+        &self,
+        stream: Stream,
+        q: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page, CoderError> {
+        self.page_inner(stream, q, offset, limit, true).await
+    }
+
+    async fn page_inner(
+        &self,
+        stream: Stream,
+        q: &str,
+        offset: u64,
+        limit: u32,
+        timeout_returns: bool,
+    ) -> Result<Page, CoderError> {
         let params = page_params(q, offset, limit);
-        self.get_parsed(stream.path(), &params, None, None, |body| {
-            parse_stream_page(stream, body.into_bytes())
-        })
+        self.get_parsed(
+            stream.path(),
+            &params,
+            None,
+            None,
+            timeout_returns,
+            |body| parse_stream_page(stream, body.into_bytes()),
+        )
         .await
     }
 
@@ -251,12 +287,14 @@ impl CoderClient {
     /// [`CoderError::retry`]) until it parses or fails for good. A body that does not
     /// parse counts as a transient fault: proxies answer 200 with HTML, connections drop
     /// mid-body. With `skim`, the body is read through a [`Skimmer`] with that field budget.
+    /// With `timeout_returns`, a time-out is returned instead of tried again.
     async fn get_parsed<T>(
         &self,
         path: &str,
         params: &[(&str, String)],
         skim: Option<usize>,
         post: Option<&str>,
+        timeout_returns: bool,
         parse: impl Fn(Body) -> Result<T, String>,
     ) -> Result<T, CoderError> {
         let attempt = || async {
@@ -275,7 +313,10 @@ impl CoderClient {
         };
         attempt
             .retry(self.backoff())
-            .when(|e: &CoderError| e.retry() != Retry::No)
+            .when(|e: &CoderError| {
+                e.retry() != Retry::No
+                    && !(timeout_returns && matches!(e, CoderError::TimedOut { .. }))
+            })
             .adjust(|e: &CoderError, d| match e.retry() {
                 Retry::After(after) => Some(after),
                 _ => d,
@@ -350,7 +391,7 @@ impl CoderClient {
             .headers(headers)
             .send()
             .await
-            .map_err(|e| CoderError::Transport(describe(e)))?;
+            .map_err(|e| transport_error(&display_path, e))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -368,7 +409,7 @@ impl CoderClient {
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| CoderError::Transport(describe(e)))?
+                .map_err(|e| transport_error(&display_path, e))?
             {
                 skimmer.push(&chunk);
                 if skimmer.kept_bytes() as u64 > keep_limit {
@@ -394,7 +435,7 @@ impl CoderClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| CoderError::Transport(describe(e)))?
+            .map_err(|e| transport_error(&display_path, e))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(CoderError::TooLarge {
@@ -444,6 +485,18 @@ fn page_params(q: &str, offset: u64, limit: u32) -> [(&'static str, String); 3] 
         ("limit", limit.to_string()),
         ("offset", offset.to_string()),
     ]
+}
+
+/// A failed exchange: a time-out on its own (the caller may ask for less), anything else
+/// as a transport error.
+fn transport_error(path: &str, e: reqwest::Error) -> CoderError {
+    if e.is_timeout() {
+        CoderError::TimedOut {
+            path: path.to_owned(),
+        }
+    } else {
+        CoderError::Transport(describe(e))
+    }
 }
 
 /// reqwest's error with its causes, but never the URL's query (it may carry a token when a

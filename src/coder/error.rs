@@ -30,6 +30,8 @@ pub enum CoderError {
     Server { status: u16, message: String },
     #[error("request to Coder failed: {0}")]
     Transport(String),
+    #[error("Coder did not answer {path} within coder.request_timeout")]
+    TimedOut { path: String },
     #[error("Coder's response to {path} is not a valid page: {reason}")]
     Malformed { path: String, reason: String },
     #[error(
@@ -58,6 +60,7 @@ impl CoderError {
             CoderError::RateLimited { .. }
             | CoderError::Server { .. }
             | CoderError::Transport(_)
+            | CoderError::TimedOut { .. }
             | CoderError::Malformed { .. } => Retry::Backoff,
             CoderError::Unauthorized { .. }
             | CoderError::Forbidden { .. }
@@ -77,6 +80,7 @@ impl CoderError {
             CoderError::RateLimited { .. } => "rate_limited",
             CoderError::Server { .. } => "server_error",
             CoderError::Transport(_) => "transport",
+            CoderError::TimedOut { .. } => "timeout",
             CoderError::Malformed { .. } => "malformed_response",
             CoderError::TooLarge { .. } => "response_too_large",
         }

@@ -8,6 +8,9 @@
 //! without its oversized fields and marked, counted as `oversized_entry`, and the stream
 //! moves on.
 //!
+//! A page that takes longer than `coder.request_timeout` is asked for with half the rows
+//! too, instead of again at the same size for ever.
+//!
 //! A scan that must read a group of rows sharing one time in one answer (see
 //! [`super::Tailer`]) cannot take fewer rows: such a request is skimmed at once instead.
 
@@ -37,7 +40,14 @@ pub(super) async fn fetch(
 ) -> Result<Fetched, CoderError> {
     let mut rows = limit.max(1);
     loop {
-        match client.page(stream, q, offset, rows).await {
+        // A request that can take fewer rows gives up on a time-out at once: a page too
+        // slow to serve (diffs with a template's README) times out every time.
+        let page = if rows > 1 && !whole {
+            client.page_or_timeout(stream, q, offset, rows).await
+        } else {
+            client.page(stream, q, offset, rows).await
+        };
+        match page {
             Ok(page) => {
                 return Ok(Fetched {
                     page,
@@ -51,6 +61,15 @@ pub(super) async fn fetch(
                     rows,
                     limit = client.max_response_bytes(),
                     "a page is larger than coder.max_response_bytes: asking for half the rows"
+                );
+                rows /= 2;
+            }
+            Err(CoderError::TimedOut { .. }) => {
+                tracing::info!(
+                    %stream,
+                    offset,
+                    rows,
+                    "a page took longer than coder.request_timeout: asking for half the rows"
                 );
                 rows /= 2;
             }

@@ -112,6 +112,9 @@ pub struct StepReport {
 /// How many back-offs one scan may make before it stops checking and goes on.
 const MAX_BACKOFFS: usize = 64;
 
+/// Pages that must fit at a shrunk size before the scan asks for twice as many rows.
+const GROW_AFTER: usize = 4;
+
 /// The largest page a scan asks for when it has to outrun inserts.
 const MAX_LIMIT: u32 = 5_000;
 
@@ -211,6 +214,8 @@ impl Tailer {
         let mut newest: Option<DateTime<Utc>> = None;
         let page_size = self.options.page_size.max(1);
         let mut limit = page_size;
+        // Pages read in a row at a shrunk size (see `next_limit`).
+        let mut calm = 0usize;
         let mut offset: u64 = 0;
         // The time of the tie group left for the next request: what the next page's first
         // row is checked against.
@@ -265,9 +270,20 @@ impl Tailer {
                 boundary.is_some_and(|b| times.iter().filter(|t| **t < b).count() * 2 < n);
 
             let full = n as u64 == u64::from(rows_asked);
-            // A page that had to shrink: the next request goes back up, doubling.
+            // A page that had to shrink (too large, or too slow): the next requests keep the
+            // size that worked, and go back up, doubling, after a few pages at it. Going
+            // back up at once cost one failed request per page.
             let next_limit = if rows_asked < limit {
-                rows_asked.saturating_mul(2).min(limit)
+                calm = 0;
+                rows_asked
+            } else if limit < page_size {
+                calm += 1;
+                if calm >= GROW_AFTER {
+                    calm = 0;
+                    limit.saturating_mul(2).min(page_size)
+                } else {
+                    limit
+                }
             } else {
                 limit
             };
@@ -299,7 +315,7 @@ impl Tailer {
             // need no id set, and the set holds only what the next window's overlap will
             // meet again: memory stays bounded by the overlap, not by a day of history.
             let done_above = window.upper.and(mark);
-            let keep_from = window.upper.map(|u| u - self.options.overlap);
+            let keep_from = window.upper.map(|u| u - self.seen_depth());
             let remember = |t: DateTime<Utc>| keep_from.is_none_or(|k| t >= k);
             for (event, t) in page.events.into_iter().zip(times).take(take) {
                 if t < window.lower {
@@ -450,13 +466,19 @@ impl Tailer {
     fn live_floor(&mut self) -> DateTime<Utc> {
         let overlap = self.options.overlap;
         let reread = self.options.overlap_reread_interval;
-        let depth = if reread.is_zero() {
-            overlap
-        } else if self.last_deep.is_none_or(|at| at.elapsed() >= reread) {
-            self.last_deep = Some(std::time::Instant::now());
-            self.seen_depth()
-        } else {
-            HEAD.min(overlap)
+        let depth = match self.last_deep {
+            _ if reread.is_zero() => overlap,
+            // The first live scan of a run: the overlap, as every earlier scan read it (a
+            // checkpoint from before remembers ids that deep, no deeper).
+            None => {
+                self.last_deep = Some(std::time::Instant::now());
+                overlap
+            }
+            Some(at) if at.elapsed() >= reread => {
+                self.last_deep = Some(std::time::Instant::now());
+                self.seen_depth()
+            }
+            Some(_) => HEAD.min(overlap),
         };
         let lower = self.cursor.position - depth;
         self.cursor.floor.map_or(lower, |f| lower.max(f))

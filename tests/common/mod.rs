@@ -28,12 +28,17 @@ pub fn fast_client(sim: &SimHandle) -> Arc<CoderClient> {
 
 /// [`fast_client`] with `coder.max_response_bytes` at `cap`.
 pub fn client_with_cap(sim: &SimHandle, cap: u64) -> Arc<CoderClient> {
+    client_with(sim, cap, Duration::from_secs(5))
+}
+
+/// A client with this response cap and request timeout.
+pub fn client_with(sim: &SimHandle, cap: u64, request_timeout: Duration) -> Arc<CoderClient> {
     Arc::new(
         CoderClient::new(
             &sim.url(),
             TokenSource::Static(Secret::new(SimConfig::DEFAULT_TOKEN)),
             ClientOptions {
-                request_timeout: Duration::from_secs(5),
+                request_timeout,
                 retry_min: Duration::from_millis(5),
                 retry_max: Duration::from_millis(50),
                 max_response_bytes: cap,
@@ -59,6 +64,8 @@ pub struct Harness {
     pub overlap_reread_interval: Duration,
     /// `coder.max_response_bytes`.
     pub max_response_bytes: u64,
+    /// `coder.request_timeout`.
+    pub request_timeout: Duration,
 }
 
 impl Harness {
@@ -73,6 +80,7 @@ impl Harness {
             late_horizon: TimeDelta::zero(),
             overlap_reread_interval: Duration::ZERO,
             max_response_bytes: ClientOptions::default().max_response_bytes,
+            request_timeout: Duration::from_secs(5),
         }
     }
 
@@ -97,7 +105,7 @@ impl Harness {
             .expect("checkpoint readable")
             .map_or_else(|| start.clone(), |c| c.cursor);
         let tailer = Tailer::new(
-            client_with_cap(sim, self.max_response_bytes),
+            client_with(sim, self.max_response_bytes, self.request_timeout),
             TailerOptions {
                 page_size: self.page_size,
                 overlap: self.overlap,
