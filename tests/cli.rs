@@ -512,3 +512,35 @@ fn tap_prints_what_each_sink_would_receive_writes_nothing_and_run_ships_the_same
             .all(|l| l.contains(r#""ecs":{"version":"9.4.0"}"#))
     );
 }
+
+/// Since about v2.35 API tokens no longer extend their expiry with use (default lifetime 7
+/// days): `validate` and `run` warn two weeks ahead, with the command that makes a lasting
+/// one; a 401 names `--lifetime` too.
+#[test]
+fn a_token_close_to_its_expiry_is_warned_about() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), SimConfig::DEFAULT_TOKEN, "");
+    let validate = || {
+        output_of(&mut shipper(&[
+            "validate",
+            "--config",
+            cfg.to_str().unwrap(),
+        ]))
+    };
+
+    let o = validate();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("expires"), "a year away: {}", text(&o));
+
+    sim.set_token_expiry(Utc::now() + TimeDelta::days(3));
+    let o = validate();
+    let t = text(&o);
+    assert!(o.status.success(), "a warning, not a failure: {t}");
+    assert!(
+        t.contains("WARNING") && t.contains("expires") && t.contains("--lifetime"),
+        "{t}"
+    );
+    assert!(!t.contains("s3cret"), "{t}");
+}

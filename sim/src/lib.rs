@@ -26,6 +26,7 @@ pub mod authcheck;
 pub mod connections;
 pub mod generate;
 pub mod hec;
+pub mod keys;
 pub mod query;
 pub mod server;
 pub mod store;

@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     /// Connection rows inserted between pages get a `connect_time` up to this far in the
     /// past (see [`SimHandle::set_connection_lateness`]).
     connection_lateness: Option<Duration>,
+    /// When every token expires (`GET /api/v2/users/me/keys/{id}`).
+    pub(crate) token_expires_at: DateTime<Utc>,
     /// Audit pages of more than this many rows are answered this much later
     /// (see [`SimHandle::set_slow_pages`]).
     slow_pages: Option<(usize, Duration)>,
@@ -171,6 +173,7 @@ impl Sim {
             connection_log_permitted: true,
             connection_lateness: None,
             slow_pages: None,
+            token_expires_at: Utc::now() + TimeDelta::days(365),
         };
         let handle = SimHandle {
             inner: Arc::new(Mutex::new(inner)),
@@ -183,6 +186,7 @@ impl Sim {
             .route("/api/v2/connectionlog", get(connection_log))
             .route("/api/v2/entitlements", get(entitlements))
             .route("/api/v2/authcheck", post(crate::authcheck::authcheck))
+            .route("/api/v2/users/me/keys/{keyid}", get(crate::keys::api_key))
             .route("/__sim/ids", get(sim_ids))
             .fallback(not_found)
             .with_state(handle.clone());
@@ -291,6 +295,12 @@ impl SimHandle {
     /// has no maximum `limit`, so a large enough page times out every time (issue #18).
     pub fn set_slow_pages(&self, slow: Option<(usize, Duration)>) {
         self.lock().slow_pages = slow;
+    }
+
+    /// When the tokens expire, as `GET /api/v2/users/me/keys/{id}` says (a year from the
+    /// start by default). Expiry itself is not enforced: revoke a token for a 401.
+    pub fn set_token_expiry(&self, at: DateTime<Utc>) {
+        self.lock().token_expires_at = at;
     }
 
     pub fn set_connection_lateness(&self, max: Option<Duration>) {

@@ -195,6 +195,37 @@ impl CoderClient {
         }
     }
 
+    /// When the session token expires, if Coder says: `GET /api/v2/users/me/keys/{id}`, the
+    /// id being the token's part before its `-` (`<10-char id>-<22-char secret>`). `None`
+    /// for a token of another shape, or a key Coder does not show (404, 403). Since about
+    /// v2.35 API tokens no longer extend their expiry with use, and the default lifetime is
+    /// 7 days (`CODER_DEFAULT_TOKEN_LIFETIME`).
+    pub async fn token_expiry(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, CoderError> {
+        let token = self.current_token();
+        let Some((id, _)) = token.expose().split_once('-').filter(|(id, secret)| {
+            id.len() == 10 && !secret.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        }) else {
+            return Ok(None);
+        };
+        let path = format!("api/v2/users/me/keys/{id}");
+        let parsed = self
+            .get_parsed(&path, &[], None, None, false, |body| {
+                #[derive(Deserialize)]
+                struct Key {
+                    expires_at: chrono::DateTime<chrono::Utc>,
+                }
+                serde_json::from_slice::<Key>(&body.into_bytes())
+                    .map(|k| k.expires_at)
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        match parsed {
+            Ok(at) => Ok(Some(at)),
+            Err(CoderError::NotFound { .. } | CoderError::Forbidden { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether this token's user may read the connection log, site-wide or in any
     /// organization (`POST /api/v2/authcheck`). `/api/v2/connectionlog` itself never says:
     /// it checks only the token and the licence, and its rows are filtered by

@@ -195,9 +195,36 @@ pub(crate) async fn connect(config: &Config) -> anyhow::Result<Connected> {
         )
     })?;
     tracing::info!(coder_version = %info.version, url = %config.coder.url, "connected to Coder");
+    if let Some(warning) = token_expiry_warning(&client).await {
+        tracing::warn!("{warning}");
+    }
     Ok(Connected {
         client: Arc::new(client),
         coder_version: info.version,
+    })
+}
+
+/// Warn this long before the session token expires.
+pub(crate) const TOKEN_EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// A warning when Coder says the token expires within [`TOKEN_EXPIRY_WARNING`]; nothing
+/// when it expires later or Coder does not say (a failed look is only logged at debug).
+pub(crate) async fn token_expiry_warning(client: &CoderClient) -> Option<String> {
+    let expires = match client.token_expiry().await {
+        Ok(e) => e?,
+        Err(e) => {
+            tracing::debug!("reading the token's expiry: {e}");
+            return None;
+        }
+    };
+    let left = expires - Utc::now();
+    (left < TOKEN_EXPIRY_WARNING).then(|| {
+        format!(
+            "the Coder session token expires at {expires} (in {} h): Coder does not extend it \
+             with use; create one with `coder tokens create --lifetime 8760h` and replace \
+             coder.token_file (re-read on the next 401)",
+            left.num_hours()
+        )
     })
 }
 

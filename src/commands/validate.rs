@@ -171,15 +171,19 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         } else {
             None
         };
-        Ok::<_, String>((connected.coder_version, connections))
+        let expiry = super::token_expiry_warning(&connected.client).await;
+        Ok::<_, String>((connected.coder_version, connections, expiry))
     })
     .await
     .unwrap_or_else(|_| Err(format!("no answer within {REACH:?}")));
     match coder {
-        Ok((version, connections)) => {
+        Ok((version, connections, expiry)) => {
             println!("  coder: reachable ({version}), the token reads the audit log");
             if let Some(c) = connections {
                 println!("  coder: {c}");
+            }
+            if let Some(warning) = expiry {
+                println!("  coder: WARNING: {warning}");
             }
         }
         Err(e) => {
