@@ -611,3 +611,42 @@ fn a_backfill_ships_the_connections_of_its_range_too() {
     assert!(run().status.success());
     assert_eq!(delivered::file(&out).len(), before);
 }
+
+/// Sessions that never end (agents drop reports when their queue is full, and Coder closes
+/// no such row) would make every sweep page through all of them. Sessions older than a day
+/// are looked at on one sweep in thirty; younger ones on every sweep.
+#[test]
+fn sessions_older_than_a_day_are_looked_at_again_less_often() {
+    let rt = common::runtime();
+    rt.block_on(async {
+        let sim = common::unlimited_sim().await;
+        let mut h = Harness::new(50, TimeDelta::minutes(1));
+        h.stream = Stream::Connection;
+        let from = Utc::now() - TimeDelta::days(3);
+        let start = Cursor::starting_at(from, Some(from));
+        let old = sim.open_session(Utc::now() - TimeDelta::days(2));
+        let young = sim.open_session(Utc::now() - TimeDelta::hours(2));
+        let (mut tailer, mut outlet) = h.tailer(&sim, &start);
+        common::drain(&mut tailer, &mut outlet, 30).await.unwrap();
+        assert_eq!(open_sessions(&h), [old.clone(), young.clone()].into());
+
+        assert!(sim.close_session(&old, Utc::now()));
+        assert!(sim.close_session(&young, Utc::now()));
+        tailer.step(&mut outlet).await.unwrap();
+        assert_eq!(
+            copies(&rows(&h), &young).len(),
+            2,
+            "the young session's end ships at once"
+        );
+        assert_eq!(
+            copies(&rows(&h), &old).len(),
+            1,
+            "the old one waits for an old sweep"
+        );
+        for _ in 0..31 {
+            tailer.step(&mut outlet).await.unwrap();
+        }
+        assert_eq!(copies(&rows(&h), &old).len(), 2, "and ships on it");
+        assert!(open_sessions(&h).is_empty());
+    });
+}

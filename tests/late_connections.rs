@@ -216,3 +216,31 @@ fn rows_inserted_between_any_two_requests_up_to_two_hours_late_all_ship_once() {
         );
     });
 }
+
+/// A disconnect reported before its connect writes the row at the disconnect time; the
+/// connect, arriving later, moves `connect_time` earlier (Coder keeps the least). The row
+/// was shipped once, as a connect and disconnect at the same moment; it is not shipped
+/// again when its time moves (a correction under the same id is a duplicate to most SIEMs;
+/// see the README), and the late sweep counts it where it now is instead of re-reading its
+/// hours at every sweep.
+#[test]
+fn a_row_whose_connect_time_moves_earlier_ships_once() {
+    let rt = common::runtime();
+    rt.block_on(async {
+        let sim = common::unlimited_sim().await;
+        let (h, start) = harness();
+        let id = sim.disconnect_before_connect(Utc::now() - TimeDelta::seconds(1));
+        let (mut tailer, mut outlet) = h.tailer(&sim, &start);
+        settle(&mut tailer, &mut outlet).await;
+        assert_eq!(shipped(&h).get(&id), Some(&1));
+        assert!(sim.late_connect(&id, Utc::now() - TimeDelta::minutes(40)));
+        let found = settle(&mut tailer, &mut outlet).await;
+        assert_eq!(found, 0, "a known row that moved is no late row");
+        assert_eq!(shipped(&h).get(&id), Some(&1));
+        let before = sim.stats().connection_requests;
+        tailer.step(&mut outlet).await.unwrap();
+        let one_step = sim.stats().connection_requests - before;
+        // A scan, a session sweep and the hourly counts; no hour read page by page.
+        assert!(one_step <= 2 + 9 + 2, "{one_step} requests");
+    });
+}

@@ -402,6 +402,25 @@ impl SimHandle {
         inner.connections.close(id, at, reason, code)
     }
 
+    /// A session whose disconnect report reached coderd before its connect (one agent's
+    /// batch, out of order): the row is written at `disconnected_at` as both its connect
+    /// and its disconnect. Returns its id; [`Self::late_connect`] brings the connect.
+    pub fn disconnect_before_connect(&self, disconnected_at: DateTime<Utc>) -> String {
+        let mut inner = self.lock();
+        let id = inner.insert_connection(disconnected_at, true);
+        let (reason, code) = connections::reason(&mut inner.rng);
+        inner.connections.close(&id, disconnected_at, reason, code);
+        id
+    }
+
+    /// The connect report of [`Self::disconnect_before_connect`]'s session: its
+    /// `connect_time` moves earlier, to `connected_at`.
+    pub fn late_connect(&self, id: &str, connected_at: DateTime<Utc>) -> bool {
+        self.lock()
+            .connections
+            .connect_after_disconnect(id, connected_at)
+    }
+
     /// `n` connections spread over `[end - span, end]`: web connections and sessions, most
     /// of them ended a few minutes after they opened, `open` of them still going.
     pub fn connection_backlog(&self, n: usize, open: usize, span: Duration, end: DateTime<Utc>) {
@@ -712,11 +731,23 @@ fn parse_page_param(name: &str, value: Option<&str>) -> Result<usize, Box<Respon
             .filter(|n| *n >= 0)
             .map(|n| n as usize)
             .ok_or_else(|| {
-                Box::new(coder_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Query param {name:?} must be a valid 32-bit positive integer."),
-                    None,
-                ))
+                // `coderd/pagination.go`, `parsePagination`: the parser's errors as
+                // validations under one message.
+                Box::new(
+                    (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({
+                            "message": "Query parameters have invalid values.",
+                            "validations": [{
+                                "field": name,
+                                "detail": format!(
+                                    "Query param {name:?} must be a valid 32-bit positive integer."
+                                ),
+                            }],
+                        })),
+                    )
+                        .into_response(),
+                )
             }),
     }
 }

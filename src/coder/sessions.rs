@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::connection::Phase;
 use super::oversize;
@@ -83,8 +83,18 @@ pub(super) fn first_sight(
     true
 }
 
-/// Look again at every remembered session, deliver the disconnects that appeared, forget
-/// what the horizon passed, and commit the cursor if anything changed.
+/// Sessions connected longer ago than this are looked at again only on an old sweep (see
+/// [`sweep`]): agents drop reports when their queue is full and nothing in Coder closes
+/// such rows, so `status:ongoing` grows with sessions that will never end, and paging
+/// through all of them every few seconds would cost more than everything else.
+pub(super) const YOUNG: TimeDelta = TimeDelta::days(1);
+
+/// How many sweeps of the young sessions come before one that looks at them all.
+pub(super) const OLD_SWEEP_EVERY: u32 = 30;
+
+/// Look again at the remembered sessions (connected within [`YOUNG`], or with `old` all of
+/// them), deliver the disconnects that appeared, forget what the horizon passed, and
+/// commit the cursor if anything changed.
 pub(super) async fn sweep<O: Outlet>(
     client: &Arc<CoderClient>,
     permission: &mut PermissionGate,
@@ -92,6 +102,7 @@ pub(super) async fn sweep<O: Outlet>(
     outlet: &mut O,
     options: &TailerOptions,
     now: DateTime<Utc>,
+    old: bool,
 ) -> Result<SweepReport, TailError> {
     let (page_size, overlap, horizon) =
         (options.page_size, options.overlap, options.session_horizon);
@@ -114,8 +125,18 @@ pub(super) async fn sweep<O: Outlet>(
         );
         report.abandoned += expired;
     }
-    let Some(oldest) = cursor.sessions.values().map(|s| s.connect_time).min() else {
-        outlet.commit(cursor).await?;
+    let young_from = now - YOUNG;
+    let looked_at = |s: &OpenSession| old || s.connect_time >= young_from;
+    let Some(oldest) = cursor
+        .sessions
+        .values()
+        .filter(|s| looked_at(s))
+        .map(|s| s.connect_time)
+        .min()
+    else {
+        if expired > 0 {
+            outlet.commit(cursor).await?;
+        }
         return Ok(report);
     };
 
@@ -143,7 +164,7 @@ pub(super) async fn sweep<O: Outlet>(
     let mut candidates: Vec<(EntryKey, OpenSession)> = cursor
         .sessions
         .iter()
-        .filter(|(k, _)| !still_open.contains(*k))
+        .filter(|(k, s)| looked_at(s) && !still_open.contains(*k))
         .map(|(k, s)| (k.clone(), s.clone()))
         .collect();
     candidates.sort_by_key(|(_, s)| s.connect_time);

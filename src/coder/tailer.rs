@@ -124,6 +124,8 @@ pub struct Tailer {
     cursor: Cursor,
     /// When the open sessions were last looked at again.
     last_sweep: Option<std::time::Instant>,
+    /// Session sweeps since the last that looked at the old sessions too.
+    sweeps_since_old: u32,
     /// The last closed window held nothing new: before the next one, look how far the
     /// empty stretch reaches ([`probe::empty_until`]) instead of reading it a day at a time.
     sparse: bool,
@@ -144,6 +146,7 @@ impl Tailer {
             options,
             cursor,
             last_sweep: None,
+            sweeps_since_old: sessions::OLD_SWEEP_EVERY,
             sparse: false,
             permission,
             late,
@@ -434,8 +437,14 @@ impl Tailer {
                 outlet,
                 &self.options,
                 Utc::now(),
+                self.sweeps_since_old >= sessions::OLD_SWEEP_EVERY,
             )
             .await?;
+            self.sweeps_since_old = if self.sweeps_since_old >= sessions::OLD_SWEEP_EVERY {
+                0
+            } else {
+                self.sweeps_since_old + 1
+            };
             report.pages += swept.requests;
             report.disconnects = swept.closed;
             report.not_permitted = swept.not_permitted;
