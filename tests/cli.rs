@@ -544,3 +544,55 @@ fn a_token_close_to_its_expiry_is_warned_about() {
     );
     assert!(!t.contains("s3cret"), "{t}");
 }
+
+/// A 3xx from `coder.url` (a moved domain, a proxy, anyone on an `http://` path) must not
+/// hand the Auditor token to the redirect target: reqwest would follow it and keep
+/// `Coder-Session-Token`, which it does not count as sensitive.
+#[test]
+fn a_redirect_from_coder_is_refused_and_the_token_never_reaches_its_target() {
+    use std::io::Read;
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    // The redirect target: a listener that keeps whatever reaches it.
+    let catcher = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}", catcher.local_addr().unwrap());
+    catcher.set_nonblocking(true).unwrap();
+    let caught = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let keep = caught.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let thread = std::thread::spawn(move || {
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok((mut s, _)) = catcher.accept() {
+                s.set_read_timeout(Some(Duration::from_millis(500))).ok();
+                let mut buf = [0u8; 4096];
+                if let Ok(n) = s.read(&mut buf) {
+                    keep.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    sim.set_redirect(Some(target.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), SimConfig::DEFAULT_TOKEN, "");
+    let o = output_of(&mut shipper(&[
+        "validate",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    thread.join().unwrap();
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("307") && t.contains("redirect") && t.contains(&target),
+        "{t}"
+    );
+    let caught = String::from_utf8_lossy(&caught.lock().unwrap()).into_owned();
+    assert!(
+        !caught.contains("s3cret"),
+        "the token reached the redirect target:\n{caught}"
+    );
+    assert!(caught.is_empty(), "nothing was sent there:\n{caught}");
+}

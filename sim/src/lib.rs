@@ -28,6 +28,7 @@ pub mod generate;
 pub mod hec;
 pub mod keys;
 pub mod query;
+pub mod redirect;
 pub mod server;
 pub mod store;
 pub mod version;

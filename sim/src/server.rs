@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     /// Connection rows inserted between pages get a `connect_time` up to this far in the
     /// past (see [`SimHandle::set_connection_lateness`]).
     connection_lateness: Option<Duration>,
+    /// Every request is answered 307 to this origin (see [`SimHandle::set_redirect`]).
+    pub(crate) redirect_to: Option<String>,
     /// When every token expires (`GET /api/v2/users/me/keys/{id}`).
     pub(crate) token_expires_at: DateTime<Utc>,
     /// Audit pages of more than this many rows are answered this much later
@@ -173,6 +175,7 @@ impl Sim {
             connection_log_permitted: true,
             connection_lateness: None,
             slow_pages: None,
+            redirect_to: None,
             token_expires_at: Utc::now() + TimeDelta::days(365),
         };
         let handle = SimHandle {
@@ -189,6 +192,10 @@ impl Sim {
             .route("/api/v2/users/me/keys/{keyid}", get(crate::keys::api_key))
             .route("/__sim/ids", get(sim_ids))
             .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                handle.clone(),
+                crate::redirect::redirect,
+            ))
             .with_state(handle.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -295,6 +302,13 @@ impl SimHandle {
     /// has no maximum `limit`, so a large enough page times out every time (issue #18).
     pub fn set_slow_pages(&self, slow: Option<(usize, Duration)>) {
         self.lock().slow_pages = slow;
+    }
+
+    /// Answer every request with `307 Temporary Redirect` to the same path at `origin`
+    /// (`http://host:port`): a moved domain, a proxy's https upgrade gone wrong, or anyone
+    /// on an `http://` path. `None` serves again.
+    pub fn set_redirect(&self, origin: Option<String>) {
+        self.lock().redirect_to = origin;
     }
 
     /// When the tokens expire, as `GET /api/v2/users/me/keys/{id}` says (a year from the

@@ -101,6 +101,10 @@ impl CoderClient {
             .timeout(options.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("coder-audit-shipper/", env!("CARGO_PKG_VERSION")))
+            // reqwest strips only `Authorization`, `Cookie` and proxy headers on a
+            // cross-host redirect, not `Coder-Session-Token`, and follows https → http: a
+            // 3xx is an error here, naming where it pointed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| CoderError::Transport(format!("building the HTTP client: {e}")))?;
         let first = token.read()?;
@@ -429,6 +433,18 @@ impl CoderClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "(no Location)".to_owned(), without_query);
+            return Err(CoderError::Redirected {
+                path: display_path,
+                status: status.as_u16(),
+                location,
+            });
+        }
         let limit = self.options.max_response_bytes;
         if let Some(budget) = skim.filter(|_| status.is_success()) {
             let mut skimmer = Skimmer::new(budget);
@@ -516,6 +532,11 @@ fn page_params(q: &str, offset: u64, limit: u32) -> [(&'static str, String); 3] 
         ("limit", limit.to_string()),
         ("offset", offset.to_string()),
     ]
+}
+
+/// A URL as it may be shown: without its query, which could carry a token.
+fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or(url).to_owned()
 }
 
 /// A failed exchange: a time-out on its own (the caller may ask for less), anything else

@@ -32,6 +32,14 @@ pub enum CoderError {
     Transport(String),
     #[error("Coder did not answer {path} within coder.request_timeout")]
     TimedOut { path: String },
+    #[error(
+        "Coder answered {status} to {path}, redirecting to {location}: redirects are not followed, since the session token would go along; set coder.url to the address that answers"
+    )]
+    Redirected {
+        path: String,
+        status: u16,
+        location: String,
+    },
     #[error("Coder's response to {path} is not a valid page: {reason}")]
     Malformed { path: String, reason: String },
     #[error(
@@ -66,6 +74,7 @@ impl CoderError {
             | CoderError::Forbidden { .. }
             | CoderError::NotFound { .. }
             | CoderError::Rejected { .. }
+            | CoderError::Redirected { .. }
             | CoderError::TooLarge { .. } => Retry::No,
         }
     }
@@ -81,6 +90,7 @@ impl CoderError {
             CoderError::Server { .. } => "server_error",
             CoderError::Transport(_) => "transport",
             CoderError::TimedOut { .. } => "timeout",
+            CoderError::Redirected { .. } => "redirected",
             CoderError::Malformed { .. } => "malformed_response",
             CoderError::TooLarge { .. } => "response_too_large",
         }

@@ -8,6 +8,7 @@
 //! | 503 code 9 "Server is busy", 18–20 unhealthy, 429, 5xx, 408 | transient | retry with backoff, `Retry-After` honoured |
 //! | 400 code 6 "Invalid data format", 12/13 event missing or blank, 15 indexed fields | one event is bad (`invalid-event-number`) | dead-letter that event, resend the rest |
 //! | 413 | the request is too large | split it; a single event too large is dead-lettered |
+//! | 3xx | a redirect (not followed: the token would go along, and a redirected POST loses its body) | fatal, naming `endpoint` |
 //! | 401/403 codes 1–4 | token missing, invalid or disabled | fatal for the sink |
 //! | 400 code 7 incorrect index, 14 ACK disabled, 10/11 channel | configuration | fatal, naming the setting |
 
@@ -91,6 +92,12 @@ pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> Repl
             reason: what,
         },
         (413, _) => Reply::TooLarge,
+        (300..=399, _) => Reply::Fatal {
+            reason: format!(
+                "{what}; HEC redirected the request, and redirects are not followed (the \
+                 token would go along): set endpoint to the address that answers"
+            ),
+        },
         (400, Some(5 | 6 | 12 | 13 | 15)) => Reply::BadEvent {
             index: parsed.invalid_event_number,
             reason: what,
@@ -198,6 +205,7 @@ mod tests {
             Reply::Fatal { .. }
         ));
         assert_eq!(c(413, ""), Reply::TooLarge);
+        assert!(matches!(c(307, ""), Reply::Fatal { reason } if reason.contains("redirect")));
         assert!(matches!(c(404, "not found"), Reply::Fatal { .. }));
     }
 

@@ -65,7 +65,10 @@ impl HecSink {
             .pool_idle_timeout(Duration::from_secs(50))
             // A load balancer's stickiness cookie keeps this sink (its one channel) on one
             // HEC instance, whose ack ids are the only ones that mean anything to it.
-            .cookie_store(true);
+            .cookie_store(true)
+            // reqwest strips `Authorization` on a cross-host redirect but follows https →
+            // http, and a redirected POST loses its body: a 3xx is refused (see `reply`).
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(path) = &config.tls_ca_file {
             let ca_err = |message: String| BuildError::Ca {
                 path: path.display().to_string(),
