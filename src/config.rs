@@ -98,6 +98,9 @@ pub struct CoderConfig {
     pub request_timeout: Duration,
     #[serde(default = "defaults::max_response_bytes")]
     pub max_response_bytes: u64,
+    /// PEM CA certificates that may sign Coder's certificate (added to the system's): a
+    /// Coder behind a private CA.
+    pub tls_ca_file: Option<PathBuf>,
     /// Which of Coder's logs to ship: `audit` (`/api/v2/audit`) and, from Coder v2.25 with
     /// a Premium license, `connection` (`/api/v2/connectionlog`: SSH, IDE, web terminal,
     /// app and port-forward connections). Each has its own checkpoint per sink.

@@ -596,3 +596,100 @@ fn a_redirect_from_coder_is_refused_and_the_token_never_reaches_its_target() {
     );
     assert!(caught.is_empty(), "nothing was sent there:\n{caught}");
 }
+
+/// A Coder behind a private CA: `coder.tls_ca_file` makes it trusted, and without it the
+/// error says which setting to use. TLS is terminated by socat in front of the simulator
+/// (installed for the Kafka TLS peer, `tests/peers/start-kafka-tls.sh`).
+#[test]
+fn a_coder_behind_a_private_ca_is_trusted_with_coder_tls_ca_file() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        let s = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d)
+            .status()
+            .expect("bash");
+        assert!(s.success(), "{script}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem 2>/dev/null \
+        && openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null \
+        && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.cnf \
+        && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.cnf -out server.pem 2>/dev/null",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim_port = sim
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let mut socat = Command::new("socat")
+        .arg(format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},key={},verify=0",
+            d.join("server.pem").display(),
+            d.join("server.key").display()
+        ))
+        .arg(format!("TCP:127.0.0.1:{sim_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat (apt install socat)");
+    let up = common::wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "socat listens");
+    let url = format!("https://127.0.0.1:{port}");
+    let validate = |extra: &str| {
+        let cfg = write_config(d, &url, SimConfig::DEFAULT_TOKEN, extra);
+        output_of(&mut shipper(&[
+            "validate",
+            "--config",
+            cfg.to_str().unwrap(),
+        ]))
+    };
+    let untrusted = validate("");
+    let trusted = validate(&format!("tls_ca_file = \"{}\"", d.join("ca.pem").display()));
+    socat.kill().ok();
+    socat.wait().ok();
+    let t = text(&untrusted);
+    assert!(!untrusted.status.success(), "{t}");
+    assert!(
+        t.contains("coder.tls_ca_file"),
+        "the error names the setting: {t}"
+    );
+    let t = text(&trusted);
+    assert!(trusted.status.success(), "{t}");
+    assert!(
+        !t.contains("WARNING: coder.url"),
+        "https is no clear-text warning: {t}"
+    );
+}
+
+#[test]
+fn validate_warns_of_a_token_sent_in_clear_text() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), SimConfig::DEFAULT_TOKEN, "");
+    let o = output_of(&mut shipper(&[
+        "validate",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]));
+    let t = text(&o);
+    assert!(o.status.success(), "a warning, not a failure: {t}");
+    assert!(
+        t.contains("WARNING: coder.url") && t.contains("clear text"),
+        "{t}"
+    );
+}

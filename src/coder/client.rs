@@ -50,6 +50,8 @@ pub struct ClientOptions {
     pub max_response_bytes: u64,
     pub retry_min: Duration,
     pub retry_max: Duration,
+    /// PEM CA certificates that may sign Coder's certificate, besides the system's.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -59,6 +61,7 @@ impl Default for ClientOptions {
             max_response_bytes: 64 * 1024 * 1024,
             retry_min: Duration::from_millis(250),
             retry_max: Duration::from_secs(60),
+            tls_ca_file: None,
         }
     }
 }
@@ -97,7 +100,22 @@ impl CoderClient {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &options.tls_ca_file {
+            let ca_err = |message: String| {
+                CoderError::Transport(format!("coder.tls_ca_file {}: {message}", path.display()))
+            };
+            let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_err(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(ca_err("no certificate in the file".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .timeout(options.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("coder-audit-shipper/", env!("CARGO_PKG_VERSION")))
@@ -546,6 +564,11 @@ fn transport_error(path: &str, e: reqwest::Error) -> CoderError {
         CoderError::TimedOut {
             path: path.to_owned(),
         }
+    } else if sink_core::tls::untrusted_certificate(&e) {
+        CoderError::Transport(format!(
+            "{}: Coder's TLS certificate is not trusted; set coder.tls_ca_file to the CA that signed it",
+            describe(e)
+        ))
     } else {
         CoderError::Transport(describe(e))
     }

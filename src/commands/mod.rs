@@ -5,6 +5,7 @@ mod backfill;
 mod checkpoint;
 #[cfg(feature = "demo")]
 mod demo;
+mod exposure;
 mod replay;
 mod run;
 mod tap;
@@ -185,6 +186,7 @@ pub(crate) async fn connect(config: &Config) -> anyhow::Result<Connected> {
         ClientOptions {
             request_timeout: config.coder.request_timeout,
             max_response_bytes: config.coder.max_response_bytes,
+            tls_ca_file: config.coder.tls_ca_file.clone(),
             ..ClientOptions::default()
         },
     )?;

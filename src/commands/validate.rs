@@ -30,6 +30,9 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         "  coder: {} (token from {token}), page_size {}, poll every {:?}, overlap {:?}",
         config.coder.url, config.coder.page_size, config.coder.poll_interval, config.coder.overlap
     );
+    for warning in super::exposure::warnings(&config) {
+        println!("  WARNING: {warning}");
+    }
     let streams: Vec<&str> = config.coder.streams.iter().map(|s| s.name()).collect();
     println!(
         "  streams: {}{}",

@@ -39,6 +39,7 @@ pub fn client_with(sim: &SimHandle, cap: u64, request_timeout: Duration) -> Arc<
             TokenSource::Static(Secret::new(SimConfig::DEFAULT_TOKEN)),
             ClientOptions {
                 request_timeout,
+                tls_ca_file: None,
                 retry_min: Duration::from_millis(5),
                 retry_max: Duration::from_millis(50),
                 max_response_bytes: cap,

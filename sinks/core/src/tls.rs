@@ -20,6 +20,14 @@ pub fn untrusted_certificate(error: &(dyn Error + 'static)) -> bool {
         ) {
             return true;
         }
+        // Some connectors hand the error on boxed where no downcast reaches it (reqwest
+        // 0.13 through hyper-util): rustls's own words for the same two errors.
+        let text = e.to_string();
+        if text.starts_with("invalid peer certificate")
+            || text.contains("peer sent no certificates")
+        {
+            return true;
+        }
         next = e.source();
     }
     false
@@ -42,5 +50,32 @@ mod tests {
             std::io::ErrorKind::InvalidData,
             rustls::Error::DecryptError
         )));
+    }
+
+    /// A wrapper whose source is another error, boxed, as hyper-util's connect error is.
+    #[derive(Debug)]
+    struct Wrapped(Box<rustls::Error>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl Error for Wrapped {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_certificate_error_behind_a_box_is_found_too() {
+        let boxed = Wrapped(Box::new(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        )));
+        assert!(untrusted_certificate(&boxed));
+        assert!(!untrusted_certificate(&Wrapped(Box::new(
+            rustls::Error::DecryptError
+        ))));
     }
 }

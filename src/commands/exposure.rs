@@ -1,0 +1,112 @@
+//! What `validate` warns about before anything is sent: secrets or audit data that would
+//! cross the network in clear text, and certificate checks turned off.
+//!
+//! A warning is not a failure: in-cluster `http://` to coderd can be a deliberate choice
+//! (a service mesh encrypts pod traffic, or the network path is trusted). It says what is
+//! exposed, so that choice is made knowingly.
+
+use crate::config::{Config, SinkConfig};
+
+/// The warnings for `config`, each one line.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if is_http(&config.coder.url) {
+        out.push(format!(
+            "coder.url {} is http://: the session token (an Auditor's) and the audit trail cross \
+             the network in clear text; use https (coder.tls_ca_file for a private CA), or keep \
+             the path to a network you trust",
+            config.coder.url
+        ));
+    }
+    for (name, sink) in &config.sinks {
+        if let Some(w) = sink_warning(sink) {
+            out.push(format!("sinks.{name}: {w}"));
+        }
+    }
+    out
+}
+
+fn is_http(url: &str) -> bool {
+    url.trim().to_ascii_lowercase().starts_with("http://")
+}
+
+fn sink_warning(sink: &SinkConfig) -> Option<String> {
+    match sink {
+        #[cfg(feature = "splunk")]
+        SinkConfig::SplunkHec(c) if is_http(&c.endpoint) => Some(
+            "endpoint is http://: the HEC token and every event cross the network in clear text"
+                .into(),
+        ),
+        #[cfg(feature = "s3")]
+        SinkConfig::S3(c) if c.endpoint.as_deref().is_some_and(is_http) => Some(
+            "endpoint is http://: objects (the audit trail) cross the network in clear text (the \
+             secret key itself is never sent: SigV4 signs with it)"
+                .into(),
+        ),
+        #[cfg(feature = "syslog")]
+        SinkConfig::Syslog(c) if c.transport != sink_syslog::Transport::Tls => Some(format!(
+            "transport {:?}: events cross the network in clear text; use transport = \"tls\"",
+            c.transport
+        )),
+        #[cfg(feature = "kafka")]
+        SinkConfig::Kafka(c) => {
+            let off = |k: &str, v: &str| {
+                c.librdkafka
+                    .get(k)
+                    .is_some_and(|x| x.trim().eq_ignore_ascii_case(v))
+            };
+            if off("enable.ssl.certificate.verification", "false")
+                || off("ssl.endpoint.identification.algorithm", "none")
+            {
+                Some(
+                    "librdkafka settings turn TLS certificate checks off: anyone on the path can \
+                     pose as the brokers and read or drop events"
+                        .into(),
+                )
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).expect("write");
+        Config::load(&path).expect("a valid config")
+    }
+
+    #[test]
+    fn clear_text_and_unchecked_certificates_are_named() {
+        let c = config(
+            r#"
+[coder]
+url = "http://coder.coder.svc.cluster.local"
+token = "x"
+[sinks.f]
+type = "file"
+path = "/tmp/x.ndjson"
+"#,
+        );
+        let w = warnings(&c);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("clear text"));
+        let c = config(
+            r#"
+[coder]
+url = "https://coder.example.com"
+token = "x"
+[sinks.f]
+type = "file"
+path = "/tmp/x.ndjson"
+"#,
+        );
+        assert!(warnings(&c).is_empty());
+    }
+}
