@@ -257,3 +257,45 @@ fn sighup_adds_a_sink_without_loss_or_duplicates_and_refuses_a_bad_config() {
         );
     }
 }
+
+/// Any pod the network lets in can reach the metrics port. Connections that never send a
+/// request are closed after the header-read timeout (5 s), and the probes answer meanwhile;
+/// before, such connections were held open for ever.
+#[test]
+fn idle_connections_to_the_metrics_port_are_closed_and_the_probes_still_answer() {
+    use std::io::Read;
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim.url(), &file_sink(dir.path(), "archive"));
+    let mut child = common::spawn_run(&cfg);
+    let addr = address(&cfg);
+    let mut idle: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| std::net::TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    let health = scrape::http_status(&addr, "/healthz");
+    std::thread::sleep(Duration::from_secs(7));
+    // Closed: end of stream, or a reset; still open: the read times out.
+    let is_closed = |s: &mut std::net::TcpStream| {
+        s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        let mut b = [0u8; 64];
+        match s.read(&mut b) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    };
+    let closed = idle.iter_mut().map(is_closed).filter(|c| *c).count();
+    let health_after = scrape::http_status(&addr, "/healthz");
+    common::stop_gracefully(&mut child);
+    assert_eq!(
+        health.map(|h| h.0),
+        Some(200),
+        "/healthz among 100 idle connections"
+    );
+    assert_eq!(health_after.map(|h| h.0), Some(200));
+    assert_eq!(closed, 100, "idle connections closed by the server");
+}

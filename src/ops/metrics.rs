@@ -158,6 +158,13 @@ pub fn late_connection_rows(late: u64, resent: u64, max_lateness: Option<chrono:
     }
 }
 
+/// A connection to the metrics listener closed on arrival: [`super::server::MAX_CONNECTIONS`]
+/// were open.
+pub fn server_connection_refused() {
+    ::metrics::counter!(ERRORS, "component_kind" => "server", "component_id" => "server", "error_type" => "connection_limit")
+        .increment(1);
+}
+
 pub fn connection_log_permitted(permitted: bool) {
     ::metrics::gauge!(CONNECTION_LOG_PERMITTED).set(if permitted { 1.0 } else { 0.0 });
 }

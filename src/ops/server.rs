@@ -3,8 +3,15 @@
 //! running, not failing, and scanned Coder within `ready_staleness`: for a readiness probe
 //! and for alerting; the body says which stream is not). It binds before the streams
 //! start, so a port in use stops the shipper at once instead of leaving it unobserved.
+//!
+//! The port is reachable by whatever the network allows (in Kubernetes, the NetworkPolicy
+//! admits the monitoring namespace only), and a client that holds connections open must not
+//! stall the process: each connection gets [`HEADER_READ_TIMEOUT`] to send its request
+//! headers and [`CONNECTION_LIFETIME`] in all, and at most [`MAX_CONNECTIONS`] are served at
+//! once (more are closed at once, counted). A scrape takes milliseconds.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,8 +19,17 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+
+/// A client must send its request headers within this long, on every request.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection is closed after this long, however busy.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// Connections served at once; more are closed as they arrive.
+pub const MAX_CONNECTIONS: usize = 128;
 
 use super::metrics::Streams;
 
@@ -77,14 +93,45 @@ impl Server {
                     }
                 }),
             );
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
+        let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                _ = stopped(&mut shutdown) => return Ok(()),
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                // Out of descriptors, or a connection reset before it was taken: the
+                // listener itself is fine.
+                Err(e) => {
+                    tracing::debug!("accepting a metrics connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
                 }
-            })
-            .await
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                crate::ops::metrics::server_connection_refused();
+                drop(stream);
+                continue;
+            };
+            let service = TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT);
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            });
+        }
+    }
+}
+
+/// Resolves when `shutdown` turns true (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
     }
 }
