@@ -93,7 +93,7 @@ impl DeadLetters {
     /// Append `dead` (indexes into `batch`) and fsync.
     pub fn write(&self, sink: &str, batch: &Batch, dead: &[DeadRecord]) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            sink_core::private_file::create_dir(dir)?;
         }
         let mut out = Vec::new();
         let now = chrono::Utc::now().to_rfc3339();
@@ -114,10 +114,7 @@ impl DeadLetters {
             serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other)?;
             out.push(b'\n');
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let mut file = sink_core::private_file::open_append(&self.path)?;
         // All or nothing: a write cut short (a full disk) is taken back, so the retry
         // appends whole lines after whole lines and the file stays readable.
         let before = file.metadata()?.len();

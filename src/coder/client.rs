@@ -371,6 +371,12 @@ impl CoderClient {
                     && !(timeout_returns && matches!(e, CoderError::TimedOut { .. }))
             })
             .adjust(|e: &CoderError, d| match e.retry() {
+                // Coder sends 60 (go-chi/httprate's window); anything far longer is a proxy
+                // or a fault, and must not park the stream: cut, and counted.
+                Retry::After(after) if after > MAX_RETRY_AFTER => {
+                    crate::ops::metrics::coder_error("retry_after_capped");
+                    Some(MAX_RETRY_AFTER)
+                }
                 Retry::After(after) => Some(after),
                 _ => d,
             })
@@ -551,6 +557,9 @@ fn page_params(q: &str, offset: u64, limit: u32) -> [(&'static str, String); 3] 
         ("offset", offset.to_string()),
     ]
 }
+
+/// The longest `Retry-After` from Coder that is honoured as given.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 /// A URL as it may be shown: without its query, which could carry a token.
 fn without_query(url: &str) -> String {

@@ -49,6 +49,7 @@ pub async fn replay_dead_letters(config_path: &Path, sink_name: &str) -> anyhow:
         min_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(10),
         max_attempts: Some(8),
+        ..RetryPolicy::default()
     };
     let (mut sent_again, mut refused) = (0, 0);
     for chunk in records.chunks(BATCH) {

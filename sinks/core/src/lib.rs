@@ -8,6 +8,7 @@
 
 mod batch;
 mod delivery;
+pub mod private_file;
 mod retry;
 mod sink;
 pub mod tls;

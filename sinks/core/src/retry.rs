@@ -17,6 +17,9 @@ pub struct RetryPolicy {
     /// `None` retries for ever: the right default for a tailer, whose source (Coder) keeps
     /// the data, so waiting loses nothing while giving up would stop the stream.
     pub max_attempts: Option<usize>,
+    /// A peer's `Retry-After` longer than this is cut to it: a misconfigured or hostile
+    /// peer must not park a stream for a day.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -25,6 +28,7 @@ impl Default for RetryPolicy {
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(30),
             max_attempts: None,
+            max_retry_after: Duration::from_secs(600),
         }
     }
 }
@@ -101,7 +105,19 @@ pub async fn send_with_retry<S: Sink + ?Sized>(
                         reason,
                     });
                 };
-                let delay = after.unwrap_or(computed);
+                let delay = match after {
+                    Some(a) if a > policy.max_retry_after => {
+                        tracing::warn!(
+                            sink = sink.name(),
+                            asked = ?a,
+                            waiting = ?policy.max_retry_after,
+                            "the peer asked to wait longer than the cap; waiting the cap"
+                        );
+                        policy.max_retry_after
+                    }
+                    Some(a) => a,
+                    None => computed,
+                };
                 on_retry(&reason, delay);
                 tokio::time::sleep(delay).await;
             }
@@ -147,6 +163,7 @@ mod tests {
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
             max_attempts,
+            max_retry_after: Duration::from_secs(60),
         }
     }
 
@@ -213,5 +230,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(delays, [Duration::from_secs(7)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_of_a_day_is_cut_to_the_cap() {
+        let mut sink = Scripted {
+            answers: vec![
+                Delivery::Retry {
+                    after: Some(Duration::from_secs(86_400)),
+                    reason: "come back tomorrow".into(),
+                },
+                Delivery::Delivered,
+            ],
+            calls: 0,
+        };
+        let mut delays = Vec::new();
+        send_with_retry(&mut sink, &batch(), &fast(None), |_, d| delays.push(d))
+            .await
+            .unwrap();
+        assert_eq!(delays, [Duration::from_secs(60)]);
     }
 }

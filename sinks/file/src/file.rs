@@ -10,7 +10,7 @@
 //! failed write, and rotate the file twice.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -172,13 +172,9 @@ fn write_batch(
 
 fn open_append(path: &Path) -> std::io::Result<Open> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        sink_core::private_file::create_dir(dir)?;
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(path)?;
+    let file = sink_core::private_file::open_append(path)?;
     let mut len = file.metadata()?.len();
     let whole = complete_lines_len(&file, len)?;
     if whole < len {

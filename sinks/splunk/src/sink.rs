@@ -150,11 +150,11 @@ impl HecSink {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        match response.bytes().await {
+        match read_capped(response).await {
             Ok(body) => classify(status, &body, retry_after),
             Err(e) => Reply::Retry {
                 after: None,
-                reason: format!("HEC {status}: reading the reply: {}", without_url(&e)),
+                reason: format!("HEC {status}: reading the reply: {e}"),
             },
         }
     }
@@ -172,10 +172,9 @@ impl HecSink {
             .await
             .map_err(|e| format!("HEC ack query: {}", without_url(&e)))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
+        let body = read_capped(response)
             .await
-            .map_err(|e| format!("HEC ack query: {}", without_url(&e)))?;
+            .map_err(|e| format!("HEC ack query: {e}"))?;
         if status != 200 {
             return Err(format!(
                 "HEC ack query: {status} {}",
@@ -184,6 +183,22 @@ impl HecSink {
         }
         acked(&body)
     }
+}
+
+/// HEC's answers are a few hundred bytes of JSON (an ack reply grows with the ids asked
+/// about: about 20 bytes each); anything past this is no answer of HEC's, and is not read.
+const MAX_REPLY_BYTES: usize = 1 << 20;
+
+/// The reply's body, up to [`MAX_REPLY_BYTES`].
+async fn read_capped(mut response: reqwest::Response) -> Result<bytes::Bytes, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| without_url(&e))? {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(format!("the reply is larger than {MAX_REPLY_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
 }
 
 /// reqwest's message without the URL (which never holds the token here, but stays short).
