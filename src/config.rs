@@ -774,6 +774,23 @@ pub enum ConfigError {
     },
 }
 
+/// A parse error without the lines of the file it quotes (`3 | token = "…"`): the line with
+/// a typo can hold a token, and the error goes to stderr and, on SIGHUP, the service log.
+/// The line and column stay.
+fn without_source_lines(message: &str) -> String {
+    message
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            let t = t
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start();
+            !t.starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Config {
     /// Load `path`, apply environment overrides, and check what types alone cannot.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -794,7 +811,7 @@ impl Config {
             .build()
             .map_err(|e| ConfigError::Load {
                 file: file.clone(),
-                message: e.to_string(),
+                message: without_source_lines(&e.to_string()),
             })?;
         let config: Config = serde_path_to_error::deserialize(built).map_err(|e| {
             let key = e.path().to_string();
@@ -1214,6 +1231,16 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parse_error_names_the_line_but_does_not_quote_it() {
+        let err =
+            load("[coder]\nurl = \"https://c.example.com\"\ntoken = \"Sup3rSecretValue-123\" x\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(!err.contains("Sup3rSecret"), "{err}");
+    }
 
     fn load(text: &str) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();

@@ -389,7 +389,9 @@ fn cef_and_leef_bodies_escape_hostile_values() {
     let rt = common::runtime();
     let sim = rt.block_on(common::unlimited_sim());
     let hostile_user = "eve=admin act=delete \\ | x\nforged=1\tusrName=root";
-    let hostile_target = "ws|1\\2=3\r\nCEF:0|fake";
+    // NUL, a terminal escape and U+2028 have no CEF/LEEF escape: they arrive as U+FFFD.
+    let hostile_target = "ws|1\\2=3\r\nCEF:0|fake\u{0}\u{1b}[2J\u{2028}end";
+    let shown_target = hostile_target.replace(['\u{0}', '\u{1b}', '\u{2028}'], "\u{fffd}");
     let id = uuid::Uuid::new_v4().to_string();
     let user_id = uuid::Uuid::new_v4().to_string();
     assert!(sim.insert_entry(&serde_json::json!({
@@ -437,7 +439,12 @@ fn cef_and_leef_bodies_escape_hostile_values() {
     assert_eq!(header[4], "workspace.delete");
     assert_eq!(header[6], "3", "a refused request is Low");
     assert_eq!(ext["suser"], hostile_user, "{}", cef.body);
-    assert_eq!(ext["cs2"], hostile_target);
+    assert_eq!(ext["cs2"], shown_target);
+    assert!(
+        !cef.body.contains("#000") && !cef.body.contains("#033"),
+        "no raw NUL or ESC: {}",
+        cef.body
+    );
     assert_eq!(ext["cs2Label"], "Resource Target");
     assert_eq!(ext["externalId"], id);
     assert_eq!(ext["outcome"], "failure");
@@ -449,7 +456,7 @@ fn cef_and_leef_bodies_escape_hostile_values() {
     );
     assert_eq!(
         ext.get("msg").map(String::as_str),
-        Some(format!("{hostile_user} deleted workspace {hostile_target}").as_str())
+        Some(format!("{hostile_user} deleted workspace {shown_target}").as_str())
     );
 
     let leef = received(&env, "tcp", &apps[1]).remove(0);
@@ -490,7 +497,7 @@ fn cef_and_leef_bodies_escape_hostile_values() {
         })
         .collect();
     assert_eq!(attrs["usrName"], hostile_user, "{}", leef.body);
-    assert_eq!(attrs["resource"], hostile_target);
+    assert_eq!(attrs["resource"], shown_target);
     assert_eq!(attrs["auditId"], id);
     assert_eq!(attrs["src"], "2001:db8::7");
     assert!(!attrs.contains_key("forged"), "{attrs:?}");

@@ -96,10 +96,20 @@ pub fn header(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '|' => out.push_str("\\|"),
             '\r' | '\n' => out.push(' '),
+            c if unsafe_in_a_line(c) => out.push(char::REPLACEMENT_CHARACTER),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Characters that no CEF or LEEF escape covers and that receivers treat as a line's end
+/// or cut at: the other C0 controls (NUL, ESC, VT, FF, ...), DEL, the C1 controls (NEL,
+/// U+0085, among them) and the Unicode line and paragraph separators. They become U+FFFD:
+/// a hostile value cannot end the event or hide a terminal escape, and the replacement
+/// shows something was there.
+pub(super) fn unsafe_in_a_line(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// An extension value: `\` and `=` escaped, line breaks as `\n` and `\r`.
@@ -111,6 +121,7 @@ pub fn value(value: &str) -> String {
             '=' => out.push_str("\\="),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
+            c if unsafe_in_a_line(c) => out.push(char::REPLACEMENT_CHARACTER),
             c => out.push(c),
         }
     }
@@ -236,5 +247,12 @@ mod tests {
         assert_eq!(header(r"a|b\c"), r"a\|b\\c");
         assert_eq!(header("two\nlines"), "two lines");
         assert_eq!(value("k=v\\x\ny\rz|"), r"k\=v\\x\ny\rz|");
+        for hostile in [
+            '\0', '\u{1b}', '\u{0b}', '\u{0c}', '\u{7f}', '\u{85}', '\u{2028}', '\u{2029}',
+        ] {
+            let v = value(&format!("a{hostile}b"));
+            assert_eq!(v, "a\u{fffd}b", "{hostile:?}");
+            assert_eq!(header(&format!("a{hostile}b")), "a\u{fffd}b", "{hostile:?}");
+        }
     }
 }

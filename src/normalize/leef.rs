@@ -81,6 +81,7 @@ pub fn value(value: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
+            c if super::cef::unsafe_in_a_line(c) => out.push(char::REPLACEMENT_CHARACTER),
             c => out.push(c),
         }
     }
@@ -116,5 +117,9 @@ mod tests {
     #[test]
     fn values_cannot_carry_the_delimiter_or_a_line_break() {
         assert_eq!(value("a\tb=c\\d\ne\r"), r"a\tb=c\\d\ne\r");
+        assert_eq!(
+            value("a\0b\u{85}c\u{2028}d"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d"
+        );
     }
 }
