@@ -1,5 +1,9 @@
 # syntax=docker/dockerfile:1
 # Build: the same cargo command CI's release build uses.
+# Base images go by tag here. For a release, pin each to the digest the tag points at
+# (`docker buildx imagetools inspect rust:1.95-bookworm`, then `FROM rust:1.95-bookworm@sha256:…`),
+# and renew the pins when the tags move; this machine cannot reach the registries to
+# look them up (see the release checklist in CHANGELOG.md's notes).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
