@@ -3,7 +3,7 @@
 # Base images go by tag here. For a release, pin each to the digest the tag points at
 # (`docker buildx imagetools inspect rust:1.95-bookworm`, then `FROM rust:1.95-bookworm@sha256:…`),
 # and renew the pins when the tags move; this machine cannot reach the registries to
-# look them up (see the release checklist in CHANGELOG.md's notes).
+# look them up (RELEASING.md lists this step).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
