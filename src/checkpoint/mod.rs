@@ -5,6 +5,7 @@
 //! live cursor. A checkpoint is written only after the sink confirmed what it covers.
 
 mod file;
+pub mod postgres_tls;
 pub mod postgres;
 
 use chrono::{DateTime, Utc};

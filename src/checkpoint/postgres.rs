@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 
+use super::postgres_tls::{PgTls, client_config, split};
 use super::{Checkpoint, CheckpointError, CheckpointKey, CheckpointStore, FORMAT_VERSION};
 use crate::coder::Cursor;
 use crate::secret::Secret;
@@ -54,15 +55,46 @@ fn lock_key(schema: &str) -> i64 {
     h as i64
 }
 
+/// Connect as the URL's `sslmode` asks (see [`super::postgres_tls`]).
 async fn connect(url: &Secret) -> Result<Client, PostgresError> {
-    let (client, connection) = tokio_postgres::connect(url.expose(), NoTls)
-        .await
-        .map_err(|e| PostgresError::Connect(e.to_string()))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::error!("the PostgreSQL connection ended: {e}");
+    let (url, tls) = split(url.expose()).map_err(PostgresError::Connect)?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| PostgresError::Connect(e.to_string()))?;
+    let connect_error = |e: tokio_postgres::Error| {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
         }
-    });
+        PostgresError::Connect(message)
+    };
+    let client = match tls {
+        PgTls::Disable => {
+            let (client, connection) = config.connect(NoTls).await.map_err(connect_error)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::error!("the PostgreSQL connection ended: {e}");
+                }
+            });
+            client
+        }
+        PgTls::Verify { root_cert } => {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
+                client_config(root_cert.as_ref()).map_err(PostgresError::Connect)?,
+            );
+            let (client, connection) = config.connect(tls).await.map_err(connect_error)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::error!("the PostgreSQL connection ended: {e}");
+                }
+            });
+            client
+        }
+    };
     Ok(client)
 }
 

@@ -18,6 +18,28 @@ pub fn warnings(config: &Config) -> Vec<String> {
             config.coder.url
         ));
     }
+    if config.checkpoint.store == crate::config::StoreKind::Postgres {
+        // The URL is a secret: read it only to look at its sslmode, never to print it.
+        let url = match (&config.checkpoint.url, &config.checkpoint.url_file) {
+            (Some(u), _) => Some(u.expose().to_owned()),
+            (None, Some(f)) => std::fs::read_to_string(f).ok(),
+            (None, None) => None,
+        };
+        let clear = url.is_some_and(|u| {
+            matches!(
+                crate::checkpoint::postgres_tls::split(u.trim()),
+                Ok((_, crate::checkpoint::postgres_tls::PgTls::Disable))
+            )
+        });
+        if clear {
+            out.push(
+                "checkpoint.url has no sslmode (or sslmode=disable): checkpoints and the leader \
+                 lock cross the network in clear text, and anyone on the path can move a cursor \
+                 past events; add sslmode=verify-full (and sslrootcert= for a private CA)"
+                    .into(),
+            );
+        }
+    }
     for (name, sink) in &config.sinks {
         if let Some(w) = sink_warning(sink) {
             out.push(format!("sinks.{name}: {w}"));

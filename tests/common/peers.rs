@@ -149,3 +149,9 @@ fn from_env_or_start(name: &str, keys: &[&str], prefix: &str) -> HashMap<String,
 pub fn postgres() -> String {
     std::env::var("POSTGRES_URL").unwrap_or_else(|_| ensure("postgres")["POSTGRES_URL"].clone())
 }
+
+/// The CA that signed the PostgreSQL peer's server certificate (`POSTGRES_CA_FILE`).
+pub fn postgres_ca_file() -> String {
+    std::env::var("POSTGRES_CA_FILE")
+        .unwrap_or_else(|_| ensure("postgres")["POSTGRES_CA_FILE"].clone())
+}
