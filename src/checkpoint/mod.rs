@@ -5,8 +5,8 @@
 //! live cursor. A checkpoint is written only after the sink confirmed what it covers.
 
 mod file;
-pub mod postgres_tls;
 pub mod postgres;
+pub mod postgres_tls;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

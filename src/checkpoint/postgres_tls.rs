@@ -23,7 +23,9 @@ use rustls::pki_types::pem::PemObject;
 pub enum PgTls {
     Disable,
     /// TLS with the certificate and host name verified; extra CAs from `sslrootcert`.
-    Verify { root_cert: Option<PathBuf> },
+    Verify {
+        root_cert: Option<PathBuf>,
+    },
 }
 
 /// `url` without `sslmode` and `sslrootcert`, and what they asked for. Errors never quote
@@ -82,7 +84,10 @@ pub fn client_config(root_cert: Option<&PathBuf>) -> Result<rustls::ClientConfig
             .and_then(|i| i.collect::<Result<_, _>>())
             .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
         if certs.is_empty() {
-            return Err(format!("sslrootcert {}: no certificate in the file", path.display()));
+            return Err(format!(
+                "sslrootcert {}: no certificate in the file",
+                path.display()
+            ));
         }
         for cert in certs {
             roots
@@ -92,13 +97,15 @@ pub fn client_config(root_cert: Option<&PathBuf>) -> Result<rustls::ClientConfig
     }
     // The provider the HTTP clients use too (reqwest's rustls is aws-lc-rs), named rather
     // than taken from a process default that may not be installed.
-    Ok(rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth())
+    Ok(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
 }
 
 fn percent_decode(s: &str) -> String {
