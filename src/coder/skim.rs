@@ -178,6 +178,9 @@ impl Skimmer {
             self.end_value();
         }
         if in_entry && self.at == At::Value && !is_space(b) {
+            // A value still held here means a body that is no JSON; what was held goes
+            // out as it came, for the page parser to refuse.
+            self.flush_held();
             self.value = Some(Held {
                 bytes: Vec::new(),
                 over: false,
@@ -228,9 +231,19 @@ impl Skimmer {
                 self.stack.pop();
                 if self.in_entry() && self.at == At::InValue {
                     self.end_value();
+                } else if self.stack.len() < 3 {
+                    // Out of the entry with a value still held: no JSON (see above).
+                    self.flush_held();
                 }
             }
             _ => self.emit(b),
+        }
+    }
+
+    /// Write a held value out as it came (or as much as was kept of it).
+    fn flush_held(&mut self) {
+        if let Some(v) = self.value.take() {
+            self.out.extend_from_slice(&v.bytes);
         }
     }
 
