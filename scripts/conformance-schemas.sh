@@ -22,7 +22,7 @@ JSONSCHEMA_VERSION=4.26.0
 ECS_NPM_VERSION=9.4.0
 
 # READY names what was generated: a directory made for an older class list is made again.
-STAMP="ocsf-json-schema $OCSF_JSON_SCHEMA_VERSION, ecs $ECS_NPM_VERSION, classes v2 (+ssh_activity, network_activity)"
+STAMP="ocsf-json-schema $OCSF_JSON_SCHEMA_VERSION, ecs $ECS_NPM_VERSION, classes v2 (+ssh_activity, network_activity), profiles v2 (+security_control)"
 if [[ -f "$OUT/READY" ]] && [[ "$(head -n1 "$OUT/READY")" == "$STAMP" ]]; then
     exit 0
 fi
@@ -44,7 +44,7 @@ from ocsf_json_schema import get_ocsf_schema, OcsfJsonSchemaEmbedded
 out = sys.argv[1]
 classes = ["api_activity", "account_change", "authentication", "user_access", "group_management",
            "ssh_activity", "network_activity"]
-profile_sets = [[], ["host"], ["datetime"]]
+profile_sets = [[], ["host"], ["datetime"], ["security_control"], ["host", "security_control"]]
 for version in ["1.8.0", "1.1.0"]:
     export = get_ocsf_schema(version=version)
     gen = OcsfJsonSchemaEmbedded(export)

@@ -12,6 +12,7 @@
 use std::fmt::Write;
 
 use super::facts::Facts;
+use super::outcome::Status;
 use super::{Enrichment, severity_0_to_10};
 
 /// The CEF line for one entry.
@@ -83,7 +84,11 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     ext.labelled("cs6", "Deployment", enrich.deployment.as_deref());
     if let Some(code) = facts.entry.status_code {
         ext.field("cn1", &code.to_string());
-        ext.field("cn1Label", "Status Code");
+        let label = match facts.status {
+            Status::Exit(_) => "Exit Code",
+            _ => "Status Code",
+        };
+        ext.field("cn1Label", label);
     }
     out
 }

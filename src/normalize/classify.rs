@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::diff;
+use super::outcome::Outcome;
 
 /// Resource types whose changes administer the deployment (roles, orgs, IdP sync, OAuth2).
 fn is_admin_resource(resource_type: &str) -> bool {
@@ -43,9 +44,15 @@ pub fn targets_a_user(resource_type: &str) -> bool {
 }
 
 /// ECS `event.category` and `event.type`.
+///
+/// A workspace app `open` (v2.20–v2.24) is access only when it succeeded: a 303 is Coder
+/// sending an unauthenticated browser to sign in ("was redirected attempting to open"),
+/// a 4xx is access attempted and refused (ECS's own example of `access` with outcome
+/// `failure`).
 pub fn ecs(
     resource_type: &str,
     action: &str,
+    outcome: Outcome,
 ) -> (&'static [&'static str], &'static [&'static str]) {
     let crud = |c: &'static [&'static str],
                 create,
@@ -62,14 +69,19 @@ pub fn ecs(
     match (resource_type, action) {
         (_, "login") => (&["authentication", "session"], &["start"]),
         (_, "logout") => (&["authentication", "session"], &["end"]),
-        (_, "register") => (&["iam"], &["user", "creation"]),
+        // A first SSO sign-in: the account is created and the session starts.
+        (_, "register") => (&["authentication", "iam"], &["creation", "start", "user"]),
         (_, "request_password_reset") => (&["iam"], &["user", "change"]),
         ("workspace_build", "start") => (&["host"], &["start"]),
         ("workspace_build", "stop") => (&["host"], &["end"]),
         ("workspace_build", "delete") => (&["host", "configuration"], &["end", "deletion"]),
         (_, "connect") => (&["network", "session"], &["start"]),
         (_, "disconnect") => (&["network", "session"], &["end"]),
-        (_, "open") => (&["web", "session"], &["access", "start"]),
+        (_, "open") => match outcome {
+            Outcome::Success => (&["web", "session"], &["access", "start"]),
+            Outcome::Failure => (&["web"], &["access"]),
+            Outcome::Redirect | Outcome::Unknown => (&["web"], &["info"]),
+        },
         (_, "close") => (&["web", "session"], &["access", "end"]),
         ("user", _) => crud(
             &["iam"],
@@ -83,12 +95,14 @@ pub fn ecs(
             &["group", "change"],
             &["group", "deletion"],
         ),
+        // Membership changes a group (the organization); it creates no account, and
+        // `iam` + `user` + `creation` is what canonical queries read as "account created".
         ("organization_member", "write") => (&["iam"], &["user", "change"]),
         ("organization_member", _) => crud(
             &["iam"],
-            &["user", "group", "creation"],
+            &["group", "change"],
             &["user", "change"],
-            &["user", "group", "deletion"],
+            &["group", "change"],
         ),
         (rt, _) if is_admin_resource(rt) => crud(
             &["iam"],
@@ -96,11 +110,12 @@ pub fn ecs(
             &["admin", "change"],
             &["admin", "deletion"],
         ),
+        // A token, key or secret of an existing user changes that user.
         (rt, _) if is_user_owned_resource(rt) => crud(
             &["iam"],
-            &["user", "creation"],
             &["user", "change"],
-            &["user", "deletion"],
+            &["user", "change"],
+            &["user", "change"],
         ),
         _ => crud(
             &["configuration"],
@@ -119,6 +134,12 @@ pub enum Class {
     UserAccess,
     GroupManagement,
     ApiActivity,
+    /// An agent row (v2.20–v2.24) whose `connection_type` is SSH, VS Code or JetBrains:
+    /// the same sessions the connection log reports as SSH Activity.
+    SshActivity,
+    /// An agent row of the web terminal: a WebSocket to Coder relayed to the agent's
+    /// reconnecting PTY, not the SSH protocol.
+    NetworkActivity,
 }
 
 impl Class {
@@ -129,6 +150,8 @@ impl Class {
             Class::UserAccess => 3005,
             Class::GroupManagement => 3006,
             Class::ApiActivity => 6003,
+            Class::SshActivity => 4007,
+            Class::NetworkActivity => 4001,
         }
     }
 
@@ -139,6 +162,8 @@ impl Class {
             Class::UserAccess => "User Access Management",
             Class::GroupManagement => "Group Management",
             Class::ApiActivity => "API Activity",
+            Class::SshActivity => "SSH Activity",
+            Class::NetworkActivity => "Network Activity",
         }
     }
 
@@ -149,6 +174,7 @@ impl Class {
     pub fn category_caption(self) -> &'static str {
         match self.category_uid() {
             3 => "Identity & Access Management",
+            4 => "Network Activity",
             _ => "Application Activity",
         }
     }
@@ -177,6 +203,10 @@ impl Class {
             (Class::GroupManagement, 4) => "Remove User",
             (Class::GroupManagement, 5) => "Delete",
             (Class::GroupManagement, 6) => "Create",
+            (Class::SshActivity | Class::NetworkActivity, 1) => "Open",
+            (Class::SshActivity | Class::NetworkActivity, 2) => "Close",
+            (Class::SshActivity | Class::NetworkActivity, 4) => "Fail",
+            (Class::SshActivity | Class::NetworkActivity, 5) => "Refuse",
             _ => return None,
         };
         Some(caption)
@@ -257,24 +287,66 @@ fn title_case(verb: &str) -> String {
         .join(" ")
 }
 
+/// What [`ocsf`] reads of an entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub resource_type: &'a str,
+    pub action: &'a str,
+    pub diff: Option<&'a Map<String, Value>>,
+    /// The acting user is the user the entry changes (someone writing their own account).
+    pub self_service: bool,
+    /// `additional_fields.connection_type` of an agent row (v2.20–v2.24): "SSH",
+    /// "VS Code", "JetBrains", "Web Terminal".
+    pub connection_type: Option<&'a str>,
+}
+
+impl<'a> Row<'a> {
+    /// A row with nothing but its type and action (tests, single-class mode).
+    pub fn new(resource_type: &'a str, action: &'a str) -> Self {
+        Row {
+            resource_type,
+            action,
+            diff: None,
+            self_service: false,
+            connection_type: None,
+        }
+    }
+}
+
 /// The OCSF activities of one entry.
-pub fn ocsf(
-    strategy: ClassStrategy,
-    resource_type: &str,
-    action: &str,
-    diff: Option<&Map<String, Value>>,
-) -> Vec<Activity> {
+pub fn ocsf(strategy: ClassStrategy, row: Row<'_>) -> Vec<Activity> {
+    let Row {
+        resource_type,
+        action,
+        diff,
+        ..
+    } = row;
     if strategy == ClassStrategy::Single {
         return vec![api_activity(action)];
     }
     match (resource_type, action) {
         (_, "login") => vec![Activity::new(Class::Authentication, 1)],
         (_, "logout") => vec![Activity::new(Class::Authentication, 2)],
-        (_, "register") => vec![Activity::new(Class::AccountChange, 1)],
+        // A new user's first successful SSO sign-in: the account and the logon.
+        (_, "register") => vec![
+            Activity::new(Class::AccountChange, 1),
+            Activity::new(Class::Authentication, 1),
+        ],
         ("user", "request_password_reset") => vec![Activity::new(Class::AccountChange, 4)],
         ("user", "create") => vec![Activity::new(Class::AccountChange, 1)],
         ("user", "delete") => vec![Activity::new(Class::AccountChange, 6)],
-        ("user", "write") => user_write(diff),
+        ("user", "write") => user_write(diff, row.self_service),
+        ("workspace_agent", "connect" | "disconnect") => {
+            let class = match row.connection_type {
+                Some("SSH" | "VS Code" | "JetBrains") => Class::SshActivity,
+                Some("Web Terminal") => Class::NetworkActivity,
+                _ => return vec![api_activity(action)],
+            };
+            vec![Activity::new(
+                class,
+                if action == "connect" { 1 } else { 2 },
+            )]
+        }
         ("group", "create") => vec![Activity::new(Class::GroupManagement, 6)],
         ("group", "delete") => vec![Activity::new(Class::GroupManagement, 5)],
         ("group", "write") => {
@@ -321,7 +393,11 @@ fn api_activity(action: &str) -> Activity {
 
 /// A user write: role changes are User Access Management; a status or password change is
 /// Account Change; anything else is Account Change "Update".
-fn user_write(diff: Option<&Map<String, Value>>) -> Vec<Activity> {
+///
+/// A new password is a Password Reset (4), not a Password Change (3), when someone else
+/// set it (an admin's `PUT /users/{user}/password`) or a one-time passcode did (Coder's
+/// reset flow clears `one_time_passcode_expires_at` in the same write).
+fn user_write(diff: Option<&Map<String, Value>>, self_service: bool) -> Vec<Activity> {
     let mut out = privilege_changes(diff);
     let status = diff::new_value(diff, "status").and_then(Value::as_str);
     let old_status = diff::old_value(diff, "status").and_then(Value::as_str);
@@ -333,7 +409,11 @@ fn user_write(diff: Option<&Map<String, Value>>) -> Vec<Activity> {
             Some(Activity::new(Class::AccountChange, 2))
         }
         _ if diff::touches(diff, "hashed_password") || diff::touches(diff, "password") => {
-            Some(Activity::new(Class::AccountChange, 3))
+            let reset = !self_service || diff::touches(diff, "one_time_passcode_expires_at");
+            Some(Activity::new(
+                Class::AccountChange,
+                if reset { 4 } else { 3 },
+            ))
         }
         _ => None,
     };
@@ -371,33 +451,131 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    fn with_diff<'a>(rt: &'a str, action: &'a str, diff: &'a Map<String, Value>) -> Row<'a> {
+        Row {
+            diff: Some(diff),
+            ..Row::new(rt, action)
+        }
+    }
+
     #[test]
     fn user_writes_by_what_changed() {
         let suspend = d(r#"{"status":{"old":"active","new":"suspended","secret":false}}"#);
-        let a = ocsf(ClassStrategy::Semantic, "user", "write", Some(&suspend));
+        let a = ocsf(
+            ClassStrategy::Semantic,
+            with_diff("user", "write", &suspend),
+        );
         assert_eq!(a, vec![Activity::new(Class::AccountChange, 5)]);
         let roles = d(r#"{"rbac_roles":{"old":["member"],"new":["auditor"]}}"#);
-        let a = ocsf(ClassStrategy::Semantic, "user", "write", Some(&roles));
+        let a = ocsf(ClassStrategy::Semantic, with_diff("user", "write", &roles));
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].subject, Subject::Privileges(vec!["auditor".into()]));
         assert_eq!((a[1].class, a[1].id), (Class::UserAccess, 2));
         let name = d(r#"{"name":{"old":"a","new":"b"}}"#);
-        let a = ocsf(ClassStrategy::Semantic, "user", "write", Some(&name));
+        let a = ocsf(ClassStrategy::Semantic, with_diff("user", "write", &name));
         assert_eq!(
             (a[0].class, a[0].id, a[0].name()),
             (Class::AccountChange, 99, "Update".into())
         );
+    }
+
+    #[test]
+    fn a_password_set_by_someone_else_or_a_passcode_is_a_reset() {
         let pw = d(r#"{"hashed_password":{"secret":true}}"#);
+        let own = Row {
+            self_service: true,
+            ..with_diff("user", "write", &pw)
+        };
+        assert_eq!(ocsf(ClassStrategy::Semantic, own)[0].id, 3, "a change");
+        let admin = with_diff("user", "write", &pw);
+        assert_eq!(ocsf(ClassStrategy::Semantic, admin)[0].id, 4, "an admin's");
+        let otp = d(
+            r#"{"hashed_password":{"secret":true},"one_time_passcode_expires_at":{"old":{"Time":"2026-08-20T10:00:00Z","Valid":true},"new":{"Time":"0001-01-01T00:00:00Z","Valid":false},"secret":false}}"#,
+        );
+        let otp = Row {
+            self_service: true,
+            ..with_diff("user", "write", &otp)
+        };
+        assert_eq!(ocsf(ClassStrategy::Semantic, otp)[0].id, 4, "a passcode's");
+    }
+
+    #[test]
+    fn register_is_an_account_and_a_logon() {
+        let a = ocsf(ClassStrategy::Semantic, Row::new("api_key", "register"));
+        let got: Vec<_> = a.iter().map(|a| (a.class, a.id)).collect();
         assert_eq!(
-            ocsf(ClassStrategy::Semantic, "user", "write", Some(&pw))[0].id,
-            3
+            got,
+            vec![(Class::AccountChange, 1), (Class::Authentication, 1)]
+        );
+        let (category, kind) = ecs("api_key", "register", Outcome::Success);
+        assert!(category.contains(&"authentication") && kind.contains(&"start"));
+    }
+
+    #[test]
+    fn agent_rows_are_sessions_by_connection_type() {
+        let row = |ct| Row {
+            connection_type: Some(ct),
+            ..Row::new("workspace_agent", "disconnect")
+        };
+        for (ct, class) in [
+            ("SSH", Class::SshActivity),
+            ("VS Code", Class::SshActivity),
+            ("JetBrains", Class::SshActivity),
+            ("Web Terminal", Class::NetworkActivity),
+        ] {
+            let a = ocsf(ClassStrategy::Semantic, row(ct));
+            assert_eq!(
+                (a[0].class, a[0].id, a[0].name()),
+                (class, 2, "Close".into())
+            );
+        }
+        let unknown = ocsf(
+            ClassStrategy::Semantic,
+            Row::new("workspace_agent", "connect"),
+        );
+        assert_eq!(unknown[0].class, Class::ApiActivity);
+        let single = ocsf(ClassStrategy::Single, row("SSH"));
+        assert_eq!(single[0].class, Class::ApiActivity);
+    }
+
+    #[test]
+    fn memberships_and_tokens_change_users_and_groups_they_create_none() {
+        for action in ["create", "delete"] {
+            assert_eq!(
+                ecs("organization_member", action, Outcome::Success),
+                (&["iam"][..], &["group", "change"][..])
+            );
+            for rt in ["api_key", "git_ssh_key", "user_secret", "ai_seat"] {
+                assert_eq!(
+                    ecs(rt, action, Outcome::Success),
+                    (&["iam"][..], &["user", "change"][..]),
+                    "{rt}"
+                );
+            }
+        }
+        assert_eq!(
+            ecs("user", "create", Outcome::Success).1,
+            &["user", "creation"]
+        );
+    }
+
+    #[test]
+    fn an_app_open_is_access_only_when_it_succeeded() {
+        assert_eq!(
+            ecs("workspace_app", "open", Outcome::Success).1,
+            &["access", "start"]
+        );
+        assert_eq!(ecs("workspace_app", "open", Outcome::Redirect).1, &["info"]);
+        assert_eq!(
+            ecs("workspace_app", "open", Outcome::Failure).1,
+            &["access"]
         );
     }
 
     #[test]
     fn group_writes_give_one_event_per_member() {
         let m = d(r#"{"members":{"old":["u1","u2"],"new":["u2","u3","u4"]}}"#);
-        let a = ocsf(ClassStrategy::Semantic, "group", "write", Some(&m));
+        let a = ocsf(ClassStrategy::Semantic, with_diff("group", "write", &m));
         let got: Vec<_> = a.iter().map(|a| (a.id, a.subject.clone())).collect();
         assert_eq!(
             got,
@@ -411,16 +589,22 @@ mod tests {
 
     #[test]
     fn unknown_actions_and_types_are_mapped_not_dropped() {
-        let a = ocsf(ClassStrategy::Semantic, "time_machine", "rewind_all", None);
+        let a = ocsf(
+            ClassStrategy::Semantic,
+            Row::new("time_machine", "rewind_all"),
+        );
         assert_eq!(
             (a[0].class, a[0].id, a[0].name()),
             (Class::ApiActivity, 99, "Rewind All".into())
         );
         assert_eq!(
-            ecs("time_machine", "rewind_all"),
+            ecs("time_machine", "rewind_all", Outcome::Success),
             (&["configuration"][..], &["info"][..])
         );
-        assert_eq!(ecs("time_machine", "create").1, &["creation"]);
+        assert_eq!(
+            ecs("time_machine", "create", Outcome::Success).1,
+            &["creation"]
+        );
     }
 
     #[test]
@@ -430,7 +614,7 @@ mod tests {
             ("user", "write", 3),
             ("group", "create", 1),
         ] {
-            let a = ocsf(ClassStrategy::Single, rt, action, None);
+            let a = ocsf(ClassStrategy::Single, Row::new(rt, action));
             assert_eq!(
                 (a.len(), a[0].class, a[0].id),
                 (1, Class::ApiActivity, id),

@@ -6,16 +6,21 @@
 //! own event id: the row id, and the row id with `:disconnect`.
 //!
 //! * ECS: `event.category` network and session (SSH-like) or network (apps, port
-//!   forwards, tunnels), `event.type` start / end, or access / denied for a web
-//!   connection; `source.ip`; `user.*` from `web_info.user` (agent-reported sessions name
-//!   no user: the workspace owner is not assumed to be the one who connected);
-//!   `host.name` the workspace; Coder's own fields under `coder.connection.*`.
-//! * OCSF: SSH Activity (4007) for ssh, vscode, jetbrains and reconnecting_pty, Network
-//!   Activity (4001) for workspace_app, port_forwarding and tunnel; activity Open, Close,
-//!   or Refuse for a web connection Coder refused. 1.1.0 requires both endpoints (1.8.0
-//!   at least one) and has no `network_endpoint.owner`: there the workspace owner goes to
-//!   `unmapped`. The requesting user of a web connection is `actor.user`, which these
-//!   classes carry under the `host` profile.
+//!   forwards, tunnels), `event.type` start / end, or for a web connection access,
+//!   denied (4xx), or info (a redirect to sign in, a 5xx); `source.ip`; `user.*` from
+//!   `web_info.user` (agent-reported sessions name no user: the workspace owner is not
+//!   assumed to be the one who connected); `host.name` the workspace; Coder's own fields
+//!   under `coder.connection.*`.
+//! * OCSF: SSH Activity (4007) for ssh, vscode and jetbrains; Network Activity (4001) for
+//!   the web terminal (`reconnecting_pty`, a WebSocket, not SSH), workspace_app,
+//!   port_forwarding and tunnel. Activity Open and Close; a web connection Coder refused
+//!   is an Open that failed with `action_id` Denied, one it could not serve is Fail, a
+//!   redirect to sign in is Other ("Redirect"); the access decision is declared with the
+//!   `security_control` profile. A session that exited non-zero failed, its exit code in
+//!   words in `status_detail`. 1.1.0 requires both endpoints (1.8.0 at least one) and has
+//!   no `network_endpoint.owner` or `agent_list`: there the workspace owner and the agent
+//!   are in `unmapped`. The requesting user of a web connection is `actor.user`, which
+//!   these classes carry under the `host` profile.
 //!
 //! Connection events are a small share of the traffic, so the documents are built as
 //! `serde_json::Value` trees, simpler to read than the borrowed structs of the audit path.
@@ -26,10 +31,12 @@ use std::net::IpAddr;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use super::agent_session;
 use super::cef::{self, Extension, truncate};
 use super::facts::{non_empty, non_nil, parse_ip};
 use super::leef::Attributes;
 use super::ocsf_types::StringType;
+use super::outcome::{ExitDetail, signal};
 use super::{Enrichment, OcsfVersion};
 use crate::coder::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, User};
 
@@ -65,13 +72,23 @@ enum Kind {
     Web,
 }
 
-/// How the connection went, for the outcome fields.
+/// How the connection went, for the outcome fields. A web connection's status is the
+/// reply of Coder's app proxy (`coderd/workspaceapps/db.go`): 303 sends an
+/// unauthenticated browser to sign in (the UI: "was redirected attempting to open"), 404
+/// is also what an authenticated user without permission gets ("insufficient
+/// permissions"), 502 an offline agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
     Success,
-    /// Coder refused a web connection (4xx/5xx).
-    Refused,
-    /// A session ended with a non-zero exit code, or Coder did not say.
+    /// A web connection Coder refused (4xx): not signed in, or not permitted.
+    Denied,
+    /// A web connection Coder could not serve (5xx): the agent offline, an error.
+    Failed,
+    /// A web connection sent to sign in first (3xx): no access yet.
+    Redirected,
+    /// A session whose process exited non-zero (128 + n: killed by signal n).
+    ExitFailure,
+    /// Coder did not say.
     Unknown,
 }
 
@@ -110,11 +127,14 @@ impl<'a> ConnectionFacts<'a> {
             (Kind::Session, Moment::Connect) => Verdict::Success,
             (Kind::Session, Moment::Disconnect) => match ssh.and_then(|s| s.exit_code) {
                 Some(0) => Verdict::Success,
-                _ => Verdict::Unknown,
+                Some(_) => Verdict::ExitFailure,
+                None => Verdict::Unknown,
             },
             (Kind::Web, _) => match status {
-                Some(101 | 200..=399) => Verdict::Success,
-                Some(400..=599) => Verdict::Refused,
+                Some(101 | 200..=299) => Verdict::Success,
+                Some(300..=399) => Verdict::Redirected,
+                Some(400..=499) => Verdict::Denied,
+                Some(500..=599) => Verdict::Failed,
                 _ => Verdict::Unknown,
             },
         };
@@ -269,10 +289,11 @@ impl<'a> ConnectionFacts<'a> {
                     .slug_or_port()
                     .map(|s| format!("{ty} {s}"))
                     .unwrap_or_else(|| ty.to_owned());
-                let verb = if self.verdict == Verdict::Refused {
-                    "was refused"
-                } else {
-                    "opened"
+                let verb = match self.verdict {
+                    Verdict::Denied => "was refused",
+                    Verdict::Failed => "could not open",
+                    Verdict::Redirected => "was redirected to sign in attempting to open",
+                    _ => "opened",
                 };
                 let status = self
                     .status_code()
@@ -283,28 +304,43 @@ impl<'a> ConnectionFacts<'a> {
         }
     }
 
+    /// Low for a web connection Coder refused or failed, else Informational (a session
+    /// ending with a non-zero exit is no security finding).
     fn severity_id(&self) -> u32 {
-        if self.verdict == Verdict::Refused {
-            2
-        } else {
-            1
+        match self.verdict {
+            Verdict::Denied | Verdict::Failed => 2,
+            _ => 1,
         }
     }
 
     /// The severity on CEF and LEEF's 0–10 scale (as [`super::severity_0_to_10`]).
     fn severity_0_to_10(&self) -> u32 {
-        if self.verdict == Verdict::Refused {
-            3
-        } else {
-            1
+        match self.severity_id() {
+            2 => 3,
+            _ => 1,
         }
     }
 
     fn outcome(&self) -> Option<&'static str> {
         match self.verdict {
             Verdict::Success => Some("success"),
-            Verdict::Refused => Some("failure"),
+            Verdict::Denied | Verdict::Failed | Verdict::ExitFailure => Some("failure"),
+            Verdict::Redirected => Some("unknown"),
             Verdict::Unknown => None,
+        }
+    }
+
+    /// Why the moment ended as it did: the disconnect reason and the exit code in words,
+    /// or a redirect to sign in (ECS `event.reason`, OCSF `status_detail`).
+    fn reason(&self) -> Option<String> {
+        if self.verdict == Verdict::Redirected {
+            return Some("redirected to sign-in".to_owned());
+        }
+        let exit = self.exit_code().map(|c| ExitDetail(c).to_string());
+        match (self.disconnect_reason(), exit) {
+            (Some(r), Some(e)) => Some(format!("{r}; {e}")),
+            (Some(r), None) => Some(r.to_owned()),
+            (None, e) => e,
         }
     }
 }
@@ -319,7 +355,8 @@ pub fn ecs_document(f: &ConnectionFacts<'_>, enrich: &Enrichment, read_at: DateT
     let (category, kind_type): (&[&str], &[&str]) = match (f.kind, f.moment, f.verdict) {
         (Kind::Session, Moment::Connect, _) => (&["network", "session"], &["start"]),
         (Kind::Session, Moment::Disconnect, _) => (&["network", "session"], &["end"]),
-        (Kind::Web, _, Verdict::Refused) => (&["network"], &["denied"]),
+        (Kind::Web, _, Verdict::Denied) => (&["network"], &["denied"]),
+        (Kind::Web, _, Verdict::Failed | Verdict::Redirected) => (&["network"], &["info"]),
         (Kind::Web, _, _) => (&["network"], &["access"]),
     };
     let (org_id, org_name) = f.organization();
@@ -373,6 +410,7 @@ pub fn ecs_document(f: &ConnectionFacts<'_>, enrich: &Enrichment, read_at: DateT
                 .filter(|_| f.moment == Moment::Disconnect)
                 .map(|t| rfc3339(t.with_timezone(&Utc))),
             "duration": f.duration_ms().map(|ms| ms.saturating_mul(1_000_000)),
+            "reason": f.reason(),
         },
         "source": raw_ip.map(|address| json!({"ip": f.ip, "address": address})),
         "host": {"name": f.workspace(), "id": f.workspace_id()},
@@ -418,8 +456,9 @@ fn coder_fields(f: &ConnectionFacts<'_>, raw_ip: Option<&str>, http_status: Opti
         "status_code": f.status_code().filter(|_| http_status.is_none()),
         "disconnect_reason": f.disconnect_reason(),
         "exit_code": f.exit_code(),
+        "exit_signal": f.exit_code().and_then(signal),
         "connect_time": non_empty(f.log.connect_time.as_deref()).filter(|_| f.connect_time.is_none()),
-        "unparsed_ip": raw_ip.filter(|_| f.ip.is_none()),
+        "ip": raw_ip.filter(|_| f.ip.is_none()),
     })
 }
 
@@ -431,20 +470,34 @@ pub fn ocsf_event(
     read_at: DateTime<Utc>,
 ) -> Value {
     let v18 = version == OcsfVersion::V1_8_0;
+    // The web terminal (`reconnecting_pty`) is a WebSocket to Coder relayed to the
+    // agent's PTY server, a session but not the SSH protocol: Network Activity.
     let (class_uid, class_name) = match f.kind {
-        Kind::Session => (4007, "SSH Activity"),
-        Kind::Web => (4001, "Network Activity"),
+        Kind::Session if f.connection_type != "reconnecting_pty" => (4007, "SSH Activity"),
+        _ => (4001, "Network Activity"),
     };
     let (activity_id, activity_name) = match (f.moment, f.verdict) {
         (Moment::Disconnect, _) => (2, "Close"),
-        (Moment::Connect, Verdict::Refused) => (5, "Refuse"),
+        (Moment::Connect, Verdict::Failed) => (4, "Fail"),
+        (Moment::Connect, Verdict::Redirected) => (99, "Redirect"),
         (Moment::Connect, _) => (1, "Open"),
     };
-    let (status_id, status) = match (f.verdict, f.moment) {
-        (Verdict::Success, _) => (1, "Success"),
-        (Verdict::Refused, _) => (2, "Failure"),
-        (Verdict::Unknown, Moment::Disconnect) if f.exit_code().is_some() => (99, "Other"),
-        (Verdict::Unknown, _) => (0, "Unknown"),
+    let (status_id, status) = match f.verdict {
+        Verdict::Success => (1, "Success"),
+        Verdict::Denied | Verdict::Failed | Verdict::ExitFailure => (2, "Failure"),
+        Verdict::Redirected => (99, "Redirected to sign-in"),
+        Verdict::Unknown => (0, "Unknown"),
+    };
+    // The access decision Coder's app proxy made on a web connection: `action_id` and
+    // `disposition_id`, attributes of the `security_control` profile (both versions).
+    let (action, disposition) = match (f.kind, f.verdict, f.status_code()) {
+        (Kind::Web, Verdict::Success, _) => (Some((1, "Allowed")), None),
+        (Kind::Web, Verdict::Denied, Some(401 | 403)) => {
+            (Some((2, "Denied")), Some((26, "Unauthorized")))
+        }
+        (Kind::Web, Verdict::Denied, _) => (Some((2, "Denied")), None),
+        (Kind::Web, Verdict::Redirected, _) => (Some((2, "Denied")), Some((23, "Challenge"))),
+        _ => (None, None),
     };
     let severity_id = f.severity_id();
     let (org_id, org_name) = f.organization();
@@ -457,12 +510,14 @@ pub fn ocsf_event(
     let mut dst = json!({
         "uid": f.workspace_id(),
         "name": f.workspace(),
-        "svc_name": f.agent(),
+        "agent_list": agent_session::agent(None, f.agent())
+            .filter(|_| v18)
+            .map(|a| vec![a]),
         "port": port,
         "owner": owner.clone().filter(|_| v18),
     });
-    if f.workspace_id().is_none() && f.workspace().is_none() && f.agent().is_none() {
-        dst["name"] = json!("unknown");
+    if f.workspace_id().is_none() && f.workspace().is_none() {
+        dst["name"] = json!(f.agent().unwrap_or("unknown"));
     }
     let src = match f.ip {
         Some(ip) => json!({"ip": ip}),
@@ -488,7 +543,7 @@ pub fn ocsf_event(
     let raw_ip = non_empty(f.log.ip.as_deref());
     let mut unmapped = coder_fields(f, raw_ip, None);
     unmapped["user_agent"] = json!(f.user_agent());
-    unmapped["user_email"] = json!(user_email);
+    unmapped["actor_email"] = json!(user_email);
     unmapped["organization"] = json!({"id": org_id, "name": org_name});
     unmapped["deployment"] = json!(enrich.deployment);
     if v18 {
@@ -516,7 +571,11 @@ pub fn ocsf_event(
         "status_id": status_id,
         "status": status,
         "status_code": f.exit_code().or(f.status_code()).map(|c| c.to_string()),
-        "status_detail": f.disconnect_reason(),
+        "status_detail": f.reason(),
+        "action_id": action.map(|a| a.0),
+        "action": action.map(|a| a.1),
+        "disposition_id": disposition.map(|d| d.0),
+        "disposition": disposition.map(|d| d.1),
         "message": f.message(),
         "app_name": f.slug_or_port().filter(|_| f.connection_type == "workspace_app"),
         "metadata": {
@@ -537,7 +596,7 @@ pub fn ocsf_event(
             },
             "labels": labels,
             // `actor` belongs to these classes only through the `host` profile.
-            "profiles": if actor.is_some() { vec!["host"] } else { Vec::new() },
+            "profiles": profiles(actor.is_some(), action.is_some()),
         },
         "actor": actor,
         "src_endpoint": src,
@@ -546,6 +605,18 @@ pub fn ocsf_event(
     });
     prune(&mut event);
     event
+}
+
+/// `metadata.profiles`: `host` for an `actor`, `security_control` for an access decision.
+fn profiles(actor: bool, decision: bool) -> Vec<&'static str> {
+    let mut p = Vec::new();
+    if actor {
+        p.push("host");
+    }
+    if decision {
+        p.push("security_control");
+    }
+    p
 }
 
 /// The CEF line of one moment.
@@ -680,7 +751,7 @@ pub fn leef_line(f: &ConnectionFacts<'_>, enrich: &Enrichment) -> String {
 
 /// Leave out nulls, and objects and arrays left empty: every field is optional, and an
 /// absent value must not reach a schema as `null` or `{}`.
-fn prune(v: &mut Value) -> bool {
+pub(super) fn prune(v: &mut Value) -> bool {
     match v {
         Value::Null => false,
         Value::Object(m) => {
@@ -786,7 +857,11 @@ mod tests {
         assert!(ecs.get("source").is_none(), "no ip, no source");
         let ocsf = ocsf_event(&f, OcsfVersion::V1_8_0, &Enrichment::default(), Utc::now());
         assert_eq!(ocsf["class_uid"], 4001);
-        assert_eq!(ocsf["activity_id"], 5);
+        // An authorization denial: the connection opened and Coder said no.
+        assert_eq!(ocsf["activity_id"], 1);
+        assert_eq!(ocsf["status_id"], 2);
+        assert_eq!(ocsf["action_id"], 2);
+        assert_eq!(ocsf["disposition_id"], 26);
         assert_eq!(ocsf["src_endpoint"]["name"], "unknown");
         assert_eq!(ocsf["actor"]["user"]["name"], "TestUser2");
     }

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::diff::{self, Redacted};
-use super::facts::{Facts, Outcome, http_status, non_empty};
+use super::facts::{Facts, non_empty, non_nil};
+use super::outcome::{ExitDetail, Outcome, Status, signal};
 use super::{Enrichment, Trim, Truncation, classify};
 
 pub const ECS_VERSION: &str = "9.4.0";
@@ -27,23 +28,29 @@ pub fn document<'a>(
     trim: &'a Trim,
 ) -> Document<'a> {
     let entry = facts.entry;
-    let (category, kind_type) = classify::ecs(facts.resource_type, facts.action);
+    let (category, kind_type) = classify::ecs(facts.resource_type, facts.action, facts.outcome);
     let timestamp = facts.time_utc().unwrap_or(read_at);
-    let raw_ip = non_empty(entry.ip.as_deref());
 
     let user = facts.user;
     let target_is_user = classify::targets_a_user(facts.resource_type);
+    // The user an entry is about: its resource when that is a user, or else the user Coder
+    // recorded when someone else acted (the owner of a scheduled build).
+    let subject = facts.subject.map(|s| UserTarget {
+        id: non_nil(s.id.as_deref()),
+        name: non_empty(s.username.as_deref()),
+    });
     let user_fields = UserFields {
         id: facts.user_id(),
         name: facts.username(),
         email: user.and_then(|u| non_empty(u.email.as_deref())),
         full_name: user.and_then(|u| non_empty(u.name.as_deref())),
-        roles: facts.role_names.clone(),
         target: target_is_user
             .then(|| UserTarget {
                 id: facts.resource_id,
                 name: non_empty(entry.resource_target.as_deref()),
             })
+            .filter(|t| t.id.is_some() || t.name.is_some())
+            .or(subject)
             .filter(|t| t.id.is_some() || t.name.is_some()),
         changes: (facts.resource_type == "user")
             .then(|| UserChanges::of(entry.diff.as_ref()))
@@ -74,7 +81,9 @@ pub fn document<'a>(
     let mut tags = vec!["coder", "audit"];
     tags.extend(enrich.tags.iter().map(String::as_str));
 
-    let status = http_status(entry.status_code);
+    let status = facts.status.http();
+    let exit_code = facts.status.exit_code();
+    let reason = reason(facts);
     Document {
         timestamp: rfc3339(timestamp),
         ecs: Ecs {
@@ -97,15 +106,27 @@ pub fn document<'a>(
                 .as_deref()
                 .and_then(|l| enrich.absolute_link(l)),
             severity: super::severity(facts),
+            reason,
         },
         user: (!user_fields.is_empty()).then_some(user_fields),
-        group: (facts.resource_type == "group")
-            .then(|| GroupFields {
+        group: match facts.resource_type {
+            "group" => Some(GroupFields {
                 id: facts.resource_id,
                 name: non_empty(entry.resource_target.as_deref()),
-            })
-            .filter(|g| g.id.is_some() || g.name.is_some()),
-        source: raw_ip.map(|address| Source {
+            }),
+            // A membership is a change of the organization's member group.
+            "organization_member" => Some(GroupFields {
+                id: facts.organization_id,
+                name: facts.organization_name,
+            }),
+            _ => None,
+        }
+        .filter(|g| g.id.is_some() || g.name.is_some()),
+        host: facts.workspace.map(|w| Host {
+            id: w.id,
+            name: w.name,
+        }),
+        source: facts.source_address().map(|address| Source {
             ip: facts.ip,
             address,
         }),
@@ -158,19 +179,48 @@ pub fn document<'a>(
                     }),
                 additional_fields: facts.additional_fields().filter(|_| !trim.drop_additional),
                 request_id: facts.request_id,
-                status_code: entry.status_code.filter(|_| status.is_none()),
+                status_code: facts.status.other(),
+                exit_code,
+                exit_signal: exit_code.and_then(signal),
                 original_time: entry.time.as_deref().filter(|_| facts.time.is_none()),
                 user: user
                     .map(|u| CoderUser {
                         login_type: non_empty(u.login_type.as_deref()),
                         status: non_empty(u.status.as_deref()),
+                        roles: facts.role_names.clone(),
                     })
-                    .filter(|u| u.login_type.is_some() || u.status.is_some()),
+                    .filter(|u| {
+                        u.login_type.is_some() || u.status.is_some() || !u.roles.is_empty()
+                    }),
                 truncation: trim.truncation.as_ref(),
-                unparsed_ip: raw_ip.filter(|_| facts.ip.is_none()),
+                ip: facts.ip_not_source(),
             },
         },
     }
+}
+
+/// ECS `event.reason` ("why a particular action or outcome happened, according to the
+/// source"): why Coder acted on its own, a build's reason, a redirect to sign in, or how
+/// a session's process ended.
+fn reason<'a>(facts: &Facts<'a>) -> Option<Cow<'a, str>> {
+    if let Some(r) = facts.automatic_reason() {
+        return Some(Cow::Borrowed(r));
+    }
+    if let Status::Exit(c) = facts.status {
+        return Some(Cow::Owned(ExitDetail(c).to_string()));
+    }
+    if facts.outcome == Outcome::Redirect && facts.action == "open" {
+        return Some(Cow::Borrowed("redirected to sign-in"));
+    }
+    facts
+        .entry
+        .additional_fields
+        .as_ref()
+        .filter(|_| facts.resource_type == "workspace_build")
+        .and_then(|f| f.get("build_reason"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(Cow::Borrowed)
 }
 
 /// RFC 3339 in UTC with microseconds, Coder's own precision.
@@ -190,6 +240,9 @@ pub struct Document<'a> {
     user: Option<UserFields<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<GroupFields<'a>>,
+    /// The workspace, as connection events name it (`host.name`, `host.id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<Host<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<Source<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,6 +283,8 @@ struct EventFields<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
     severity: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
@@ -242,8 +297,6 @@ struct UserFields<'a> {
     email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     full_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    roles: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<UserTarget<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -256,7 +309,6 @@ impl UserFields<'_> {
             && self.name.is_none()
             && self.email.is_none()
             && self.full_name.is_none()
-            && self.roles.is_empty()
             && self.target.is_none()
             && self.changes.is_none()
     }
@@ -314,6 +366,14 @@ impl<'a> UserChanges<'a> {
 
 #[derive(Serialize)]
 struct GroupFields<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Host<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -411,9 +471,15 @@ struct CoderAudit<'a> {
     additional_fields: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
-    /// A status that is no HTTP status (an exit code), which `http.*` cannot hold.
+    /// A status that is neither an HTTP status nor an exit code, as Coder sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
     status_code: Option<i64>,
+    /// The exit code of an agent session's process (v2.20–v2.24 disconnects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i64>,
+    /// The signal of an exit code 128 + n (`SIGKILL` for 137).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_signal: Option<&'static str>,
     /// `time` as Coder sent it, only when it did not parse (`@timestamp` is then the read time).
     #[serde(skip_serializing_if = "Option::is_none")]
     original_time: Option<&'a str>,
@@ -421,9 +487,10 @@ struct CoderAudit<'a> {
     user: Option<CoderUser<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncation: Option<&'a Truncation>,
-    /// `ip` as Coder sent it, only when it is no address (`source.ip` is then absent).
+    /// `ip` as Coder sent it, when it is not the source: no address (`source.*` is then
+    /// absent), or the loopback Coder records for its own scheduled builds.
     #[serde(skip_serializing_if = "Option::is_none")]
-    unparsed_ip: Option<&'a str>,
+    ip: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -448,4 +515,8 @@ struct CoderUser<'a> {
     login_type: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'a str>,
+    /// The acting user's roles as Coder reads them now, not at the event: ECS defines
+    /// `user.roles` as "at the time of the event", which Coder cannot say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<&'a str>,
 }

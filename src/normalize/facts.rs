@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 
+use super::outcome::{Outcome, Status};
 use crate::coder::{AuditEntry, User};
 
 const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
@@ -24,43 +25,39 @@ pub fn non_empty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
 
-/// How the request ended, from `status_code`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// 2xx.
-    Success,
-    /// 4xx, 5xx.
-    Failure,
-    /// 1xx, 3xx (Coder writes "was redirected attempting to ..." for 303), or a number that
-    /// is no HTTP status (an exit code).
-    Other,
-    /// 0 or absent: Coder did not say.
+/// Who acted.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// A Coder user: the entry's `user`.
+    User(&'a User),
+    /// Coder itself: a scheduled build (`build_reason`) or a background task
+    /// (`automatic_subsystem`). Coder records the workspace owner or the affected user as
+    /// the entry's user, and `127.0.0.1` as its IP, for these.
+    Coder { reason: &'a str },
+    /// Nobody Coder can name: a null user, or the unauthenticated caller of
+    /// `request_password_reset`.
     Unknown,
 }
 
-impl Outcome {
-    /// The word SIEM schemas use (ECS `event.outcome`, CEF/LEEF `outcome`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Other | Outcome::Unknown => "unknown",
-        }
-    }
+/// Build reasons that are Coder acting on a schedule or a policy, not a person
+/// (`BuildReason` in `coder-api/NOTES.md` §1). `dashboard`, `cli` and the
+/// `*_connection` reasons are a person starting a build from somewhere.
+const SCHEDULED_BUILD_REASONS: [&str; 6] = [
+    "autostart",
+    "autostop",
+    "dormancy",
+    "failedstop",
+    "autodelete",
+    "task_auto_pause",
+];
 
-    pub fn of(status_code: Option<i64>) -> Self {
-        match status_code {
-            None | Some(0) => Outcome::Unknown,
-            Some(200..=299) => Outcome::Success,
-            Some(400..=599) => Outcome::Failure,
-            Some(_) => Outcome::Other,
-        }
-    }
-}
-
-/// The status code when it is an HTTP status (100..=599), for fields typed as one.
-pub fn http_status(status_code: Option<i64>) -> Option<i64> {
-    status_code.filter(|c| (100..=599).contains(c))
+/// The workspace an entry is about: a build's, a workspace's own, an agent's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Workspace<'a> {
+    pub id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub owner_id: Option<&'a str>,
+    pub owner_name: Option<&'a str>,
 }
 
 /// The facts of one entry both schemas need.
@@ -69,7 +66,8 @@ pub struct Facts<'a> {
     pub entry: &'a AuditEntry,
     /// `time` with its own offset (for OCSF `timezone_offset`), when it parses.
     pub time: Option<DateTime<FixedOffset>>,
-    /// `ip` when it is an address: IPv4-mapped IPv6 unwrapped, zone and prefix stripped.
+    /// The source address: `ip` when it is an address (IPv4-mapped IPv6 unwrapped, zone
+    /// and prefix stripped), and not the loopback Coder records for its own actions.
     pub ip: Option<IpAddr>,
     pub resource_type: &'a str,
     pub action: &'a str,
@@ -77,51 +75,137 @@ pub struct Facts<'a> {
     pub request_id: Option<&'a str>,
     pub organization_id: Option<&'a str>,
     pub organization_name: Option<&'a str>,
-    /// The acting user, unless Coder sent `null` or an empty shell.
+    pub actor: Actor<'a>,
+    /// The acting user ([`Actor::User`]), unless Coder sent `null` or an empty shell.
     pub user: Option<&'a User>,
+    /// The entry's user when it is not the actor: the account a password reset was
+    /// requested for, the owner of a scheduled build, the user a background task touched.
+    pub subject: Option<&'a User>,
     /// What the entry acted on, for display: `resource_target`, or the workspace name of a
     /// build (whose `resource_target` is empty).
     pub target: Option<&'a str>,
+    pub workspace: Option<Workspace<'a>>,
+    pub status: Status,
     pub outcome: Outcome,
+    /// The acting user's role names. Coder joins the user's *current* row when the API
+    /// is read, so these are the roles at read time, not at the event (a backfill shows
+    /// today's roles): ECS gets them under `coder.audit.user.roles`, not `user.roles`.
     pub role_names: Vec<&'a str>,
 }
 
 impl<'a> Facts<'a> {
     pub fn of(entry: &'a AuditEntry) -> Self {
-        let user = entry.user.as_ref().filter(|u| {
+        let recorded = entry.user.as_ref().filter(|u| {
             non_nil(u.id.as_deref()).is_some() || non_empty(u.username.as_deref()).is_some()
         });
-        let target = non_empty(entry.resource_target.as_deref()).or_else(|| {
+        let additional = |key: &str| {
             entry
                 .additional_fields
                 .as_ref()
-                .and_then(|f| f.get("workspace_name"))
+                .and_then(|f| f.get(key))
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
+        };
+        let resource_type = non_empty(entry.resource_type.as_deref()).unwrap_or("unknown");
+        let action = non_empty(entry.action.as_deref()).unwrap_or("unknown");
+        let automatic = additional("build_reason")
+            .filter(|r| SCHEDULED_BUILD_REASONS.contains(r))
+            .or_else(|| {
+                additional("automatic_actor")
+                    .map(|actor| additional("automatic_subsystem").unwrap_or(actor))
+            });
+        let actor = match (automatic, recorded) {
+            (Some(reason), _) => Actor::Coder { reason },
+            // Coder: "Requesting a password reset can be performed by anyone that knows
+            // the email of a user" (`auditLogDescription`, coderd/audit.go).
+            _ if action == "request_password_reset" => Actor::Unknown,
+            (None, Some(u)) => Actor::User(u),
+            (None, None) => Actor::Unknown,
+        };
+        let user = match actor {
+            Actor::User(u) => Some(u),
+            _ => None,
+        };
+        let subject = recorded.filter(|_| user.is_none());
+        let target =
+            non_empty(entry.resource_target.as_deref()).or_else(|| additional("workspace_name"));
+        let resource_id = non_nil(entry.resource_id.as_deref());
+        let workspace = match resource_type {
+            "workspace" => Some(Workspace {
+                id: resource_id,
+                name: non_empty(entry.resource_target.as_deref()),
+                ..Workspace::default()
+            }),
+            _ => Some(Workspace {
+                id: non_nil(additional("workspace_id")),
+                name: additional("workspace_name"),
+                ..Workspace::default()
+            }),
+        }
+        .filter(|w| w.id.is_some() || w.name.is_some())
+        .map(|w| {
+            let owner = subject.filter(|_| resource_type == "workspace_build");
+            Workspace {
+                owner_name: additional("workspace_owner")
+                    .or_else(|| owner.and_then(|u| non_empty(u.username.as_deref()))),
+                owner_id: owner.and_then(|u| non_nil(u.id.as_deref())),
+                ..w
+            }
         });
+        let ip = entry
+            .ip
+            .as_deref()
+            .and_then(parse_ip)
+            .filter(|ip| !(automatic.is_some() && ip.is_loopback()));
         let organization = entry.organization.as_ref();
         let role_names = user
             .and_then(|u| u.roles.as_ref())
             .map(|roles| roles.iter().filter_map(role_name).collect())
             .unwrap_or_default();
+        let status = Status::of(resource_type, action, entry.status_code);
         Facts {
             entry,
             time: entry
                 .time
                 .as_deref()
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
-            ip: entry.ip.as_deref().and_then(parse_ip),
-            resource_type: non_empty(entry.resource_type.as_deref()).unwrap_or("unknown"),
-            action: non_empty(entry.action.as_deref()).unwrap_or("unknown"),
-            resource_id: non_nil(entry.resource_id.as_deref()),
+            ip,
+            resource_type,
+            action,
+            resource_id,
             request_id: non_nil(entry.request_id.as_deref()),
             organization_id: non_nil(organization.and_then(|o| o.id.as_deref()))
                 .or_else(|| non_nil(entry.organization_id.as_deref())),
             organization_name: non_empty(organization.and_then(|o| o.name.as_deref())),
+            actor,
             user,
+            subject,
             target,
-            outcome: Outcome::of(entry.status_code),
+            workspace,
+            status,
+            outcome: Outcome::of(status, resource_type, action),
             role_names,
+        }
+    }
+
+    /// `ip` as Coder sent it, when it is not the event's source address: no address at
+    /// all, or the loopback Coder records for its own actions.
+    pub fn ip_not_source(&self) -> Option<&'a str> {
+        non_empty(self.entry.ip.as_deref()).filter(|_| self.ip.is_none())
+    }
+
+    /// The source address as Coder wrote it (ECS `source.address`): `ip`, unless it is the
+    /// loopback Coder records for its own actions.
+    pub fn source_address(&self) -> Option<&'a str> {
+        let raw = non_empty(self.entry.ip.as_deref())?;
+        (self.ip.is_some() || parse_ip(raw).is_none()).then_some(raw)
+    }
+
+    /// Why Coder acted on its own (`autostart`, `dormancy`, …).
+    pub fn automatic_reason(&self) -> Option<&'a str> {
+        match self.actor {
+            Actor::Coder { reason } => Some(reason),
+            _ => None,
         }
     }
 
@@ -152,8 +236,15 @@ impl<'a> Facts<'a> {
         if !d.contains('{') {
             return Some(Cow::Borrowed(d));
         }
+        // The Coder UI writes "Coder automatically started workspace dev" for a scheduled
+        // build (`BuildAuditDescription`); the recorded user is the owner, not the actor.
+        let who = match self.actor {
+            Actor::Coder { .. } if self.resource_type == "workspace_build" => "Coder automatically",
+            Actor::Coder { .. } => "Coder",
+            _ => self.username().unwrap_or("Unknown user"),
+        };
         Some(Cow::Owned(
-            d.replace("{user}", self.username().unwrap_or("Unknown user"))
+            d.replace("{user}", who)
                 .replace("{target}", self.target.unwrap_or("")),
         ))
     }
@@ -219,20 +310,48 @@ mod tests {
     }
 
     #[test]
-    fn outcomes_from_status_codes() {
-        assert_eq!(Outcome::of(Some(201)), Outcome::Success);
-        assert_eq!(Outcome::of(Some(303)), Outcome::Other);
-        assert_eq!(Outcome::of(Some(401)), Outcome::Failure);
-        assert_eq!(Outcome::of(Some(500)), Outcome::Failure);
-        assert_eq!(Outcome::of(Some(0)), Outcome::Unknown);
-        assert_eq!(Outcome::of(None), Outcome::Unknown);
-        assert_eq!(
-            Outcome::of(Some(1)),
-            Outcome::Other,
-            "an exit code is not HTTP"
+    fn coder_acting_on_its_own_is_not_the_user_it_records() {
+        let e = AuditEntry::parse(
+            r#"{"description":"{user} started workspace {target}","ip":"127.0.0.1","resource_type":"workspace_build","action":"start","user":{"id":"u1","username":"alice"},"additional_fields":{"workspace_name":"dev","build_reason":"autostart","workspace_owner":""}}"#,
         );
-        assert_eq!(http_status(Some(1)), None);
-        assert_eq!(http_status(Some(204)), Some(204));
+        let f = Facts::of(&e);
+        assert!(matches!(
+            f.actor,
+            Actor::Coder {
+                reason: "autostart"
+            }
+        ));
+        assert!(f.user.is_none());
+        assert_eq!(f.subject.and_then(|u| u.username.as_deref()), Some("alice"));
+        assert_eq!(f.ip, None, "the loopback Coder records is no source");
+        assert_eq!(f.ip_not_source(), Some("127.0.0.1"));
+        let w = f.workspace.unwrap();
+        assert_eq!(
+            (w.name, w.owner_name, w.owner_id),
+            (Some("dev"), Some("alice"), Some("u1"))
+        );
+        assert_eq!(
+            f.message().unwrap(),
+            "Coder automatically started workspace dev"
+        );
+        // A person starting a build from the CLI is that person.
+        let e = AuditEntry::parse(
+            r#"{"ip":"127.0.0.1","resource_type":"workspace_build","action":"start","user":{"id":"u1","username":"alice"},"additional_fields":{"build_reason":"cli"}}"#,
+        );
+        let f = Facts::of(&e);
+        assert!(matches!(f.actor, Actor::User(_)));
+        assert!(f.ip.is_some());
+    }
+
+    #[test]
+    fn a_password_reset_request_names_its_account_as_the_subject() {
+        let e = AuditEntry::parse(
+            r#"{"action":"request_password_reset","resource_type":"user","resource_target":"alice","user":{"id":"u1","username":"alice"}}"#,
+        );
+        let f = Facts::of(&e);
+        assert!(matches!(f.actor, Actor::Unknown));
+        assert!(f.user.is_none());
+        assert_eq!(f.subject.and_then(|u| u.id.as_deref()), Some("u1"));
     }
 
     #[test]

@@ -59,11 +59,16 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     attrs.put_opt("orgName", facts.organization_name);
     attrs.put_opt("orgId", facts.organization_id);
     attrs.put_opt("requestId", facts.request_id);
-    if let Some(code) = facts.entry.status_code {
-        attrs.put("statusCode", &code.to_string());
+    match facts.status {
+        super::outcome::Status::Exit(code) => attrs.put("exitCode", &code.to_string()),
+        _ => {
+            if let Some(code) = facts.entry.status_code {
+                attrs.put("statusCode", &code.to_string());
+            }
+        }
     }
     match facts.action {
-        "login" => attrs.put("isLoginEvent", "true"),
+        "login" | "register" => attrs.put("isLoginEvent", "true"),
         "logout" => attrs.put("isLogoutEvent", "true"),
         _ => {}
     }

@@ -11,6 +11,7 @@
 //! An event larger than a sink's `max_event_bytes` is cut down by leaving out diff fields
 //! (largest first) and then `additional_fields`, and marked truncated; it is never dropped.
 
+pub mod agent_session;
 pub mod cef;
 pub mod classify;
 pub mod connection;
@@ -21,6 +22,7 @@ pub mod facts;
 pub mod leef;
 pub mod ocsf;
 pub mod ocsf_types;
+pub mod outcome;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -108,11 +110,13 @@ impl Encoded {
 }
 
 /// OCSF `severity_id`, mirrored in ECS `event.severity` (a policy choice, §5.3): a refused
-/// login or registration is Medium, any other failure Low, everything else Informational.
+/// login or registration is Medium, any other refused or failed request Low, everything
+/// else Informational (a session whose process exited non-zero included).
 pub fn severity(facts: &Facts<'_>) -> u32 {
-    match (facts.outcome, facts.entry.status_code, facts.action) {
-        (facts::Outcome::Failure, Some(401 | 403), "login" | "register") => 3,
-        (facts::Outcome::Failure, ..) => 2,
+    use outcome::{Outcome, Status};
+    match (facts.outcome, facts.status, facts.action) {
+        (Outcome::Failure, Status::Http(401 | 403), "login" | "register") => 3,
+        (Outcome::Failure, Status::Http(_), _) => 2,
         _ => 1,
     }
 }
@@ -168,8 +172,11 @@ impl Normalizer {
                     .enumerate()
                     .map(|(index, activity)| {
                         let nth = ocsf::Nth { index, count };
-                        self.fit(&facts, |trim| {
-                            to_vec(&ocsf::event(&facts, activity, nth, &ctx, trim))
+                        self.fit(&facts, |trim| match activity.class {
+                            Class::SshActivity | Class::NetworkActivity => to_vec(
+                                &agent_session::ocsf_event(&facts, activity, nth, &ctx, trim),
+                            ),
+                            _ => to_vec(&ocsf::event(&facts, activity, nth, &ctx, trim)),
                         })
                     })
                     .collect()

@@ -13,10 +13,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::classify::{Activity, Class, ClassStrategy, Subject};
+use super::classify::{Activity, Class, ClassStrategy, Row, Subject};
 use super::diff::Redacted;
-use super::facts::{Facts, Outcome, http_status, non_empty};
+use super::facts::{self, Facts, non_empty, non_nil};
 use super::ocsf_types::StringType;
+use super::outcome::{ExitDetail, Outcome, Status};
 use super::{Enrichment, Trim, Truncation, classify, severity};
 
 /// The OCSF release an event conforms to.
@@ -55,20 +56,53 @@ pub fn activities(
     strategy: ClassStrategy,
     version: OcsfVersion,
 ) -> Vec<Activity> {
-    let mut activities = classify::ocsf(
-        strategy,
-        facts.resource_type,
-        facts.action,
-        facts.entry.diff.as_ref(),
-    );
+    let connection_type = facts
+        .entry
+        .additional_fields
+        .as_ref()
+        .and_then(|f| f.get("connection_type"))
+        .and_then(Value::as_str);
+    let row = Row {
+        resource_type: facts.resource_type,
+        action: facts.action,
+        diff: facts.entry.diff.as_ref(),
+        self_service: facts.user_id().is_some() && facts.user_id() == facts.resource_id,
+        connection_type,
+    };
+    let mut activities = classify::ocsf(strategy, row);
     if version == OcsfVersion::V1_1_0 && facts.resource_type == "group" {
         for a in &mut activities {
             if a.class == Class::GroupManagement && a.subject == Subject::Resource {
-                *a = classify::ocsf(ClassStrategy::Single, "group", facts.action, None).remove(0);
+                *a = classify::ocsf(ClassStrategy::Single, Row::new("group", facts.action))
+                    .remove(0);
             }
         }
     }
     activities
+}
+
+/// OCSF `status_id` and `status`: the caption, or for 99 (Other) what the source says.
+pub(super) fn status(facts: &Facts<'_>) -> (u32, Cow<'static, str>) {
+    match (facts.outcome, facts.status) {
+        (Outcome::Success, _) => (1, Cow::Borrowed("Success")),
+        (Outcome::Failure, _) => (2, Cow::Borrowed("Failure")),
+        // An app that sends an unauthenticated browser to sign in (`httpmw.RedirectToLogin`).
+        (Outcome::Redirect, _) if facts.action == "open" => {
+            (99, Cow::Borrowed("Redirected to sign-in"))
+        }
+        (Outcome::Redirect, _) => (99, Cow::Borrowed("Redirected")),
+        (Outcome::Unknown, Status::Other(c)) => (99, Cow::Owned(format!("Status {c}"))),
+        (Outcome::Unknown, _) => (0, Cow::Borrowed("Unknown")),
+    }
+}
+
+/// OCSF `status_detail`: an exit code in words, or a failure's description.
+pub(super) fn status_detail<'a>(facts: &Facts<'a>) -> Option<Cow<'a, str>> {
+    match (facts.status, facts.outcome) {
+        (Status::Exit(c), _) => Some(Cow::Owned(ExitDetail(c).to_string())),
+        (_, Outcome::Failure) => facts.message(),
+        _ => None,
+    }
 }
 
 /// What every event of one encoding shares.
@@ -118,17 +152,23 @@ pub fn event<'a>(
         type_id: Some(if facts.is_owner() { 2 } else { 1 }),
         org: org(facts),
     });
-    let actor = match (&actor_user, class) {
-        (Some(u), _) => Some(Actor {
+    let actor = match (&actor_user, facts.actor, class) {
+        (Some(u), ..) => Some(Actor {
             user: Some(u.clone()),
-            invoked_by: None,
+            ..Actor::default()
+        }),
+        // A schedule or background task: Coder acting, for the reason Coder gives.
+        (None, facts::Actor::Coder { reason }, _) => Some(Actor {
+            app_name: v18.then_some("coderd"),
+            invoked_by: Some(reason),
+            ..Actor::default()
         }),
         // API Activity requires an actor: a null user is coderd acting on its own.
-        (None, Class::ApiActivity) => Some(Actor {
-            user: None,
+        (None, _, Class::ApiActivity) => Some(Actor {
             invoked_by: Some("coderd"),
+            ..Actor::default()
         }),
-        (None, _) => None,
+        (None, ..) => None,
     };
     let mut profiles = Vec::new();
     if !v18 && actor.is_some() && matches!(class, Class::GroupManagement | Class::UserAccess) {
@@ -143,6 +183,12 @@ pub fn event<'a>(
         };
         if u.uid.is_some() || u.name.is_some() {
             u
+        } else if let Some(s) = facts.subject {
+            OcsfUser {
+                uid: non_nil(s.id.as_deref()),
+                name: non_empty(s.username.as_deref()),
+                ..OcsfUser::default()
+            }
         } else {
             actor_user.clone().unwrap_or_else(OcsfUser::unknown)
         }
@@ -193,16 +239,11 @@ pub fn event<'a>(
             None
         }),
         kind: facts.resource_type,
+        owner: facts.workspace.and_then(|w| workspace_owner(&w)),
         data: facts.additional_fields().filter(|_| !trim.drop_additional),
     };
     let status_code = entry.status_code;
-    let (status_id, status) = match facts.outcome {
-        Outcome::Success => (1, "Success"),
-        Outcome::Failure => (2, "Failure"),
-        Outcome::Unknown => (0, "Unknown"),
-        Outcome::Other if matches!(status_code, Some(300..=399)) => (99, "Redirect"),
-        Outcome::Other => (99, "Other"),
-    };
+    let (status_id, status) = status(facts);
     let severity_id = severity(facts);
     let message = facts.message();
     let src_ip = facts.ip;
@@ -259,16 +300,13 @@ pub fn event<'a>(
         status_id,
         status,
         status_code: status_code.map(|c| c.to_string()),
-        status_detail: if facts.outcome == Outcome::Failure {
-            message.clone()
-        } else {
-            None
-        },
+        status_detail: status_detail(facts),
         message,
         metadata: Metadata {
             version: version.as_str(),
             uid,
-            original_event_uid: non_empty(entry.id.as_deref()).filter(|_| multi && v18),
+            // 1.8: `uid` is this OCSF event's own id, `original_event_uid` Coder's.
+            original_event_uid: non_empty(entry.id.as_deref()).filter(|_| v18),
             correlation_uid: facts.request_id,
             event_code: operation.clone(),
             log_name: "audit",
@@ -297,6 +335,7 @@ pub fn event<'a>(
                 uid: facts.organization_id,
                 name: facts.organization_name.or(Some("organization")),
                 kind: "organization",
+                owner: None,
                 data: None,
             }),
         resources: (class == Class::ApiActivity).then_some([resource]),
@@ -304,8 +343,15 @@ pub fn event<'a>(
             operation: operation.clone(),
             service: ApiService { name: "coderd" },
             request: facts.request_id.map(|uid| ApiRequest { uid }),
-            response: status_code.map(|code| ApiResponse { code }),
+            // An exit code is no API response.
+            response: facts.status.http().map(|code| ApiResponse { code }),
         }),
+        is_new_logon: (class == Class::Authentication && facts.action == "register")
+            .then_some(true),
+        dst_endpoint: facts
+            .workspace
+            .filter(|_| class == Class::ApiActivity)
+            .map(|w| workspace_endpoint(&w, v18)),
         service: (class == Class::Authentication).then_some(ApiService { name: "coderd" }),
         auth_protocol_id,
         auth_protocol,
@@ -314,12 +360,12 @@ pub fn event<'a>(
         } else if let Some(ip) = src_ip {
             Some(Endpoint {
                 ip: Some(ip),
-                svc_name: None,
+                ..Endpoint::default()
             })
         } else if class == Class::ApiActivity {
             Some(Endpoint {
-                ip: None,
                 svc_name: Some("coderd"),
+                ..Endpoint::default()
             })
         } else {
             None
@@ -327,7 +373,9 @@ pub fn event<'a>(
         http_request: non_empty(entry.user_agent.as_deref())
             .filter(|_| endpoints)
             .map(|user_agent| HttpRequest { user_agent }),
-        http_response: http_status(status_code)
+        http_response: facts
+            .status
+            .http()
             .filter(|_| v18)
             .map(|code| HttpResponse { code }),
         unmapped: Unmapped {
@@ -357,18 +405,38 @@ pub fn event<'a>(
                 additional_fields: facts
                     .additional_fields()
                     .filter(|_| class != Class::ApiActivity && !trim.drop_additional),
-                user_roles: facts.role_names.clone(),
-                user_status: facts.user.and_then(|u| non_empty(u.status.as_deref())),
-                user_email,
-                login_type,
+                actor_roles: facts.role_names.clone(),
+                actor_status: facts.user.and_then(|u| non_empty(u.status.as_deref())),
+                actor_email: user_email,
+                actor_login_type: login_type,
                 user_agent: non_empty(entry.user_agent.as_deref()).filter(|_| !endpoints),
                 ip: non_empty(entry.ip.as_deref()).filter(|_| !endpoints || src_ip.is_none()),
+                automatic_reason: facts.automatic_reason(),
                 organization: facts.user.is_none().then(|| org(facts)).flatten(),
                 deployment: enrich.deployment.as_deref(),
                 truncation: trim.truncation.as_ref(),
             },
         },
     }
+}
+
+/// The workspace as the endpoint an API call acted on, named as connection events name it
+/// (`dst_endpoint.uid` / `name`), so sessions and builds join on the same fields.
+fn workspace_endpoint<'a>(w: &facts::Workspace<'a>, v18: bool) -> Endpoint<'a> {
+    Endpoint {
+        uid: w.id,
+        name: w.name,
+        owner: workspace_owner(w).filter(|_| v18),
+        ..Endpoint::default()
+    }
+}
+
+fn workspace_owner<'a>(w: &facts::Workspace<'a>) -> Option<OcsfUser<'a>> {
+    (w.owner_id.is_some() || w.owner_name.is_some()).then(|| OcsfUser {
+        uid: w.owner_id,
+        name: w.owner_name,
+        ..OcsfUser::default()
+    })
 }
 
 fn org<'a>(facts: &Facts<'a>) -> Option<Org<'a>> {
@@ -394,7 +462,7 @@ pub struct Event<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     timezone_offset: Option<i32>,
     status_id: u32,
-    status: &'static str,
+    status: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -422,8 +490,13 @@ pub struct Event<'a> {
     auth_protocol_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_protocol: Option<&'a str>,
+    /// A first logon: `register`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    src_endpoint: Option<Endpoint>,
+    is_new_logon: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_endpoint: Option<Endpoint<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dst_endpoint: Option<Endpoint<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     http_request: Option<HttpRequest<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -464,12 +537,15 @@ struct Product<'a> {
     version: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct Actor<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<OcsfUser<'a>>,
+    /// 1.2+.
     #[serde(skip_serializing_if = "Option::is_none")]
-    invoked_by: Option<&'static str>,
+    app_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'a str>,
 }
 
 #[derive(Serialize, Clone, Default)]
@@ -522,6 +598,9 @@ struct ResourceDetails<'a> {
     name: Option<&'a str>,
     #[serde(rename = "type")]
     kind: &'a str,
+    /// The workspace owner, for an entry about a workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<OcsfUser<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<&'a Value>,
 }
@@ -551,12 +630,19 @@ struct ApiResponse {
     code: i64,
 }
 
-#[derive(Serialize)]
-struct Endpoint {
+#[derive(Serialize, Default)]
+struct Endpoint<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     svc_name: Option<&'static str>,
+    /// 1.6+.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<OcsfUser<'a>>,
 }
 
 #[derive(Serialize)]
@@ -599,20 +685,24 @@ struct UnmappedCoder<'a> {
     diff: Option<Redacted<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     additional_fields: Option<&'a Value>,
+    /// The actor's role names, as Coder reads them now (not at the event).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    user_roles: Vec<&'a str>,
+    actor_roles: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    user_status: Option<&'a str>,
+    actor_status: Option<&'a str>,
     /// The actor's e-mail as Coder has it, when it is no OCSF `email_t` (see
     /// [`super::ocsf_types`]); `actor.user.email_addr` holds it otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    user_email: Option<&'a str>,
+    actor_email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    login_type: Option<&'a str>,
+    actor_login_type: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ip: Option<&'a str>,
+    /// Why Coder acted on its own (`autostart`, `dormancy`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automatic_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     organization: Option<Org<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

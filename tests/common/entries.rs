@@ -145,7 +145,8 @@ pub fn generated(resource_type: &str, action: &str, variant: usize) -> Value {
         "::ffff:10.1.2.3",
         "garbage",
         "fe80::1%eth0",
-    ][variant % 6];
+        "127.0.0.1",
+    ][variant % 7];
     let status = [
         json!(200),
         json!(201),
@@ -157,7 +158,11 @@ pub fn generated(resource_type: &str, action: &str, variant: usize) -> Value {
         json!(204),
         json!(403),
         Value::Null,
-    ][variant % 10]
+        // Coder's OAuth callback succeeds with 307; agent disconnects carry exit codes.
+        json!(307),
+        json!(137),
+        json!(255),
+    ][variant % 13]
         .clone();
     let time = [
         "2026-08-20T14:12:55.447001Z",
@@ -175,9 +180,19 @@ pub fn generated(resource_type: &str, action: &str, variant: usize) -> Value {
         _ => ("0b5e4c3a-0000-4000-8000-000000000004", "dev"),
     };
     let additional = if resource_type == "workspace_build" {
-        json!({"workspace_name": "dev", "build_number": "7", "build_reason": "initiator",
-               "workspace_owner": "alice", "workspace_id": "01f110cb-19bb-4185-a050-988d57185767"})
-    } else if variant % 3 == 0 {
+        // Scheduled builds (autostart, autostop, dormancy) are Coder acting; cli is a person.
+        let reason = ["initiator", "autostart", "autostop", "dormancy", "cli"][variant % 5];
+        json!({"workspace_name": "dev", "build_number": "7", "build_reason": reason,
+               "workspace_owner": if variant % 2 == 0 { "alice" } else { "" },
+               "workspace_id": "01f110cb-19bb-4185-a050-988d57185767"})
+    } else if resource_type == "workspace_agent" {
+        // v2.20–v2.24 agent rows: the connection type decides SSH or Network Activity.
+        let connection_type = ["SSH", "VS Code", "JetBrains", "Web Terminal", ""][variant % 5];
+        json!({"workspace_name": "dev", "workspace_id": "01f110cb-19bb-4185-a050-988d57185767",
+               "workspace_owner": "alice", "connection_type": connection_type,
+               "reason": "session ended"})
+    } else if variant % 3 == 0 && !matches!(action, "login" | "logout" | "register") {
+        // A background task (dormancy, SCIM): Coder acting, the user only touched.
         json!({"automatic_actor": "coder", "automatic_subsystem": "scim"})
     } else {
         json!({})

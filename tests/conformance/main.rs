@@ -195,14 +195,19 @@ fn every_generated_action_and_resource_conforms_in_every_shape() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    // The semantic mode reached all five classes in both versions; single mode only 6003.
+    // The semantic mode reached all seven classes in both versions (SSH and Network
+    // Activity from v2.20–v2.24 agent rows); single mode only 6003.
     for version in ["1.8.0", "1.1.0"] {
         let semantic: BTreeSet<u64> = seen
             .iter()
             .filter(|(n, _)| n == &format!("ocsf {version} Semantic"))
             .map(|(_, c)| *c)
             .collect();
-        assert_eq!(semantic, [3001, 3002, 3005, 3006, 6003].into(), "{version}");
+        assert_eq!(
+            semantic,
+            [3001, 3002, 3005, 3006, 4001, 4007, 6003].into(),
+            "{version}"
+        );
         let single: BTreeSet<u64> = seen
             .iter()
             .filter(|(n, _)| n == &format!("ocsf {version} Single"))

@@ -166,7 +166,7 @@ fn an_e_mail_that_breaks_email_t_is_kept_unchanged_under_unmapped() {
             let event = &Normalizer::new(target, entries::enrichment(), None)
                 .to_values(&parsed, read_at)[0];
             let attribute = &event["actor"]["user"]["email_addr"];
-            let unmapped = &event["unmapped"]["coder"]["user_email"];
+            let unmapped = &event["unmapped"]["coder"]["actor_email"];
             if typed {
                 assert_eq!((attribute, unmapped), (&json!(email), &Value::Null));
             } else {
