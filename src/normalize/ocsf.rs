@@ -7,10 +7,8 @@
 //! fact of the entry is lost in either version.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::classify::{Activity, Class, ClassStrategy, Row, Subject};
@@ -18,7 +16,15 @@ use super::diff::Redacted;
 use super::facts::{self, Facts, non_empty, non_nil};
 use super::ocsf_types::StringType;
 use super::outcome::{ExitDetail, Outcome, Status};
-use super::{Enrichment, Trim, Truncation, classify, severity};
+use super::{Enrichment, Trim, classify, severity};
+
+mod document;
+
+pub use document::Event;
+use document::{
+    Actor, Api, ApiRequest, ApiResponse, ApiService, Endpoint, Group, HttpRequest, HttpResponse,
+    Metadata, OcsfUser, Org, Product, ResourceDetails, Unmapped, UnmappedCoder,
+};
 
 /// The OCSF release an event conforms to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -444,269 +450,4 @@ fn org<'a>(facts: &Facts<'a>) -> Option<Org<'a>> {
         uid: facts.organization_id,
         name: facts.organization_name,
     })
-}
-
-#[derive(Serialize)]
-pub struct Event<'a> {
-    class_uid: u32,
-    class_name: &'static str,
-    category_uid: u32,
-    category_name: &'static str,
-    activity_id: u32,
-    activity_name: String,
-    type_uid: u32,
-    type_name: String,
-    severity_id: u32,
-    severity: &'static str,
-    time: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone_offset: Option<i32>,
-    status_id: u32,
-    status: Cow<'static, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status_detail: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<Cow<'a, str>>,
-    metadata: Metadata<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actor: Option<Actor<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<OcsfUser<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group: Option<Group<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    privileges: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource: Option<ResourceDetails<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resources: Option<[ResourceDetails<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api: Option<Api<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service: Option<ApiService>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    auth_protocol_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    auth_protocol: Option<&'a str>,
-    /// A first logon: `register`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_new_logon: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    src_endpoint: Option<Endpoint<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dst_endpoint: Option<Endpoint<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http_request: Option<HttpRequest<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http_response: Option<HttpResponse>,
-    unmapped: Unmapped<'a>,
-}
-
-#[derive(Serialize)]
-struct Metadata<'a> {
-    version: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original_event_uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    correlation_uid: Option<&'a str>,
-    event_code: String,
-    log_name: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original_time: Option<&'a str>,
-    processed_time: i64,
-    product: Product<'a>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    labels: Vec<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    profiles: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_truncated: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    untruncated_size: Option<usize>,
-}
-
-#[derive(Serialize)]
-struct Product<'a> {
-    name: &'static str,
-    vendor_name: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<&'a str>,
-}
-
-#[derive(Serialize, Default)]
-struct Actor<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<OcsfUser<'a>>,
-    /// 1.2+.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_name: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invoked_by: Option<&'a str>,
-}
-
-#[derive(Serialize, Clone, Default)]
-struct OcsfUser<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_addr: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    type_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    org: Option<Org<'a>>,
-}
-
-impl OcsfUser<'_> {
-    /// A required `user` nobody can name (a failed login with no such user).
-    fn unknown() -> Self {
-        OcsfUser {
-            name: Some("unknown"),
-            ..OcsfUser::default()
-        }
-    }
-}
-
-#[derive(Serialize, Clone)]
-struct Org<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Group<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ResourceDetails<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    /// The workspace owner, for an entry about a workspace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<OcsfUser<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a Value>,
-}
-
-#[derive(Serialize)]
-struct Api<'a> {
-    operation: String,
-    service: ApiService,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request: Option<ApiRequest<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response: Option<ApiResponse>,
-}
-
-#[derive(Serialize)]
-struct ApiService {
-    name: &'static str,
-}
-
-#[derive(Serialize)]
-struct ApiRequest<'a> {
-    uid: &'a str,
-}
-
-#[derive(Serialize)]
-struct ApiResponse {
-    code: i64,
-}
-
-#[derive(Serialize, Default)]
-struct Endpoint<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    svc_name: Option<&'static str>,
-    /// 1.6+.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<OcsfUser<'a>>,
-}
-
-#[derive(Serialize)]
-struct HttpRequest<'a> {
-    user_agent: &'a str,
-}
-
-#[derive(Serialize)]
-struct HttpResponse {
-    code: i64,
-}
-
-#[derive(Serialize)]
-struct Unmapped<'a> {
-    coder: UnmappedCoder<'a>,
-}
-
-/// `unmapped.coder.*`: what the class has no attribute for.
-#[derive(Serialize)]
-struct UnmappedCoder<'a> {
-    /// The event is not the whole entry: see `truncation`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    truncated: Option<bool>,
-    /// The audit id, when one entry gave several events (`metadata.uid` is then suffixed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    audit_id: Option<&'a str>,
-    action: &'a str,
-    resource_type: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource_target: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource_icon: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource_link: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_deleted: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    diff: Option<Redacted<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    additional_fields: Option<&'a Value>,
-    /// The actor's role names, as Coder reads them now (not at the event).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    actor_roles: Vec<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actor_status: Option<&'a str>,
-    /// The actor's e-mail as Coder has it, when it is no OCSF `email_t` (see
-    /// [`super::ocsf_types`]); `actor.user.email_addr` holds it otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actor_email: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actor_login_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<&'a str>,
-    /// Why Coder acted on its own (`autostart`, `dormancy`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    automatic_reason: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    organization: Option<Org<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deployment: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    truncation: Option<&'a Truncation>,
 }
