@@ -15,7 +15,6 @@ pub mod coder;
 pub mod commands;
 pub mod config;
 pub mod dead_letter;
-pub mod delivery_guarantee;
 pub mod normalize;
 pub mod ops;
 pub mod pipeline;

@@ -1,207 +1,128 @@
-//! Building sinks from their config. The pipeline only ever sees `Box<dyn Sink>` and how
-//! that sink wants its records batched.
+//! The registry of sinks: one line per sink crate, each naming the config struct that
+//! implements [`SinkSpec`]. Nothing else in the shipper knows one sink from another: the
+//! crate owns its table, its checks, its description and how it is built; the pipeline
+//! only ever sees `Box<dyn Sink>` and its [`Batching`](sink_core::Batching).
+//!
+//! Adding a sink: a crate under `sinks/` with a `config.rs` implementing [`SinkSpec`], a
+//! cargo feature, and one line below (ARCHITECTURE.md, "Adding a sink").
 
-use sink_core::Sink;
-use sink_file::{FileSink, FileSinkConfig, StdoutSink};
-#[cfg(feature = "kafka")]
-use sink_kafka::{KafkaSink, TopicTemplate};
-#[cfg(feature = "s3")]
-use sink_s3::S3Sink;
-#[cfg(feature = "splunk")]
-use sink_splunk::HecSink;
-#[cfg(feature = "syslog")]
-use sink_syslog::SyslogSink;
+use sink_core::{Built, DeliveryGuarantee, KeyError, SinkContext, SinkSpec};
 
 use crate::config::{Body, Encoding, Format, SinkConfig};
 use crate::normalize::Target;
-use crate::pipeline::Batching;
 
-pub struct BuiltSink {
-    pub sink: Box<dyn Sink>,
-    pub batching: Batching,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("sink {name}: {message}")]
-pub struct BuildError {
-    name: String,
-    message: String,
-}
-
-impl BuildError {
-    #[cfg_attr(
-        not(any(feature = "kafka", feature = "splunk", feature = "syslog")),
-        allow(dead_code)
-    )]
-    fn new(name: &str, e: impl std::fmt::Display) -> Self {
-        BuildError {
-            name: name.to_owned(),
-            message: e.to_string(),
+/// `SinkKind`, one variant per registered sink, and its [`SinkSpec`] calls dispatched to
+/// the variant's crate.
+macro_rules! registry {
+    ($($(#[$cfg:meta])* $variant:ident($spec:ty),)*) => {
+        /// A sink's own settings, by `type`.
+        #[derive(Debug, Clone)]
+        pub enum SinkKind {
+            $($(#[$cfg])* $variant($spec),)*
         }
-    }
+
+        impl SinkKind {
+            /// Every `type` this build knows.
+            pub const TYPES: &'static [&'static str] =
+                &[$($(#[$cfg])* <$spec as SinkSpec>::TYPE,)*];
+
+            /// The sink table of a `type_name` sink, or `None` for a type this build does
+            /// not know.
+            pub fn parse(
+                type_name: &str,
+                table: serde_json::Value,
+            ) -> Option<Result<Self, serde_path_to_error::Error<serde_json::Error>>> {
+                $(
+                    $(#[$cfg])*
+                    if type_name == <$spec as SinkSpec>::TYPE {
+                        return Some(serde_path_to_error::deserialize(table).map(Self::$variant));
+                    }
+                )*
+                None
+            }
+
+            /// Whether a `type_name` table takes `body`.
+            pub fn takes_body(type_name: &str) -> bool {
+                $(
+                    $(#[$cfg])*
+                    if type_name == <$spec as SinkSpec>::TYPE {
+                        return <$spec as SinkSpec>::TAKES_BODY;
+                    }
+                )*
+                false
+            }
+
+            pub fn type_name(&self) -> &'static str {
+                match self { $($(#[$cfg])* Self::$variant(_) => <$spec as SinkSpec>::TYPE,)* }
+            }
+
+            pub fn validate(&self) -> Result<(), KeyError> {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.validate(),)* }
+            }
+
+            pub fn describe(&self) -> String {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.describe(),)* }
+            }
+
+            pub fn guarantee(&self) -> DeliveryGuarantee {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.guarantee(),)* }
+            }
+
+            pub fn destination(&self) -> Option<(&'static str, String)> {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.destination(),)* }
+            }
+
+            pub fn exposure(&self) -> Option<String> {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.exposure(),)* }
+            }
+
+            pub fn advice(&self) -> Option<String> {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.advice(),)* }
+            }
+
+            async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, sink_core::BuildError> {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.build(ctx).await,)* }
+            }
+        }
+    };
+}
+// The registry: one line per sink.
+registry! {
+    File(sink_file::FileSinkConfig),
+    Stdout(sink_file::StdoutSinkConfig),
+    #[cfg(feature = "kafka")]
+    Kafka(sink_kafka::KafkaSinkConfig),
+    #[cfg(feature = "s3")]
+    S3(sink_s3::S3SinkConfig),
+    #[cfg(feature = "splunk")]
+    SplunkHec(sink_splunk::HecSinkConfig),
+    #[cfg(feature = "syslog")]
+    Syslog(sink_syslog::SyslogSinkConfig),
+}
+
+/// A sink that could not be built, named.
+#[derive(Debug, thiserror::Error)]
+#[error("sink {name}: {error}")]
+pub struct BuildError {
+    pub name: String,
+    pub error: sink_core::BuildError,
 }
 
 /// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
 /// default HEC `host` and syslog HOSTNAME.
-#[cfg_attr(
-    not(any(feature = "splunk", feature = "syslog")),
-    allow(unused_variables)
-)]
-pub async fn build(name: &str, config: &SinkConfig, origin: &str) -> Result<BuiltSink, BuildError> {
-    let sink: Box<dyn Sink> = match config {
-        SinkConfig::File(c) => Box::new(FileSink::new(
-            name,
-            FileSinkConfig {
-                path: c.path.clone(),
-                max_bytes: c.max_bytes,
-                max_files: c.max_files,
-            },
-        )),
-        SinkConfig::Stdout(_) => Box::new(StdoutSink::new(name)),
-        #[cfg(feature = "kafka")]
-        SinkConfig::Kafka(c) => {
-            let encoding = config.encoding();
-            Box::new(
-                KafkaSink::new(
-                    name,
-                    sink_kafka::KafkaSinkConfig {
-                        brokers: c.brokers.clone(),
-                        topic: TopicTemplate::parse(&c.topic)
-                            .map_err(|e| BuildError::new(name, e))?,
-                        compression: c.compression,
-                        message_timeout: c.message_timeout,
-                        timestamp: c.timestamp,
-                        format: format_name(&encoding).to_owned(),
-                        schema: schema_name(&encoding),
-                        librdkafka: c.librdkafka.clone(),
-                    },
-                )
-                .map_err(|e| BuildError::new(name, e))?,
-            )
-        }
-        #[cfg(feature = "s3")]
-        SinkConfig::S3(c) => Box::new(
-            S3Sink::new(
-                name,
-                sink_s3::S3SinkConfig {
-                    bucket: c.bucket.clone(),
-                    region: c.region.clone(),
-                    endpoint: c.endpoint.clone(),
-                    force_path_style: c.force_path_style,
-                    key_prefix: c.key_prefix.clone(),
-                    compression: c.compression,
-                    server_side_encryption: c.server_side_encryption.clone(),
-                    ssekms_key_id: c.ssekms_key_id.clone(),
-                    multipart_threshold: usize::try_from(c.multipart_threshold)
-                        .unwrap_or(usize::MAX),
-                },
-            )
-            .await,
-        ),
-        #[cfg(feature = "splunk")]
-        SinkConfig::SplunkHec(c) => {
-            let encoding = config.encoding();
-            Box::new(hec(name, c, &encoding, origin)?)
-        }
-        #[cfg(feature = "syslog")]
-        SinkConfig::Syslog(c) => Box::new(
-            SyslogSink::new(
-                name,
-                sink_syslog::SyslogSinkConfig {
-                    address: c.address.clone(),
-                    transport: c.transport,
-                    framing: c.framing,
-                    facility: c.facility,
-                    severity: c.severity,
-                    hostname: c.hostname.clone().unwrap_or_else(|| origin.to_owned()),
-                    app_name: c.app_name.clone(),
-                    sd_id: c.sd_id.clone(),
-                    bom: c.bom,
-                    tls: sink_syslog::TlsFiles {
-                        ca_file: c.tls_ca_file.clone(),
-                        cert_file: c.tls_cert_file.clone(),
-                        key_file: c.tls_key_file.clone(),
-                        server_name: c.tls_server_name.clone(),
-                    },
-                    max_message_bytes: match (c.max_message_bytes, c.transport) {
-                        (Some(n), _) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-                        (None, sink_syslog::Transport::Udp) => {
-                            Some(sink_syslog::config::UDP_MAX_PAYLOAD)
-                        }
-                        (None, _) => None,
-                    },
-                    connect_timeout: c.connect_timeout,
-                    write_timeout: c.write_timeout,
-                },
-            )
-            .map_err(|e| BuildError::new(name, e))?,
-        ),
-    };
-    let batching = match config {
-        #[cfg(feature = "s3")]
-        SinkConfig::S3(c) => Batching {
-            max_bytes: usize::try_from(c.batch_max_bytes).unwrap_or(usize::MAX),
-            max_events: usize::MAX,
-            timeout: Some(c.batch_timeout),
-        },
-        // One ack round per batch: gather what arrives within `batch_timeout`.
-        #[cfg(feature = "splunk")]
-        SinkConfig::SplunkHec(c) => Batching {
-            max_bytes: usize::try_from(c.batch_max_bytes).unwrap_or(usize::MAX),
-            max_events: usize::MAX,
-            timeout: Some(c.batch_timeout),
-        },
-        _ => Batching::IMMEDIATE,
-    };
-    Ok(BuiltSink { sink, batching })
-}
-
-#[cfg(feature = "splunk")]
-fn hec(
-    name: &str,
-    c: &crate::config::SplunkHecSinkConfig,
-    encoding: &Encoding,
-    origin: &str,
-) -> Result<HecSink, BuildError> {
-    let token = match (&c.token, &c.token_file) {
-        (Some(t), _) => t.expose().to_owned(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| BuildError::new(name, format!("token_file {}: {e}", path.display())))?,
-        (None, None) => return Err(BuildError::new(name, "no HEC token")),
-    };
-    if token.trim().is_empty() {
-        return Err(BuildError::new(name, "the HEC token is empty"));
-    }
-    let sourcetype = c.sourcetype.clone().unwrap_or_else(|| {
-        match encoding.format {
-            Format::Raw => "coder:audit",
-            Format::Ecs => "ecs:coder:audit",
-            Format::Ocsf => "ocsf:coder:audit",
-        }
-        .to_owned()
-    });
-    HecSink::new(
+pub async fn build(name: &str, config: &SinkConfig, origin: &str) -> Result<Built, BuildError> {
+    let encoding = config.encoding();
+    let schema = schema_name(&encoding);
+    let ctx = SinkContext {
         name,
-        sink_splunk::HecConfig {
-            endpoint: c.endpoint.clone(),
-            token: sink_splunk::Token::new(token),
-            index: c.index.clone(),
-            sourcetype,
-            source: c.source.clone(),
-            host: Some(c.host.clone().unwrap_or_else(|| origin.to_owned())),
-            compression: c.compression,
-            ack: c.ack.then_some(sink_splunk::AckConfig {
-                first_poll: c.ack_first_poll,
-                poll_interval: c.ack_poll_interval,
-                timeout: c.ack_timeout,
-                max_pending: c.max_pending_acks,
-            }),
-            tls_ca_file: c.tls_ca_file.clone(),
-            max_request_bytes: usize::try_from(c.max_request_bytes).unwrap_or(usize::MAX),
-            request_timeout: c.request_timeout,
-        },
-    )
-    .map_err(|e| BuildError::new(name, e))
+        origin,
+        format: format_name(&encoding),
+        schema: &schema,
+    };
+    config.kind.build(&ctx).await.map_err(|error| BuildError {
+        name: name.to_owned(),
+        error,
+    })
 }
 
 /// The `coder-audit-format` a consumer can dispatch on.

@@ -5,7 +5,7 @@
 //! (a service mesh encrypts pod traffic, or the network path is trusted). It says what is
 //! exposed, so that choice is made knowingly.
 
-use crate::config::{Config, SinkConfig};
+use crate::config::Config;
 
 /// The warnings for `config`, each one line.
 pub fn warnings(config: &Config) -> Vec<String> {
@@ -41,7 +41,7 @@ pub fn warnings(config: &Config) -> Vec<String> {
         }
     }
     for (name, sink) in &config.sinks {
-        if let Some(w) = sink_warning(sink) {
+        if let Some(w) = sink.kind.exposure() {
             out.push(format!("sinks.{name}: {w}"));
         }
     }
@@ -50,47 +50,6 @@ pub fn warnings(config: &Config) -> Vec<String> {
 
 fn is_http(url: &str) -> bool {
     url.trim().to_ascii_lowercase().starts_with("http://")
-}
-
-fn sink_warning(sink: &SinkConfig) -> Option<String> {
-    match sink {
-        #[cfg(feature = "splunk")]
-        SinkConfig::SplunkHec(c) if is_http(&c.endpoint) => Some(
-            "endpoint is http://: the HEC token and every event cross the network in clear text"
-                .into(),
-        ),
-        #[cfg(feature = "s3")]
-        SinkConfig::S3(c) if c.endpoint.as_deref().is_some_and(is_http) => Some(
-            "endpoint is http://: objects (the audit trail) cross the network in clear text (the \
-             secret key itself is never sent: SigV4 signs with it)"
-                .into(),
-        ),
-        #[cfg(feature = "syslog")]
-        SinkConfig::Syslog(c) if c.transport != sink_syslog::Transport::Tls => Some(format!(
-            "transport {:?}: events cross the network in clear text; use transport = \"tls\"",
-            c.transport
-        )),
-        #[cfg(feature = "kafka")]
-        SinkConfig::Kafka(c) => {
-            let off = |k: &str, v: &str| {
-                c.librdkafka
-                    .get(k)
-                    .is_some_and(|x| x.trim().eq_ignore_ascii_case(v))
-            };
-            if off("enable.ssl.certificate.verification", "false")
-                || off("ssl.endpoint.identification.algorithm", "none")
-            {
-                Some(
-                    "librdkafka settings turn TLS certificate checks off: anyone on the path can \
-                     pose as the brokers and read or drop events"
-                        .into(),
-                )
-            } else {
-                None
-            }
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -266,7 +266,7 @@ async fn run_streams(
                     name,
                     stream,
                     sink.type_name(),
-                    crate::delivery_guarantee::of(sink).as_str(),
+                    sink.kind.guarantee().as_str(),
                     stream_stats.clone(),
                 );
             }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use crate::config::{Config, SinkConfig, StoreKind};
+use crate::config::{Config, StoreKind};
 use crate::normalize::Target;
 
 /// How long `validate` waits for each peer.
@@ -71,38 +71,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         println!("  server: /metrics, /healthz and /readyz on {listen}");
     }
     for (name, sink) in &config.sinks {
-        let what = match sink {
-            SinkConfig::File(f) => format!("file {}", f.path.display()),
-            SinkConfig::Stdout(_) => "stdout".to_owned(),
-            #[cfg(feature = "kafka")]
-            SinkConfig::Kafka(k) => format!("kafka {} topic {}", k.brokers, k.topic),
-            #[cfg(feature = "s3")]
-            SinkConfig::S3(c) => format!(
-                "s3 bucket {} ({}) prefix {}",
-                c.bucket, c.region, c.key_prefix
-            ),
-            #[cfg(feature = "splunk")]
-            SinkConfig::SplunkHec(c) => format!(
-                "splunk_hec {}{}",
-                c.endpoint,
-                if c.ack {
-                    " with indexer acknowledgement"
-                } else {
-                    ""
-                }
-            ),
-            #[cfg(feature = "syslog")]
-            SinkConfig::Syslog(c) => format!(
-                "syslog {:?} {}{}",
-                c.transport,
-                c.address,
-                if c.transport == sink_syslog::Transport::Udp {
-                    String::new()
-                } else {
-                    format!(" ({:?} framing)", c.framing)
-                }
-            ),
-        };
+        let what = sink.kind.describe();
         let encoding = sink.encoding();
         let schema = crate::sinks::schema_name(&encoding);
         let format = match encoding.target() {
@@ -115,18 +84,10 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             .map(|n| format!(", events cut above {n} bytes"))
             .unwrap_or_default();
         println!("  sink {name}: {what}, format {format}{limit}");
-        // RFC 5425 (syslog over TLS) frames messages by octet counting only.
-        #[cfg(feature = "syslog")]
-        if let SinkConfig::Syslog(c) = sink
-            && c.transport == sink_syslog::Transport::Tls
-            && c.framing != sink_syslog::Framing::OctetCounting
-        {
-            println!(
-                "    warning: framing {:?} over TLS: RFC 5425 defines only octet counting; use it unless the receiver needs otherwise",
-                c.framing
-            );
+        if let Some(advice) = sink.kind.advice() {
+            println!("    warning: {advice}");
         }
-        let guarantee = crate::delivery_guarantee::of(sink);
+        let guarantee = sink.kind.guarantee();
         println!(
             "    delivery guarantee: {} ({})",
             guarantee.as_str(),

@@ -11,25 +11,9 @@ use super::{Encoder, StreamStats};
 use crate::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore};
 use crate::coder::{Cursor, Event, Outlet, TailError};
 use crate::dead_letter::DeadLetters;
-
 /// When a sink's records are sent: at once (files, Kafka), or gathered into larger
-/// batches (S3 objects) by size, count and age.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batching {
-    pub max_bytes: usize,
-    pub max_events: usize,
-    /// `None`: send every page as it comes.
-    pub timeout: Option<Duration>,
-}
-
-impl Batching {
-    /// Send each page of events as soon as it is read.
-    pub const IMMEDIATE: Batching = Batching {
-        max_bytes: 0,
-        max_events: 0,
-        timeout: None,
-    };
-}
+/// batches (S3 objects, HEC ack rounds) by size, count and age; each sink says which.
+pub use sink_core::Batching;
 
 /// Delivery to one sink plus that sink's checkpoint.
 ///

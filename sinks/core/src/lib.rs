@@ -8,12 +8,19 @@
 
 mod batch;
 mod delivery;
+mod guarantee;
 pub mod private_file;
 mod retry;
+pub mod secret;
 mod sink;
+pub mod size;
+mod spec;
 pub mod tls;
 
 pub use batch::{Batch, Record};
 pub use delivery::{DeadRecord, Delivery};
+pub use guarantee::DeliveryGuarantee;
 pub use retry::{RetryPolicy, SendError, Sent, send_with_retry};
+pub use secret::Secret;
 pub use sink::Sink;
+pub use spec::{Batching, BuildError, Built, KeyError, SinkContext, SinkSpec};

@@ -18,14 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use async_trait::async_trait;
 use sink_core::{Batch, Delivery, Sink};
 
-#[derive(Debug, Clone)]
-pub struct FileSinkConfig {
-    pub path: PathBuf,
-    /// Rotate when the file would grow past this many bytes (`None`: never rotate).
-    pub max_bytes: Option<u64>,
-    /// Rotated files kept beside the live one (`audit.ndjson.1` is the newest).
-    pub max_files: u32,
-}
+use crate::config::FileSinkConfig;
 
 pub struct FileSink {
     name: String,

@@ -4,10 +4,12 @@
 //! delivered only once its lines are written *and* `fsync`ed, so a crash right after a
 //! checkpoint write can never find the checkpoint ahead of the file.
 
+pub mod config;
 mod file;
 mod stdout;
 
-pub use file::{FileSink, FileSinkConfig};
+pub use config::{FileSinkConfig, StdoutSinkConfig};
+pub use file::FileSink;
 pub use stdout::StdoutSink;
 
 /// One NDJSON chunk for a batch: every payload followed by `\n`.

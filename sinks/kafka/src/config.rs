@@ -1,4 +1,5 @@
-//! The Kafka sink's settings, and the librdkafka configuration made from them.
+//! The Kafka sink's table (`[sinks.NAME]`, [`KafkaSinkConfig`]), the settings the
+//! producer runs with ([`KafkaSettings`]), and the librdkafka configuration made from them.
 //!
 //! Defaults make delivery safe: `acks=all` and the idempotent producer, so a batch
 //! confirmed is on every in-sync replica, and librdkafka's own retries inside
@@ -16,9 +17,113 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use rdkafka::ClientConfig;
+use sink_core::{Batching, BuildError, Built, DeliveryGuarantee, KeyError, SinkContext, SinkSpec};
 
+use crate::sink::KafkaSink;
 use crate::topic::TopicTemplate;
+
+/// `[sinks.NAME]` with `type = "kafka"`: one message per event, keyed by the audit id.
+#[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    /// `host:port[,host:port...]`.
+    pub brokers: String,
+    /// A topic, or a template with `{resource_type}`.
+    pub topic: String,
+    #[serde(default)]
+    pub compression: Compression,
+    /// How long librdkafka tries a message before the batch is sent again.
+    #[serde(default = "default_message_timeout", with = "humantime_serde")]
+    pub message_timeout: Duration,
+    /// The message timestamp: `now` (default, the produce time) or `event` (the event's
+    /// time; old events may then fall to time retention at once, or be refused by a broker
+    /// with `message.timestamp.before.max.ms`). The event time is in a header either way.
+    #[serde(default)]
+    pub timestamp: MessageTime,
+    /// librdkafka settings passed through (TLS, SASL, tuning); `env:NAME` and
+    /// `file:/path` values are read from there. Never logged.
+    #[serde(default)]
+    pub librdkafka: BTreeMap<String, String>,
+}
+
+/// librdkafka's own default, which its INTRODUCTION.md recommends keeping large.
+fn default_message_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl fmt::Debug for KafkaSinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaSinkConfig")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("compression", &self.compression)
+            .field("timestamp", &self.timestamp)
+            .field(
+                "librdkafka keys",
+                &self.librdkafka.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SinkSpec for KafkaSinkConfig {
+    const TYPE: &'static str = "kafka";
+
+    fn validate(&self) -> Result<(), KeyError> {
+        if let Err(e) = TopicTemplate::parse(&self.topic) {
+            return Err(KeyError::new("topic", e.to_string()));
+        }
+        if self.brokers.trim().is_empty() {
+            return Err(KeyError::new("brokers", "is empty"));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("kafka {} topic {}", self.brokers, self.topic)
+    }
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::Replicated
+    }
+
+    fn exposure(&self) -> Option<String> {
+        let off = |k: &str, v: &str| {
+            self.librdkafka
+                .get(k)
+                .is_some_and(|x| x.trim().eq_ignore_ascii_case(v))
+        };
+        (off("enable.ssl.certificate.verification", "false")
+            || off("ssl.endpoint.identification.algorithm", "none"))
+        .then(|| {
+            "librdkafka settings turn TLS certificate checks off: anyone on the path can \
+             pose as the brokers and read or drop events"
+                .to_owned()
+        })
+    }
+
+    async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, BuildError> {
+        let topic = TopicTemplate::parse(&self.topic).map_err(BuildError::of)?;
+        let settings = KafkaSettings {
+            brokers: self.brokers.clone(),
+            topic,
+            compression: self.compression,
+            message_timeout: self.message_timeout,
+            timestamp: self.timestamp,
+            format: ctx.format.to_owned(),
+            schema: ctx.schema.to_owned(),
+            librdkafka: self.librdkafka.clone(),
+        };
+        let sink = KafkaSink::new(ctx.name, settings).map_err(BuildError::of)?;
+        Ok(Built {
+            sink: Box::new(sink),
+            batching: Batching::IMMEDIATE,
+        })
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,8 +167,10 @@ pub enum MessageTime {
     Event,
 }
 
+/// What the producer runs with: the operator's [`KafkaSinkConfig`], its topic parsed, and
+/// the record headers of the sink's encoding.
 #[derive(Clone)]
-pub struct KafkaSinkConfig {
+pub struct KafkaSettings {
     /// `host:port[,host:port...]`.
     pub brokers: String,
     pub topic: TopicTemplate,
@@ -81,9 +188,9 @@ pub struct KafkaSinkConfig {
     pub librdkafka: BTreeMap<String, String>,
 }
 
-impl fmt::Debug for KafkaSinkConfig {
+impl fmt::Debug for KafkaSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KafkaSinkConfig")
+        f.debug_struct("KafkaSettings")
             .field("brokers", &self.brokers)
             .field("topic", &self.topic)
             .field("compression", &self.compression)
@@ -131,7 +238,7 @@ pub fn resolve(key: &str, value: &str) -> Result<String, ConfigError> {
     Ok(value.to_owned())
 }
 
-impl KafkaSinkConfig {
+impl KafkaSettings {
     /// The producer's librdkafka configuration.
     pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
         let mut c = ClientConfig::new();
@@ -164,8 +271,8 @@ impl KafkaSinkConfig {
 mod tests {
     use super::*;
 
-    fn config() -> KafkaSinkConfig {
-        KafkaSinkConfig {
+    fn config() -> KafkaSettings {
+        KafkaSettings {
             brokers: "127.0.0.1:19092".into(),
             topic: TopicTemplate::parse("coder-audit").unwrap(),
             compression: Compression::Zstd,

@@ -15,6 +15,6 @@ pub mod progress;
 pub mod sink;
 pub mod topic;
 
-pub use config::{Compression, KafkaSinkConfig, MessageTime};
+pub use config::{Compression, KafkaSettings, KafkaSinkConfig, MessageTime};
 pub use sink::{EVENT_TIME_HEADER, KafkaSink};
 pub use topic::TopicTemplate;

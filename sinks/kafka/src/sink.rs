@@ -10,7 +10,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use sink_core::{Batch, DeadRecord, Delivery, Sink};
 
-use crate::config::{ConfigError, KafkaSinkConfig, MessageTime};
+use crate::config::{ConfigError, KafkaSettings, MessageTime};
 
 /// The header holding the event's time, epoch milliseconds, whatever the message
 /// timestamp is (see [`MessageTime`]).
@@ -21,7 +21,7 @@ use crate::progress::Progress;
 
 pub struct KafkaSink {
     name: String,
-    config: KafkaSinkConfig,
+    config: KafkaSettings,
     producer: FutureProducer<QuietContext>,
     headers: OwnedHeaders,
     /// The last batch failed transiently: start the next attempt with a new producer.
@@ -39,7 +39,7 @@ pub enum BuildError {
 }
 
 impl KafkaSink {
-    pub fn new(name: &str, config: KafkaSinkConfig) -> Result<Self, BuildError> {
+    pub fn new(name: &str, config: KafkaSettings) -> Result<Self, BuildError> {
         let producer = Self::producer(&config)?;
         let headers = OwnedHeaders::new_with_capacity(3)
             .insert(Header {
@@ -64,7 +64,7 @@ impl KafkaSink {
         })
     }
 
-    fn producer(config: &KafkaSinkConfig) -> Result<FutureProducer<QuietContext>, BuildError> {
+    fn producer(config: &KafkaSettings) -> Result<FutureProducer<QuietContext>, BuildError> {
         let config = config.client_config()?;
         config
             .create_with_context(QuietContext::default())
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_rejected_setting_is_named_without_its_value() {
-        let config = KafkaSinkConfig {
+        let config = KafkaSettings {
             brokers: "127.0.0.1:1".into(),
             topic: TopicTemplate::parse("t").unwrap(),
             compression: Compression::Zstd,

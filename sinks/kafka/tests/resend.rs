@@ -13,7 +13,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use sink_core::{Batch, Delivery, Record, Sink};
 use sink_kafka::progress::MISSING_TOPIC_ATTEMPTS;
-use sink_kafka::{Compression, KafkaSink, KafkaSinkConfig, MessageTime, TopicTemplate};
+use sink_kafka::{Compression, KafkaSettings, KafkaSink, MessageTime, TopicTemplate};
 
 fn record(n: usize, resource_type: &str) -> Record {
     Record {
@@ -32,7 +32,7 @@ fn sink(brokers: String) -> KafkaSink {
 fn sink_with(brokers: String, librdkafka: &[(&str, &str)]) -> KafkaSink {
     KafkaSink::new(
         "stream",
-        KafkaSinkConfig {
+        KafkaSettings {
             brokers,
             topic: TopicTemplate::parse("t-{resource_type}").unwrap(),
             compression: Compression::None,

@@ -50,7 +50,7 @@ impl S3Sink {
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), Delivery> {
-        if body.len() > self.config.multipart_threshold {
+        if body.len() > self.config.part_size() {
             return self.put_multipart(key, body).await;
         }
         self.client
@@ -92,7 +92,7 @@ impl S3Sink {
         };
         let mut parts = Vec::new();
         for (i, chunk) in body
-            .chunks(self.config.multipart_threshold.max(5 * 1024 * 1024))
+            .chunks(self.config.part_size().max(5 * 1024 * 1024))
             .enumerate()
         {
             let number = i32::try_from(i + 1).unwrap_or(i32::MAX);

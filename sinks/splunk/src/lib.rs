@@ -24,5 +24,5 @@ pub mod progress;
 pub mod reply;
 pub mod sink;
 
-pub use config::{AckConfig, HecCompression, HecConfig, Token};
+pub use config::{AckConfig, HecCompression, HecConfig, HecSinkConfig, Token};
 pub use sink::HecSink;

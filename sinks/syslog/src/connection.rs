@@ -18,7 +18,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::config::{SyslogSinkConfig, TlsFiles, Transport};
+use crate::config::{SyslogSettings, TlsFiles, Transport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -45,7 +45,7 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub fn new(config: &SyslogSinkConfig) -> Result<Self, TlsError> {
+    pub fn new(config: &SyslogSettings) -> Result<Self, TlsError> {
         let tls = match config.transport {
             Transport::Tls => Some(tls_connector(&config.tls, &config.address)?),
             _ => None,

@@ -18,5 +18,7 @@ pub mod framing;
 pub mod message;
 pub mod sink;
 
-pub use config::{Facility, Framing, Severity, SyslogSinkConfig, TlsFiles, Transport};
+pub use config::{
+    Facility, Framing, Severity, SyslogSettings, SyslogSinkConfig, TlsFiles, Transport,
+};
 pub use sink::SyslogSink;

@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use sink_core::tls::untrusted_certificate;
 use sink_core::{Batch, Delivery, Sink};
 
-use crate::config::{SyslogSinkConfig, Transport};
+use crate::config::{SyslogSettings, Transport};
 use crate::connection::{Connection, Connector, TlsError};
 use crate::framing::frame;
 use crate::message::Header;
 
 pub struct SyslogSink {
     name: String,
-    config: SyslogSinkConfig,
+    config: SyslogSettings,
     header: Header,
     connector: Connector,
     connection: Option<Connection>,
@@ -20,7 +20,7 @@ pub struct SyslogSink {
 }
 
 impl SyslogSink {
-    pub fn new(name: &str, config: SyslogSinkConfig) -> Result<Self, TlsError> {
+    pub fn new(name: &str, config: SyslogSettings) -> Result<Self, TlsError> {
         let connector = Connector::new(&config)?;
         let header = Header::new(
             config.facility,

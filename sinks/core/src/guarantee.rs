@@ -3,9 +3,8 @@
 //! RELIABILITY.md tables. A stream's checkpoint moves on exactly this, so an operator
 //! should know which it is (HEC without `ack` is only "accepted").
 
-use crate::config::SinkConfig;
-
-/// What a sink's confirmation of a batch means (see [`of`]).
+/// What a sink's confirmation of a batch means (each sink says which, by its settings:
+/// [`crate::SinkSpec::guarantee`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryGuarantee {
     /// `write` then `fdatasync` returned: on the local disk.
@@ -61,23 +60,5 @@ impl DeliveryGuarantee {
                 "a batch counts once the kernel took it: syslog has no acknowledgement"
             }
         }
-    }
-}
-
-/// The guarantee of `sink` as configured.
-pub fn of(sink: &SinkConfig) -> DeliveryGuarantee {
-    match sink {
-        SinkConfig::File(_) => DeliveryGuarantee::Synced,
-        SinkConfig::Stdout(_) => DeliveryGuarantee::Written,
-        #[cfg(feature = "kafka")]
-        SinkConfig::Kafka(_) => DeliveryGuarantee::Replicated,
-        #[cfg(feature = "s3")]
-        SinkConfig::S3(_) => DeliveryGuarantee::Stored,
-        #[cfg(feature = "splunk")]
-        SinkConfig::SplunkHec(c) if c.ack => DeliveryGuarantee::Indexed,
-        #[cfg(feature = "splunk")]
-        SinkConfig::SplunkHec(_) => DeliveryGuarantee::Accepted,
-        #[cfg(feature = "syslog")]
-        SinkConfig::Syslog(_) => DeliveryGuarantee::Sent,
     }
 }

@@ -1,0 +1,52 @@
+//! `[enrich]`: what the operator adds to every normalized event.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use sink_core::KeyError;
+
+/// `[enrich]`: what the operator adds to every normalized event.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichConfig {
+    /// A name for this Coder deployment (ECS `observer.name`, OCSF `unmapped.coder.deployment`).
+    pub deployment: Option<String>,
+    /// Static key/values (ECS `labels`, OCSF `metadata.labels` as `key:value`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Static tags, after `coder` and `audit`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The URL users open Coder at, to make `resource_link` absolute; default `coder.url`.
+    pub access_url: Option<String>,
+}
+
+impl EnrichConfig {
+    /// What types alone cannot check.
+    pub(super) fn check(&self) -> Result<(), KeyError> {
+        if let Some(url) = &self.access_url {
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(KeyError::new(
+                        "enrich.access_url",
+                        format!("expected an http(s) URL, got {url:?}"),
+                    ));
+                }
+            }
+        }
+        for key in self.labels.keys() {
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(KeyError::new(
+                    format!("enrich.labels.{key}"),
+                    "label keys use lower-case letters, digits and '_' (ECS: no dots, no upper case)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

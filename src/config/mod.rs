@@ -1,0 +1,227 @@
+//! The config file: TOML (or YAML, by extension), with environment overrides
+//! `CODER_AUDIT_SHIPPER__SECTION__KEY`. Unknown keys are errors; every error names the key
+//! and the file, because a typo in a security pipeline must stop it, not be ignored.
+//!
+//! One module per section, each with its own checks beside its struct: [`coder`],
+//! [`checkpoint`], [`enrich`], [`server`] (and `[dead_letter]`), and [`sink`] with the
+//! [`encoding`] keys every sink shares. A sink's own keys belong to its crate (see
+//! `src/sinks.rs`).
+
+mod checkpoint;
+mod coder;
+mod encoding;
+mod enrich;
+mod server;
+mod sink;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sink_core::KeyError;
+
+pub use checkpoint::{CheckpointConfig, StoreKind};
+pub use coder::{CoderConfig, StartAt};
+pub use encoding::{Body, Encoding, Format};
+pub use enrich::EnrichConfig;
+pub use server::{DeadLetterConfig, ServerConfig};
+pub use sink::SinkConfig;
+
+use crate::normalize::Enrichment;
+use crate::secret::Secret;
+
+pub const ENV_PREFIX: &str = "CODER_AUDIT_SHIPPER";
+pub const TOKEN_ENV: &str = "CODER_SESSION_TOKEN";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How long a stopping stream (SIGTERM, Ctrl-C) may spend sending what it holds before
+    /// it gives up, leaving its checkpoint before those records.
+    #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    pub coder: CoderConfig,
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+    #[serde(default)]
+    pub enrich: EnrichConfig,
+    #[serde(default)]
+    pub dead_letter: DeadLetterConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[sinks.*]` as read, before [`SinkConfig::parse`] splits each table: read apart so
+    /// that an error inside a sink's own table names its whole key.
+    #[serde(rename = "sinks")]
+    sink_tables: BTreeMap<String, config::Value>,
+    #[serde(skip)]
+    pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: {message}")]
+    Load { file: String, message: String },
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// A parse error without the lines of the file it quotes (`3 | token = "…"`): the line with
+/// a typo can hold a token, and the error goes to stderr and, on SIGHUP, the service log.
+/// The line and column stay.
+fn without_source_lines(message: &str) -> String {
+    message
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            let t = t
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start();
+            !t.starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Config {
+    /// Load `path`, apply environment overrides, and check what types alone cannot.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        if !path.exists() {
+            return Err(ConfigError::Load {
+                file,
+                message: "no such file".into(),
+            });
+        }
+        let built = config::Config::builder()
+            .add_source(config::File::from(path))
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()
+            .map_err(|e| ConfigError::Load {
+                file: file.clone(),
+                message: without_source_lines(&e.to_string()),
+            })?;
+        let mut config: Config = serde_path_to_error::deserialize(built).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::Invalid {
+                file: file.clone(),
+                key,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        let invalid = |e: KeyError| ConfigError::Invalid {
+            file: file.clone(),
+            key: e.key,
+            message: e.message,
+        };
+        for (name, table) in std::mem::take(&mut config.sink_tables) {
+            let sink = SinkConfig::parse(&name, table).map_err(invalid)?;
+            config.sinks.insert(name, sink);
+        }
+        config.check().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// Each section's checks, then the sinks'.
+    fn check(&self) -> Result<(), KeyError> {
+        self.coder.check()?;
+        self.enrich.check()?;
+        self.checkpoint.check()?;
+        if self.sinks.is_empty() {
+            return Err(KeyError::new("sinks", "configure at least one sink"));
+        }
+        for (name, sink) in &self.sinks {
+            sink.check(name)?;
+        }
+        sink::check_destinations(self.sinks.iter())
+    }
+
+    /// The enrichment every sink's normalizer adds; `coder_version` comes from the server.
+    pub fn enrichment(&self, coder_version: Option<String>) -> Enrichment {
+        Enrichment {
+            deployment: self.enrich.deployment.clone(),
+            labels: self.enrich.labels.clone(),
+            tags: self.enrich.tags.clone(),
+            access_url: Some(
+                self.enrich
+                    .access_url
+                    .clone()
+                    .unwrap_or_else(|| self.coder.url.clone()),
+            ),
+            coder_version,
+        }
+    }
+
+    /// Where dead letters go: `[dead_letter] dir`, or `dead-letter` in the checkpoint dir.
+    pub fn dead_letter_dir(&self) -> PathBuf {
+        self.dead_letter
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.checkpoint.dir.join("dead-letter"))
+    }
+
+    /// The host the events come from: the access URL's, or the Coder URL's.
+    pub fn origin_host(&self) -> String {
+        let url = self.enrich.access_url.as_deref().unwrap_or(&self.coder.url);
+        reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "-".to_owned())
+    }
+
+    /// The token source: `token`, `token_file`, or `CODER_SESSION_TOKEN`.
+    /// The PostgreSQL URL of `store = "postgres"`, from `checkpoint.url` or the file of
+    /// `checkpoint.url_file`.
+    pub fn postgres_url(&self) -> Result<Secret, ConfigError> {
+        if let Some(url) = &self.checkpoint.url {
+            return Ok(url.clone());
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            file: "environment".into(),
+            key: "checkpoint.url_file".into(),
+            message,
+        };
+        let path = self
+            .checkpoint
+            .url_file
+            .as_ref()
+            .ok_or_else(|| invalid("no checkpoint.url or checkpoint.url_file".into()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+        Ok(Secret::new(text.trim()))
+    }
+
+    pub fn token_source(&self) -> Result<crate::coder::TokenSource, ConfigError> {
+        use crate::coder::TokenSource;
+        if let Some(t) = &self.coder.token {
+            return Ok(TokenSource::Static(t.clone()));
+        }
+        if let Some(f) = &self.coder.token_file {
+            return Ok(TokenSource::File(f.clone()));
+        }
+        match std::env::var(TOKEN_ENV) {
+            Ok(t) if !t.trim().is_empty() => Ok(TokenSource::Static(Secret::new(t.trim()))),
+            _ => Err(ConfigError::Invalid {
+                file: "environment".into(),
+                key: "coder.token".into(),
+                message: format!(
+                    "no Coder token: set coder.token_file, coder.token or {TOKEN_ENV}"
+                ),
+            }),
+        }
+    }
+}

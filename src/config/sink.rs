@@ -1,0 +1,174 @@
+//! `[sinks.NAME]`: the table is read in two steps. The shipper takes `type` and the
+//! encoding keys every sink shares ([`Encoding`]); what is left is the sink crate's own
+//! table, which its config struct reads with `deny_unknown_fields`, so a typo anywhere in
+//! the table is still an error naming `sinks.NAME.KEY`.
+
+use sink_core::KeyError;
+
+use super::encoding::{Body, Encoding, Format};
+use crate::sinks::SinkKind;
+
+/// One sink as configured.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub encoding: Encoding,
+    /// The sink crate's own settings, by `type`.
+    pub kind: SinkKind,
+}
+
+impl SinkConfig {
+    /// The `type` key's value (the `component_type` label of the sink's metrics).
+    pub fn type_name(&self) -> &'static str {
+        self.kind.type_name()
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding.clone()
+    }
+
+    /// Read `[sinks.name]` from the config's value of it.
+    pub(super) fn parse(name: &str, value: config::Value) -> Result<Self, KeyError> {
+        let key = |k: &str| match k {
+            "" | "." => format!("sinks.{name}"),
+            k => format!("sinks.{name}.{k}"),
+        };
+        // As JSON: serde's own messages ("unknown variant `x`, expected `a` or `b`"), and
+        // values exactly as the file gave them, as a tagged enum of tables read them before.
+        let value: serde_json::Value = value
+            .try_deserialize()
+            .map_err(|e| KeyError::new(key(""), e.to_string()))?;
+        let serde_json::Value::Object(mut table) = value else {
+            return Err(KeyError::new(key(""), "expected a table"));
+        };
+        let mut take = |k: &str| table.remove(k);
+        fn read<T: serde::de::DeserializeOwned>(
+            value: Option<serde_json::Value>,
+            key: String,
+        ) -> Result<Option<T>, KeyError> {
+            value
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| KeyError::new(key, e.to_string()))
+        }
+        let type_name: String = read(take("type"), key("type"))?.ok_or_else(|| {
+            KeyError::new(
+                key("type"),
+                format!("missing: one of {}", SinkKind::TYPES.join(", ")),
+            )
+        })?;
+        let mut encoding = Encoding {
+            format: read::<Format>(take("format"), key("format"))?.unwrap_or_default(),
+            ocsf_version: read(take("ocsf_version"), key("ocsf_version"))?,
+            ocsf_classes: read(take("ocsf_classes"), key("ocsf_classes"))?,
+            max_event_bytes: read(take("max_event_bytes"), key("max_event_bytes"))?,
+            body: Body::Json,
+        };
+        // Only a sink that takes `body` has it; elsewhere it stays, an unknown key.
+        if SinkKind::takes_body(&type_name) {
+            encoding.body = read(take("body"), key("body"))?.unwrap_or_default();
+        }
+        let rest = serde_json::Value::Object(table);
+        let kind = match SinkKind::parse(&type_name, rest) {
+            None => {
+                return Err(KeyError::new(
+                    key("type"),
+                    format!(
+                        "unknown sink type {type_name:?}, expected one of {}",
+                        SinkKind::TYPES.join(", ")
+                    ),
+                ));
+            }
+            Some(Err(e)) => {
+                let at = e.path().to_string();
+                return Err(KeyError::new(key(&at), e.into_inner().to_string()));
+            }
+            Some(Ok(kind)) => kind,
+        };
+        Ok(SinkConfig { encoding, kind })
+    }
+
+    /// What types alone cannot check: the sink's own rules, then the encoding's.
+    pub(super) fn check(&self, name: &str) -> Result<(), KeyError> {
+        let key = |k: &str| format!("sinks.{name}.{k}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(KeyError::new(
+                format!("sinks.{name}"),
+                "sink names may use only letters, digits, '_' and '-' (they name checkpoint files)",
+            ));
+        }
+        self.kind
+            .validate()
+            .map_err(|e| KeyError::new(key(&e.key), e.message))?;
+        let encoding = &self.encoding;
+        if encoding.body != Body::Json {
+            for (k, set) in [
+                ("format", encoding.format != Format::Raw),
+                ("ocsf_version", encoding.ocsf_version.is_some()),
+                ("ocsf_classes", encoding.ocsf_classes.is_some()),
+                ("max_event_bytes", encoding.max_event_bytes.is_some()),
+            ] {
+                if set {
+                    return Err(KeyError::new(
+                        key(k),
+                        "a CEF or LEEF body is made from the entry itself: leave it unset",
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        if encoding.format != Format::Ocsf {
+            for (k, set) in [
+                ("ocsf_version", encoding.ocsf_version.is_some()),
+                ("ocsf_classes", encoding.ocsf_classes.is_some()),
+            ] {
+                if set {
+                    return Err(KeyError::new(key(k), "applies only to format = \"ocsf\""));
+                }
+            }
+        }
+        match (encoding.format, encoding.max_event_bytes) {
+            (Format::Raw, Some(_)) => Err(KeyError::new(
+                key("max_event_bytes"),
+                "applies only to format = \"ecs\" or \"ocsf\": raw ships Coder's bytes unchanged",
+            )),
+            (_, Some(n)) if n < 1024 => Err(KeyError::new(
+                key("max_event_bytes"),
+                format!("must be at least 1024, got {n}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Two sinks of one type writing one place (an S3 bucket and prefix): refused, naming
+/// both. Object names carry the sink's name, so they could not overwrite each other; but
+/// a copy of a sink under a new name would write everything twice unnoticed, and whoever
+/// reads the place (Athena, Security Lake) could not tell the sinks apart.
+pub(super) fn check_destinations<'a>(
+    sinks: impl Iterator<Item = (&'a String, &'a SinkConfig)> + Clone,
+) -> Result<(), KeyError> {
+    for (name, sink) in sinks.clone() {
+        let Some((k, place)) = sink.kind.destination() else {
+            continue;
+        };
+        let shared = sinks.clone().find(|(other, s)| {
+            *other < name
+                && s.type_name() == sink.type_name()
+                && s.kind.destination().is_some_and(|(_, p)| p == place)
+        });
+        if let Some((other, _)) = shared {
+            return Err(KeyError::new(
+                format!("sinks.{name}.{k}"),
+                format!(
+                    "sinks.{other} writes the same {place}: give each {} sink a place of its own",
+                    sink.type_name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
