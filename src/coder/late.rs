@@ -34,7 +34,9 @@ use super::oversize;
 use super::page::Event;
 use super::sessions::first_sight;
 use super::stream::filter_time;
-use super::{CoderClient, Cursor, EntryKey, LateBucket, Outlet, Stream, TailError, TailerOptions};
+use super::{
+    CoderClient, CoderError, Cursor, EntryKey, LateBucket, Outlet, Stream, TailError, TailerOptions,
+};
 
 /// Coder's `count` stops here (`count_cap` 2000, the query counts one more).
 const COUNT_CAP: i64 = 2000;
@@ -100,7 +102,7 @@ impl LateSweep {
         outlet: &mut O,
         options: &TailerOptions,
         now: DateTime<Utc>,
-    ) -> Result<LateReport, TailError> {
+    ) -> Result<LateReport, TailError<O::Error>> {
         self.last = Some(Instant::now());
         let mut report = LateReport::default();
         let cut = cursor.position - options.overlap;
@@ -174,7 +176,7 @@ impl LateSweep {
             }
             let keys: Vec<(EntryKey, Option<DateTime<Utc>>)> =
                 found.iter().map(|e| (e.key.clone(), e.time)).collect();
-            outlet.deliver(found).await?;
+            outlet.deliver(found).await.map_err(TailError::Outlet)?;
             for (key, time) in keys {
                 self.known.insert(key, time.unwrap_or(cut));
             }
@@ -197,7 +199,7 @@ impl LateSweep {
                 rows: self.known_in(start, end),
             })
             .collect();
-        outlet.commit(cursor).await?;
+        outlet.commit(cursor).await.map_err(TailError::Outlet)?;
         Ok(report)
     }
 
@@ -246,7 +248,7 @@ async fn exact_count(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     report: &mut LateReport,
-) -> Result<Option<u64>, TailError> {
+) -> Result<Option<u64>, CoderError> {
     let mut total = 0u64;
     let mut todo = vec![(start, end)];
     while let Some((s, e)) = todo.pop() {
@@ -274,7 +276,7 @@ async fn read(
     end: DateTime<Utc>,
     page_size: u32,
     report: &mut LateReport,
-) -> Result<Vec<Event>, TailError> {
+) -> Result<Vec<Event>, CoderError> {
     let query = range_query(start, end);
     let limit = page_size.max(1);
     let mut rows: Vec<Event> = Vec::new();

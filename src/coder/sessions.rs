@@ -103,7 +103,7 @@ pub(super) async fn sweep<O: Outlet>(
     options: &TailerOptions,
     now: DateTime<Utc>,
     old: bool,
-) -> Result<SweepReport, TailError> {
+) -> Result<SweepReport, TailError<O::Error>> {
     let (page_size, overlap, horizon) =
         (options.page_size, options.overlap, options.session_horizon);
     let mut report = SweepReport::default();
@@ -135,7 +135,7 @@ pub(super) async fn sweep<O: Outlet>(
         .min()
     else {
         if expired > 0 {
-            outlet.commit(cursor).await?;
+            outlet.commit(cursor).await.map_err(TailError::Outlet)?;
         }
         return Ok(report);
     };
@@ -230,13 +230,16 @@ pub(super) async fn sweep<O: Outlet>(
     if !disconnects.is_empty() {
         report.closed = disconnects.len();
         let keys: Vec<EntryKey> = disconnects.iter().map(|e| e.key.clone()).collect();
-        outlet.deliver(disconnects).await?;
+        outlet
+            .deliver(disconnects)
+            .await
+            .map_err(TailError::Outlet)?;
         for key in &keys {
             cursor.sessions.remove(key);
         }
     }
     if report.closed > 0 || report.abandoned > 0 {
-        outlet.commit(cursor).await?;
+        outlet.commit(cursor).await.map_err(TailError::Outlet)?;
     }
     Ok(report)
 }

@@ -31,28 +31,31 @@ use super::{CoderClient, CoderError, Cursor, EntryKey, Event, Partial, Stream};
 
 /// Where new entries go. Implemented by the pipeline for each sink.
 pub trait Outlet {
+    /// What a delivery or a commit fails with (the pipeline's `DeliveryError`).
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// Deliver these entries; `Ok` means the sink confirmed every one of them.
     fn deliver(
         &mut self,
         events: Vec<Event>,
-    ) -> impl std::future::Future<Output = Result<(), TailError>> + Send;
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
 
     /// Durably record the cursor. Called only after the entries it covers were delivered.
     fn commit(
         &mut self,
         cursor: &Cursor,
-    ) -> impl std::future::Future<Output = Result<(), TailError>> + Send;
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
 }
 
+/// Why a stream stopped: Coder, or the outlet it delivers to.
 #[derive(Debug, thiserror::Error)]
-pub enum TailError {
+pub enum TailError<E> {
     /// An answer from Coder that retrying cannot fix (401, 403, 404, 400, too large).
     #[error(transparent)]
     Coder(#[from] CoderError),
-    #[error("delivery failed: {0}")]
-    Delivery(String),
-    #[error("checkpoint write failed: {0}")]
-    Checkpoint(String),
+    /// The outlet failed: a sink refused a batch, a checkpoint could not be written.
+    #[error(transparent)]
+    Outlet(E),
 }
 
 #[derive(Debug, Clone)]
@@ -159,7 +162,10 @@ impl Tailer {
     }
 
     /// Scan the next window, deliver its new rows through `outlet`, and commit the cursor.
-    pub async fn step<O: Outlet>(&mut self, outlet: &mut O) -> Result<StepReport, TailError> {
+    pub async fn step<O: Outlet>(
+        &mut self,
+        outlet: &mut O,
+    ) -> Result<StepReport, TailError<O::Error>> {
         if self.options.stream == Stream::Connection
             && !self.permission.permitted(&self.client).await?
         {
@@ -368,7 +374,8 @@ impl Tailer {
                 report.delivered += fresh.len();
                 outlet
                     .deliver(fresh.into_iter().map(|(e, _)| e).collect())
-                    .await?;
+                    .await
+                    .map_err(TailError::Outlet)?;
                 if stream == Stream::Connection {
                     for (key, t) in &keys {
                         self.late.note(key, *t);
@@ -400,7 +407,10 @@ impl Tailer {
                     window_end: upper,
                     done_above: lowered,
                 });
-                outlet.commit(&self.cursor).await?;
+                outlet
+                    .commit(&self.cursor)
+                    .await
+                    .map_err(TailError::Outlet)?;
             }
         }
 
@@ -416,7 +426,10 @@ impl Tailer {
         self.cursor.seen.extend(window_seen);
         self.cursor.prune(self.seen_depth());
         if report.delivered > 0 || self.cursor.position != before || resumed.is_some() {
-            outlet.commit(&self.cursor).await?;
+            outlet
+                .commit(&self.cursor)
+                .await
+                .map_err(TailError::Outlet)?;
         }
         if untracked > 0 {
             crate::ops::metrics::sessions_abandoned("horizon", untracked);
@@ -507,7 +520,7 @@ impl Tailer {
         &mut self,
         outlet: &mut O,
         now: DateTime<Utc>,
-    ) -> Result<usize, TailError> {
+    ) -> Result<usize, TailError<O::Error>> {
         if !std::mem::take(&mut self.sparse) || self.cursor.partial.is_some() {
             return Ok(0);
         }
@@ -526,7 +539,10 @@ impl Tailer {
         tracing::debug!(%from, %to, requests = probe.requests, "skipped an empty stretch of history");
         self.cursor.position = to;
         self.cursor.prune(self.seen_depth());
-        outlet.commit(&self.cursor).await?;
+        outlet
+            .commit(&self.cursor)
+            .await
+            .map_err(TailError::Outlet)?;
         Ok(probe.requests)
     }
 }

@@ -20,7 +20,7 @@ pub use checkpoint::show_checkpoints;
 #[cfg(feature = "demo")]
 pub use demo::demo;
 pub use replay::replay_dead_letters;
-pub use run::{run, run_config};
+pub use run::{LostLeadership, StreamsFailed, exit_code, run, run_config};
 pub use tap::tap;
 pub use validate::validate;
 

@@ -14,6 +14,11 @@ use tokio::sync::watch;
 
 use crate::checkpoint::CheckpointKey;
 use crate::coder::{Cursor, Event, Outlet, TailError};
+
+/// `tap` writes to standard output; a write that fails stops it.
+#[derive(Debug, thiserror::Error)]
+#[error("delivery failed: writing to stdout: {0}")]
+struct StdoutError(std::io::Error);
 use crate::config::Config;
 use crate::pipeline::{Encoder, initial_cursor};
 
@@ -60,7 +65,7 @@ pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::
             loop {
                 let report = tokio::select! {
                     r = tailer.step(&mut outlet) => r?,
-                    _ = stop.changed() => return Ok::<_, TailError>(()),
+                    _ = stop.changed() => return Ok::<_, TailError<StdoutError>>(()),
                 };
                 if report.live {
                     if once {
@@ -87,7 +92,9 @@ struct TapOutlet {
 }
 
 impl Outlet for TapOutlet {
-    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), TailError> {
+    type Error = StdoutError;
+
+    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), StdoutError> {
         let (batch, _) = self.encoder.encode(&events);
         let mut out = std::io::stdout().lock();
         for record in batch.records() {
@@ -97,13 +104,12 @@ impl Outlet for TapOutlet {
             }
             .and_then(|()| out.write_all(&record.payload))
             .and_then(|()| out.write_all(b"\n"));
-            written.map_err(|e| TailError::Delivery(format!("writing to stdout: {e}")))?;
+            written.map_err(StdoutError)?;
         }
-        out.flush()
-            .map_err(|e| TailError::Delivery(format!("writing to stdout: {e}")))
+        out.flush().map_err(StdoutError)
     }
 
-    async fn commit(&mut self, _cursor: &Cursor) -> Result<(), TailError> {
+    async fn commit(&mut self, _cursor: &Cursor) -> Result<(), StdoutError> {
         Ok(())
     }
 }

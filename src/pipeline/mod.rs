@@ -19,12 +19,14 @@ use crate::coder::{CoderClient, CoderError, Cursor, Stream, TailError, Tailer, d
 use crate::config::StartAt;
 
 mod encoder;
+mod error;
 mod outlet;
 mod relay;
 #[cfg(test)]
 mod testing;
 
 pub use encoder::Encoder;
+pub use error::{DeliveryError, StreamError};
 pub use outlet::{Batching, SinkOutlet};
 pub use relay::Relay;
 
@@ -88,7 +90,7 @@ pub async fn run_stream(
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
     shutdown_timeout: Duration,
-) -> Result<StreamEnd, TailError> {
+) -> Result<StreamEnd, StreamError> {
     let stats = outlet.stats_handle();
     let sink = outlet.key().sink.clone();
     let (mut relay, mut driver) = Relay::start(outlet, shutdown.clone());
@@ -129,7 +131,7 @@ pub async fn run_stream(
             );
         }
         if let Err(e) = relay.scan_done().await {
-            break Err(e);
+            break Err(TailError::Outlet(e));
         }
         if report.live {
             tokio::select! {
@@ -172,9 +174,7 @@ pub async fn run_stream(
         Ok(done) => done,
         Err(e) => {
             stats.stopped.store(true, Ordering::Relaxed);
-            return Err(TailError::Delivery(format!(
-                "the sink's delivery task failed: {e}"
-            )));
+            return Err(TailError::Outlet(DeliveryError::DeliveryTask(e)));
         }
     };
     let end = finish(outlet, result, delivered, shutdown_timeout).await;
@@ -189,22 +189,19 @@ pub async fn run_stream(
 /// checkpoint behind those records, so the restart reads them again from Coder.
 async fn finish(
     mut outlet: SinkOutlet,
-    result: Result<StreamEnd, TailError>,
-    delivered: Result<(), TailError>,
+    result: Result<StreamEnd, StreamError>,
+    delivered: Result<(), DeliveryError>,
     shutdown_timeout: Duration,
-) -> Result<StreamEnd, TailError> {
+) -> Result<StreamEnd, StreamError> {
     let closed = match tokio::time::timeout(shutdown_timeout, outlet.close()).await {
         Ok(closed) => closed,
-        Err(_) => Err(TailError::Delivery(format!(
-            "pending records not sent within shutdown_timeout ({shutdown_timeout:?}) of \
-             stopping; the checkpoint stays before them and the next start reads them again"
-        ))),
+        Err(_) => Err(DeliveryError::ShutdownTimeout(shutdown_timeout)),
     };
     // The sink's own error explains a tailer that stopped because its outlet went away.
     match (delivered, result, closed) {
-        (Err(e), _, _) => Err(e),
+        (Err(e), _, _) => Err(TailError::Outlet(e)),
         (Ok(()), Err(e), _) => Err(e),
-        (Ok(()), Ok(_), Err(e)) => Err(e),
+        (Ok(()), Ok(_), Err(e)) => Err(TailError::Outlet(e)),
         (Ok(()), Ok(end), Ok(())) => Ok(end),
     }
 }

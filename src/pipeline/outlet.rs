@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use sink_core::{Batch, Record, RetryPolicy, Sink, send_with_retry};
 
+use super::DeliveryError;
 use super::{Encoder, StreamStats};
 use crate::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore};
-use crate::coder::{Cursor, Event, Outlet, TailError};
+use crate::coder::{Cursor, Event, Outlet};
 use crate::dead_letter::DeadLetters;
 /// When a sink's records are sent: at once (files, Kafka), or gathered into larger
 /// batches (S3 objects, HEC ack rounds) by size, count and age; each sink says which.
@@ -92,7 +93,7 @@ impl SinkOutlet {
     }
 
     /// Send what is pending, then save the cursor that waited for it; then close the sink.
-    pub async fn close(&mut self) -> Result<(), TailError> {
+    pub async fn close(&mut self) -> Result<(), DeliveryError> {
         let flushed = self.flush().await;
         if let Err(e) = self.sink.close().await {
             tracing::warn!(sink = self.sink.name(), "closing sink: {e}");
@@ -108,7 +109,7 @@ impl SinkOutlet {
 
     /// Send the pending batch if it is full or old enough (called between scans, so an
     /// idle stream still ships what it holds within `timeout`).
-    pub async fn flush_if_due(&mut self) -> Result<(), TailError> {
+    pub async fn flush_if_due(&mut self) -> Result<(), DeliveryError> {
         if self.due() {
             self.flush().await?;
         }
@@ -128,7 +129,7 @@ impl SinkOutlet {
             }
     }
 
-    async fn flush(&mut self) -> Result<(), TailError> {
+    async fn flush(&mut self) -> Result<(), DeliveryError> {
         if !self.pending.is_empty() {
             // The records stay pending until the sink confirmed them: a flush cancelled
             // by shutdown, or failed, leaves them for `close` (or the restart) to send.
@@ -150,7 +151,7 @@ impl SinkOutlet {
         Ok(())
     }
 
-    async fn send(&mut self, batch: &Batch) -> Result<(), TailError> {
+    async fn send(&mut self, batch: &Batch) -> Result<(), DeliveryError> {
         let sink_name = self.sink.name().to_owned();
         let stats = self.stats.clone();
         let sent = send_with_retry(self.sink.as_mut(), batch, &self.retry, |reason, delay| {
@@ -159,7 +160,7 @@ impl SinkOutlet {
             tracing::warn!(sink = %sink_name, retry_in = ?delay, "delivery failed, retrying: {reason}");
         })
         .await
-        .map_err(|e| TailError::Delivery(e.to_string()))?;
+        .map_err(DeliveryError::Send)?;
         self.stats.failing.store(false, Ordering::Relaxed);
         self.stats
             .delivered_bytes
@@ -177,7 +178,7 @@ impl SinkOutlet {
                 |_| false,
             )
             .await
-            .map_err(TailError::Delivery)?;
+            .map_err(DeliveryError::DeadLetter)?;
             for d in &sent.dead {
                 tracing::error!(
                     sink = %sink_name,
@@ -201,7 +202,7 @@ impl SinkOutlet {
         Ok(())
     }
 
-    async fn save(&mut self, cursor: Cursor) -> Result<(), TailError> {
+    async fn save(&mut self, cursor: Cursor) -> Result<(), DeliveryError> {
         let store = self.store.clone();
         let key = self.key.clone();
         let position = u64::try_from(cursor.position.timestamp_micros()).unwrap_or(0);
@@ -216,7 +217,7 @@ impl SinkOutlet {
             |e| matches!(e, CheckpointError::Fenced { .. }),
         )
         .await
-        .map_err(TailError::Checkpoint)?;
+        .map_err(DeliveryError::Checkpoint)?;
         self.stats
             .position_micros
             .store(position, Ordering::Relaxed);
@@ -225,7 +226,9 @@ impl SinkOutlet {
 }
 
 impl Outlet for SinkOutlet {
-    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), TailError> {
+    type Error = DeliveryError;
+
+    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), DeliveryError> {
         self.stats
             .received
             .fetch_add(events.len() as u64, Ordering::Relaxed);
@@ -257,7 +260,7 @@ impl Outlet for SinkOutlet {
         Ok(())
     }
 
-    async fn commit(&mut self, cursor: &Cursor) -> Result<(), TailError> {
+    async fn commit(&mut self, cursor: &Cursor) -> Result<(), DeliveryError> {
         self.pending_cursor = Some(cursor.clone());
         if self.pending.is_empty() || self.due() {
             self.flush().await?;
@@ -282,7 +285,7 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
     what: &str,
     write: impl Fn() -> Result<(), E> + Send + Sync + Clone + 'static,
     permanent: impl Fn(&E) -> bool,
-) -> Result<(), String> {
+) -> Result<(), E> {
     use backon::BackoffBuilder;
     let mut delays = backon::ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(500))
@@ -296,7 +299,7 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
         let result = match tokio::task::spawn_blocking(attempt).await {
             Ok(Err(e)) if permanent(&e) => {
                 crate::ops::metrics::sink_error(sink, error_type);
-                return Err(e.to_string());
+                return Err(e);
             }
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(e) => Err(format!("the writing task failed: {e}")),

@@ -11,8 +11,9 @@
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::DeliveryError;
 use super::SinkOutlet;
-use crate::coder::{Cursor, Event, Outlet, TailError};
+use crate::coder::{Cursor, Event, Outlet};
 
 /// Messages the tailer may be ahead of its sink: two pages (each is a `Deliver` and a
 /// `Commit`). One more page would not overlap more work; it would only hold more memory.
@@ -35,7 +36,7 @@ pub struct Relay {
 
 /// The outlet's side: the task that delivers, and returns the outlet when the tailer is
 /// done (the channel closed) or on shutdown, for [`SinkOutlet::close`].
-pub type Driver = JoinHandle<(SinkOutlet, Result<(), TailError>)>;
+pub type Driver = JoinHandle<(SinkOutlet, Result<(), DeliveryError>)>;
 
 impl Relay {
     /// Start the outlet's task. It stops at shutdown, cancelling the delivery in progress
@@ -52,28 +53,26 @@ impl Relay {
     }
 
     /// Tell the outlet a scan completed.
-    pub async fn scan_done(&mut self) -> Result<(), TailError> {
+    pub async fn scan_done(&mut self) -> Result<(), DeliveryError> {
         self.send(Message::ScanDone).await
     }
 
-    async fn send(&mut self, m: Message) -> Result<(), TailError> {
+    async fn send(&mut self, m: Message) -> Result<(), DeliveryError> {
         self.tx
             .send(m)
             .await
-            .map_err(|_| TailError::Delivery(OUTLET_STOPPED.into()))
+            .map_err(|_| DeliveryError::OutletStopped)
     }
 }
 
-/// What a send reports when the outlet's task has ended; the task's own error is the one
-/// the stream reports.
-const OUTLET_STOPPED: &str = "the sink's delivery task stopped";
-
 impl Outlet for Relay {
-    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), TailError> {
+    type Error = DeliveryError;
+
+    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), DeliveryError> {
         self.send(Message::Deliver(events)).await
     }
 
-    async fn commit(&mut self, cursor: &Cursor) -> Result<(), TailError> {
+    async fn commit(&mut self, cursor: &Cursor) -> Result<(), DeliveryError> {
         self.send(Message::Commit(cursor.clone())).await
     }
 }
@@ -82,7 +81,7 @@ async fn drive(
     mut outlet: SinkOutlet,
     mut rx: mpsc::Receiver<Message>,
     mut shutdown: watch::Receiver<bool>,
-) -> (SinkOutlet, Result<(), TailError>) {
+) -> (SinkOutlet, Result<(), DeliveryError>) {
     loop {
         if *shutdown.borrow() {
             keep_delivered_commits(&mut outlet, &mut rx);
@@ -129,7 +128,7 @@ fn keep_delivered_commits(outlet: &mut SinkOutlet, rx: &mut mpsc::Receiver<Messa
     }
 }
 
-async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), TailError> {
+async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), DeliveryError> {
     match message {
         Message::Deliver(events) => outlet.deliver(events).await,
         Message::Commit(cursor) => outlet.commit(&cursor).await,

@@ -200,6 +200,8 @@ fn a_leader_whose_epoch_moved_on_stops_and_exits_non_zero() {
     let log = common::run_log(&cfg);
     let status = status.unwrap_or_else(|| panic!("a deposed leader kept running:\n{log}"));
     assert!(!status.success(), "{log}");
+    // sysexits.h EX_TEMPFAIL: another replica leads now (`commands::exit_code`).
+    assert_eq!(status.code(), Some(75), "{log}");
     assert!(log.contains("no longer the leader"), "{log}");
     assert!(
         !log.contains("shipper-test-password"),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use coder_audit_shipper::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
 use coder_audit_shipper::coder::{
-    ClientOptions, CoderClient, Cursor, Stream, TailError, Tailer, TailerOptions, TokenSource,
+    ClientOptions, CoderClient, Cursor, Stream, Tailer, TailerOptions, TokenSource,
 };
 use coder_audit_shipper::pipeline::{SinkOutlet, StreamStats};
 use coder_audit_shipper::secret::Secret;
@@ -161,7 +161,7 @@ pub async fn drain(
     tailer: &mut Tailer,
     outlet: &mut SinkOutlet,
     max_steps: usize,
-) -> Result<(), TailError> {
+) -> Result<(), coder_audit_shipper::pipeline::StreamError> {
     let mut quiet = 0;
     for _ in 0..max_steps {
         let r = tailer.step(outlet).await?;
