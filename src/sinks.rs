@@ -8,9 +8,6 @@
 
 use sink_core::{Built, DeliveryGuarantee, KeyError, SinkContext, SinkSpec};
 
-use crate::config::{Body, Encoding, Format, SinkConfig};
-use crate::normalize::Target;
-
 /// `SinkKind`, one variant per registered sink, and its [`SinkSpec`] calls dispatched to
 /// the variant's crate.
 macro_rules! registry {
@@ -80,7 +77,7 @@ macro_rules! registry {
                 match self { $($(#[$cfg])* Self::$variant(s) => s.advice(),)* }
             }
 
-            async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, sink_core::BuildError> {
+            pub async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, sink_core::BuildError> {
                 match self { $($(#[$cfg])* Self::$variant(s) => s.build(ctx).await,)* }
             }
         }
@@ -106,46 +103,4 @@ registry! {
 pub struct BuildError {
     pub name: String,
     pub error: sink_core::BuildError,
-}
-
-/// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
-/// default HEC `host` and syslog HOSTNAME.
-pub async fn build(name: &str, config: &SinkConfig, origin: &str) -> Result<Built, BuildError> {
-    let encoding = config.encoding();
-    let schema = schema_name(&encoding);
-    let ctx = SinkContext {
-        name,
-        origin,
-        format: format_name(&encoding),
-        schema: &schema,
-    };
-    config.kind.build(&ctx).await.map_err(|error| BuildError {
-        name: name.to_owned(),
-        error,
-    })
-}
-
-/// The `coder-audit-format` a consumer can dispatch on.
-pub fn format_name(encoding: &Encoding) -> &'static str {
-    match encoding.body {
-        Body::Json => {}
-        Body::Cef => return "cef",
-        Body::Leef => return "leef",
-    }
-    match encoding.format {
-        Format::Raw => "raw",
-        Format::Ecs => "ecs",
-        Format::Ocsf => "ocsf",
-    }
-}
-
-/// The schema and version of the records: `ecs 9.4.0`, `ocsf 1.8.0`, or `coder` (raw).
-pub fn schema_name(encoding: &Encoding) -> String {
-    match encoding.target() {
-        None => "coder".to_owned(),
-        Some(Target::Ecs) => format!("ecs {}", crate::normalize::ecs::ECS_VERSION),
-        Some(Target::Ocsf { version, .. }) => format!("ocsf {}", version.as_str()),
-        Some(Target::Cef) => "cef 0".to_owned(),
-        Some(Target::Leef) => "leef 2.0".to_owned(),
-    }
 }

@@ -83,7 +83,7 @@ impl ConnectionLog {
 
     /// When the session ended, when Coder says so and the time parses.
     pub fn disconnect_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        super::page::parse_time(
+        super::entry::parse_time(
             self.ssh_info
                 .as_ref()
                 .and_then(|s| s.disconnect_time.as_deref()),

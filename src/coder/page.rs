@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase};
+use super::entry::parse_time;
 use super::{AuditEntry, EntryKey, Oversized, Stream};
 
 /// One entry as it travels through the pipeline.
@@ -200,12 +201,6 @@ pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<Page, String> {
         events,
         count: wire.count,
     })
-}
-
-/// An RFC 3339 time in UTC, when there is one that parses.
-pub(crate) fn parse_time(t: Option<&str>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

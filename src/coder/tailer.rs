@@ -16,7 +16,6 @@
 //! a closed window with nothing new the empty stretch of history that follows is crossed
 //! with a few `limit=1` probes instead of a request per day ([`super::probe`]).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -25,63 +24,10 @@ use super::late::LateSweep;
 use super::oversize;
 use super::permission::PermissionGate;
 use super::probe::{self, Probe};
+use super::scan::{Next, Scan};
 use super::sessions::{self, first_sight};
 use super::window::{Window, next_window, resumed_window};
-use super::{CoderClient, CoderError, Cursor, EntryKey, Event, Partial, Stream};
-
-/// Where new entries go. Implemented by the pipeline for each sink.
-pub trait Outlet {
-    /// What a delivery or a commit fails with (the pipeline's `DeliveryError`).
-    type Error: std::error::Error + Send + Sync + 'static;
-
-    /// Deliver these entries; `Ok` means the sink confirmed every one of them.
-    fn deliver(
-        &mut self,
-        events: Vec<Event>,
-    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
-
-    /// Durably record the cursor. Called only after the entries it covers were delivered.
-    fn commit(
-        &mut self,
-        cursor: &Cursor,
-    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
-}
-
-/// Why a stream stopped: Coder, or the outlet it delivers to.
-#[derive(Debug, thiserror::Error)]
-pub enum TailError<E> {
-    /// An answer from Coder that retrying cannot fix (401, 403, 404, 400, too large).
-    #[error(transparent)]
-    Coder(#[from] CoderError),
-    /// The outlet failed: a sink refused a batch, a checkpoint could not be written.
-    #[error(transparent)]
-    Outlet(E),
-}
-
-#[derive(Debug, Clone)]
-pub struct TailerOptions {
-    pub page_size: u32,
-    /// How late a row may commit (below the newest time already seen) and still be found.
-    pub overlap: TimeDelta,
-    /// Backfill: the exclusive end of the range. `None` tails for ever.
-    pub end: Option<DateTime<Utc>>,
-    /// Which log this tailer walks.
-    pub stream: Stream,
-    /// Connection log: how long after its connect an open session is still looked at
-    /// again for its disconnect.
-    pub session_horizon: TimeDelta,
-    /// Connection log: how often the open sessions are looked at again (at most once per
-    /// scan). Each look is a request to Coder, and every sink's stream makes its own.
-    pub session_poll_interval: std::time::Duration,
-    /// Connection log: how far below the live scan's floor rows are still looked for
-    /// ([`super::late`]); zero turns the late sweep off.
-    pub late_horizon: TimeDelta,
-    /// Connection log: how often the late sweep compares counts with Coder.
-    pub late_sweep_interval: std::time::Duration,
-    /// A caught-up scan reads the whole overlap (and this much more) only this often; in
-    /// between it reads [`HEAD`] below the position. Zero reads the overlap every scan.
-    pub overlap_reread_interval: std::time::Duration,
-}
+use super::{CoderClient, Cursor, Event, Outlet, Partial, Stream, TailError, TailerOptions};
 
 /// How deep a caught-up scan reads between two reads of the whole overlap: rows committed
 /// up to this late are shipped at the next poll, later ones (up to `overlap`) at the next
@@ -112,14 +58,13 @@ pub struct StepReport {
     pub not_permitted: bool,
 }
 
-/// How many back-offs one scan may make before it stops checking and goes on.
-const MAX_BACKOFFS: usize = 64;
-
-/// Pages that must fit at a shrunk size before the scan asks for twice as many rows.
-const GROW_AFTER: usize = 4;
-
-/// The largest page a scan asks for when it has to outrun inserts.
-const MAX_LIMIT: u32 = 5_000;
+/// What a scan's deliveries add up to.
+#[derive(Debug, Default)]
+struct Fresh {
+    delivered: usize,
+    /// Open sessions connected before the horizon, whose disconnects will not be shipped.
+    untracked: u64,
+}
 
 pub struct Tailer {
     client: Arc<CoderClient>,
@@ -177,38 +122,98 @@ impl Tailer {
         }
         let now = Utc::now();
         let skipped = self.skip_empty_history(outlet, now).await?;
-        let mut window = match &self.cursor.partial {
-            // Finish an interrupted closed window first, with the bounds it had.
-            Some(p) if p.window_end > self.cursor.position => resumed_window(
-                self.cursor.position,
-                self.cursor.floor,
-                self.options.overlap,
-                p.window_end,
-            ),
-            _ => match next_window(
-                self.cursor.position,
-                self.cursor.floor,
-                self.options.overlap,
-                now,
-                self.options.end,
-            ) {
-                Some(w) => w,
-                None => {
-                    return Ok(StepReport {
-                        finished: true,
-                        ..StepReport::default()
+        let Some((window, resumed)) = self.choose_window(now) else {
+            return Ok(StepReport {
+                finished: true,
+                ..StepReport::default()
+            });
+        };
+        let mut report = StepReport {
+            live: window.upper.is_none(),
+            pages: skipped,
+            window: Some(window.clone()),
+            ..StepReport::default()
+        };
+        let done_above = resumed.as_ref().map(|p| p.done_above);
+        let seen_depth = self.seen_depth();
+        let mut scan = Scan::new(window, self.options.page_size, done_above, seen_depth);
+        let fresh = self
+            .read_window(outlet, &mut scan, now, &mut report)
+            .await?;
+        report.delivered = fresh.delivered;
+        report.backoffs = scan.backoffs();
+        self.finish_window(outlet, scan, resumed.is_some(), &fresh, now)
+            .await?;
+        self.follow_up(outlet, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Page through the scan's window, delivering what is new; in a closed window, commit
+    /// how far down the scan has delivered after each page, so a restart does not send
+    /// the same rows again.
+    async fn read_window<O: Outlet>(
+        &mut self,
+        outlet: &mut O,
+        scan: &mut Scan,
+        now: DateTime<Utc>,
+        report: &mut StepReport,
+    ) -> Result<Fresh, TailError<O::Error>> {
+        let query = scan.window().query(self.options.stream);
+        let mut fresh = Fresh::default();
+        loop {
+            let r = scan.request();
+            let fetched = oversize::fetch(
+                &self.client,
+                self.options.stream,
+                &query,
+                r.offset,
+                r.limit,
+                r.whole,
+            )
+            .await?;
+            report.pages += 1;
+            let page = scan.read(fetched.page.events, fetched.rows_asked, now, |k| {
+                self.cursor.seen.contains_key(k)
+            });
+            report.reread += page.reread;
+            self.deliver(outlet, page.fresh, now, &mut fresh).await?;
+            match page.next {
+                Next::Again | Next::More { done_above: None } => {}
+                Next::Done => return Ok(fresh),
+                Next::More {
+                    done_above: Some(done_above),
+                } => {
+                    self.cursor.partial = scan.window().upper.map(|window_end| Partial {
+                        window_end,
+                        done_above,
                     });
+                    outlet
+                        .commit(&self.cursor)
+                        .await
+                        .map_err(TailError::Outlet)?;
                 }
-            },
+            }
+        }
+    }
+
+    /// The window to scan, and the partial checkpoint that applies to it: an interrupted
+    /// closed window first, with the bounds it had; else the next one; `None` when a
+    /// backfill has read its range.
+    fn choose_window(&mut self, now: DateTime<Utc>) -> Option<(Window, Option<Partial>)> {
+        let (position, floor, overlap) = (
+            self.cursor.position,
+            self.cursor.floor,
+            self.options.overlap,
+        );
+        let mut window = match &self.cursor.partial {
+            Some(p) if p.window_end > position => {
+                resumed_window(position, floor, overlap, p.window_end)
+            }
+            _ => next_window(position, floor, overlap, now, self.options.end)?,
         };
         if window.upper.is_none() {
             window.lower = self.live_floor();
         }
-        let mut report = StepReport {
-            live: window.upper.is_none(),
-            pages: skipped,
-            ..StepReport::default()
-        };
         // A partial checkpoint applies only to the very window it was written in.
         let resumed = self
             .cursor
@@ -218,231 +223,107 @@ impl Tailer {
         if resumed.is_none() {
             self.cursor.partial = None;
         }
-        // Ids delivered in this window; merged into the cursor when the window is done.
-        let mut window_seen: HashMap<EntryKey, DateTime<Utc>> = HashMap::new();
-        let mut newest: Option<DateTime<Utc>> = None;
-        let page_size = self.options.page_size.max(1);
-        let mut limit = page_size;
-        // Pages read in a row at a shrunk size (see `next_limit`).
-        let mut calm = 0usize;
-        let mut offset: u64 = 0;
-        // The time of the tie group left for the next request: what the next page's first
-        // row is checked against.
-        let mut boundary: Option<DateTime<Utc>> = None;
-        // Every row newer than this has been handled by this scan (or, resumed, before the
-        // restart). It only ever goes down, even when a back-off re-reads newer rows.
-        let mut mark: Option<DateTime<Utc>> = resumed.as_ref().map(|p| p.done_above);
+        Some((window, resumed))
+    }
+
+    /// Hand a page's new rows to `outlet`, noting sessions that are still open and rows
+    /// larger than the response cap.
+    async fn deliver<O: Outlet>(
+        &mut self,
+        outlet: &mut O,
+        rows: Vec<(Event, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+        fresh: &mut Fresh,
+    ) -> Result<(), TailError<O::Error>> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let stream = self.options.stream;
-        let query = window.query(stream);
         let horizon_start = now - self.options.session_horizon;
-        // Open sessions connected before the horizon, whose disconnects will not be shipped.
-        let mut untracked = 0u64;
-
-        // The next request must hold `limit` rows in one answer (a tie group), skimmed
-        // if they do not fit, rather than fewer rows.
-        let mut whole = false;
-        loop {
-            let fetched =
-                oversize::fetch(&self.client, stream, &query, offset, limit, whole).await?;
-            whole = false;
-            let (page, rows_asked) = (fetched.page, fetched.rows_asked);
-            report.pages += 1;
-            let times = effective_times(&page.events, window.upper.unwrap_or(now));
-            let n = page.events.len();
-            tracing::trace!(
-                offset,
-                limit,
-                rows = n,
-                first = ?times.first(),
-                last = ?times.last(),
-                boundary = ?boundary,
-                "audit page"
-            );
-
-            // Continuity: the request starts one row before the deferred tie group, so its
-            // first row must be newer than that group. Otherwise rows moved up past us.
-            if let Some(b) = boundary
-                && report.backoffs < MAX_BACKOFFS
-                && times.first().is_none_or(|t| *t <= b)
-            {
-                report.backoffs += 1;
-                tracing::debug!(offset, "rows moved up during paging; backing off a page");
-                offset = offset.saturating_sub(u64::from(page_size));
-                continue;
+        let mut keys = Vec::with_capacity(rows.len());
+        let mut events = Vec::with_capacity(rows.len());
+        for (mut event, t) in rows {
+            if let Some(o) = &event.oversized {
+                crate::ops::metrics::coder_error("oversized_entry");
+                tracing::warn!(
+                    %stream,
+                    id = %event.key,
+                    bytes = o.original_bytes,
+                    fields_omitted = ?o.fields_omitted,
+                    limit = self.client.max_response_bytes(),
+                    "an entry is larger than coder.max_response_bytes: shipped without these fields, marked truncated"
+                );
             }
-
-            // Rows inserted at the top push everything down while we page. A page of which
-            // less than half is new ground below the previous boundary is losing the race
-            // (inserts outran the reader, or a tie group larger than the page): read more
-            // rows per request until the scan gets ahead.
-            let stalled =
-                boundary.is_some_and(|b| times.iter().filter(|t| **t < b).count() * 2 < n);
-
-            let full = n as u64 == u64::from(rows_asked);
-            // A page that had to shrink (too large, or too slow): the next requests keep the
-            // size that worked, and go back up, doubling, after a few pages at it. Going
-            // back up at once cost one failed request per page.
-            let next_limit = if rows_asked < limit {
-                calm = 0;
-                rows_asked
-            } else if limit < page_size {
-                calm += 1;
-                if calm >= GROW_AFTER {
-                    calm = 0;
-                    limit.saturating_mul(2).min(page_size)
-                } else {
-                    limit
-                }
-            } else {
-                limit
-            };
-            let mut take = n;
-            let mut next = None;
-            if full
-                && let Some(&last) = times.last()
-                && last >= window.lower
-            {
-                let group_start = times.iter().position(|t| *t == last).unwrap_or(0);
-                if group_start <= 1 {
-                    // The tie group fills the page (but for the row re-read before it):
-                    // no progress is possible, so ask again with room for it all, in one
-                    // answer even if it does not fit the size cap.
-                    limit = rows_asked.saturating_mul(2);
-                    whole = true;
-                    continue;
-                }
-                take = group_start;
-                next = Some((offset + group_start as u64 - 1, last));
+            if !first_sight(&mut event, &mut self.cursor, horizon_start, now) {
+                fresh.untracked += 1;
             }
-
-            let mut fresh = Vec::new();
-            let mut fresh_keys: HashSet<EntryKey> = HashSet::new();
-            let mut reached_end = next.is_none();
-            // In a closed window every row newer than the mark was handled
-            // earlier in this scan (or before a restart, per the partial checkpoint): a
-            // scan reads newest first and nothing newer lands in history. So those rows
-            // need no id set, and the set holds only what the next window's overlap will
-            // meet again: memory stays bounded by the overlap, not by a day of history.
-            let done_above = window.upper.and(mark);
-            let keep_from = window.upper.map(|u| u - self.seen_depth());
-            let remember = |t: DateTime<Utc>| keep_from.is_none_or(|k| t >= k);
-            for (event, t) in page.events.into_iter().zip(times).take(take) {
-                if t < window.lower {
-                    reached_end = true;
-                    break;
-                }
-                if window.upper.is_some_and(|u| t > u) {
-                    continue; // a later window's row
-                }
-                newest = newest.max(Some(t));
-                if done_above.is_some_and(|d| t > d) {
-                    if remember(t) {
-                        window_seen.insert(event.key, t);
-                    }
-                    report.reread += 1;
-                    continue;
-                }
-                if self.cursor.seen.contains_key(&event.key)
-                    || window_seen.contains_key(&event.key)
-                    || fresh_keys.contains(&event.key)
-                {
-                    report.reread += 1;
-                    continue;
-                }
-                fresh_keys.insert(event.key.clone());
-                if let Some(o) = &event.oversized {
-                    crate::ops::metrics::coder_error("oversized_entry");
-                    tracing::warn!(
-                        %stream,
-                        id = %event.key,
-                        bytes = o.original_bytes,
-                        fields_omitted = ?o.fields_omitted,
-                        limit = self.client.max_response_bytes(),
-                        "an entry is larger than coder.max_response_bytes: shipped without these fields, marked truncated"
-                    );
-                }
-                let mut event = event;
-                if !first_sight(&mut event, &mut self.cursor, horizon_start, now) {
-                    untracked += 1;
-                }
-                fresh.push((event, t));
-            }
-
-            if !fresh.is_empty() {
-                let keys: Vec<(EntryKey, DateTime<Utc>)> =
-                    fresh.iter().map(|(e, t)| (e.key.clone(), *t)).collect();
-                report.delivered += fresh.len();
-                outlet
-                    .deliver(fresh.into_iter().map(|(e, _)| e).collect())
-                    .await
-                    .map_err(TailError::Outlet)?;
-                if stream == Stream::Connection {
-                    for (key, t) in &keys {
-                        self.late.note(key, *t);
-                    }
-                }
-                window_seen.extend(keys.into_iter().filter(|(_, t)| remember(*t)));
-            }
-
-            if reached_end {
-                break;
-            }
-            let Some((next_offset, group_time)) = next else {
-                break;
-            };
-            offset = next_offset;
-            limit = next_limit;
-            // Once grown, the page stays grown for the rest of this scan: shrinking it
-            // again would let the inserts win back what the larger page gained.
-            if stalled {
-                limit = limit.saturating_mul(2).min(MAX_LIMIT.max(page_size));
-            }
-            boundary = Some(group_time);
-            let lowered = mark.map_or(group_time, |m| m.min(group_time));
-            mark = Some(lowered);
-            // In a closed window, remember how far down the scan has delivered, so a
-            // restart does not send the same rows again.
-            if let Some(upper) = window.upper {
-                self.cursor.partial = Some(Partial {
-                    window_end: upper,
-                    done_above: lowered,
-                });
-                outlet
-                    .commit(&self.cursor)
-                    .await
-                    .map_err(TailError::Outlet)?;
+            keys.push((event.key.clone(), t));
+            events.push(event);
+        }
+        fresh.delivered += events.len();
+        outlet.deliver(events).await.map_err(TailError::Outlet)?;
+        if stream == Stream::Connection {
+            for (key, t) in &keys {
+                self.late.note(key, *t);
             }
         }
+        Ok(())
+    }
 
-        self.sparse = window.upper.is_some() && report.delivered == 0;
+    /// Move the cursor to the end of the scanned window and commit it.
+    async fn finish_window<O: Outlet>(
+        &mut self,
+        outlet: &mut O,
+        scan: Scan,
+        resumed: bool,
+        fresh: &Fresh,
+        now: DateTime<Utc>,
+    ) -> Result<(), TailError<O::Error>> {
+        let upper = scan.window().upper;
+        self.sparse = upper.is_some() && fresh.delivered == 0;
         let before = self.cursor.position;
-        self.cursor.position = match window.upper {
+        self.cursor.position = match upper {
             Some(upper) => upper,
             // Never past the local clock: a row stamped in the future must not make the
             // next scans skip the present.
-            None => newest.map_or(before, |t| before.max(t.min(now))),
+            None => scan.newest().map_or(before, |t| before.max(t.min(now))),
         };
         self.cursor.partial = None;
-        self.cursor.seen.extend(window_seen);
+        self.cursor.seen.extend(scan.into_seen());
         self.cursor.prune(self.seen_depth());
-        if report.delivered > 0 || self.cursor.position != before || resumed.is_some() {
+        if fresh.delivered > 0 || self.cursor.position != before || resumed {
             outlet
                 .commit(&self.cursor)
                 .await
                 .map_err(TailError::Outlet)?;
         }
-        if untracked > 0 {
-            crate::ops::metrics::sessions_abandoned("horizon", untracked);
+        if fresh.untracked > 0 {
+            crate::ops::metrics::sessions_abandoned("horizon", fresh.untracked);
             tracing::info!(
-                sessions = untracked,
+                sessions = fresh.untracked,
                 "open connection sessions older than coder.session_horizon shipped as connects only"
             );
+        }
+        Ok(())
+    }
+
+    /// Connection log, after a scan: ask which open sessions ended (every
+    /// `session_poll_interval`), and once caught up look below the live floor for rows that
+    /// landed late.
+    async fn follow_up<O: Outlet>(
+        &mut self,
+        outlet: &mut O,
+        report: &mut StepReport,
+    ) -> Result<(), TailError<O::Error>> {
+        if self.options.stream != Stream::Connection {
+            return Ok(());
         }
         let sweep_due = self
             .last_sweep
             .is_none_or(|at| at.elapsed() >= self.options.session_poll_interval);
-        if stream == Stream::Connection && sweep_due {
+        if sweep_due {
             self.last_sweep = Some(std::time::Instant::now());
+            let old_too = self.sweeps_since_old >= sessions::OLD_SWEEP_EVERY;
             let swept = sessions::sweep(
                 &self.client,
                 &mut self.permission,
@@ -450,10 +331,10 @@ impl Tailer {
                 outlet,
                 &self.options,
                 Utc::now(),
-                self.sweeps_since_old >= sessions::OLD_SWEEP_EVERY,
+                old_too,
             )
             .await?;
-            self.sweeps_since_old = if self.sweeps_since_old >= sessions::OLD_SWEEP_EVERY {
+            self.sweeps_since_old = if old_too {
                 0
             } else {
                 self.sweeps_since_old + 1
@@ -462,9 +343,7 @@ impl Tailer {
             report.disconnects = swept.closed;
             report.not_permitted = swept.not_permitted;
         }
-        // Caught up, and allowed to read: look below the live scan's floor for rows that
-        // landed there late.
-        if stream == Stream::Connection && report.live && !report.not_permitted && self.late.due() {
+        if report.live && !report.not_permitted && self.late.due() {
             let swept = self
                 .late
                 .sweep(
@@ -478,8 +357,7 @@ impl Tailer {
             report.pages += swept.requests;
             report.late = swept.late + swept.resent;
         }
-        report.window = Some(window);
-        Ok(report)
+        Ok(())
     }
 
     /// Where a caught-up scan stops: [`HEAD`] below the position, or on a read of the whole
@@ -545,22 +423,4 @@ impl Tailer {
             .map_err(TailError::Outlet)?;
         Ok(probe.requests)
     }
-}
-
-/// Each row's time for ordering decisions. A row without a parseable `time` takes the time
-/// of the row before it (it was sorted there by the server), so it is still delivered and
-/// never ends a scan early.
-fn effective_times(events: &[Event], first_default: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-    let mut last = first_default;
-    events
-        .iter()
-        .map(|e| {
-            if let Some(t) = e.time {
-                last = t;
-            } else {
-                tracing::warn!(id = %e.key, "audit entry without a valid time; delivering it");
-            }
-            last
-        })
-        .collect()
 }

@@ -55,7 +55,7 @@ pub async fn backfill(
         let (tailer, outlet) = streams
             .build(name, stream, key, cursor, Some(to), stats)
             .await?;
-        let name = crate::ops::metrics::stream_name(name, stream);
+        let name = crate::pipeline::stream_name(name, stream);
         let rx = rx.clone();
         tasks.spawn(async move {
             (

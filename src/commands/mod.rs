@@ -79,7 +79,7 @@ impl<'a> Streams<'a> {
             .get(name)
             .with_context(|| format!("no sink {name:?} in the config"))?;
         let tailer = self.tailer(stream, cursor, end);
-        let built = crate::sinks::build(name, sink_config, &self.config.origin_host()).await?;
+        let built = sink_config.build(name, &self.config.origin_host()).await?;
         let outlet = SinkOutlet::new(
             built.sink,
             self.encoder(name)?,

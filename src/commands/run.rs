@@ -200,12 +200,16 @@ pub async fn run_config(
 async fn serve(
     config: &Config,
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<crate::ops::metrics::Streams> {
-    let exposed = crate::ops::metrics::Streams::default();
+) -> anyhow::Result<crate::pipeline::Streams> {
+    let exposed = crate::pipeline::Streams::default();
     if let Some(listen) = config.server.listen {
-        let server = Server::bind(listen, exposed.clone(), config.server.ready_staleness)
-            .await
-            .with_context(|| format!("server.listen: binding {listen}"))?;
+        let server = Server::bind(
+            listen,
+            Arc::new(exposed.clone()),
+            config.server.ready_staleness,
+        )
+        .await
+        .with_context(|| format!("server.listen: binding {listen}"))?;
         tracing::info!(address = %server.local_addr()?, "serving /metrics, /healthz and /readyz");
         tokio::spawn(async move {
             if let Err(e) = server.serve(shutdown).await {
@@ -221,7 +225,7 @@ async fn run_streams(
     config: &Config,
     shutdown: watch::Receiver<bool>,
     stats: &BTreeMap<StreamId, Arc<StreamStats>>,
-    exposed: &crate::ops::metrics::Streams,
+    exposed: &crate::pipeline::Streams,
     store: Option<Arc<dyn CheckpointStore>>,
 ) -> anyhow::Result<()> {
     let connected = tokio::select! {
@@ -234,7 +238,7 @@ async fn run_streams(
         None => super::store(config).await?,
     };
     let streams = super::Streams::new(config, connected, store)?;
-    tokio::spawn(crate::ops::entitlement::watch(
+    tokio::spawn(crate::coder::entitlement::watch(
         streams.client.clone(),
         shutdown.clone(),
     ));
@@ -324,7 +328,7 @@ async fn run_streams(
                 report_fatal(&name, stream, &e);
                 failed.push(Failure {
                     cause: Cause::of(&e),
-                    line: format!("{}: {e}", crate::ops::metrics::stream_name(&name, stream)),
+                    line: format!("{}: {e}", crate::pipeline::stream_name(&name, stream)),
                 });
             }
             Err(e) => failed.push(Failure {

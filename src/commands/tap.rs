@@ -54,7 +54,7 @@ pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::
             None => initial_cursor(&streams.client, stream, config.coder.start_at).await?,
         };
         let mut tailer = streams.tailer(stream, cursor, None);
-        let label = crate::ops::metrics::stream_name(&name, stream);
+        let label = crate::pipeline::stream_name(&name, stream);
         let mut outlet = TapOutlet {
             prefix: prefix.then(|| format!("{label}\t")),
             encoder: streams.encoder(&name)?,

@@ -73,7 +73,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     for (name, sink) in &config.sinks {
         let what = sink.kind.describe();
         let encoding = sink.encoding();
-        let schema = crate::sinks::schema_name(&encoding);
+        let schema = encoding.schema_name();
         let format = match encoding.target() {
             Some(Target::Ocsf { classes, .. }) => format!("{schema} ({classes:?} classes)"),
             None => "raw (Coder's JSON)".to_owned(),
@@ -175,7 +175,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         }
     }
     for (name, sink) in &config.sinks {
-        let result = match crate::sinks::build(name, sink, &config.origin_host()).await {
+        let result = match sink.build(name, &config.origin_host()).await {
             Ok(mut built) => built.sink.check().await,
             Err(e) => Err(e.to_string()),
         };

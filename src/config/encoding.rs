@@ -33,6 +33,31 @@ pub enum Body {
 }
 
 impl Encoding {
+    /// The `coder-audit-format` a consumer can dispatch on.
+    pub fn format_name(&self) -> &'static str {
+        match self.body {
+            Body::Json => {}
+            Body::Cef => return "cef",
+            Body::Leef => return "leef",
+        }
+        match self.format {
+            Format::Raw => "raw",
+            Format::Ecs => "ecs",
+            Format::Ocsf => "ocsf",
+        }
+    }
+
+    /// The schema and version of the records: `ecs 9.4.0`, `ocsf 1.8.0`, or `coder` (raw).
+    pub fn schema_name(&self) -> String {
+        match self.target() {
+            None => "coder".to_owned(),
+            Some(Target::Ecs) => format!("ecs {}", crate::normalize::ecs::ECS_VERSION),
+            Some(Target::Ocsf { version, .. }) => format!("ocsf {}", version.as_str()),
+            Some(Target::Cef) => "cef 0".to_owned(),
+            Some(Target::Leef) => "leef 2.0".to_owned(),
+        }
+    }
+
     /// The normalization target, `None` for `raw`.
     pub fn target(&self) -> Option<Target> {
         match self.body {

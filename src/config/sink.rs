@@ -3,10 +3,10 @@
 //! table, which its config struct reads with `deny_unknown_fields`, so a typo anywhere in
 //! the table is still an error naming `sinks.NAME.KEY`.
 
-use sink_core::KeyError;
+use sink_core::{Built, KeyError, SinkContext};
 
 use super::encoding::{Body, Encoding, Format};
-use crate::sinks::SinkKind;
+use crate::sinks::{BuildError, SinkKind};
 
 /// One sink as configured.
 #[derive(Debug, Clone)]
@@ -24,6 +24,22 @@ impl SinkConfig {
 
     pub fn encoding(&self) -> Encoding {
         self.encoding.clone()
+    }
+
+    /// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
+    /// default HEC `host` and syslog HOSTNAME.
+    pub async fn build(&self, name: &str, origin: &str) -> Result<Built, BuildError> {
+        let schema = self.encoding.schema_name();
+        let ctx = SinkContext {
+            name,
+            origin,
+            format: self.encoding.format_name(),
+            schema: &schema,
+        };
+        self.kind.build(&ctx).await.map_err(|error| BuildError {
+            name: name.to_owned(),
+            error,
+        })
     }
 
     /// Read `[sinks.name]` from the config's value of it.

@@ -11,24 +11,11 @@
 use serde_json::{Value, json};
 
 use super::classify::Activity;
-use super::connection::prune;
 use super::facts::{Facts, non_empty};
 use super::ocsf::{Context, Nth, OcsfVersion, status, status_detail};
+use super::ocsf_types::agent;
+use super::prune;
 use super::{Trim, severity};
-
-/// OCSF `agent` for Coder's workspace agent: software in the workspace through which
-/// Coder reaches it (type 9, Remote Access).
-pub fn agent(uid: Option<&str>, name: Option<&str>) -> Option<Value> {
-    (uid.is_some() || name.is_some()).then(|| {
-        json!({
-            "uid": uid,
-            "name": name,
-            "type_id": 9,
-            "type": "Remote Access",
-            "vendor_name": "Coder",
-        })
-    })
-}
 
 /// The OCSF event of one agent row, for `activity` (an [`super::Class::SshActivity`] or
 /// [`super::Class::NetworkActivity`] from [`super::classify::ocsf`]).

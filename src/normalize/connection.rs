@@ -377,20 +377,3 @@ fn coder_fields(f: &ConnectionFacts<'_>, raw_ip: Option<&str>, http_status: Opti
         "ip": raw_ip.filter(|_| f.ip.is_none()),
     })
 }
-
-/// Leave out nulls, and objects and arrays left empty: every field is optional, and an
-/// absent value must not reach a schema as `null` or `{}`.
-pub(super) fn prune(v: &mut Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Object(m) => {
-            m.retain(|_, v| prune(v));
-            !m.is_empty()
-        }
-        Value::Array(a) => {
-            a.retain_mut(prune);
-            !a.is_empty()
-        }
-        _ => true,
-    }
-}

@@ -320,3 +320,20 @@ fn to_vec(value: &impl Serialize) -> Vec<u8> {
         }
     }
 }
+
+/// Leave out nulls, and objects and arrays left empty: every field is optional, and an
+/// absent value must not reach a schema as `null` or `{}`.
+pub(crate) fn prune(v: &mut Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Object(m) => {
+            m.retain(|_, v| prune(v));
+            !m.is_empty()
+        }
+        Value::Array(a) => {
+            a.retain_mut(prune);
+            !a.is_empty()
+        }
+        _ => true,
+    }
+}

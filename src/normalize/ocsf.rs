@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::classify::{Activity, Class, ClassStrategy, Row, Subject};
 use super::diff::Redacted;
 use super::facts::{self, Facts, non_empty, non_nil};
+pub use super::ocsf_types::OcsfVersion;
 use super::ocsf_types::StringType;
 use super::outcome::{ExitDetail, Outcome, Status};
 use super::{Enrichment, Trim, classify, severity};
@@ -25,32 +26,6 @@ use document::{
     Actor, Api, ApiRequest, ApiResponse, ApiService, Endpoint, Group, HttpRequest, HttpResponse,
     Metadata, OcsfUser, Org, Product, ResourceDetails, Unmapped, UnmappedCoder,
 };
-
-/// The OCSF release an event conforms to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-pub enum OcsfVersion {
-    /// The current release (the default).
-    #[default]
-    #[serde(rename = "1.8.0")]
-    V1_8_0,
-    /// What Amazon Security Lake custom sources accept.
-    #[serde(rename = "1.1.0")]
-    V1_1_0,
-}
-
-impl OcsfVersion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OcsfVersion::V1_8_0 => "1.8.0",
-            OcsfVersion::V1_1_0 => "1.1.0",
-        }
-    }
-
-    /// Group and User Access Management gained `src_endpoint` and `http_request` in 1.2.
-    fn has_endpoints(self, class: Class) -> bool {
-        self == OcsfVersion::V1_8_0 || !matches!(class, Class::GroupManagement | Class::UserAccess)
-    }
-}
 
 /// The activities of one entry, in emission order.
 ///

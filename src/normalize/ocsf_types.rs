@@ -18,8 +18,35 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde_json::{Value, json};
 
-use super::OcsfVersion;
+use super::classify::Class;
+
+/// The OCSF release an event conforms to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum OcsfVersion {
+    /// The current release (the default).
+    #[default]
+    #[serde(rename = "1.8.0")]
+    V1_8_0,
+    /// What Amazon Security Lake custom sources accept.
+    #[serde(rename = "1.1.0")]
+    V1_1_0,
+}
+
+impl OcsfVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OcsfVersion::V1_8_0 => "1.8.0",
+            OcsfVersion::V1_1_0 => "1.1.0",
+        }
+    }
+
+    /// Group and User Access Management gained `src_endpoint` and `http_request` in 1.2.
+    pub(super) fn has_endpoints(self, class: Class) -> bool {
+        self == OcsfVersion::V1_8_0 || !matches!(class, Class::GroupManagement | Class::UserAccess)
+    }
+}
 
 /// A constrained OCSF string type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +134,20 @@ fn is_ip(value: &str) -> bool {
         Some((addr, zone)) => !zone.is_empty() && addr.parse::<std::net::Ipv6Addr>().is_ok(),
         None => false,
     }
+}
+
+/// OCSF `agent` for Coder's workspace agent: software in the workspace through which
+/// Coder reaches it (type 9, Remote Access).
+pub fn agent(uid: Option<&str>, name: Option<&str>) -> Option<Value> {
+    (uid.is_some() || name.is_some()).then(|| {
+        json!({
+            "uid": uid,
+            "name": name,
+            "type_id": 9,
+            "type": "Remote Access",
+            "vendor_name": "Coder",
+        })
+    })
 }
 
 #[cfg(test)]

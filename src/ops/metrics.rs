@@ -6,14 +6,9 @@
 //! Label values are names from the config and fixed words, never a URL, a token or an
 //! audit field, so nothing secret or unbounded can reach a series.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-use crate::coder::Stream;
-use crate::pipeline::StreamStats;
 
 /// Requests to Coder that failed, by `error_type` (`CoderError::kind`).
 pub const ERRORS: &str = "component_errors_total";
@@ -158,7 +153,7 @@ pub fn late_connection_rows(late: u64, resent: u64, max_lateness: Option<chrono:
     }
 }
 
-/// A connection to the metrics listener closed on arrival: [`super::server::MAX_CONNECTIONS`]
+/// A connection to the metrics listener closed on arrival: `server::MAX_CONNECTIONS`
 /// were open.
 pub fn server_connection_refused() {
     ::metrics::counter!(ERRORS, "component_kind" => "server", "component_id" => "server", "error_type" => "connection_limit")
@@ -190,186 +185,7 @@ pub fn sink_error(sink: &str, error_type: &'static str) {
         .increment(1);
 }
 
-/// The streams whose counters each scrape copies, by sink name and log.
-#[derive(Clone, Default)]
-pub struct Streams {
-    inner: Arc<Mutex<BTreeMap<(String, Stream), Exposed>>>,
-}
-
-/// A sink's type and its stream's counters.
-/// A stream's sink type, its delivery guarantee, and its counters.
-type Exposed = (&'static str, &'static str, Arc<StreamStats>);
-
-/// How `/readyz` names a stream: the sink, and the log when it is not the audit log.
-pub fn stream_name(sink: &str, stream: Stream) -> String {
-    match stream {
-        Stream::Audit => sink.to_owned(),
-        other => format!("{sink} ({other})"),
-    }
-}
-
-impl Streams {
-    pub fn register(
-        &self,
-        sink: &str,
-        stream: Stream,
-        sink_type: &'static str,
-        guarantee: &'static str,
-        stats: Arc<StreamStats>,
-    ) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((sink.to_owned(), stream), (sink_type, guarantee, stats));
-    }
-
-    /// Forget one stream (it was turned off): it is no longer exposed or judged ready.
-    pub fn unregister(&self, sink: &str, stream: Stream) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(sink.to_owned(), stream));
-    }
-
-    /// Forget every stream (a reload registers the new set).
-    pub fn clear(&self) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    /// The exposition in Prometheus text format.
-    pub fn render(&self) -> String {
-        let handle = handle();
-        let now = chrono::Utc::now().timestamp_micros();
-        let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for ((name, stream), (sink_type, guarantee, stats)) in streams.iter() {
-            ::metrics::gauge!(
-                DELIVERY_GUARANTEE,
-                "component_kind" => "sink",
-                "component_id" => name.clone(),
-                "component_type" => *sink_type,
-                "guarantee" => *guarantee
-            )
-            .set(1.0);
-            let labels = [
-                ("component_kind", "sink".to_owned()),
-                ("component_id", name.clone()),
-                ("component_type", (*sink_type).to_owned()),
-                ("stream", stream.name().to_owned()),
-            ];
-            let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
-            let age =
-                |micros: u64| (now - i64::try_from(micros).unwrap_or(i64::MAX)).max(0) as f64 / 1e6;
-            ::metrics::counter!(RECEIVED_EVENTS, &labels).absolute(n(&stats.received));
-            ::metrics::counter!(SENT_EVENTS, &labels).absolute(n(&stats.delivered));
-            ::metrics::counter!(SENT_BYTES, &labels).absolute(n(&stats.delivered_bytes));
-            ::metrics::counter!(SENT_BATCHES, &labels).absolute(n(&stats.batches));
-            ::metrics::counter!(RETRIES, &labels).absolute(n(&stats.retries));
-            ::metrics::counter!(DEAD_LETTERED, &labels).absolute(n(&stats.dead_lettered));
-            ::metrics::counter!(TRUNCATED, &labels).absolute(n(&stats.truncated));
-            let newest = n(&stats.newest_micros);
-            if newest > 0 {
-                ::metrics::gauge!(CHECKPOINT_LAG, &labels).set(age(newest));
-            }
-            let pending = stats
-                .pending_acks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .map(|g| g.load(Ordering::Relaxed));
-            if let Some(pending) = pending {
-                ::metrics::gauge!(PENDING_ACKS, &labels).set(pending as f64);
-            }
-            let scanned = n(&stats.last_scan_micros);
-            if scanned > 0 {
-                ::metrics::gauge!(POLL_AGE, &labels).set(age(scanned));
-            }
-        }
-        handle.render()
-    }
-
-    /// Ready when every stream is running, not failing, and completed a scan of Coder
-    /// within `staleness`; otherwise the reasons, one per stream.
-    pub fn readiness(&self, staleness: std::time::Duration) -> Result<(), Vec<String>> {
-        let now = chrono::Utc::now().timestamp_micros();
-        let limit = i64::try_from(staleness.as_micros()).unwrap_or(i64::MAX);
-        let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut reasons = Vec::new();
-        if streams.is_empty() {
-            reasons.push("no stream started yet".to_owned());
-        }
-        for ((sink, stream), (_, _, stats)) in streams.iter() {
-            let name = stream_name(sink, *stream);
-            let scanned =
-                i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
-            if stats.stopped.load(Ordering::Relaxed) {
-                reasons.push(format!("{name}: stopped on an error"));
-            } else if stats.not_permitted.load(Ordering::Relaxed) {
-                reasons.push(format!(
-                    "{name}: Coder says the token may not read the connection log; waiting"
-                ));
-            } else if stats.failing.load(Ordering::Relaxed) {
-                reasons.push(format!("{name}: delivery or checkpoint failing, retrying"));
-            } else if scanned == 0 {
-                reasons.push(format!("{name}: no scan of Coder completed yet"));
-            } else if now - scanned > limit {
-                reasons.push(format!(
-                    "{name}: no scan of Coder completed for {} s",
-                    (now - scanned) / 1_000_000
-                ));
-            }
-        }
-        if reasons.is_empty() {
-            Ok(())
-        } else {
-            Err(reasons)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_streams_counters_and_lag_are_exposed_under_its_labels() {
-        install();
-        let streams = Streams::default();
-        let stats = Arc::new(StreamStats::default());
-        stats.delivered.store(42, Ordering::Relaxed);
-        stats.dead_lettered.store(2, Ordering::Relaxed);
-        let ten_seconds_ago = chrono::Utc::now().timestamp_micros() - 10_000_000;
-        stats
-            .newest_micros
-            .store(u64::try_from(ten_seconds_ago).unwrap(), Ordering::Relaxed);
-        streams.register("siem", Stream::Audit, "splunk_hec", "accepted", stats);
-        coder_error("rate_limited");
-        let text = streams.render();
-        let labels = r#"component_kind="sink",component_id="siem",component_type="splunk_hec",stream="audit""#;
-        assert!(
-            text.contains(&format!("{SENT_EVENTS}{{{labels}}} 42")),
-            "{text}"
-        );
-        assert!(
-            text.contains(&format!("{DEAD_LETTERED}{{{labels}}} 2")),
-            "{text}"
-        );
-        let lag: f64 = text
-            .lines()
-            .find(|l| l.starts_with(CHECKPOINT_LAG))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .expect("a lag sample");
-        assert!((10.0..60.0).contains(&lag), "{lag}");
-        assert!(
-            text.contains(r#"error_type="rate_limited""#),
-            "errors counted where they happen show too: {text}"
-        );
-        assert!(text.contains("# HELP component_sent_events_total"));
-        assert!(
-            text.contains(&format!(
-                r#"{DELIVERY_GUARANTEE}{{component_kind="sink",component_id="siem",component_type="splunk_hec",guarantee="accepted"}} 1"#
-            )),
-            "{text}"
-        );
-    }
+/// The exposition in Prometheus text format: every series recorded so far.
+pub fn render() -> String {
+    handle().render()
 }

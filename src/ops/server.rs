@@ -31,19 +31,26 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 /// Connections served at once; more are closed as they arrive.
 pub const MAX_CONNECTIONS: usize = 128;
 
-use super::metrics::Streams;
+/// What the endpoints report: the pipeline's streams (`pipeline::Streams`), passed in so
+/// that operations never reach into the pipeline.
+pub trait Status: Send + Sync + 'static {
+    /// The Prometheus exposition, every stream's counters copied in.
+    fn metrics(&self) -> String;
+    /// Ready, or why not, one reason per stream.
+    fn readiness(&self, staleness: Duration) -> Result<(), Vec<String>>;
+}
 
 /// A bound listener, not yet serving.
 pub struct Server {
     listener: TcpListener,
-    streams: Streams,
+    streams: Arc<dyn Status>,
     staleness: Duration,
 }
 
 impl Server {
     pub async fn bind(
         addr: SocketAddr,
-        streams: Streams,
+        streams: Arc<dyn Status>,
         staleness: Duration,
     ) -> std::io::Result<Self> {
         super::metrics::install();
@@ -87,7 +94,7 @@ impl Server {
                     async move {
                         (
                             [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                            streams.render(),
+                            streams.metrics(),
                         )
                             .into_response()
                     }

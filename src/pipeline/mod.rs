@@ -20,6 +20,7 @@ use crate::config::StartAt;
 
 mod encoder;
 mod error;
+mod exposed;
 mod outlet;
 mod relay;
 #[cfg(test)]
@@ -27,6 +28,7 @@ mod testing;
 
 pub use encoder::Encoder;
 pub use error::{DeliveryError, StreamError};
+pub use exposed::{Streams, stream_name};
 pub use outlet::{Batching, SinkOutlet};
 pub use relay::Relay;
 

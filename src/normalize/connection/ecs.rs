@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields, prune, rfc3339};
+use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields, rfc3339};
 use crate::normalize::Enrichment;
 use crate::normalize::facts::non_empty;
+use crate::normalize::prune;
 
 /// The ECS document of one moment.
 pub fn ecs_document(f: &ConnectionFacts<'_>, enrich: &Enrichment, read_at: DateTime<Utc>) -> Value {

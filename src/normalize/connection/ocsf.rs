@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields, prune};
-use crate::normalize::agent_session;
+use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields};
 use crate::normalize::facts::non_empty;
 use crate::normalize::ocsf_types::StringType;
+use crate::normalize::ocsf_types::agent;
+use crate::normalize::prune;
 use crate::normalize::{Enrichment, OcsfVersion};
 
 /// The OCSF event of one moment.
@@ -57,7 +58,7 @@ pub fn ocsf_event(
     let mut dst = json!({
         "uid": f.workspace_id(),
         "name": f.workspace(),
-        "agent_list": agent_session::agent(None, f.agent())
+        "agent_list": agent(None, f.agent())
             .filter(|_| v18)
             .map(|a| vec![a]),
         "port": port,

@@ -24,7 +24,7 @@ pub async fn watch(client: Arc<CoderClient>, mut shutdown: watch::Receiver<bool>
         let state = match now {
             Ok(Some((entitlement, enabled))) => {
                 let entitled = enabled && entitlement != "not_entitled";
-                super::metrics::audit_entitled(entitled);
+                crate::ops::metrics::audit_entitled(entitled);
                 if last != Some(Some(entitled)) {
                     if entitled {
                         tracing::info!(entitlement, "Coder's license covers audit logging");

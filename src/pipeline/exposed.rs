@@ -1,0 +1,210 @@
+//! The streams a running shipper exposes: each scrape copies their counters into the
+//! Prometheus exposition, and `/readyz` judges them. One source of truth per number (the
+//! stream's own [`StreamStats`]), and the lag gauges computed against the scrape's clock.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use super::StreamStats;
+use crate::coder::Stream;
+use crate::ops::metrics as ops_metrics;
+use crate::ops::server::Status;
+
+/// The streams whose counters each scrape copies, by sink name and log.
+#[derive(Clone, Default)]
+pub struct Streams {
+    inner: Arc<Mutex<BTreeMap<(String, Stream), Exposed>>>,
+}
+
+/// A sink's type and its stream's counters.
+/// A stream's sink type, its delivery guarantee, and its counters.
+type Exposed = (&'static str, &'static str, Arc<StreamStats>);
+
+/// How `/readyz` names a stream: the sink, and the log when it is not the audit log.
+pub fn stream_name(sink: &str, stream: Stream) -> String {
+    match stream {
+        Stream::Audit => sink.to_owned(),
+        other => format!("{sink} ({other})"),
+    }
+}
+
+impl Streams {
+    pub fn register(
+        &self,
+        sink: &str,
+        stream: Stream,
+        sink_type: &'static str,
+        guarantee: &'static str,
+        stats: Arc<StreamStats>,
+    ) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((sink.to_owned(), stream), (sink_type, guarantee, stats));
+    }
+
+    /// Forget one stream (it was turned off): it is no longer exposed or judged ready.
+    pub fn unregister(&self, sink: &str, stream: Stream) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(sink.to_owned(), stream));
+    }
+
+    /// Forget every stream (a reload registers the new set).
+    pub fn clear(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Copy every stream's counters into the recorder, then render it.
+    pub fn render(&self) -> String {
+        let now = chrono::Utc::now().timestamp_micros();
+        let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for ((name, stream), (sink_type, guarantee, stats)) in streams.iter() {
+            ::metrics::gauge!(
+                ops_metrics::DELIVERY_GUARANTEE,
+                "component_kind" => "sink",
+                "component_id" => name.clone(),
+                "component_type" => *sink_type,
+                "guarantee" => *guarantee
+            )
+            .set(1.0);
+            let labels = [
+                ("component_kind", "sink".to_owned()),
+                ("component_id", name.clone()),
+                ("component_type", (*sink_type).to_owned()),
+                ("stream", stream.name().to_owned()),
+            ];
+            let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+            let age =
+                |micros: u64| (now - i64::try_from(micros).unwrap_or(i64::MAX)).max(0) as f64 / 1e6;
+            ::metrics::counter!(ops_metrics::RECEIVED_EVENTS, &labels).absolute(n(&stats.received));
+            ::metrics::counter!(ops_metrics::SENT_EVENTS, &labels).absolute(n(&stats.delivered));
+            ::metrics::counter!(ops_metrics::SENT_BYTES, &labels)
+                .absolute(n(&stats.delivered_bytes));
+            ::metrics::counter!(ops_metrics::SENT_BATCHES, &labels).absolute(n(&stats.batches));
+            ::metrics::counter!(ops_metrics::RETRIES, &labels).absolute(n(&stats.retries));
+            ::metrics::counter!(ops_metrics::DEAD_LETTERED, &labels)
+                .absolute(n(&stats.dead_lettered));
+            ::metrics::counter!(ops_metrics::TRUNCATED, &labels).absolute(n(&stats.truncated));
+            let newest = n(&stats.newest_micros);
+            if newest > 0 {
+                ::metrics::gauge!(ops_metrics::CHECKPOINT_LAG, &labels).set(age(newest));
+            }
+            let pending = stats
+                .pending_acks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|g| g.load(Ordering::Relaxed));
+            if let Some(pending) = pending {
+                ::metrics::gauge!(ops_metrics::PENDING_ACKS, &labels).set(pending as f64);
+            }
+            let scanned = n(&stats.last_scan_micros);
+            if scanned > 0 {
+                ::metrics::gauge!(ops_metrics::POLL_AGE, &labels).set(age(scanned));
+            }
+        }
+        ops_metrics::render()
+    }
+
+    /// Ready when every stream is running, not failing, and completed a scan of Coder
+    /// within `staleness`; otherwise the reasons, one per stream.
+    pub fn readiness(&self, staleness: std::time::Duration) -> Result<(), Vec<String>> {
+        let now = chrono::Utc::now().timestamp_micros();
+        let limit = i64::try_from(staleness.as_micros()).unwrap_or(i64::MAX);
+        let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reasons = Vec::new();
+        if streams.is_empty() {
+            reasons.push("no stream started yet".to_owned());
+        }
+        for ((sink, stream), (_, _, stats)) in streams.iter() {
+            let name = stream_name(sink, *stream);
+            let scanned =
+                i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
+            if stats.stopped.load(Ordering::Relaxed) {
+                reasons.push(format!("{name}: stopped on an error"));
+            } else if stats.not_permitted.load(Ordering::Relaxed) {
+                reasons.push(format!(
+                    "{name}: Coder says the token may not read the connection log; waiting"
+                ));
+            } else if stats.failing.load(Ordering::Relaxed) {
+                reasons.push(format!("{name}: delivery or checkpoint failing, retrying"));
+            } else if scanned == 0 {
+                reasons.push(format!("{name}: no scan of Coder completed yet"));
+            } else if now - scanned > limit {
+                reasons.push(format!(
+                    "{name}: no scan of Coder completed for {} s",
+                    (now - scanned) / 1_000_000
+                ));
+            }
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
+        }
+    }
+}
+
+impl Status for Streams {
+    fn metrics(&self) -> String {
+        self.render()
+    }
+
+    fn readiness(&self, staleness: std::time::Duration) -> Result<(), Vec<String>> {
+        Streams::readiness(self, staleness)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::metrics::{
+        CHECKPOINT_LAG, DEAD_LETTERED, DELIVERY_GUARANTEE, SENT_EVENTS, coder_error, install,
+    };
+
+    #[test]
+    fn a_streams_counters_and_lag_are_exposed_under_its_labels() {
+        install();
+        let streams = Streams::default();
+        let stats = Arc::new(StreamStats::default());
+        stats.delivered.store(42, Ordering::Relaxed);
+        stats.dead_lettered.store(2, Ordering::Relaxed);
+        let ten_seconds_ago = chrono::Utc::now().timestamp_micros() - 10_000_000;
+        stats
+            .newest_micros
+            .store(u64::try_from(ten_seconds_ago).unwrap(), Ordering::Relaxed);
+        streams.register("siem", Stream::Audit, "splunk_hec", "accepted", stats);
+        coder_error("rate_limited");
+        let text = streams.render();
+        let labels = r#"component_kind="sink",component_id="siem",component_type="splunk_hec",stream="audit""#;
+        assert!(
+            text.contains(&format!("{SENT_EVENTS}{{{labels}}} 42")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{DEAD_LETTERED}{{{labels}}} 2")),
+            "{text}"
+        );
+        let lag: f64 = text
+            .lines()
+            .find(|l| l.starts_with(CHECKPOINT_LAG))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .expect("a lag sample");
+        assert!((10.0..60.0).contains(&lag), "{lag}");
+        assert!(
+            text.contains(r#"error_type="rate_limited""#),
+            "errors counted where they happen show too: {text}"
+        );
+        assert!(text.contains("# HELP component_sent_events_total"));
+        assert!(
+            text.contains(&format!(
+                r#"{DELIVERY_GUARANTEE}{{component_kind="sink",component_id="siem",component_type="splunk_hec",guarantee="accepted"}} 1"#
+            )),
+            "{text}"
+        );
+    }
+}
