@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::CoderError;
 use super::Stream;
-use super::error::{Retry, parse_retry_after};
+use super::error::{Retry, parse_retry_after, transport_error, without_query};
 use super::page::{Page, parse_stream_page};
 use super::skim::{Elided, Skimmer};
 use crate::secret::Secret;
@@ -464,39 +464,3 @@ fn page_params(q: &str, offset: u64, limit: u32) -> [(&'static str, String); 3] 
 
 /// The longest `Retry-After` from Coder that is honoured as given.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
-
-/// A URL as it may be shown: without its query, which could carry a token.
-fn without_query(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or(url).to_owned()
-}
-
-/// A failed exchange: a time-out on its own (the caller may ask for less), anything else
-/// as a transport error.
-fn transport_error(path: &str, e: reqwest::Error) -> CoderError {
-    if e.is_timeout() {
-        CoderError::TimedOut {
-            path: path.to_owned(),
-        }
-    } else if sink_core::tls::untrusted_certificate(&e) {
-        CoderError::Transport(format!(
-            "{}: Coder's TLS certificate is not trusted; set coder.tls_ca_file to the CA that signed it",
-            describe(e)
-        ))
-    } else {
-        CoderError::Transport(describe(e))
-    }
-}
-
-/// reqwest's error with its causes, but never the URL's query (it may carry a token when a
-/// user puts one there) and never a header.
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}

@@ -157,6 +157,42 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
+/// A URL as it may be shown: without its query, which could carry a token.
+pub(super) fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or(url).to_owned()
+}
+
+/// A failed exchange: a time-out on its own (the caller may ask for less), anything else
+/// as a transport error.
+pub(super) fn transport_error(path: &str, e: reqwest::Error) -> CoderError {
+    if e.is_timeout() {
+        CoderError::TimedOut {
+            path: path.to_owned(),
+        }
+    } else if sink_core::tls::untrusted_certificate(&e) {
+        CoderError::Transport(format!(
+            "{}: Coder's TLS certificate is not trusted; set coder.tls_ca_file to the CA that signed it",
+            describe(e)
+        ))
+    } else {
+        CoderError::Transport(describe(e))
+    }
+}
+
+/// reqwest's error with its causes, but never the URL's query (it may carry a token when a
+/// user puts one there) and never a header.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

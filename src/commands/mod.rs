@@ -5,6 +5,7 @@ mod backfill;
 mod checkpoint;
 #[cfg(feature = "demo")]
 mod demo;
+mod exit;
 mod exposure;
 mod replay;
 mod run;
@@ -19,8 +20,9 @@ pub use backfill::backfill;
 pub use checkpoint::show_checkpoints;
 #[cfg(feature = "demo")]
 pub use demo::demo;
+pub use exit::{LostLeadership, StreamsFailed, exit_code};
 pub use replay::replay_dead_letters;
-pub use run::{LostLeadership, StreamsFailed, exit_code, run, run_config};
+pub use run::{run, run_config};
 pub use tap::tap;
 pub use validate::validate;
 
