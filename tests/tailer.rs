@@ -279,14 +279,16 @@ async fn a_backfill_covers_exactly_its_range() {
 #[tokio::test]
 async fn a_catch_up_killed_mid_window_resumes_without_resending() {
     let sim = Sim::start(sim_config()).await.unwrap();
-    let now = Utc::now();
-    // Six hours of today's history, all older than the overlap: one closed window.
-    sim.backlog(
-        3_000,
-        Duration::from_secs(6 * 3_600),
-        now - TimeDelta::minutes(20),
-    );
-    let from = now - TimeDelta::hours(7);
+    // Six hours of yesterday's history, one closed window (a day is the widest). It was
+    // "the last six hours", which crossed midnight when run early in the UTC day and left
+    // the first window too small to crash in.
+    let noon = (Utc::now() - TimeDelta::days(1))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    sim.backlog(3_000, Duration::from_secs(6 * 3_600), noon);
+    let from = noon - TimeDelta::hours(7);
     let h = Harness::new(50, TimeDelta::minutes(5));
     let start = Cursor::starting_at(from, None);
     let (mut tailer, mut outlet) = h.tailer(&sim, &start);
