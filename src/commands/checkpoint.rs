@@ -2,10 +2,19 @@
 
 use std::path::Path;
 
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 
 pub async fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
+    let dir = &config.checkpoint.dir;
+    if config.checkpoint.store == StoreKind::File && !dir.is_dir() {
+        anyhow::bail!(
+            "{}: checkpoint directory {} does not exist (checkpoint.dir): nothing has run with \
+             this config on this machine, or it ran elsewhere",
+            config_path.display(),
+            dir.display()
+        );
+    }
     let checkpoints = super::store(&config).await?.list()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&checkpoints)?);

@@ -14,16 +14,19 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let token = match config.token_source()? {
         crate::coder::TokenSource::Static(_) => "inline or CODER_SESSION_TOKEN".to_owned(),
-        crate::coder::TokenSource::File(p) => {
-            std::fs::metadata(&p).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: key `coder.token_file`: cannot read {}: {e}",
-                    config_path.display(),
-                    p.display()
-                )
-            })?;
-            format!("file {}", p.display())
-        }
+        crate::coder::TokenSource::File(p) => match std::fs::metadata(&p) {
+            Ok(_) => format!("file {}", p.display()),
+            // Offline checks the file, not the machine it will run on (a Kubernetes secret
+            // is mounted only there).
+            Err(e) if offline => format!("file {} (not readable here: {e})", p.display()),
+            Err(e) => anyhow::bail!(
+                "{}: key `coder.token_file`: cannot read {}: {e}; create it with the token of a \
+                 user with the Auditor role, or set {} (or coder.token) instead",
+                config_path.display(),
+                p.display(),
+                crate::config::TOKEN_ENV
+            ),
+        },
     };
     println!("{}: OK", config_path.display());
     println!(

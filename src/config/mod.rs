@@ -11,6 +11,7 @@ mod checkpoint;
 mod coder;
 mod encoding;
 mod enrich;
+mod messages;
 mod server;
 mod sink;
 #[cfg(test)]
@@ -115,19 +116,15 @@ impl Config {
                 file: file.clone(),
                 message: without_source_lines(&e.to_string()),
             })?;
+        let invalid = |e: KeyError| ConfigError::Invalid {
+            file: messages::source_of(&e.key, &file),
+            message: messages::explain(&e.message),
+            key: e.key,
+        };
         let mut config: Config = serde_path_to_error::deserialize(built).map_err(|e| {
             let key = e.path().to_string();
-            ConfigError::Invalid {
-                file: file.clone(),
-                key,
-                message: e.into_inner().to_string(),
-            }
+            invalid(KeyError::new(key, e.into_inner().to_string()))
         })?;
-        let invalid = |e: KeyError| ConfigError::Invalid {
-            file: file.clone(),
-            key: e.key,
-            message: e.message,
-        };
         for (name, table) in std::mem::take(&mut config.sink_tables) {
             let sink = SinkConfig::parse(&name, table).map_err(invalid)?;
             config.sinks.insert(name, sink);
@@ -210,12 +207,21 @@ impl Config {
         if let Some(t) = &self.coder.token {
             return Ok(TokenSource::Static(t.clone()));
         }
+        let from_env = std::env::var(TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| TokenSource::Static(Secret::new(t.trim())));
         if let Some(f) = &self.coder.token_file {
-            return Ok(TokenSource::File(f.clone()));
+            // A token file that is not there gives way to CODER_SESSION_TOKEN, as the README
+            // says; a file that is there is the token, re-read on 401.
+            return Ok(match from_env {
+                Some(env) if !f.exists() => env,
+                _ => TokenSource::File(f.clone()),
+            });
         }
-        match std::env::var(TOKEN_ENV) {
-            Ok(t) if !t.trim().is_empty() => Ok(TokenSource::Static(Secret::new(t.trim()))),
-            _ => Err(ConfigError::Invalid {
+        match from_env {
+            Some(env) => Ok(env),
+            None => Err(ConfigError::Invalid {
                 file: "environment".into(),
                 key: "coder.token".into(),
                 message: format!(
