@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start a Kafka-protocol broker reachable only over TLS, on 127.0.0.1.
 #
-# Tansu 0.6.0's own TLS listener does not work (see ../shared/peers/NOTES.md §1.4, and
-# `--cert`/`--key` clash in its CLI), so TLS is terminated by socat in front of a second
+# Tansu 0.6.0's own TLS listener does not work: clap refuses `--cert` with `--key` ("'--cert'
+# cannot be used with '--key'"), and `--cert` with a combined PEM gives a listener whose
+# handshake times out. So TLS is terminated by socat in front of a second
 # Tansu broker that advertises the proxy's port: clients bootstrap and produce over TLS
 # only, verifying a throwaway CA's certificate for 127.0.0.1.
 #
