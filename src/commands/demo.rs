@@ -104,6 +104,11 @@ format = "ocsf"
     println!("shipping its audit log to {}", output.display());
     println!("  and, as OCSF 1.8.0, to {}", ocsf_output.display());
     println!("config: {}  (Ctrl-C to stop)", config_path.display());
+    println!(
+        "the simulated Coder answers about 2% of requests with an injected fault (429, 500, \
+         502, a cut or garbled page): the WARN lines about them are the shipper retrying, \
+         and nothing is lost"
+    );
 
     let (tx, rx) = watch::channel(false);
     let stop_tx = tx.clone();
@@ -147,8 +152,10 @@ format = "ocsf"
     let shipped = stats[&archive].delivered.load(Ordering::Relaxed);
     let sessions = stats[&connections].delivered.load(Ordering::Relaxed);
     println!(
-        "stopped: {shipped} audit events and {sessions} connection events in {}",
-        output.display()
+        "stopped: {shipped} audit events and {sessions} connection events in {} (raw) and {} \
+         (OCSF 1.8.0)",
+        output.display(),
+        ocsf_output.display()
     );
     drop(tx);
     result
