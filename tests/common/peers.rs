@@ -23,20 +23,44 @@ pub fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Whether peer `name`'s pid file names a live process.
+fn running(name: &str) -> bool {
+    std::fs::read_to_string(run_dir().join(format!("{name}.pid")))
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
 /// Start peer `name` (idempotent) and return the variables of its env file.
+///
+/// Starting one for the first time installs it (minutes, see the README's "What the tests
+/// need"), so a line says so on the terminal itself: the test harness captures `eprintln!`,
+/// and minutes of silence look like a hang.
 pub fn ensure(name: &str) -> HashMap<String, String> {
+    use std::io::Write;
     let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     let script = script(&format!("start-{name}.sh"));
+    if !running(name) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "starting test peer {name} with tests/peers/start-{name}.sh (the first time it \
+             installs it; tests/peers/stop-peers.sh stops it)"
+        );
+    }
     let out = Command::new("bash")
         .arg(&script)
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{} failed:\n{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
+        panic!(
+            "test peer {name} could not start: run `bash tests/peers/start-{name}.sh` (it \
+             installs with apt-get, pip or cargo: root and network access) to see why; its \
+             last lines:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
     let env = run_dir().join(format!("{name}.env"));
     std::fs::read_to_string(&env)
         .unwrap_or_else(|e| panic!("{}: {e}", env.display()))
