@@ -51,8 +51,8 @@ fn duration_hint(message: &str) -> Option<String> {
         .then(|| format!("a number is not a duration: write \"{number}s\" (or ms, m, h, d)"))
 }
 
-/// Where `key` was set: the environment variable that overrides it, when one is set
-/// (`CODER_AUDIT_SHIPPER__CODER__PAGESIZE` for `coder.pagesize`), else `file`.
+/// Where `key` was set: the environment variable that overrides it in `file`, when one is
+/// set (`CODER_AUDIT_SHIPPER__CODER__PAGESIZE` for `coder.pagesize`), else `file`.
 pub(super) fn source_of(key: &str, file: &str) -> String {
     let segments: Vec<String> = key
         .split('.')
@@ -63,7 +63,7 @@ pub(super) fn source_of(key: &str, file: &str) -> String {
     for n in (1..=segments.len()).rev() {
         let name = format!("{ENV_PREFIX}__{}", segments[..n].join("__"));
         if std::env::var_os(&name).is_some() {
-            return format!("environment variable {name}");
+            return format!("environment variable {name} (overriding {file})");
         }
     }
     file.to_owned()
