@@ -240,7 +240,8 @@ impl Tailer {
         }
         let stream = self.options.stream;
         let horizon_start = now - self.options.session_horizon;
-        let mut keys = Vec::with_capacity(rows.len());
+        // The late sweep notes the connection log's rows; the audit log needs no keys here.
+        let mut keys = Vec::new();
         let mut events = Vec::with_capacity(rows.len());
         for (mut event, t) in rows {
             if let Some(o) = &event.oversized {
@@ -257,15 +258,15 @@ impl Tailer {
             if !first_sight(&mut event, &mut self.cursor, horizon_start, now) {
                 fresh.untracked += 1;
             }
-            keys.push((event.key.clone(), t));
+            if stream == Stream::Connection {
+                keys.push((event.key.clone(), t));
+            }
             events.push(event);
         }
         fresh.delivered += events.len();
         outlet.deliver(events).await.map_err(TailError::Outlet)?;
-        if stream == Stream::Connection {
-            for (key, t) in &keys {
-                self.late.note(key, *t);
-            }
+        for (key, t) in &keys {
+            self.late.note(key, *t);
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use crate::config::Config;
 /// The warnings for `config`, each one line.
 pub fn warnings(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    if is_http(&config.coder.url) {
+    if sink_core::is_plain_http(&config.coder.url) {
         out.push(format!(
             "coder.url {} is http://: the session token (an Auditor's) and the audit trail cross \
              the network in clear text; use https (coder.tls_ca_file for a private CA), or keep \
@@ -46,10 +46,6 @@ pub fn warnings(config: &Config) -> Vec<String> {
         }
     }
     out
-}
-
-fn is_http(url: &str) -> bool {
-    url.trim().to_ascii_lowercase().starts_with("http://")
 }
 
 #[cfg(test)]

@@ -23,4 +23,4 @@ pub use guarantee::DeliveryGuarantee;
 pub use retry::{RetryPolicy, SendError, Sent, send_with_retry};
 pub use secret::Secret;
 pub use sink::Sink;
-pub use spec::{Batching, BuildError, Built, KeyError, SinkContext, SinkSpec};
+pub use spec::{Batching, BuildError, Built, KeyError, SinkContext, SinkSpec, is_plain_http};

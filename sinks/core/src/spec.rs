@@ -119,6 +119,12 @@ pub struct Built {
     pub batching: Batching,
 }
 
+/// Whether `url` is plain `http://`: what [`SinkSpec::exposure`] and the shipper's own
+/// check of `coder.url` warn about.
+pub fn is_plain_http(url: &str) -> bool {
+    url.trim().to_ascii_lowercase().starts_with("http://")
+}
+
 /// A sink type: the struct its `[sinks.NAME]` table deserializes into.
 #[async_trait]
 pub trait SinkSpec: DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'static {

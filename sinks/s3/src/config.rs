@@ -148,7 +148,7 @@ impl SinkSpec for S3SinkConfig {
     fn exposure(&self) -> Option<String> {
         self.endpoint
             .as_deref()
-            .is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("http://"))
+            .is_some_and(sink_core::is_plain_http)
             .then(|| {
                 "endpoint is http://: objects (the audit trail) cross the network in clear \
                  text (the secret key itself is never sent: SigV4 signs with it)"

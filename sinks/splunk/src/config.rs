@@ -240,15 +240,10 @@ impl SinkSpec for HecSinkConfig {
     }
 
     fn exposure(&self) -> Option<String> {
-        self.endpoint
-            .trim()
-            .to_ascii_lowercase()
-            .starts_with("http://")
-            .then(|| {
-                "endpoint is http://: the HEC token and every event cross the network in \
-                 clear text"
-                    .to_owned()
-            })
+        sink_core::is_plain_http(&self.endpoint).then(|| {
+            "endpoint is http://: the HEC token and every event cross the network in clear text"
+                .to_owned()
+        })
     }
 
     async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, BuildError> {
