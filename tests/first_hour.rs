@@ -84,6 +84,8 @@ fn a_typo_inside_a_sink_names_its_key_and_the_nearest_valid_name() {
         let (o, text) = run(&mut validate(&cfg));
         assert!(!o.status.success(), "{line}: {text}");
         assert!(text.contains(key) && text.contains(hint), "{line}: {text}");
+        // The sink's lines come last, at line 10 of `config`'s file.
+        assert!(text.contains("shipper.toml:10: "), "{line}: {text}");
     }
 }
 
@@ -97,6 +99,7 @@ fn a_number_where_a_duration_belongs_says_what_to_write() {
         text.contains("coder.poll_interval") && text.contains("write \"2s\""),
         "{text}"
     );
+    assert!(text.contains("shipper.toml:4: "), "{text}");
 }
 
 #[test]

@@ -52,8 +52,9 @@ fn duration_hint(message: &str) -> Option<String> {
 }
 
 /// Where `key` was set: the environment variable that overrides it in `file`, when one is
-/// set (`CODER_AUDIT_SHIPPER__CODER__PAGESIZE` for `coder.pagesize`), else `file`.
-pub(super) fn source_of(key: &str, file: &str) -> String {
+/// set (`CODER_AUDIT_SHIPPER__CODER__PAGESIZE` for `coder.pagesize`), else `file` and the
+/// line of `text`, its contents, where the key is.
+pub(super) fn source_of(key: &str, file: &str, text: &str) -> String {
     let segments: Vec<String> = key
         .split('.')
         .filter(|s| !s.is_empty())
@@ -66,7 +67,35 @@ pub(super) fn source_of(key: &str, file: &str) -> String {
             return format!("environment variable {name} (overriding {file})");
         }
     }
-    file.to_owned()
+    match line_of(text, key) {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_owned(),
+    }
+}
+
+/// The line of `text` (a TOML file) where `key` (`sinks.archive.format`) is written, or
+/// failing that, where the deepest table on its path is: config-rs merges the file with the
+/// environment and forgets positions, so the file is parsed once more, only for this.
+pub(super) fn line_of(text: &str, key: &str) -> Option<usize> {
+    let table = toml::de::DeTable::parse(text).ok()?;
+    let mut table = table.get_ref();
+    let mut at = None;
+    for segment in key.split('.').filter(|s| !s.is_empty()) {
+        // serde_path_to_error writes a list's element as `name[2]`: the list is enough.
+        let name = segment.split('[').next().unwrap_or(segment);
+        let Some((k, v)) = table
+            .iter()
+            .find(|(k, _)| k.get_ref().eq_ignore_ascii_case(name))
+        else {
+            break;
+        };
+        at = Some(k.span().start);
+        match v.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    Some(text.get(..at?)?.matches('\n').count() + 1)
 }
 
 #[cfg(test)]
@@ -88,6 +117,23 @@ mod tests {
                 .ends_with("`lf`"),
             "nothing is near `newline`"
         );
+    }
+
+    #[test]
+    fn a_key_is_found_on_its_line_or_on_its_table_header() {
+        let text = "[coder]\nurl = \"x\"\npage_size = 5\n\n[sinks.archive]\ntype = \"file\"\n\
+                    format = \"ocfs\"\n[sinks.b]\nlabels = [1, 2]\n";
+        assert_eq!(line_of(text, "coder.page_size"), Some(3));
+        assert_eq!(line_of(text, "sinks.archive.format"), Some(7));
+        // A key that is missing (`path`) is reported at its table.
+        assert_eq!(line_of(text, "sinks.archive.path"), Some(5));
+        assert_eq!(line_of(text, "sinks.b.labels[1]"), Some(9));
+        assert_eq!(
+            line_of(text, "checkpoint.dir"),
+            None,
+            "set by the environment"
+        );
+        assert_eq!(line_of("not = toml = at all", "not"), None);
     }
 
     #[test]

@@ -116,8 +116,9 @@ impl Config {
                 file: file.clone(),
                 message: without_source_lines(&e.to_string()),
             })?;
+        let text = std::fs::read_to_string(path).unwrap_or_default();
         let invalid = |e: KeyError| ConfigError::Invalid {
-            file: messages::source_of(&e.key, &file),
+            file: messages::source_of(&e.key, &file, &text),
             message: messages::explain(&e.message),
             key: e.key,
         };
