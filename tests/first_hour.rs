@@ -1,6 +1,10 @@
 //! What a new user meets first (issue 22): config errors that say where and what to write,
 //! `validate --offline` on the example config, `checkpoint show` before anything ran.
-//! Each runs the binary, as the user does.
+//! Each runs the binary, as the user does. And the test peers a run starts stop when it
+//! ends.
+
+#[path = "common/peers.rs"]
+mod peers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -152,4 +156,39 @@ fn checkpoint_show_before_anything_ran_says_so_and_fails() {
     ]));
     assert!(o.status.success(), "{text}");
     assert!(text.contains("no checkpoints"), "{text}");
+}
+
+/// Stand-in peers (`sleep`s with pid files, as `start-*.sh` write them) and a stand-in test
+/// run: the peer the run marked stops once the run is gone; the one it did not start (a
+/// user's) keeps running.
+#[test]
+fn the_peers_a_test_run_started_stop_when_it_ends_and_a_users_peer_is_left_alone() {
+    use std::time::{Duration, Instant};
+    let run = tempfile::tempdir().unwrap();
+    let sleeper = || Command::new("sleep").arg("300").spawn().unwrap();
+    let (mut ours, mut users, mut owner) = (sleeper(), sleeper(), sleeper());
+    for (name, peer) in [("ours", &ours), ("users", &users)] {
+        std::fs::write(run.path().join(format!("{name}.pid")), peer.id().to_string()).unwrap();
+    }
+    peers::stop_when_done(run.path(), "ours", owner.id()).unwrap();
+    // A second peer of the same run shares the one watcher.
+    peers::stop_when_done(run.path(), "also-ours", owner.id()).unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(ours.try_wait().unwrap().is_none(), "stopped while the run lasts");
+
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ours.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the run's peer outlived it");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Give a wrong watcher time to do harm before looking at the user's peer.
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(users.try_wait().unwrap().is_none(), "a user's peer was stopped");
+    assert!(!run.path().join("ours.pid").exists());
+    assert!(!run.path().join("ours.started-by").exists());
+    assert!(run.path().join("users.pid").exists());
+    users.kill().unwrap();
+    users.wait().unwrap();
 }

@@ -41,11 +41,24 @@ pub fn ensure(name: &str) -> HashMap<String, String> {
     let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     let script = script(&format!("start-{name}.sh"));
     if !running(name) {
+        let keep = std::env::var_os("KEEP_TEST_PEERS").is_some();
         let _ = writeln!(
             std::io::stderr(),
             "starting test peer {name} with tests/peers/start-{name}.sh (the first time it \
-             installs it; tests/peers/stop-peers.sh stops it)"
+             installs it); {}",
+            if keep {
+                "KEEP_TEST_PEERS is set: it keeps running, tests/peers/stop-peers.sh stops it"
+            } else {
+                "it stops when this test run ends (KEEP_TEST_PEERS=1 keeps it)"
+            }
         );
+        // Marked before it starts, so that a start that fails halfway is cleaned up too.
+        if !keep {
+            if let Err(e) = stop_when_done(&run_dir(), name, std::os::unix::process::parent_id())
+            {
+                panic!("test peer {name}: cannot arrange its stop after the run: {e}");
+            }
+        }
     }
     let out = Command::new("bash")
         .arg(&script)
@@ -68,6 +81,39 @@ pub fn ensure(name: &str) -> HashMap<String, String> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+/// Mark peer `name` as started by the test run `owner` (the `cargo test` process, this
+/// binary's parent: the binaries of one run share their peers), and make sure
+/// `tests/peers/stop-when-done.sh` watches `owner`: when it is gone, the peers marked with
+/// it stop. Peers running before the tests began carry no mark and are never stopped.
+pub fn stop_when_done(run: &Path, name: &str, owner: u32) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(run)?;
+    std::fs::write(run.join(format!("{name}.started-by")), owner.to_string())?;
+    let watcher = run.join(format!("stop-when-done-{owner}.pid"));
+    let watching = std::fs::read_to_string(&watcher)
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    if watching {
+        return Ok(());
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.join("stop-when-done.log"))?;
+    let child = Command::new("bash")
+        .arg(script("stop-when-done.sh"))
+        .arg(owner.to_string())
+        .env("PEERS_RUN", run)
+        // Its own process group: a Ctrl-C of the run must not stop the watcher with it.
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    std::fs::write(watcher, child.id().to_string())
 }
 
 /// The Kafka bootstrap address.

@@ -10,6 +10,8 @@ STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
 for name in "${@:-kafka s3 kafka-tls kafka-tls-proxy hec hec-tls syslog postgres}"; do
   for n in $name; do
+    # A peer stopped by hand is no longer the test run's to stop (stop-when-done.sh).
+    rm -f "$PEERS_RUN/$n.started-by"
     f="$PEERS_RUN/$n.pid"; [[ -s $f ]] || continue
     pid=$(cat "$f")
     # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast shutdown.
