@@ -3,8 +3,9 @@
 //! Each runs the binary, as the user does. And the test peers a run starts stop when it
 //! ends.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod common;
+
+use common::peers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -168,13 +169,20 @@ fn the_peers_a_test_run_started_stop_when_it_ends_and_a_users_peer_is_left_alone
     let sleeper = || Command::new("sleep").arg("300").spawn().unwrap();
     let (mut ours, mut users, mut owner) = (sleeper(), sleeper(), sleeper());
     for (name, peer) in [("ours", &ours), ("users", &users)] {
-        std::fs::write(run.path().join(format!("{name}.pid")), peer.id().to_string()).unwrap();
+        std::fs::write(
+            run.path().join(format!("{name}.pid")),
+            peer.id().to_string(),
+        )
+        .unwrap();
     }
     peers::stop_when_done(run.path(), "ours", owner.id()).unwrap();
     // A second peer of the same run shares the one watcher.
     peers::stop_when_done(run.path(), "also-ours", owner.id()).unwrap();
     std::thread::sleep(Duration::from_millis(1_500));
-    assert!(ours.try_wait().unwrap().is_none(), "stopped while the run lasts");
+    assert!(
+        ours.try_wait().unwrap().is_none(),
+        "stopped while the run lasts"
+    );
 
     owner.kill().unwrap();
     owner.wait().unwrap();
@@ -185,10 +193,144 @@ fn the_peers_a_test_run_started_stop_when_it_ends_and_a_users_peer_is_left_alone
     }
     // Give a wrong watcher time to do harm before looking at the user's peer.
     std::thread::sleep(Duration::from_millis(1_500));
-    assert!(users.try_wait().unwrap().is_none(), "a user's peer was stopped");
+    assert!(
+        users.try_wait().unwrap().is_none(),
+        "a user's peer was stopped"
+    );
     assert!(!run.path().join("ours.pid").exists());
     assert!(!run.path().join("ours.started-by").exists());
     assert!(run.path().join("users.pid").exists());
     users.kill().unwrap();
     users.wait().unwrap();
+}
+
+/// The README's "Quick start against your Coder", its commands as written, run in a
+/// directory shaped like the clone after step 2's build, against the simulator (at Coder's
+/// own rate limit). Step 1's token is the simulator's; step 2's edits are the ones it
+/// lists, so a README or example config that drifts apart fails here.
+#[test]
+fn the_readme_quick_start_works_as_written() {
+    use chrono::Utc;
+    use std::time::{Duration, Instant};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("## Quick start against your Coder")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README has its quick start");
+    let commands: Vec<&str> = section.split('`').skip(1).step_by(2).collect();
+    let command = |prefix: &str| -> String {
+        commands
+            .iter()
+            .find(|c| c.starts_with(prefix))
+            .unwrap_or_else(|| panic!("the quick start has no `{prefix}...`: {commands:?}"))
+            .to_string()
+    };
+    let (copy, check, start) = (
+        command("cp "),
+        command("target/release/coder-audit-shipper validate"),
+        command("target/release/coder-audit-shipper run"),
+    );
+
+    let rt = common::runtime();
+    let sim = rt
+        .block_on(coder_sim::Sim::start(coder_sim::SimConfig::default()))
+        .expect("start the simulator");
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path();
+    std::os::unix::fs::symlink(root.join("config"), clone.join("config")).unwrap();
+    std::fs::create_dir_all(clone.join("target/release")).unwrap();
+    std::os::unix::fs::symlink(BIN, clone.join("target/release/coder-audit-shipper")).unwrap();
+    let shell = |line: &str| {
+        let mut c = Command::new("sh");
+        c.args(["-c", &format!("exec {line}")])
+            .current_dir(clone)
+            .env_remove("CODER_SESSION_TOKEN")
+            .stdin(Stdio::null());
+        c
+    };
+    let (o, text) = run(&mut shell(&copy));
+    assert!(o.status.success(), "{copy}: {text}");
+
+    // Step 2: coder.url, the token (CODER_SESSION_TOKEN instead of token_file),
+    // checkpoint.dir and the sink's path.
+    let config = clone.join("shipper.toml");
+    let out = clone.join("audit.ndjson");
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    for (from, to) in [
+        (
+            "url = \"https://coder.example.com\"".to_owned(),
+            format!("url = \"{}\"", sim.url()),
+        ),
+        (
+            "token_file = \"/var/run/secrets/coder/token\"\n".to_owned(),
+            String::new(),
+        ),
+        (
+            "dir = \"/var/lib/coder-audit-shipper\"".to_owned(),
+            format!("dir = \"{}\"", clone.join("state").display()),
+        ),
+        (
+            "path = \"/var/log/coder-audit/audit.ndjson\"".to_owned(),
+            format!("path = \"{}\"", out.display()),
+        ),
+    ] {
+        assert!(
+            toml.contains(&from),
+            "config/minimal.toml has no `{from}` to edit"
+        );
+        toml = toml.replacen(&from, &to, 1);
+    }
+    std::fs::write(&config, toml).unwrap();
+    let token = coder_sim::SimConfig::DEFAULT_TOKEN;
+
+    // Step 3: validate, then run.
+    let (o, text) = run(shell(&check).env("CODER_SESSION_TOKEN", token));
+    assert!(o.status.success(), "{check}: {text}");
+    assert!(!text.contains(token), "the token was printed: {text}");
+    let before = sim.stats().audit_requests;
+    let log = std::fs::File::create(clone.join("run.log")).unwrap();
+    let mut child = shell(&start)
+        .env("CODER_SESSION_TOKEN", token)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // `start_at = "now"`: what Coder records once the shipper has read it is shipped.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.stats().audit_requests < before + 1 {
+        assert!(Instant::now() < deadline, "run never read Coder");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let from = Utc::now();
+    let live = sim.spawn_live(coder_sim::server::LiveTraffic {
+        rows_per_sec: 20.0,
+        late_share: 0.0,
+        late_max: Duration::ZERO,
+        tie_share: 0.1,
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    live.abort();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let tally = loop {
+        let t = common::tally(&sim, &common::read_ids(&out), from);
+        if t.lost.is_empty() || Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let logs = std::fs::read_to_string(clone.join("run.log")).unwrap();
+    assert!(tally.expected >= 20, "{} rows inserted", tally.expected);
+    assert!(tally.lost.is_empty(), "lost {:?}\n{logs}", tally.lost);
+    assert_eq!(tally.duplicates, 0, "{logs}");
+    assert!(tally.unexpected.is_empty(), "{logs}");
+    assert!(status.success(), "SIGTERM: {status:?}\n{logs}");
+    assert!(!logs.contains(token), "the token reached the log");
 }

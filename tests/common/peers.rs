@@ -54,8 +54,7 @@ pub fn ensure(name: &str) -> HashMap<String, String> {
         );
         // Marked before it starts, so that a start that fails halfway is cleaned up too.
         if !keep {
-            if let Err(e) = stop_when_done(&run_dir(), name, std::os::unix::process::parent_id())
-            {
+            if let Err(e) = stop_when_done(&run_dir(), name, std::os::unix::process::parent_id()) {
                 panic!("test peer {name}: cannot arrange its stop after the run: {e}");
             }
         }
