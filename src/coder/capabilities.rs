@@ -4,12 +4,13 @@
 
 use serde::Deserialize;
 
-use super::client::{BuildInfo, CoderClient};
+use super::budget::Purpose;
+use super::client::{BuildInfo, Call, CoderClient};
 use super::{CoderError, Stream};
 
 impl CoderClient {
     pub async fn buildinfo(&self) -> Result<BuildInfo, CoderError> {
-        self.get_parsed("api/v2/buildinfo", &[], None, None, false, |body| {
+        self.get_parsed(Call::control("api/v2/buildinfo"), |body| {
             serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())
         })
         .await
@@ -20,7 +21,7 @@ impl CoderClient {
     /// without the route (an AGPL build answers 404; it never records audit entries).
     pub async fn audit_entitlement(&self) -> Result<Option<(String, bool)>, CoderError> {
         let parsed = self
-            .get_parsed("api/v2/entitlements", &[], None, None, false, |body| {
+            .get_parsed(Call::control("api/v2/entitlements"), |body| {
                 let v: serde_json::Value =
                     serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())?;
                 let feature = &v["features"]["audit_log"];
@@ -44,7 +45,10 @@ impl CoderClient {
     /// answers that mean it never will as things stand, 403 (the Premium feature is not
     /// licensed, or the token's user may not read it) and 404 (older than v2.25).
     pub async fn connection_log_available(&self) -> Result<Result<(), String>, CoderError> {
-        match self.page(Stream::Connection, "", 0, 1).await {
+        match self
+            .page(Stream::Connection, Purpose::Control, "", 0, 1)
+            .await
+        {
             Ok(_) => Ok(Ok(())),
             Err(CoderError::Forbidden { message, .. }) => Ok(Err(format!(
                 "Coder refused /api/v2/connectionlog (403): {message}"
@@ -70,7 +74,7 @@ impl CoderClient {
         };
         let path = format!("api/v2/users/me/keys/{id}");
         let parsed = self
-            .get_parsed(&path, &[], None, None, false, |body| {
+            .get_parsed(Call::control(&path), |body| {
                 #[derive(Deserialize)]
                 struct Key {
                     expires_at: chrono::DateTime<chrono::Utc>,
@@ -95,7 +99,11 @@ impl CoderClient {
     /// from the authorization-filtered queries; a 403 only for an authorization *error*).
     pub async fn may_read_connection_log(&self) -> Result<bool, CoderError> {
         const CHECKS: &str = r#"{"checks":{"site":{"object":{"resource_type":"connection_log"},"action":"read"},"any_org":{"object":{"resource_type":"connection_log","any_org":true},"action":"read"}}}"#;
-        self.get_parsed("api/v2/authcheck", &[], None, Some(CHECKS), false, |body| {
+        let call = Call {
+            post: Some(CHECKS),
+            ..Call::control("api/v2/authcheck")
+        };
+        self.get_parsed(call, |body| {
             let answer: std::collections::HashMap<String, bool> =
                 serde_json::from_slice(&body.into_bytes()).map_err(|e| e.to_string())?;
             Ok(answer.get("site").copied().unwrap_or(false)

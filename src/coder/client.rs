@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::CoderError;
 use super::Stream;
+use super::budget::{Purpose, RequestBudget};
 use super::error::{Retry, parse_retry_after, transport_error, without_query};
 use super::page::{Page, parse_stream_page};
 use super::skim::{Elided, Skimmer};
@@ -52,6 +53,9 @@ pub struct ClientOptions {
     pub retry_max: Duration,
     /// PEM CA certificates that may sign Coder's certificate, besides the system's.
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// `coder.max_requests_per_minute`: every request of the process waits for it (see
+    /// [`super::budget`]). `None`: no budget (the tests' clients).
+    pub max_requests_per_minute: Option<u32>,
 }
 
 impl Default for ClientOptions {
@@ -62,6 +66,7 @@ impl Default for ClientOptions {
             retry_min: Duration::from_millis(250),
             retry_max: Duration::from_secs(60),
             tls_ca_file: None,
+            max_requests_per_minute: None,
         }
     }
 }
@@ -82,6 +87,37 @@ pub struct CoderClient {
     token_source: TokenSource,
     token: Mutex<Secret>,
     options: ClientOptions,
+    budget: Option<RequestBudget>,
+}
+
+/// One call to Coder's API, as [`CoderClient::get_parsed`] makes it.
+pub(super) struct Call<'a> {
+    pub path: &'a str,
+    pub params: &'a [(&'a str, String)],
+    /// Read a successful body through a [`Skimmer`] with this field budget.
+    pub skim: Option<usize>,
+    /// POST this JSON instead of a GET.
+    pub post: Option<&'a str>,
+    /// A time-out comes back as [`CoderError::TimedOut`] instead of being tried again.
+    pub timeout_returns: bool,
+    /// The stream it reads, for `coder_requests_total`; `None` for the control calls.
+    pub stream: Option<Stream>,
+    pub purpose: Purpose,
+}
+
+impl<'a> Call<'a> {
+    /// A GET of `path` about Coder itself or the token ([`Purpose::Control`]).
+    pub fn control(path: &'a str) -> Self {
+        Call {
+            path,
+            params: &[],
+            skim: None,
+            post: None,
+            timeout_returns: false,
+            stream: None,
+            purpose: Purpose::Control,
+        }
+    }
 }
 
 impl std::fmt::Debug for CoderClient {
@@ -126,12 +162,14 @@ impl CoderClient {
             .build()
             .map_err(|e| CoderError::Transport(format!("building the HTTP client: {e}")))?;
         let first = token.read()?;
+        let budget = options.max_requests_per_minute.map(RequestBudget::new);
         Ok(Self {
             http,
             base,
             token_source: token,
             token: Mutex::new(first),
             options,
+            budget,
         })
     }
 
@@ -165,8 +203,14 @@ impl CoderClient {
 
     /// One page of `GET /api/v2/audit?q=…&limit=…&offset=…`, retried until it is a valid
     /// page or a non-retriable error.
-    pub async fn audit_page(&self, q: &str, offset: u64, limit: u32) -> Result<Page, CoderError> {
-        self.page(Stream::Audit, q, offset, limit).await
+    pub async fn audit_page(
+        &self,
+        purpose: Purpose,
+        q: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page, CoderError> {
+        self.page(Stream::Audit, purpose, q, offset, limit).await
     }
 
     /// The page [`Self::page`] would return, read through a [`Skimmer`]: every field of an
@@ -176,23 +220,26 @@ impl CoderClient {
     pub async fn page_skimmed(
         &self,
         stream: Stream,
+        purpose: Purpose,
         q: &str,
         offset: u64,
         limit: u32,
         field_budget: usize,
     ) -> Result<(Page, Vec<Elided>), CoderError> {
         let params = page_params(q, offset, limit);
-        self.get_parsed(
-            stream.path(),
-            &params,
-            Some(field_budget),
-            None,
-            false,
-            |body| {
-                let (body, elided) = body.into_parts();
-                parse_stream_page(stream, body).map(|page| (page, elided))
-            },
-        )
+        let call = Call {
+            path: stream.path(),
+            params: &params,
+            skim: Some(field_budget),
+            post: None,
+            timeout_returns: false,
+            stream: Some(stream),
+            purpose,
+        };
+        self.get_parsed(call, |body| {
+            let (body, elided) = body.into_parts();
+            parse_stream_page(stream, body).map(|page| (page, elided))
+        })
         .await
     }
 
@@ -200,11 +247,13 @@ impl CoderClient {
     pub async fn page(
         &self,
         stream: Stream,
+        purpose: Purpose,
         q: &str,
         offset: u64,
         limit: u32,
     ) -> Result<Page, CoderError> {
-        self.page_inner(stream, q, offset, limit, false).await
+        self.page_inner(stream, purpose, q, offset, limit, false)
+            .await
     }
 
     /// [`Self::page`], but a request that times out is not tried again at the same size:
@@ -213,51 +262,52 @@ impl CoderClient {
     pub async fn page_or_timeout(
         &self,
         stream: Stream,
+        purpose: Purpose,
         q: &str,
         offset: u64,
         limit: u32,
     ) -> Result<Page, CoderError> {
-        self.page_inner(stream, q, offset, limit, true).await
+        self.page_inner(stream, purpose, q, offset, limit, true)
+            .await
     }
 
     async fn page_inner(
         &self,
         stream: Stream,
+        purpose: Purpose,
         q: &str,
         offset: u64,
         limit: u32,
         timeout_returns: bool,
     ) -> Result<Page, CoderError> {
         let params = page_params(q, offset, limit);
-        self.get_parsed(
-            stream.path(),
-            &params,
-            None,
-            None,
+        let call = Call {
+            path: stream.path(),
+            params: &params,
+            skim: None,
+            post: None,
             timeout_returns,
-            |body| parse_stream_page(stream, body.into_bytes()),
-        )
-        .await
+            stream: Some(stream),
+            purpose,
+        };
+        self.get_parsed(call, |body| parse_stream_page(stream, body.into_bytes()))
+            .await
     }
 
-    /// GET `path` (POST `post` as JSON, when given) and parse the body, retrying (per
-    /// [`CoderError::retry`]) until it parses or fails for good. A body that does not
-    /// parse counts as a transient fault: proxies answer 200 with HTML, connections drop
-    /// mid-body. With `skim`, the body is read through a [`Skimmer`] with that field budget.
-    /// With `timeout_returns`, a time-out is returned instead of tried again.
+    /// Make `call` and parse the body, retrying (per [`CoderError::retry`]) until it parses
+    /// or fails for good. A body that does not parse counts as a transient fault: proxies
+    /// answer 200 with HTML, connections drop mid-body. Every attempt waits for the
+    /// request budget first.
     pub(super) async fn get_parsed<T>(
         &self,
-        path: &str,
-        params: &[(&str, String)],
-        skim: Option<usize>,
-        post: Option<&str>,
-        timeout_returns: bool,
+        call: Call<'_>,
         parse: impl Fn(Body) -> Result<T, String>,
     ) -> Result<T, CoderError> {
+        let call = &call;
         let attempt = || async {
-            let parsed = match self.get_once(path, params, skim, post).await {
+            let parsed = match self.get_once(call).await {
                 Ok(body) => parse(body).map_err(|reason| CoderError::Malformed {
-                    path: format!("/{path}"),
+                    path: format!("/{}", call.path),
                     reason,
                 }),
                 Err(e) => Err(e),
@@ -272,7 +322,7 @@ impl CoderClient {
             .retry(self.backoff())
             .when(|e: &CoderError| {
                 e.retry() != Retry::No
-                    && !(timeout_returns && matches!(e, CoderError::TimedOut { .. }))
+                    && !(call.timeout_returns && matches!(e, CoderError::TimedOut { .. }))
             })
             .adjust(|e: &CoderError, d| match e.retry() {
                 // Coder sends 60 (go-chi/httprate's window); anything far longer is a proxy
@@ -285,7 +335,7 @@ impl CoderClient {
                 _ => d,
             })
             .notify(|e: &CoderError, d| {
-                tracing::warn!(error_kind = e.kind(), retry_in = ?d, path, "request to Coder failed: {e}");
+                tracing::warn!(error_kind = e.kind(), retry_in = ?d, path = call.path, "request to Coder failed: {e}");
             })
             .await
     }
@@ -299,32 +349,41 @@ impl CoderClient {
     }
 
     /// One GET. A 401 with a token file re-reads the file and, if it changed, tries once more.
-    async fn get_once(
-        &self,
-        path: &str,
-        params: &[(&str, String)],
-        skim: Option<usize>,
-        post: Option<&str>,
-    ) -> Result<Body, CoderError> {
-        match self.send(path, params, skim, post).await {
+    async fn get_once(&self, call: &Call<'_>) -> Result<Body, CoderError> {
+        match self.send(call).await {
             Err(CoderError::Unauthorized { .. }) if self.refresh_token() => {
                 tracing::info!("Coder answered 401; re-read the token file and trying again");
-                self.send(path, params, skim, post).await
+                self.send(call).await
             }
             other => other,
         }
     }
 
-    /// One GET (or POST of `post` as JSON). With `skim`, a successful body is read
-    /// through a [`Skimmer`] with that field budget instead of whole (error bodies are
-    /// always read whole, within the cap).
-    async fn send(
-        &self,
-        path: &str,
-        params: &[(&str, String)],
-        skim: Option<usize>,
-        post: Option<&str>,
-    ) -> Result<Body, CoderError> {
+    /// Wait for the request budget, and count the request.
+    async fn spend(&self, call: &Call<'_>) {
+        let waited = match &self.budget {
+            Some(budget) => budget.acquire(call.purpose).await,
+            None => Duration::ZERO,
+        };
+        crate::ops::metrics::coder_request(
+            call.stream.map(Stream::name),
+            call.purpose.label(),
+            waited,
+        );
+    }
+
+    /// One GET (or POST of `call.post` as JSON). With `call.skim`, a successful body is
+    /// read through a [`Skimmer`] with that field budget instead of whole (error bodies
+    /// are always read whole, within the cap).
+    async fn send(&self, call: &Call<'_>) -> Result<Body, CoderError> {
+        self.spend(call).await;
+        let Call {
+            path,
+            params,
+            skim,
+            post,
+            ..
+        } = *call;
         let mut url = self
             .base
             .join(path)

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
+use super::budget::Purpose;
 use super::oversize;
 use super::page::Event;
 use super::sessions::first_sight;
@@ -252,8 +253,16 @@ async fn exact_count(
     let mut total = 0u64;
     let mut todo = vec![(start, end)];
     while let Some((s, e)) = todo.pop() {
-        let fetched =
-            oversize::fetch(client, Stream::Connection, &range_query(s, e), 0, 1, false).await?;
+        let fetched = oversize::fetch(
+            client,
+            Stream::Connection,
+            Purpose::Late,
+            &range_query(s, e),
+            0,
+            1,
+            false,
+        )
+        .await?;
         report.requests += 1;
         match fetched.page.count {
             Some(n) if n > COUNT_CAP && e - s > SMALLEST_SPLIT => {
@@ -283,8 +292,16 @@ async fn read(
     let mut keys: HashSet<EntryKey> = HashSet::new();
     let mut offset = 0u64;
     loop {
-        let fetched =
-            oversize::fetch(client, Stream::Connection, &query, offset, limit, false).await?;
+        let fetched = oversize::fetch(
+            client,
+            Stream::Connection,
+            Purpose::Late,
+            &query,
+            offset,
+            limit,
+            false,
+        )
+        .await?;
         report.requests += 1;
         let n = fetched.page.events.len();
         for event in fetched.page.events {

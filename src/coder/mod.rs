@@ -1,6 +1,7 @@
 //! Everything about talking to Coder: the HTTP client, the lenient entry models, the cursor
 //! and the tailer that walks the audit log (and the connection log) with it.
 
+pub mod budget;
 mod capabilities;
 mod client;
 mod connection;

@@ -14,6 +14,7 @@
 //! A scan that must read a group of rows sharing one time in one answer (see
 //! [`super::Tailer`]) cannot take fewer rows: such a request is skimmed at once instead.
 
+use super::budget::Purpose;
 use super::skim::Elided;
 use super::{CoderClient, CoderError, Entry, Oversized, Page, Stream};
 
@@ -33,6 +34,7 @@ const MAX_FIELD_BUDGET: u64 = 1024 * 1024;
 pub(super) async fn fetch(
     client: &CoderClient,
     stream: Stream,
+    purpose: Purpose,
     q: &str,
     offset: u64,
     limit: u32,
@@ -43,9 +45,11 @@ pub(super) async fn fetch(
         // A request that can take fewer rows gives up on a time-out at once: a page too
         // slow to serve (diffs with a template's README) times out every time.
         let page = if rows > 1 && !whole {
-            client.page_or_timeout(stream, q, offset, rows).await
+            client
+                .page_or_timeout(stream, purpose, q, offset, rows)
+                .await
         } else {
-            client.page(stream, q, offset, rows).await
+            client.page(stream, purpose, q, offset, rows).await
         };
         match page {
             Ok(page) => {
@@ -74,7 +78,7 @@ pub(super) async fn fetch(
                 rows /= 2;
             }
             Err(CoderError::TooLarge { .. }) => {
-                let page = skimmed(client, stream, q, offset, rows).await?;
+                let page = skimmed(client, stream, purpose, q, offset, rows).await?;
                 return Ok(Fetched {
                     page,
                     rows_asked: rows,
@@ -90,6 +94,7 @@ pub(super) async fn fetch(
 async fn skimmed(
     client: &CoderClient,
     stream: Stream,
+    purpose: Purpose,
     q: &str,
     offset: u64,
     rows: u32,
@@ -100,6 +105,7 @@ async fn skimmed(
     let (mut page, elided) = client
         .page_skimmed(
             stream,
+            purpose,
             q,
             offset,
             rows,

@@ -21,6 +21,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
+use super::budget::Purpose;
 use super::oversize;
 use super::stream::filter_time;
 use super::window::{date_to_bound, next_bound_after};
@@ -85,7 +86,7 @@ impl<'a> Probe<'a> {
             }
         };
         // Read as the tailer reads: the one row may be larger than the response cap.
-        let page = oversize::fetch(self.client, self.stream, &q, 0, 1, false)
+        let page = oversize::fetch(self.client, self.stream, Purpose::Probe, &q, 0, 1, false)
             .await?
             .page;
         self.requests += 1;
@@ -129,7 +130,7 @@ pub async fn oldest_day(
     // ahead); a log with rows only beyond it starts at the newest row's day.
     let top = now.date_naive() + TimeDelta::days(1);
     if !probe.any_up_to(top).await? {
-        let page = oversize::fetch(probe.client, probe.stream, "", 0, 1, false)
+        let page = oversize::fetch(probe.client, probe.stream, Purpose::Probe, "", 0, 1, false)
             .await?
             .page;
         probe.requests += 1;

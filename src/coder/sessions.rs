@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::budget::Purpose;
 use super::connection::Phase;
 use super::oversize;
 use super::page::Entry;
@@ -150,8 +151,16 @@ pub(super) async fn sweep<O: Outlet>(
     let mut still_open: HashSet<EntryKey> = HashSet::new();
     let mut offset = 0u64;
     loop {
-        let fetched =
-            oversize::fetch(client, Stream::Connection, &query, offset, limit, false).await?;
+        let fetched = oversize::fetch(
+            client,
+            Stream::Connection,
+            Purpose::Sessions,
+            &query,
+            offset,
+            limit,
+            false,
+        )
+        .await?;
         report.requests += 1;
         let n = fetched.page.events.len();
         still_open.extend(fetched.page.events.into_iter().map(|e| e.key));
@@ -176,8 +185,16 @@ pub(super) async fn sweep<O: Outlet>(
         let mut offset = 0u64;
         let mut rows_seen = 0usize;
         let mut row = loop {
-            let fetched =
-                oversize::fetch(client, Stream::Connection, &query, offset, limit, false).await?;
+            let fetched = oversize::fetch(
+                client,
+                Stream::Connection,
+                Purpose::Sessions,
+                &query,
+                offset,
+                limit,
+                false,
+            )
+            .await?;
             report.requests += 1;
             let n = fetched.page.events.len();
             rows_seen += n;
@@ -193,7 +210,16 @@ pub(super) async fn sweep<O: Outlet>(
         // them all, which no delete can split.
         if row.is_none() && offset > 0 {
             let all = u32::try_from(rows_seen + limit as usize).unwrap_or(u32::MAX);
-            let fetched = oversize::fetch(client, Stream::Connection, &query, 0, all, true).await?;
+            let fetched = oversize::fetch(
+                client,
+                Stream::Connection,
+                Purpose::Sessions,
+                &query,
+                0,
+                all,
+                true,
+            )
+            .await?;
             report.requests += 1;
             row = fetched.page.events.into_iter().find(|e| e.key == key);
         }

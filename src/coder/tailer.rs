@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::budget::Purpose;
 use super::late::LateSweep;
 use super::oversize;
 use super::permission::PermissionGate;
@@ -159,12 +160,18 @@ impl Tailer {
         report: &mut StepReport,
     ) -> Result<Fresh, TailError<O::Error>> {
         let query = scan.window().query(self.options.stream);
+        let purpose = match (scan.window().upper, self.options.end) {
+            (None, _) => Purpose::Live,
+            (Some(_), Some(_)) => Purpose::Backfill,
+            (Some(_), None) => Purpose::CatchUp,
+        };
         let mut fresh = Fresh::default();
         loop {
             let r = scan.request();
             let fetched = oversize::fetch(
                 &self.client,
                 self.options.stream,
+                purpose,
                 &query,
                 r.offset,
                 r.limit,

@@ -189,6 +189,7 @@ pub(crate) async fn connect(config: &Config) -> anyhow::Result<Connected> {
             request_timeout: config.coder.request_timeout,
             max_response_bytes: config.coder.max_response_bytes,
             tls_ca_file: config.coder.tls_ca_file.clone(),
+            max_requests_per_minute: Some(config.coder.max_requests_per_minute).filter(|n| *n > 0),
             ..ClientOptions::default()
         },
     )?;

@@ -107,7 +107,11 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         let connected = super::connect(&config)
             .await
             .map_err(|e| format!("{e:#}"))?;
-        match connected.client.audit_page("", 0, 1).await {
+        match connected
+            .client
+            .audit_page(crate::coder::budget::Purpose::Control, "", 0, 1)
+            .await
+        {
             // The newest entry alone is over the cap: the token reads the log, and the
             // stream will ship that entry without its oversized fields.
             Ok(_) | Err(crate::coder::CoderError::TooLarge { .. }) => {}

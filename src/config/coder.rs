@@ -59,6 +59,11 @@ pub struct CoderConfig {
     /// `overlap` counts as `overlap`.
     #[serde(default = "default_overlap_reread_interval", with = "humantime_serde")]
     pub overlap_reread_interval: Duration,
+    /// Every request the process makes to Coder, in any 60 s, at most: Coder limits its
+    /// users to 512 a minute (`CODER_RATE_LIMIT_API`), and the token's user shares that
+    /// with whatever else it does. Live tailing goes first. `0`: no budget of our own.
+    #[serde(default = "default_max_requests_per_minute")]
+    pub max_requests_per_minute: u32,
 }
 
 /// A list of streams, or the same as one comma-separated string: what an environment
@@ -180,6 +185,16 @@ impl CoderConfig {
                 "must be at least coder.overlap and at most 3650d",
             ));
         }
+        let budget = self.max_requests_per_minute;
+        if budget != 0 && budget < crate::coder::budget::MIN_PER_MINUTE {
+            return Err(KeyError::new(
+                "coder.max_requests_per_minute",
+                format!(
+                    "must be 0 (no budget) or at least {}, got {budget}",
+                    crate::coder::budget::MIN_PER_MINUTE
+                ),
+            ));
+        }
         if self.late_horizon > Duration::from_secs(90 * 86_400) {
             return Err(KeyError::new(
                 "coder.late_horizon",
@@ -188,6 +203,10 @@ impl CoderConfig {
         }
         Ok(())
     }
+}
+
+fn default_max_requests_per_minute() -> u32 {
+    300
 }
 
 fn default_poll_interval() -> Duration {

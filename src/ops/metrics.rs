@@ -45,6 +45,12 @@ pub const LATE_LATENESS: &str = "coder_connection_late_row_lateness_seconds";
 /// Open connection sessions given up before their disconnect was seen, by `reason`:
 /// `horizon` (open longer than `coder.session_horizon`) or `deleted` (the row is gone).
 pub const SESSIONS_ABANDONED: &str = "coder_connection_sessions_abandoned_total";
+/// Requests sent to Coder, by `stream` (`audit`, `connection`, `none`) and `purpose`
+/// (`coder::budget::Purpose`): what the request budget was spent on.
+pub const CODER_REQUESTS: &str = "coder_requests_total";
+/// How long requests that had to wait for `coder.max_requests_per_minute` waited, by
+/// `purpose` (a summary: `_count` requests waited, `_sum` seconds).
+pub const CODER_BUDGET_WAIT: &str = "coder_request_budget_wait_seconds";
 
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
@@ -128,6 +134,29 @@ fn describe() {
         SESSIONS_ABANDONED,
         "Open connection sessions whose disconnect will not be shipped, by reason"
     );
+    counter!(
+        CODER_REQUESTS,
+        "Requests sent to Coder (retries included), by stream and purpose"
+    );
+    ::metrics::describe_histogram!(
+        CODER_BUDGET_WAIT,
+        ::metrics::Unit::Seconds,
+        "How long requests to Coder waited for coder.max_requests_per_minute, by purpose"
+    );
+}
+
+/// One request to Coder sent for `purpose` of `stream` (`None`: not a stream's), after
+/// waiting `waited` for the request budget.
+pub fn coder_request(
+    stream: Option<&'static str>,
+    purpose: &'static str,
+    waited: std::time::Duration,
+) {
+    ::metrics::counter!(CODER_REQUESTS, "stream" => stream.unwrap_or("none"), "purpose" => purpose)
+        .increment(1);
+    if !waited.is_zero() {
+        ::metrics::histogram!(CODER_BUDGET_WAIT, "purpose" => purpose).record(waited.as_secs_f64());
+    }
 }
 
 /// The Coder version the shipper connected to.

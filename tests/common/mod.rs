@@ -43,6 +43,7 @@ pub fn client_with(sim: &SimHandle, cap: u64, request_timeout: Duration) -> Arc<
                 retry_min: Duration::from_millis(5),
                 retry_max: Duration::from_millis(50),
                 max_response_bytes: cap,
+                max_requests_per_minute: None,
             },
         )
         .expect("client"),
@@ -318,6 +319,9 @@ poll_interval = "200ms"
 overlap = "1m"
 page_size = {page_size}
 start_at = "beginning"
+# Polls every 200 ms per sink, to be quick: more than any budget of Coder's size allows.
+# The budget has its own test (tests/request_budget.rs).
+max_requests_per_minute = 0
 
 [checkpoint]
 dir = "{state}"
