@@ -159,6 +159,43 @@ fn checkpoint_show_before_anything_ran_says_so_and_fails() {
     assert!(text.contains("no checkpoints"), "{text}");
 }
 
+#[test]
+fn validate_says_what_the_request_budget_allows_and_warns_when_polling_outgrows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "", "");
+    let (o, text) = run(&mut validate(&cfg));
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("at most 300 a minute") && !text.contains("WARNING"),
+        "{text}"
+    );
+    // One sink polling twice a second: 120 a minute of a budget of 100.
+    let cfg = config(
+        dir.path(),
+        "poll_interval = \"500ms\"\nmax_requests_per_minute = 100",
+        "",
+    );
+    let (o, text) = run(&mut validate(&cfg));
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("ask for about 120 requests a minute"),
+        "{text}"
+    );
+    let cfg = config(dir.path(), "max_requests_per_minute = 1000", "");
+    let (_, text) = run(&mut validate(&cfg));
+    assert!(
+        text.contains("above Coder's default limit of 512"),
+        "{text}"
+    );
+    let cfg = config(dir.path(), "max_requests_per_minute = 5", "");
+    let (o, text) = run(&mut validate(&cfg));
+    assert!(!o.status.success(), "{text}");
+    assert!(
+        text.contains("coder.max_requests_per_minute") && text.contains("at least 10"),
+        "{text}"
+    );
+}
+
 /// Stand-in peers (`sleep`s with pid files, as `start-*.sh` write them) and a stand-in test
 /// run: the peer the run marked stops once the run is gone; the one it did not start (a
 /// user's) keeps running.

@@ -10,6 +10,43 @@ use crate::normalize::Target;
 /// How long `validate` waits for each peer.
 const REACH: Duration = Duration::from_secs(15);
 
+/// Coder's default limit of requests a minute per user (`CODER_RATE_LIMIT_API`).
+const CODER_RATE_LIMIT: u32 = 512;
+
+/// The request budget, and what idle polling alone asks of it: each sink reads each stream
+/// by itself, once per `poll_interval`.
+fn request_budget(config: &Config) {
+    let budget = config.coder.max_requests_per_minute;
+    let streams = config.sinks.len() * config.coder.streams.len();
+    let polls = streams as f64 * 60.0 / config.coder.poll_interval.as_secs_f64().max(0.001);
+    if budget == 0 {
+        println!(
+            "  requests to Coder: no budget of our own (coder.max_requests_per_minute = 0); \
+             idle polling asks about {polls:.0} a minute of Coder's {CODER_RATE_LIMIT} per user"
+        );
+        return;
+    }
+    println!(
+        "  requests to Coder: at most {budget} a minute, live tailing first; idle polling asks \
+         about {polls:.0}"
+    );
+    if budget > CODER_RATE_LIMIT {
+        println!(
+            "  WARNING: coder.max_requests_per_minute = {budget} is above Coder's default limit \
+             of {CODER_RATE_LIMIT} a minute per user (CODER_RATE_LIMIT_API): expect 429s unless \
+             it was raised"
+        );
+    }
+    if polls > 0.9 * f64::from(budget) {
+        println!(
+            "  WARNING: {streams} streams polling every {:?} ask for about {polls:.0} requests a \
+             minute, more than coder.max_requests_per_minute leaves them: polls will wait for \
+             each other; raise coder.poll_interval or the budget",
+            config.coder.poll_interval
+        );
+    }
+}
+
 pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let token = match config.token_source()? {
@@ -36,6 +73,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     for warning in super::exposure::warnings(&config) {
         println!("  WARNING: {warning}");
     }
+    request_budget(&config);
     let streams: Vec<&str> = config.coder.streams.iter().map(|s| s.name()).collect();
     println!(
         "  streams: {}{}",
