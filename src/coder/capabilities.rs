@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use super::budget::Purpose;
-use super::client::{BuildInfo, Call, CoderClient};
+use super::call::Call;
+use super::client::{BuildInfo, CoderClient};
 use super::{CoderError, Stream};
 
 impl CoderClient {

@@ -2,6 +2,7 @@
 //! and the tailer that walks the audit log (and the connection log) with it.
 
 pub mod budget;
+mod call;
 mod capabilities;
 mod client;
 mod connection;
