@@ -128,3 +128,62 @@ fn requests_stay_within_the_budget_and_live_tailing_goes_first() {
     );
     assert!(status.success(), "{status:?}\n{log}");
 }
+
+/// Where sinks without a checkpoint start is found once per stream: three new sinks cost
+/// the `beginning` probes of one, and start at the same position.
+#[test]
+fn new_sinks_share_one_search_for_where_the_log_begins() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(
+        500,
+        Duration::from_secs(200 * 86_400),
+        Utc::now() - TimeDelta::days(20),
+    );
+    let probes = |sinks: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("shipper.toml");
+        let mut text = format!(
+            "{server}[coder]\nurl = \"{url}\"\ntoken = \"{token}\"\nstart_at = \"beginning\"\n\
+             [checkpoint]\ndir = \"{state}\"\n",
+            server = scrape::SERVER,
+            url = sim.url(),
+            token = SimConfig::DEFAULT_TOKEN,
+            state = dir.path().join("state").display(),
+        );
+        for i in 0..sinks {
+            text += &format!(
+                "[sinks.s{i}]\ntype = \"file\"\npath = \"{}\"\n",
+                dir.path().join(format!("s{i}.ndjson")).display()
+            );
+        }
+        std::fs::write(&cfg, text).unwrap();
+        let mut child = common::spawn_run(&cfg);
+        let started = common::wait_until(Duration::from_secs(30), || {
+            common::run_log(&cfg)
+                .matches("no checkpoint; starting")
+                .count()
+                == sinks
+        });
+        let address = scrape::metrics_address(&cfg).expect("the listener's address");
+        let metrics = scrape::http_get(&address, "/metrics").expect("/metrics");
+        common::stop_gracefully(&mut child);
+        let log = common::run_log(&cfg);
+        assert!(started, "{log}");
+        let positions: HashSet<&str> = log
+            .lines()
+            .filter(|l| l.contains("no checkpoint; starting"))
+            .filter_map(|l| l.split("position=").nth(1))
+            .collect();
+        assert_eq!(positions.len(), 1, "{log}");
+        scrape::metric(&metrics, "coder_requests_total", &["purpose=\"probe\""])
+            .expect("probes counted")
+    };
+    let one = probes(1);
+    let three = probes(3);
+    assert!(one >= 2.0, "{one} probes to find the first day of 200");
+    assert_eq!(
+        one, three,
+        "three new sinks probed {three} times, one {one}"
+    );
+}

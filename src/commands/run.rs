@@ -248,6 +248,9 @@ async fn run_streams(
         _ = wait_true(shutdown.clone()) => return Ok(()),
     };
     for stream in available {
+        // Where a sink without a checkpoint starts: found once per stream (`beginning`
+        // probes Coder for it), the same for every such sink.
+        let mut start = None;
         for name in config.sinks.keys() {
             let key = CheckpointKey::run(name).with_stream(stream);
             let cursor = match streams.store.load(&key)? {
@@ -256,7 +259,15 @@ async fn run_streams(
                     c.cursor
                 }
                 None => {
-                    let c = initial_cursor(&streams.client, stream, config.coder.start_at).await?;
+                    let c = match start.clone() {
+                        Some(c) => c,
+                        None => {
+                            let c = initial_cursor(&streams.client, stream, config.coder.start_at)
+                                .await?;
+                            start = Some(c.clone());
+                            c
+                        }
+                    };
                     tracing::info!(sink = %name, %stream, position = %c.position, "no checkpoint; starting");
                     c
                 }
