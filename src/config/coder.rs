@@ -135,16 +135,7 @@ impl<'de> Deserialize<'de> for StartAt {
 impl CoderConfig {
     /// What types alone cannot check.
     pub(super) fn check(&self) -> Result<(), KeyError> {
-        match reqwest::Url::parse(&self.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            Ok(u) => {
-                return Err(KeyError::new(
-                    "coder.url",
-                    format!("expected an http(s) URL, got scheme {:?}", u.scheme()),
-                ));
-            }
-            Err(e) => return Err(KeyError::new("coder.url", format!("not a URL: {e}"))),
-        }
+        sink_core::check_http_url("coder.url", &self.url)?;
         if self.token.is_some() && self.token_file.is_some() {
             return Err(KeyError::new(
                 "coder.token",

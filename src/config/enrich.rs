@@ -25,15 +25,7 @@ impl EnrichConfig {
     /// What types alone cannot check.
     pub(super) fn check(&self) -> Result<(), KeyError> {
         if let Some(url) = &self.access_url {
-            match reqwest::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    return Err(KeyError::new(
-                        "enrich.access_url",
-                        format!("expected an http(s) URL, got {url:?}"),
-                    ));
-                }
-            }
+            sink_core::check_http_url("enrich.access_url", url)?;
         }
         for key in self.labels.keys() {
             if key.is_empty()

@@ -23,4 +23,6 @@ pub use guarantee::DeliveryGuarantee;
 pub use retry::{RetryPolicy, SendError, Sent, send_with_retry};
 pub use secret::Secret;
 pub use sink::Sink;
-pub use spec::{Batching, BuildError, Built, KeyError, SinkContext, SinkSpec, is_plain_http};
+pub use spec::{
+    Batching, BuildError, Built, KeyError, SinkContext, SinkSpec, check_http_url, is_plain_http,
+};

@@ -119,6 +119,25 @@ pub struct Built {
     pub batching: Batching,
 }
 
+/// That config key `key` holds an `http://` or `https://` URL: the one check of every URL
+/// key (`coder.url`, `enrich.access_url`, a HEC `endpoint`), with one wording.
+pub fn check_http_url(key: &str, value: &str) -> Result<(), KeyError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        Ok(u) => Err(KeyError::new(
+            key,
+            format!(
+                "expected an http(s) URL, got scheme {:?} in {value:?}",
+                u.scheme()
+            ),
+        )),
+        Err(e) => Err(KeyError::new(
+            key,
+            format!("expected an http(s) URL, got {value:?}: {e}"),
+        )),
+    }
+}
+
 /// Whether `url` is plain `http://`: what [`SinkSpec::exposure`] and the shipper's own
 /// check of `coder.url` warn about.
 pub fn is_plain_http(url: &str) -> bool {
@@ -163,4 +182,22 @@ pub trait SinkSpec: DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'stati
 
     /// Build the sink.
     async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, BuildError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_key_takes_http_or_https_and_names_itself_otherwise() {
+        assert!(check_http_url("coder.url", "https://coder.example.com").is_ok());
+        assert!(check_http_url("endpoint", "http://127.0.0.1:8088/services/collector").is_ok());
+        let e = check_http_url("coder.url", "ftp://coder.example.com").unwrap_err();
+        assert_eq!(e.key, "coder.url");
+        assert!(e.message.contains("scheme \"ftp\""), "{}", e.message);
+        let e = check_http_url("enrich.access_url", "coder.example.com").unwrap_err();
+        assert_eq!(e.key, "enrich.access_url");
+        assert!(e.message.contains("\"coder.example.com\""), "{}", e.message);
+        assert!(is_plain_http(" HTTP://x") && !is_plain_http("https://x"));
+    }
 }

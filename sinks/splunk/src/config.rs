@@ -186,14 +186,7 @@ impl SinkSpec for HecSinkConfig {
     const TYPE: &'static str = "splunk_hec";
 
     fn validate(&self) -> Result<(), KeyError> {
-        let http = reqwest::Url::parse(&self.endpoint)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-        if !http {
-            return Err(KeyError::new(
-                "endpoint",
-                format!("expected an http(s) URL, got {:?}", self.endpoint),
-            ));
-        }
+        sink_core::check_http_url("endpoint", &self.endpoint)?;
         match (&self.token, &self.token_file) {
             (Some(_), Some(_)) => {
                 return Err(KeyError::new("token", "set token or token_file, not both"));
