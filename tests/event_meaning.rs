@@ -23,14 +23,7 @@ use coder_audit_shipper::coder::{AuditEntry, ConnectionEvent, ConnectionLog, Pha
 use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
 use serde_json::{Value, json};
 
-const OCSF_18: Target = Target::Ocsf {
-    version: OcsfVersion::V1_8_0,
-    classes: ClassStrategy::Semantic,
-};
-const OCSF_11: Target = Target::Ocsf {
-    version: OcsfVersion::V1_1_0,
-    classes: ClassStrategy::Semantic,
-};
+use entries::{OCSF_11, OCSF_18};
 
 fn events(target: Target, entry: &Value) -> Vec<Value> {
     let read_at = Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap();

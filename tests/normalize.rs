@@ -12,18 +12,11 @@ use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 use coder_audit_shipper::coder::{AuditEntry, ConnectionEvent, ConnectionLog, Phase, parse_page};
-use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
+use coder_audit_shipper::normalize::{Normalizer, Target};
 use coder_audit_shipper::pipeline::Encoder;
 use serde_json::{Value, json};
 
-const OCSF_18: Target = Target::Ocsf {
-    version: OcsfVersion::V1_8_0,
-    classes: ClassStrategy::Semantic,
-};
-const OCSF_11: Target = Target::Ocsf {
-    version: OcsfVersion::V1_1_0,
-    classes: ClassStrategy::Semantic,
-};
+use entries::{OCSF_11, OCSF_18};
 
 fn read_at() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap()

@@ -5,8 +5,18 @@
 
 use std::path::{Path, PathBuf};
 
-use coder_audit_shipper::normalize::Enrichment;
+use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, OcsfVersion, Target};
 use serde_json::{Value, json};
+
+/// OCSF 1.8.0 and 1.1.0 with the classes that say what happened.
+pub const OCSF_18: Target = Target::Ocsf {
+    version: OcsfVersion::V1_8_0,
+    classes: ClassStrategy::Semantic,
+};
+pub const OCSF_11: Target = Target::Ocsf {
+    version: OcsfVersion::V1_1_0,
+    classes: ClassStrategy::Semantic,
+};
 
 /// The enrichment the normalization tests use: every `[enrich]` key set.
 pub fn enrichment() -> Enrichment {
