@@ -1,10 +1,13 @@
 //! The process's request budget: `coder.max_requests_per_minute` requests to Coder in any
 //! 60 seconds, whoever makes them.
 //!
-//! Coder limits API requests per user (512 a minute by default, `CODER_RATE_LIMIT_API`,
-//! go-chi/httprate's sliding window: see `coder-api/NOTES.md` in the design notes), and the
-//! shipper's token belongs to a person's or a service account's user: what the shipper
-//! spends, the user's CLI and UI cannot. So every request waits here first.
+//! Coder limits API requests to 512 a minute by default (`CODER_API_RATE_LIMIT`), keyed by
+//! user and normalized path and counted per replica (go-chi/httprate's sliding window;
+//! `coderd/httpmw/ratelimit.go`; `coder-api/NOTES.md` §4). Every
+//! reader of `/api/v2/audit` under the token's user shares one bucket: the UI's audit page,
+//! the CLI, another shipper, and each of this process's sinks. Spending it leaves those
+//! people 429s. So every request waits here first, for one budget below Coder's limit on
+//! any single path.
 //!
 //! The budget is a token bucket that holds a tenth of a minute's requests and refills at
 //! the rest of the minute's rate: `burst + 60 s × rate` is the budget, so no 60 seconds

@@ -10,7 +10,7 @@ use crate::normalize::Target;
 /// How long `validate` waits for each peer.
 const REACH: Duration = Duration::from_secs(15);
 
-/// Coder's default limit of requests a minute per user (`CODER_RATE_LIMIT_API`).
+/// Coder's default limit of requests a minute per user and API path (`CODER_API_RATE_LIMIT`).
 const CODER_RATE_LIMIT: u32 = 512;
 
 /// The request budget, and what idle polling alone asks of it: each sink reads each stream
@@ -22,7 +22,7 @@ fn request_budget(config: &Config) {
     if budget == 0 {
         println!(
             "  requests to Coder: no budget of our own (coder.max_requests_per_minute = 0); \
-             idle polling asks about {polls:.0} a minute of Coder's {CODER_RATE_LIMIT} per user"
+             idle polling asks about {polls:.0} a minute of Coder's {CODER_RATE_LIMIT} per user and path"
         );
         return;
     }
@@ -33,7 +33,7 @@ fn request_budget(config: &Config) {
     if budget > CODER_RATE_LIMIT {
         println!(
             "  WARNING: coder.max_requests_per_minute = {budget} is above Coder's default limit \
-             of {CODER_RATE_LIMIT} a minute per user (CODER_RATE_LIMIT_API): expect 429s unless \
+             of {CODER_RATE_LIMIT} a minute per user and path (CODER_API_RATE_LIMIT): expect 429s unless \
              it was raised"
         );
     }

@@ -59,9 +59,10 @@ pub struct CoderConfig {
     /// `overlap` counts as `overlap`.
     #[serde(default = "default_overlap_reread_interval", with = "humantime_serde")]
     pub overlap_reread_interval: Duration,
-    /// Every request the process makes to Coder, in any 60 s, at most: Coder limits its
-    /// users to 512 a minute (`CODER_RATE_LIMIT_API`), and the token's user shares that
-    /// with whatever else it does. Live tailing goes first. `0`: no budget of our own.
+    /// Every request the process makes to Coder, in any 60 s, at most: Coder limits each
+    /// user to 512 a minute per API path (`CODER_API_RATE_LIMIT`), shared with every other
+    /// reader of that path under the token's user (the UI's audit page, the CLI). Live
+    /// tailing goes first. `0`: no budget of our own.
     #[serde(default = "default_max_requests_per_minute")]
     pub max_requests_per_minute: u32,
 }
