@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// One failed request to Coder. [`CoderError::retry`] is the rule the client retries by.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CoderError {
     #[error(
         "Coder rejected the session token (401): {message}. Create a long-lived token for a user with the Auditor role (`coder tokens create --lifetime 8760h`: since about v2.35 a token no longer extends its expiry with use, and the default lifetime is 7 days) and set coder.token_file, coder.token or CODER_SESSION_TOKEN"

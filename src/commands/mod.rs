@@ -98,24 +98,29 @@ impl<'a> Streams<'a> {
     pub fn tailer(&self, stream: Stream, cursor: Cursor, end: Option<DateTime<Utc>>) -> Tailer {
         Tailer::new(
             self.client.clone(),
-            TailerOptions {
-                page_size: self.config.coder.page_size,
-                overlap: self.overlap,
-                end,
-                stream,
-                session_horizon: self.session_horizon,
-                session_poll_interval: self.config.coder.session_poll_interval,
-                late_horizon: TimeDelta::from_std(self.config.coder.late_horizon)
-                    .unwrap_or(TimeDelta::days(1)),
-                late_sweep_interval: self.config.coder.late_sweep_interval,
-                overlap_reread_interval: self
-                    .config
-                    .coder
-                    .overlap_reread_interval
-                    .min(self.overlap.to_std().unwrap_or_default()),
-            },
+            self.tailer_options(stream, end),
             cursor,
         )
+    }
+
+    /// How a tailer of `stream` reads; `end` for a backfill.
+    pub fn tailer_options(&self, stream: Stream, end: Option<DateTime<Utc>>) -> TailerOptions {
+        TailerOptions {
+            page_size: self.config.coder.page_size,
+            overlap: self.overlap,
+            end,
+            stream,
+            session_horizon: self.session_horizon,
+            session_poll_interval: self.config.coder.session_poll_interval,
+            late_horizon: TimeDelta::from_std(self.config.coder.late_horizon)
+                .unwrap_or(TimeDelta::days(1)),
+            late_sweep_interval: self.config.coder.late_sweep_interval,
+            overlap_reread_interval: self
+                .config
+                .coder
+                .overlap_reread_interval
+                .min(self.overlap.to_std().unwrap_or_default()),
+        }
     }
 
     /// The configured streams that this Coder serves. The connection log needs v2.25 and a

@@ -11,9 +11,13 @@ use tokio::sync::watch;
 use super::exit::{Cause, Failure, LostLeadership, StreamsFailed};
 use crate::checkpoint::{CheckpointKey, CheckpointStore, PostgresStore};
 use crate::coder::{CoderError, Stream, TailError};
+use crate::coder::{Cursor, Tailer};
 use crate::config::{Config, StoreKind};
 use crate::ops::server::Server;
-use crate::pipeline::{StreamEnd, StreamError, StreamStats, initial_cursor, run_stream};
+use crate::pipeline::{
+    Member, SinkOutlet, SoloTailer, StreamEnd, StreamError, StreamStats, Timings, initial_cursor,
+    run_group, run_stream,
+};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     // SIGHUP's handler goes in first: from here on a reload can never kill the process
@@ -241,7 +245,9 @@ async fn run_streams(
         streams.client.clone(),
         shutdown.clone(),
     ));
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks: tokio::task::JoinSet<Vec<(StreamId, Result<StreamEnd, StreamError>)>> =
+        tokio::task::JoinSet::new();
+    let mut readers: Vec<Reader> = Vec::new();
     let mut counters: BTreeMap<StreamId, Arc<StreamStats>> = BTreeMap::new();
     let available = tokio::select! {
         a = streams.available_streams() => a?,
@@ -285,66 +291,127 @@ async fn run_streams(
                 );
             }
             let (tailer, outlet) = streams
-                .build(name, stream, key, cursor, None, stream_stats)
+                .build(name, stream, key, cursor.clone(), None, stream_stats)
                 .await?;
-            let poll = config.coder.poll_interval;
-            let rx = shutdown.clone();
-            let grace = config.shutdown_timeout;
-            tasks.spawn(async move { (id, run_stream(tailer, outlet, poll, rx, grace).await) });
+            // Sinks that start at the same place share one reader (`pipeline::run_group`).
+            match readers
+                .iter_mut()
+                .find(|r| r.stream == stream && r.cursor == cursor)
+            {
+                Some(reader) => reader.sinks.push((name.clone(), outlet)),
+                None => readers.push(Reader {
+                    stream,
+                    cursor,
+                    tailer,
+                    sinks: vec![(name.clone(), outlet)],
+                }),
+            }
         }
+    }
+    let timings = Timings {
+        poll_interval: config.coder.poll_interval,
+        shutdown_timeout: config.shutdown_timeout,
+        detach_after: config.fanout.detach_after,
+    };
+    for reader in readers {
+        let Reader {
+            stream,
+            cursor,
+            tailer,
+            mut sinks,
+        } = reader;
+        let rx = shutdown.clone();
+        if sinks.len() == 1 {
+            let Some((name, outlet)) = sinks.pop() else {
+                continue;
+            };
+            tasks.spawn(async move {
+                let (poll, grace) = (timings.poll_interval, timings.shutdown_timeout);
+                vec![(
+                    (name, stream),
+                    run_stream(tailer, outlet, poll, rx, grace).await,
+                )]
+            });
+            continue;
+        }
+        let names: Vec<&str> = sinks.iter().map(|(n, _)| n.as_str()).collect();
+        tracing::info!(%stream, sinks = ?names, "one read of Coder for these sinks");
+        let members = sinks
+            .into_iter()
+            .map(|(name, outlet)| Member::start(name, outlet, cursor.clone(), rx.clone()))
+            .collect();
+        let solo: SoloTailer = {
+            let (client, options) = (streams.client.clone(), streams.tailer_options(stream, None));
+            Arc::new(move |c| Tailer::new(client.clone(), options.clone(), c))
+        };
+        tasks.spawn(async move {
+            run_group(tailer, members, solo, timings, rx)
+                .await
+                .into_iter()
+                .map(|(name, end)| ((name, stream), end))
+                .collect()
+        });
     }
     let mut failed = Vec::new();
     let mut connection_log_gone = false;
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            // Coder took the connection log away while running (the license lapsed, the
-            // token lost its role): that stream is off, as at start, and the rest runs on.
-            Ok(((name, Stream::Connection), Err(TailError::Coder(e))))
-                if matches!(
-                    e,
-                    CoderError::Forbidden { .. } | CoderError::NotFound { .. }
-                ) =>
-            {
-                exposed.unregister(&name, Stream::Connection);
-                if !std::mem::replace(&mut connection_log_gone, true) {
-                    crate::ops::metrics::connection_log_available(false);
-                    let why = match &e {
-                        CoderError::Forbidden { message, .. } => format!("403: {message}"),
-                        _ => "404: the route is gone".to_owned(),
-                    };
-                    tracing::warn!(
-                        "Coder stopped serving /api/v2/connectionlog ({why}): the connection \
+        let ends = match joined {
+            Ok(ends) => ends,
+            Err(e) => {
+                failed.push(Failure {
+                    cause: Cause::Other,
+                    line: format!("a stream task panicked: {e}"),
+                });
+                continue;
+            }
+        };
+        for end in ends {
+            match end {
+                // Coder took the connection log away while running (the license lapsed, the
+                // token lost its role): that stream is off, as at start, and the rest runs on.
+                ((name, Stream::Connection), Err(TailError::Coder(e)))
+                    if matches!(
+                        e,
+                        CoderError::Forbidden { .. } | CoderError::NotFound { .. }
+                    ) =>
+                {
+                    exposed.unregister(&name, Stream::Connection);
+                    if !std::mem::replace(&mut connection_log_gone, true) {
+                        crate::ops::metrics::connection_log_available(false);
+                        let why = match &e {
+                            CoderError::Forbidden { message, .. } => format!("403: {message}"),
+                            _ => "404: the route is gone".to_owned(),
+                        };
+                        tracing::warn!(
+                            "Coder stopped serving /api/v2/connectionlog ({why}): the connection \
                          stream is off until the next start or reload, its checkpoints are kept; \
                          the other streams run on"
+                        );
+                    }
+                }
+                (id, Ok(StreamEnd::Stopped | StreamEnd::Finished)) => {
+                    let c = counters.get(&id).cloned().unwrap_or_default();
+                    let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+                    let (name, stream) = id;
+                    tracing::info!(
+                        sink = %name,
+                        %stream,
+                        delivered = n(&c.delivered),
+                        batches = n(&c.batches),
+                        retries = n(&c.retries),
+                        dead_lettered = n(&c.dead_lettered),
+                        truncated = n(&c.truncated),
+                        "stream stopped"
                     );
                 }
+                ((name, stream), Err(e)) => {
+                    report_fatal(&name, stream, &e);
+                    failed.push(Failure {
+                        cause: Cause::of(&e),
+                        line: format!("{}: {e}", crate::pipeline::stream_name(&name, stream)),
+                    });
+                }
             }
-            Ok((id, Ok(StreamEnd::Stopped | StreamEnd::Finished))) => {
-                let c = counters.get(&id).cloned().unwrap_or_default();
-                let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
-                let (name, stream) = id;
-                tracing::info!(
-                    sink = %name,
-                    %stream,
-                    delivered = n(&c.delivered),
-                    batches = n(&c.batches),
-                    retries = n(&c.retries),
-                    dead_lettered = n(&c.dead_lettered),
-                    truncated = n(&c.truncated),
-                    "stream stopped"
-                );
-            }
-            Ok(((name, stream), Err(e))) => {
-                report_fatal(&name, stream, &e);
-                failed.push(Failure {
-                    cause: Cause::of(&e),
-                    line: format!("{}: {e}", crate::pipeline::stream_name(&name, stream)),
-                });
-            }
-            Err(e) => failed.push(Failure {
-                cause: Cause::Other,
-                line: format!("a stream task panicked: {e}"),
-            }),
         }
     }
     if failed.is_empty() {
@@ -352,6 +419,14 @@ async fn run_streams(
     } else {
         Err(StreamsFailed { failures: failed }.into())
     }
+}
+
+/// The sinks that read one stream from one place: together, through one tailer.
+struct Reader {
+    stream: Stream,
+    cursor: Cursor,
+    tailer: Tailer,
+    sinks: Vec<(String, SinkOutlet)>,
 }
 
 fn report_fatal(sink: &str, stream: Stream, e: &StreamError) {

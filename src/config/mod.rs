@@ -3,7 +3,7 @@
 //! and the file, because a typo in a security pipeline must stop it, not be ignored.
 //!
 //! One module per section, each with its own checks beside its struct: [`coder`],
-//! [`checkpoint`], [`enrich`], [`server`] (and `[dead_letter]`), and [`sink`] with the
+//! [`checkpoint`], [`enrich`], [`server`] (and `[dead_letter]`), [`fanout`], and [`sink`] with the
 //! [`encoding`] keys every sink shares. A sink's own keys belong to its crate (see
 //! `src/sinks.rs`).
 
@@ -11,6 +11,7 @@ mod checkpoint;
 mod coder;
 mod encoding;
 mod enrich;
+mod fanout;
 mod messages;
 mod server;
 mod sink;
@@ -28,6 +29,7 @@ pub use checkpoint::{CheckpointConfig, StoreKind};
 pub use coder::{CoderConfig, StartAt};
 pub use encoding::{Body, Encoding, Format};
 pub use enrich::EnrichConfig;
+pub use fanout::FanoutConfig;
 pub use server::{DeadLetterConfig, ServerConfig};
 pub use sink::SinkConfig;
 
@@ -53,6 +55,8 @@ pub struct Config {
     pub dead_letter: DeadLetterConfig,
     #[serde(default)]
     pub server: ServerConfig,
+    #[serde(default)]
+    pub fanout: FanoutConfig,
     /// `[sinks.*]` as read, before [`SinkConfig::parse`] splits each table: read apart so
     /// that an error inside a sink's own table names its whole key.
     #[serde(rename = "sinks")]

@@ -52,6 +52,10 @@ pub const CODER_REQUESTS: &str = "coder_requests_total";
 /// `purpose` (a summary: `_count` requests waited, `_sum` seconds).
 pub const CODER_BUDGET_WAIT: &str = "coder_request_budget_wait_seconds";
 
+/// Sinks that left a stream's shared reader to read Coder alone, by `reason` (`slow`: the
+/// queue stayed full for `fanout.detach_after`; `failing`: full while the sink failed).
+pub const DETACHED: &str = "component_detached_total";
+
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -135,6 +139,10 @@ fn describe() {
         "Open connection sessions whose disconnect will not be shipped, by reason"
     );
     counter!(
+        DETACHED,
+        "Times a sink left its stream's shared reader to read Coder alone, by reason"
+    );
+    counter!(
         CODER_REQUESTS,
         "Requests sent to Coder (retries included), by stream and purpose"
     );
@@ -143,6 +151,12 @@ fn describe() {
         ::metrics::Unit::Seconds,
         "How long requests to Coder waited for coder.max_requests_per_minute, by purpose"
     );
+}
+
+/// Sink `sink` left a shared reader to read alone, for `reason`.
+pub fn sink_detached(sink: &str, reason: &'static str) {
+    ::metrics::counter!(DETACHED, "component_kind" => "sink", "component_id" => sink.to_owned(), "reason" => reason)
+        .increment(1);
 }
 
 /// One request to Coder sent for `purpose` of `stream` (`None`: not a stream's), after

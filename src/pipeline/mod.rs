@@ -21,6 +21,8 @@ use crate::config::StartAt;
 mod encoder;
 mod error;
 mod exposed;
+mod fanout;
+mod group;
 mod outlet;
 mod relay;
 #[cfg(test)]
@@ -29,6 +31,8 @@ mod testing;
 pub use encoder::Encoder;
 pub use error::{DeliveryError, StreamError};
 pub use exposed::{Streams, stream_name};
+pub use fanout::Member;
+pub use group::{SoloTailer, Timings, run_group};
 pub use outlet::{Batching, SinkOutlet};
 pub use relay::Relay;
 
@@ -73,7 +77,7 @@ impl StreamStats {
 }
 
 /// How a stream ended.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum StreamEnd {
     /// Asked to stop.
     Stopped,

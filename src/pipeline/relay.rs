@@ -24,6 +24,9 @@ pub const READ_AHEAD: usize = 4;
 enum Message {
     Deliver(Vec<Event>),
     Commit(Cursor),
+    /// A shared reader's group: its events and the cursor after them, handed as one, so a
+    /// sink that leaves the group has never been handed half of one.
+    Group(Vec<Event>, Cursor),
     /// A scan of Coder completed: send a batch that has become due, then mark the stream
     /// as moving (`/readyz`).
     ScanDone,
@@ -32,6 +35,15 @@ enum Message {
 /// The tailer's side: an [`Outlet`] that queues.
 pub struct Relay {
     tx: mpsc::Sender<Message>,
+}
+
+/// Why a group was not handed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The queue stayed full until the deadline.
+    Full,
+    /// The delivery task has ended.
+    Closed,
 }
 
 /// The outlet's side: the task that delivers, and returns the outlet when the tailer is
@@ -55,6 +67,41 @@ impl Relay {
     /// Tell the outlet a scan completed.
     pub async fn scan_done(&mut self) -> Result<(), DeliveryError> {
         self.send(Message::ScanDone).await
+    }
+
+    /// Hand a whole group (see `Message::Group`), waiting for room until `deadline`, or
+    /// until `failing` says the sink is failing: then it will not make room soon.
+    pub async fn hand(
+        &mut self,
+        events: Vec<Event>,
+        cursor: Cursor,
+        deadline: tokio::time::Instant,
+        failing: &std::sync::atomic::AtomicBool,
+    ) -> Result<(), Refused> {
+        // `reserve` takes no message, so giving up on it loses nothing.
+        const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(200);
+        loop {
+            let wait = deadline.min(tokio::time::Instant::now() + LOOK_AGAIN);
+            match tokio::time::timeout_at(wait, self.tx.reserve()).await {
+                Ok(Ok(permit)) => {
+                    permit.send(Message::Group(events, cursor));
+                    return Ok(());
+                }
+                Ok(Err(_)) => return Err(Refused::Closed),
+                Err(_) => {
+                    let failing = failing.load(std::sync::atomic::Ordering::Relaxed);
+                    if failing || tokio::time::Instant::now() >= deadline {
+                        return Err(Refused::Full);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tell the outlet a scan completed, unless its queue is full: a sink behind is not
+    /// moving, and `/readyz` may say so.
+    pub fn try_scan_done(&mut self) {
+        let _ = self.tx.try_send(Message::ScanDone);
     }
 
     async fn send(&mut self, m: Message) -> Result<(), DeliveryError> {
@@ -123,7 +170,7 @@ fn keep_delivered_commits(outlet: &mut SinkOutlet, rx: &mut mpsc::Receiver<Messa
         match message {
             Message::Commit(cursor) => outlet.commit_at_close(cursor),
             Message::ScanDone => {}
-            Message::Deliver(_) => break,
+            Message::Deliver(_) | Message::Group(..) => break,
         }
     }
 }
@@ -132,6 +179,10 @@ async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), Deliver
     match message {
         Message::Deliver(events) => outlet.deliver(events).await,
         Message::Commit(cursor) => outlet.commit(&cursor).await,
+        Message::Group(events, cursor) => {
+            outlet.deliver(events).await?;
+            outlet.commit(&cursor).await
+        }
         Message::ScanDone => {
             outlet.flush_if_due().await?;
             outlet.stats().scanned();

@@ -40,6 +40,8 @@ pub fn ensure(name: &str) -> HashMap<String, String> {
     use std::io::Write;
     let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     let script = script(&format!("start-{name}.sh"));
+    let owner = std::os::unix::process::parent_id();
+    previous_run_done_with(&run_dir(), name, owner);
     if !running(name) {
         let keep = std::env::var_os("KEEP_TEST_PEERS").is_some();
         let _ = writeln!(
@@ -80,6 +82,27 @@ pub fn ensure(name: &str) -> HashMap<String, String> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+/// A peer an earlier test run started is stopped by that run's watcher once the run is
+/// gone; a run that begins within that second must not take it for running. Wait until
+/// the watcher is done with it (it removes the mark), or 30 s for a watcher that died.
+fn previous_run_done_with(run: &Path, name: &str, owner: u32) {
+    let mark = run.join(format!("{name}.started-by"));
+    let earlier = |mark: &Path| {
+        std::fs::read_to_string(mark)
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .filter(|pid| *pid != owner && !Path::new(&format!("/proc/{pid}")).exists())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while earlier(&mark).is_some() {
+        if std::time::Instant::now() > deadline {
+            let _ = std::fs::remove_file(&mark);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// Mark peer `name` as started by the test run `owner` (the `cargo test` process, this

@@ -1,0 +1,165 @@
+//! One read of Coder handed to several sinks: the [`Outlet`] a shared reader's tailer
+//! delivers into.
+//!
+//! Each sink keeps what it had alone: its own [`SinkOutlet`], driven by its own task
+//! through a [`Relay`], and its own checkpoint. What it no longer has is its own reader.
+//! The tailer's deliveries between two commits are one *group*; the group goes to every
+//! member whole, as one message (events, then the cursor after them), so a member's
+//! checkpoint is always a cursor of the shared reader, saved after that member confirmed
+//! everything before it. The checkpoint files are the same as a sink reading alone writes.
+//!
+//! A member whose queue stays full until `detach_after` (or is full while its sink is
+//! failing) leaves the group instead of holding the others back. It was handed only whole
+//! groups, so the cursor of the last one is exactly where it goes on alone from: its relay
+//! delivers what it holds, and a tailer of its own reads on from there.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::relay::{Driver, Refused, Relay};
+use super::{SinkOutlet, StreamStats};
+use crate::coder::{Cursor, Event, Outlet};
+
+/// A sink reading through the shared reader.
+pub struct Member {
+    pub name: String,
+    relay: Relay,
+    driver: Driver,
+    /// The cursor after the last group handed whole: where the sink goes on from alone.
+    last: Cursor,
+    stats: Arc<StreamStats>,
+}
+
+impl Member {
+    /// Start `outlet`'s delivery task; `cursor` is where the shared reader starts.
+    pub fn start(
+        name: String,
+        outlet: SinkOutlet,
+        cursor: Cursor,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        let stats = outlet.stats_handle();
+        let (relay, driver) = Relay::start(outlet, shutdown);
+        Member {
+            name,
+            relay,
+            driver,
+            last: cursor,
+            stats,
+        }
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> Arc<StreamStats> {
+        self.stats.clone()
+    }
+
+    /// Stop handing it anything: its task delivers what it holds and gives the outlet
+    /// back, with the cursor after the last group it was handed.
+    pub fn leave(self) -> (Driver, Cursor) {
+        drop(self.relay);
+        (self.driver, self.last)
+    }
+}
+
+/// Why a member left the group.
+pub enum Departure {
+    /// Its queue stayed full until `detach_after`, or was full while its sink failed: it
+    /// goes on alone.
+    Detached(Member),
+    /// Its delivery task ended (the sink refused for good, a checkpoint write failed): its
+    /// own error says why.
+    Ended(Member),
+}
+
+/// The shared reader's outlet.
+pub struct FanOut {
+    members: Vec<Member>,
+    /// What the tailer delivered since its last commit.
+    pending: Vec<Event>,
+    detach_after: Duration,
+    departures: Vec<Departure>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FanOutError {
+    #[error("every sink has left the shared reader")]
+    Empty,
+}
+
+impl FanOut {
+    pub fn new(members: Vec<Member>, detach_after: Duration) -> Self {
+        FanOut {
+            members,
+            pending: Vec::new(),
+            detach_after,
+            departures: Vec::new(),
+        }
+    }
+
+    /// The members that left since the last call.
+    pub fn departures(&mut self) -> Vec<Departure> {
+        std::mem::take(&mut self.departures)
+    }
+
+    /// The members still attached, for the end of the stream.
+    pub fn into_members(self) -> Vec<Member> {
+        self.members
+    }
+
+    /// Tell every member a scan completed (skipped for one whose queue is full).
+    pub fn scan_done(&mut self) {
+        for m in &mut self.members {
+            m.relay.try_scan_done();
+        }
+    }
+}
+
+impl Outlet for FanOut {
+    type Error = FanOutError;
+
+    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), FanOutError> {
+        self.pending.extend(events);
+        Ok(())
+    }
+
+    /// Hand the group to every member, each waiting for room until one shared deadline:
+    /// the others wait for a slow member at most `detach_after` in all.
+    async fn commit(&mut self, cursor: &Cursor) -> Result<(), FanOutError> {
+        let events = std::mem::take(&mut self.pending);
+        let deadline = tokio::time::Instant::now() + self.detach_after;
+        let mut attached = Vec::with_capacity(self.members.len());
+        for mut m in std::mem::take(&mut self.members) {
+            let handed = m
+                .relay
+                .hand(events.clone(), cursor.clone(), deadline, &m.stats.failing)
+                .await;
+            let failing = m.stats.failing.load(Ordering::Relaxed);
+            match handed {
+                Ok(()) => {
+                    m.last = cursor.clone();
+                    attached.push(m);
+                }
+                Err(Refused::Full) => {
+                    crate::ops::metrics::sink_detached(
+                        &m.name,
+                        if failing { "failing" } else { "slow" },
+                    );
+                    tracing::warn!(
+                        sink = %m.name,
+                        failing,
+                        "the sink is behind the shared reader: it goes on reading Coder alone"
+                    );
+                    self.departures.push(Departure::Detached(m));
+                }
+                Err(Refused::Closed) => self.departures.push(Departure::Ended(m)),
+            }
+        }
+        self.members = attached;
+        if self.members.is_empty() {
+            return Err(FanOutError::Empty);
+        }
+        Ok(())
+    }
+}
