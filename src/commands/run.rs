@@ -10,8 +10,7 @@ use tokio::sync::watch;
 
 use super::exit::{Cause, Failure, LostLeadership, StreamsFailed};
 use crate::checkpoint::{CheckpointKey, CheckpointStore, PostgresStore};
-use crate::coder::{CoderError, Stream, TailError};
-use crate::coder::{Cursor, Tailer};
+use crate::coder::{CoderError, Cursor, Stream, TailError, Tailer};
 use crate::config::{Config, StoreKind};
 use crate::ops::server::Server;
 use crate::pipeline::{

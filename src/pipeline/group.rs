@@ -41,14 +41,7 @@ pub async fn run_group(
             r = tailer.step(&mut fanout) => r,
             _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
         };
-        for departure in fanout.departures() {
-            alone.spawn(go_on_alone(
-                departure,
-                solo.clone(),
-                timings,
-                shutdown.clone(),
-            ));
-        }
+        spawn_departures(&mut fanout, &mut alone, &solo, timings, &shutdown);
         let report = match step {
             Ok(report) if report.finished => break Ok(StreamEnd::Finished),
             Ok(report) => report,
@@ -62,14 +55,8 @@ pub async fn run_group(
             }
         }
     };
-    for departure in fanout.departures() {
-        alone.spawn(go_on_alone(
-            departure,
-            solo.clone(),
-            timings,
-            shutdown.clone(),
-        ));
-    }
+    // A step cancelled by the stop may have left members behind it.
+    spawn_departures(&mut fanout, &mut alone, &solo, timings, &shutdown);
     let mut ends = Vec::new();
     for member in fanout.into_members() {
         let name = member.name.clone();
@@ -101,6 +88,24 @@ pub async fn run_group(
         }
     }
     ends
+}
+
+/// Send each member that left since the last look on its way (see [`go_on_alone`]).
+fn spawn_departures(
+    fanout: &mut FanOut,
+    alone: &mut JoinSet<(String, Result<StreamEnd, StreamError>)>,
+    solo: &SoloTailer,
+    timings: Timings,
+    shutdown: &watch::Receiver<bool>,
+) {
+    for departure in fanout.departures() {
+        alone.spawn(go_on_alone(
+            departure,
+            solo.clone(),
+            timings,
+            shutdown.clone(),
+        ));
+    }
 }
 
 /// A member that left: once its relay has delivered what it held, it reads on alone
