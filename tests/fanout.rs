@@ -185,5 +185,93 @@ fn a_slow_sink_leaves_the_shared_reader_and_the_others_keep_their_pace() {
         "{metrics}"
     );
     assert!(log.contains("goes on reading Coder alone"), "{log}");
+    // Caught up once the traffic stopped, it read through the shared reader again.
+    assert!(
+        joined(&metrics, "slow", "audit") >= 1.0,
+        "the slow sink never rejoined\n{metrics}\n{log}"
+    );
+    assert!(status.success(), "{status}\n{log}");
+}
+
+/// Times `sink` joined the shared reader of `stream`.
+fn joined(metrics: &str, sink: &str, stream: &str) -> f64 {
+    let (sink, stream) = (
+        format!("component_id=\"{sink}\""),
+        format!("stream=\"{stream}\""),
+    );
+    scrape::metric(
+        metrics,
+        "component_join_attempts_total",
+        &[&sink, &stream, "outcome=\"joined\""],
+    )
+    .unwrap_or(0.0)
+}
+
+/// A sink added to two that have shipped for a while starts at the beginning of the log:
+/// it reads alone (the others' reader does not wait for it), catches up under live
+/// traffic, and joins them, on both streams. Every sink gets every row once.
+#[test]
+fn a_sink_added_later_reads_alone_until_it_catches_up_then_joins() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let _guard = rt.enter();
+    // Five days: s2 reads closed days alone before it reaches the present.
+    sim.backlog(
+        3_000,
+        Duration::from_secs(5 * 86_400),
+        Utc::now() - TimeDelta::minutes(1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = |i: usize| dir.path().join(format!("s{i}.ndjson"));
+    let cfg = config(dir.path(), &sim.url(), 2, "");
+    let mut child = common::spawn_run(&cfg);
+    let first: usize = sim.inserted().len();
+    let shipped = common::wait_until(Duration::from_secs(60), || {
+        (0..2).all(|i| delivered::file(&file(i)).len() >= first)
+    });
+    common::stop_gracefully(&mut child);
+    assert!(shipped, "{}", common::run_log(&cfg));
+
+    let live = common::spawn_live(&rt, &sim, 20.0);
+    let cfg = config(dir.path(), &sim.url(), 3, "");
+    let mut child = common::spawn_run(&cfg);
+    let mut address = None;
+    common::wait_until(Duration::from_secs(10), || {
+        address = scrape::metrics_address(&cfg);
+        address.is_some()
+    });
+    let address = address.expect("the listener's address");
+    let mut metrics = String::new();
+    // The connection log has no rows: all three start there together, s2 too.
+    let joined_up = common::wait_until(Duration::from_secs(90), || {
+        metrics = scrape::http_get(&address, "/metrics").unwrap_or_default();
+        joined(&metrics, "s2", "audit") >= 1.0
+    });
+    let ready = scrape::http_status(&address, "/readyz").map(|(_, body)| body);
+    // Live rows after the join reach s2 through the shared reader.
+    std::thread::sleep(Duration::from_secs(3));
+    live.abort();
+    let all: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let shipped = common::wait_until(Duration::from_secs(60), || {
+        (0..3).all(|i| delivered::file(&file(i)).len() >= all.len())
+    });
+    let status = common::stop_gracefully(&mut child);
+    let log = common::run_log(&cfg);
+    assert!(joined_up, "s2 did not join\n{metrics}\n{log}");
+    assert!(shipped, "{log}");
+    for i in 0..3 {
+        let (got, duplicates) = delivered::distinct(&delivered::file(&file(i)));
+        assert_eq!(got, all, "s{i}\n{log}");
+        assert_eq!(duplicates, 0, "s{i}\n{log}");
+    }
+    assert!(
+        log.contains("stream=audit sinks=[\"s0\", \"s1\"] apart=[\"s2\"]"),
+        "{log}"
+    );
+    let ready = ready.unwrap_or_default();
+    assert!(
+        ready.contains("s2: reads through the shared reader"),
+        "{ready}"
+    );
     assert!(status.success(), "{status}\n{log}");
 }

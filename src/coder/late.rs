@@ -90,6 +90,27 @@ impl LateSweep {
         }
     }
 
+    /// Whether the sweep is on (a horizon above zero).
+    pub fn on(&self) -> bool {
+        self.horizon > TimeDelta::zero()
+    }
+
+    /// The ids this stream delivered within the horizon, with their `connect_time`.
+    pub fn known(&self) -> &HashMap<EntryKey, DateTime<Utc>> {
+        &self.known
+    }
+
+    /// Every hour of the checkpoint has had its ids learnt: `known` holds every row this
+    /// stream delivered from [`Self::known_from`] on.
+    pub fn complete(&self) -> bool {
+        self.unloaded.is_empty()
+    }
+
+    /// The oldest `connect_time` from which `known` is whole, for a stream at `position`.
+    pub fn known_from(&self, position: DateTime<Utc>, overlap: TimeDelta) -> DateTime<Utc> {
+        (position - overlap - self.horizon).max(self.covered_from)
+    }
+
     pub fn due(&self) -> bool {
         self.horizon > TimeDelta::zero() && self.last.is_none_or(|at| at.elapsed() >= self.every)
     }

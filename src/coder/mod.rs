@@ -10,6 +10,7 @@ mod cursor;
 pub mod entitlement;
 mod entry;
 mod error;
+mod join;
 mod late;
 mod options;
 mod outlet;
@@ -29,6 +30,7 @@ pub use connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, S
 pub use cursor::{Cursor, EntryKey, LateBucket, OpenSession, Partial, SeenEntry};
 pub use entry::{AuditEntry, Organization, Oversized, User};
 pub use error::CoderError;
+pub use join::{Refusal, SkipSet};
 pub use options::TailerOptions;
 pub use outlet::{Outlet, TailError};
 pub use page::{Entry, Event, Page, parse_page, parse_stream_page};

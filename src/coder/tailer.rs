@@ -107,6 +107,15 @@ impl Tailer {
         &self.cursor
     }
 
+    pub(super) fn options(&self) -> &TailerOptions {
+        &self.options
+    }
+
+    /// Connection log: the rows found below the live floor, and the ids that tells apart.
+    pub(super) fn late(&self) -> &LateSweep {
+        &self.late
+    }
+
     /// Scan the next window, deliver its new rows through `outlet`, and commit the cursor.
     pub async fn step<O: Outlet>(
         &mut self,
@@ -393,7 +402,7 @@ impl Tailer {
     }
 
     /// How far below the position delivered ids are remembered: as deep as a scan reads.
-    fn seen_depth(&self) -> TimeDelta {
+    pub(super) fn seen_depth(&self) -> TimeDelta {
         self.options.overlap
             + TimeDelta::from_std(self.options.overlap_reread_interval).unwrap_or_default()
     }

@@ -246,16 +246,21 @@ async fn run_streams(
     ));
     let mut tasks: tokio::task::JoinSet<Vec<(StreamId, Result<StreamEnd, StreamError>)>> =
         tokio::task::JoinSet::new();
-    let mut readers: Vec<Reader> = Vec::new();
     let mut counters: BTreeMap<StreamId, Arc<StreamStats>> = BTreeMap::new();
     let available = tokio::select! {
         a = streams.available_streams() => a?,
         _ = wait_true(shutdown.clone()) => return Ok(()),
     };
+    let timings = Timings {
+        poll_interval: config.coder.poll_interval,
+        shutdown_timeout: config.shutdown_timeout,
+        detach_after: config.fanout.detach_after,
+    };
     for stream in available {
         // Where a sink without a checkpoint starts: found once per stream (`beginning`
         // probes Coder for it), the same for every such sink.
         let mut start = None;
+        let mut sinks: Vec<SinkReader> = Vec::new();
         for name in config.sinks.keys() {
             let key = CheckpointKey::run(name).with_stream(stream);
             let cursor = match streams.store.load(&key)? {
@@ -292,59 +297,51 @@ async fn run_streams(
             let (tailer, outlet) = streams
                 .build(name, stream, key, cursor.clone(), None, stream_stats)
                 .await?;
-            // Sinks that start at the same place share one reader (`pipeline::run_group`).
-            match readers
-                .iter_mut()
-                .find(|r| r.stream == stream && r.cursor == cursor)
-            {
-                Some(reader) => reader.sinks.push((name.clone(), outlet)),
-                None => readers.push(Reader {
-                    stream,
-                    cursor,
-                    tailer,
-                    sinks: vec![(name.clone(), outlet)],
-                }),
-            }
+            sinks.push(SinkReader {
+                name: name.clone(),
+                cursor,
+                tailer,
+                outlet,
+            });
         }
-    }
-    let timings = Timings {
-        poll_interval: config.coder.poll_interval,
-        shutdown_timeout: config.shutdown_timeout,
-        detach_after: config.fanout.detach_after,
-    };
-    for reader in readers {
-        let Reader {
-            stream,
-            cursor,
-            tailer,
-            mut sinks,
-        } = reader;
         let rx = shutdown.clone();
         if sinks.len() == 1 {
-            let Some((name, outlet)) = sinks.pop() else {
+            let Some(sink) = sinks.pop() else {
                 continue;
             };
             tasks.spawn(async move {
                 let (poll, grace) = (timings.poll_interval, timings.shutdown_timeout);
-                vec![(
-                    (name, stream),
-                    run_stream(tailer, outlet, poll, rx, grace).await,
-                )]
+                let end = run_stream(sink.tailer, sink.outlet, poll, rx, grace).await;
+                vec![((sink.name, stream), end)]
             });
             continue;
         }
-        let names: Vec<&str> = sinks.iter().map(|(n, _)| n.as_str()).collect();
-        tracing::info!(%stream, sinks = ?names, "one read of Coder for these sinks");
-        let members = sinks
-            .into_iter()
-            .map(|(name, outlet)| Member::start(name, outlet, cursor.clone(), rx.clone()))
-            .collect();
+        let Some(shared) = shared_start(&sinks) else {
+            continue;
+        };
+        // Sinks that start at the same place share one reader (`pipeline::run_group`).
+        let (mut reader, mut members, mut apart) = (None, Vec::new(), Vec::new());
+        for sink in sinks {
+            let member = Member::start(sink.name, sink.outlet, sink.cursor.clone(), rx.clone());
+            if sink.cursor == shared {
+                reader.get_or_insert(sink.tailer);
+                members.push(member);
+            } else {
+                apart.push((sink.tailer, member));
+            }
+        }
+        let Some(reader) = reader else {
+            continue;
+        };
+        let shared_by: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        let alone: Vec<&str> = apart.iter().map(|(_, m)| m.name.as_str()).collect();
+        tracing::info!(%stream, sinks = ?shared_by, apart = ?alone, "one read of Coder for these sinks; those apart read alone until they meet it");
         let solo: SoloTailer = {
             let (client, options) = (streams.client.clone(), streams.tailer_options(stream, None));
             Arc::new(move |c| Tailer::new(client.clone(), options.clone(), c))
         };
         tasks.spawn(async move {
-            run_group(tailer, members, solo, timings, rx)
+            run_group(reader, members, apart, solo, timings, rx)
                 .await
                 .into_iter()
                 .map(|(name, end)| ((name, stream), end))
@@ -420,12 +417,28 @@ async fn run_streams(
     }
 }
 
-/// The sinks that read one stream from one place: together, through one tailer.
-struct Reader {
-    stream: Stream,
+/// One sink of one stream, as built at start.
+struct SinkReader {
+    name: String,
     cursor: Cursor,
     tailer: Tailer,
-    sinks: Vec<(String, SinkOutlet)>,
+    outlet: SinkOutlet,
+}
+
+/// Where a stream's shared reader starts: the checkpoint most of its sinks share (after
+/// a first start, all of them), the newest on a tie. The others read alone until they
+/// meet it.
+fn shared_start(sinks: &[SinkReader]) -> Option<Cursor> {
+    let mut best: Option<(usize, &Cursor)> = None;
+    for sink in sinks {
+        let n = sinks.iter().filter(|s| s.cursor == sink.cursor).count();
+        let better =
+            best.is_none_or(|(bn, bc)| n > bn || (n == bn && sink.cursor.position > bc.position));
+        if better {
+            best = Some((n, &sink.cursor));
+        }
+    }
+    best.map(|(_, c)| c.clone())
 }
 
 fn report_fatal(sink: &str, stream: Stream, e: &StreamError) {

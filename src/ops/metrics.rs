@@ -55,6 +55,15 @@ pub const CODER_BUDGET_WAIT: &str = "coder_request_budget_wait_seconds";
 /// Sinks that left a stream's shared reader to read Coder alone, by `reason` (`slow`: the
 /// queue stayed full for `fanout.detach_after`; `failing`: full while the sink failed).
 pub const DETACHED: &str = "component_detached_total";
+/// A sink reading alone asked to join its stream's shared reader, by `outcome` (`joined`,
+/// or why not yet: `catching_up` (the shared reader is not at the present), `behind`,
+/// `midway`, `missing_rows`, `sessions_differ`, `unlearnt`; see `coder::join`).
+pub const JOIN_ATTEMPTS: &str = "component_join_attempts_total";
+/// Rows a sink that joined had already delivered alone, not handed to it again.
+pub const SPARED: &str = "component_rows_spared_total";
+/// 1 while a sink reads through its stream's shared reader, 0 while it reads alone beside
+/// one (started behind it, or left it); absent for a stream's only sink.
+pub const SHARED_READ: &str = "component_shared_read";
 
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
@@ -143,6 +152,18 @@ fn describe() {
         "Times a sink left its stream's shared reader to read Coder alone, by reason"
     );
     counter!(
+        JOIN_ATTEMPTS,
+        "Times a sink reading alone asked to join its stream's shared reader, by outcome"
+    );
+    counter!(
+        SPARED,
+        "Rows a sink had delivered alone before it joined the shared reader, not handed to it again"
+    );
+    ::metrics::describe_gauge!(
+        SHARED_READ,
+        "1 while a sink reads through its stream's shared reader, 0 while it reads alone beside one"
+    );
+    counter!(
         CODER_REQUESTS,
         "Requests sent to Coder (retries included), by stream and purpose"
     );
@@ -157,6 +178,19 @@ fn describe() {
 pub fn sink_detached(sink: &str, reason: &'static str) {
     ::metrics::counter!(DETACHED, "component_kind" => "sink", "component_id" => sink.to_owned(), "reason" => reason)
         .increment(1);
+}
+
+/// Sink `sink` asked to join the shared reader of `stream`: `outcome` is `joined` or why
+/// not yet.
+pub fn join_attempt(sink: &str, stream: &'static str, outcome: &'static str) {
+    ::metrics::counter!(JOIN_ATTEMPTS, "component_kind" => "sink", "component_id" => sink.to_owned(), "stream" => stream, "outcome" => outcome)
+        .increment(1);
+}
+
+/// Sink `sink`, just joined, was not handed `rows` it had delivered alone.
+pub fn rows_spared(sink: &str, rows: u64) {
+    ::metrics::counter!(SPARED, "component_kind" => "sink", "component_id" => sink.to_owned())
+        .increment(rows);
 }
 
 /// One request to Coder sent for `purpose` of `stream` (`None`: not a stream's), after

@@ -37,7 +37,15 @@ pub trait Status: Send + Sync + 'static {
     /// The Prometheus exposition, every stream's counters copied in.
     fn metrics(&self) -> String;
     /// Ready, or why not, one reason per stream.
-    fn readiness(&self, staleness: Duration) -> Result<(), Vec<String>>;
+    fn readiness(&self, staleness: Duration) -> Readiness;
+}
+
+/// What `/readyz` says: ready when there are no problems; the notes (how each sink reads
+/// Coder, when a stream has several) follow either way.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    pub problems: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 /// A bound listener, not yet serving.
@@ -77,12 +85,15 @@ impl Server {
                 get(move || {
                     let ready = ready.clone();
                     async move {
-                        match ready.readiness(staleness) {
-                            Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
-                            Err(reasons) => (
+                        let Readiness { problems, notes } = ready.readiness(staleness);
+                        let notes: String = notes.iter().map(|n| format!("{n}\n")).collect();
+                        if problems.is_empty() {
+                            (StatusCode::OK, format!("ready\n{notes}"))
+                        } else {
+                            (
                                 StatusCode::SERVICE_UNAVAILABLE,
-                                format!("not ready:\n{}\n", reasons.join("\n")),
-                            ),
+                                format!("not ready:\n{}\n{notes}", problems.join("\n")),
+                            )
                         }
                     }
                 }),

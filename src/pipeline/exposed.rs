@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use super::StreamStats;
+use super::{Reading, StreamStats};
 use crate::coder::Stream;
 use crate::ops::metrics as ops_metrics;
-use crate::ops::server::Status;
+use crate::ops::server::{Readiness, Status};
 
 /// The streams whose counters each scrape copies, by sink name and log.
 #[derive(Clone, Default)]
@@ -101,6 +101,11 @@ impl Streams {
             if let Some(pending) = pending {
                 ::metrics::gauge!(ops_metrics::PENDING_ACKS, &labels).set(pending as f64);
             }
+            let reading = Reading::of(stats);
+            if reading != Reading::Own {
+                let shared = f64::from(u8::from(reading == Reading::Shared));
+                ::metrics::gauge!(ops_metrics::SHARED_READ, &labels).set(shared);
+            }
             let scanned = n(&stats.last_scan_micros);
             if scanned > 0 {
                 ::metrics::gauge!(ops_metrics::POLL_AGE, &labels).set(age(scanned));
@@ -146,6 +151,18 @@ impl Streams {
             Err(reasons)
         }
     }
+
+    /// How each sink reads Coder, for the streams read by several sinks.
+    pub fn reading(&self) -> Vec<String> {
+        let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        streams
+            .iter()
+            .filter_map(|((sink, stream), (_, _, stats))| {
+                let how = Reading::of(stats).describe()?;
+                Some(format!("{}: {how}", stream_name(sink, *stream)))
+            })
+            .collect()
+    }
 }
 
 impl Status for Streams {
@@ -153,8 +170,13 @@ impl Status for Streams {
         self.render()
     }
 
-    fn readiness(&self, staleness: std::time::Duration) -> Result<(), Vec<String>> {
-        Streams::readiness(self, staleness)
+    fn readiness(&self, staleness: std::time::Duration) -> Readiness {
+        Readiness {
+            problems: Streams::readiness(self, staleness)
+                .err()
+                .unwrap_or_default(),
+            notes: self.reading(),
+        }
     }
 }
 

@@ -17,18 +17,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use chrono::TimeDelta;
+
 use super::relay::{Driver, Refused, Relay};
-use super::{SinkOutlet, StreamStats};
-use crate::coder::{Cursor, Event, Outlet};
+use super::{Reading, SinkOutlet, StreamStats};
+use crate::coder::{Cursor, Event, Outlet, SkipSet, Stream};
 
 /// A sink reading through the shared reader.
 pub struct Member {
     pub name: String,
-    relay: Relay,
-    driver: Driver,
+    /// Which log: `audit` or `connection`.
+    pub stream: &'static str,
+    pub(super) relay: Relay,
+    pub(super) driver: Driver,
     /// The cursor after the last group handed whole: where the sink goes on from alone.
-    last: Cursor,
-    stats: Arc<StreamStats>,
+    pub(super) last: Cursor,
+    pub(super) stats: Arc<StreamStats>,
+    /// Rows it delivered alone before it joined that the shared reader had not yet
+    /// delivered ([`crate::coder::SkipSet`]): not handed to it again.
+    pub(super) skip: SkipSet,
 }
 
 impl Member {
@@ -40,14 +47,59 @@ impl Member {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let stats = outlet.stats_handle();
+        let stream = [Stream::Audit, Stream::Connection]
+            .into_iter()
+            .map(Stream::name)
+            .find(|s| *s == outlet.key().stream)
+            .unwrap_or("audit");
         let (relay, driver) = Relay::start(outlet, shutdown);
         Member {
             name,
+            stream,
             relay,
             driver,
             last: cursor,
             stats,
+            skip: SkipSet::new(),
         }
+    }
+
+    /// What this member is handed of a group: the group less its skip set, and the
+    /// group's cursor plus the skipped ids (its checkpoint says it has them). A skipped id
+    /// is dropped from the set once the group delivered it, or once the group is past
+    /// re-delivering anything that old (`depth` below its position).
+    fn share(
+        &mut self,
+        events: &[Event],
+        cursor: &Cursor,
+        depth: TimeDelta,
+    ) -> (Vec<Event>, Cursor) {
+        if self.skip.is_empty() {
+            return (events.to_vec(), cursor.clone());
+        }
+        let mut handed = Vec::with_capacity(events.len());
+        let mut met = Vec::new();
+        for event in events {
+            if self.skip.contains_key(&event.key) {
+                met.push(event.key.clone());
+            } else {
+                handed.push(event.clone());
+            }
+        }
+        if !met.is_empty() {
+            crate::ops::metrics::rows_spared(&self.name, met.len() as u64);
+        }
+        // After the loop: a session's connect and disconnect share a key.
+        for key in met {
+            self.skip.remove(&key);
+        }
+        let oldest = cursor.position - depth;
+        self.skip.retain(|_, t| *t >= oldest);
+        let mut cursor = cursor.clone();
+        cursor
+            .seen
+            .extend(self.skip.iter().map(|(k, t)| (k.clone(), *t)));
+        (handed, cursor)
     }
 
     /// Its counters.
@@ -79,6 +131,9 @@ pub struct FanOut {
     /// What the tailer delivered since its last commit.
     pending: Vec<Event>,
     detach_after: Duration,
+    /// How far below its position the shared reader may still deliver a row
+    /// ([`crate::coder::Tailer::redelivery_depth`]).
+    skip_depth: TimeDelta,
     departures: Vec<Departure>,
 }
 
@@ -89,13 +144,20 @@ pub enum FanOutError {
 }
 
 impl FanOut {
-    pub fn new(members: Vec<Member>, detach_after: Duration) -> Self {
+    pub fn new(members: Vec<Member>, detach_after: Duration, skip_depth: TimeDelta) -> Self {
         FanOut {
             members,
             pending: Vec::new(),
             detach_after,
+            skip_depth,
             departures: Vec::new(),
         }
+    }
+
+    /// A sink joins (or, into an empty group, is the group), between two steps.
+    pub fn join(&mut self, member: Member, skip_depth: TimeDelta) {
+        self.skip_depth = skip_depth;
+        self.members.push(member);
     }
 
     /// The members that left since the last call.
@@ -131,14 +193,15 @@ impl Outlet for FanOut {
         let deadline = tokio::time::Instant::now() + self.detach_after;
         let mut attached = Vec::with_capacity(self.members.len());
         for mut m in std::mem::take(&mut self.members) {
+            let (share, after) = m.share(&events, cursor, self.skip_depth);
             let handed = m
                 .relay
-                .hand(events.clone(), cursor.clone(), deadline, &m.stats.failing)
+                .hand(share, after.clone(), deadline, &m.stats.failing)
                 .await;
             let failing = m.stats.failing.load(Ordering::Relaxed);
             match handed {
                 Ok(()) => {
-                    m.last = cursor.clone();
+                    m.last = after;
                     attached.push(m);
                 }
                 Err(Refused::Full) => {
@@ -146,6 +209,12 @@ impl Outlet for FanOut {
                         &m.name,
                         if failing { "failing" } else { "slow" },
                     );
+                    let reading = if failing {
+                        Reading::DetachedFailing
+                    } else {
+                        Reading::DetachedSlow
+                    };
+                    reading.set(&m.stats);
                     tracing::warn!(
                         sink = %m.name,
                         failing,

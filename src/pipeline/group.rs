@@ -1,18 +1,29 @@
-//! A stream read once for several sinks: the shared reader's loop, and what becomes of a
-//! sink that leaves it (see [`super::fanout`]).
+//! A stream read once for several sinks: the shared reader's loop, the sinks beside it
+//! that read alone (they started behind it, or left it), and their joining it again.
+//!
+//! One task per stream owns it all. The shared reader steps its tailer into the
+//! [`FanOut`]; between steps, while it waits for the next poll, it answers the sinks
+//! that ask to join ([`Offer`]): a sink joins only when its cursor covers everything the
+//! shared reader delivered ([`crate::coder::Tailer::join_plan`]). When every member has
+//! left, the shared reader stops reading; the first sink that asks next becomes the group,
+//! with its own tailer, and the others join it as they catch up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinError, JoinSet};
 
+use super::alone::{Alone, Answer, Joins, Offer, Solo, read_alone};
 use super::fanout::{Departure, FanOut, FanOutError, Member};
-use super::{DeliveryError, StreamEnd, StreamError, finish, run_stream};
+use super::{DeliveryError, Reading, StreamEnd, StreamError, finish};
 use crate::coder::{Cursor, TailError, Tailer};
 
 /// How a sink that leaves the group reads on alone: a tailer from its cursor.
 pub type SoloTailer = Arc<dyn Fn(Cursor) -> Tailer + Send + Sync>;
+
+/// Each sink's end, by name.
+type Ends = Vec<(String, Result<StreamEnd, StreamError>)>;
 
 /// The timings a stream runs by.
 #[derive(Debug, Clone, Copy)]
@@ -22,127 +33,202 @@ pub struct Timings {
     pub detach_after: Duration,
 }
 
-/// Drive `tailer` into every member until shutdown or a fatal error; a member that
-/// leaves goes on alone with a tailer from `solo`. Returns each sink's end, by name.
+/// Drive `tailer` into every member until shutdown or a fatal error. The sinks `behind`
+/// (each with its own tailer) read alone and join once caught up; a member that leaves
+/// reads on alone with a tailer from `solo`, and joins again once caught up.
 pub async fn run_group(
-    mut tailer: Tailer,
+    tailer: Tailer,
     members: Vec<Member>,
+    behind: Vec<(Tailer, Member)>,
     solo: SoloTailer,
     timings: Timings,
     mut shutdown: watch::Receiver<bool>,
-) -> Vec<(String, Result<StreamEnd, StreamError>)> {
-    let mut fanout = FanOut::new(members, timings.detach_after);
-    let mut alone: JoinSet<(String, Result<StreamEnd, StreamError>)> = JoinSet::new();
-    let result: Result<StreamEnd, TailError<FanOutError>> = loop {
+) -> Ends {
+    let (joins, mut offers) = mpsc::channel::<Offer>(8);
+    for m in &members {
+        Reading::Shared.set(&m.stats);
+    }
+    let mut fanout = FanOut::new(members, timings.detach_after, tailer.redelivery_depth());
+    // `None` once every member left: its cursor was ahead of all of them.
+    let mut reader = Some(tailer);
+    let mut alone: JoinSet<Alone> = JoinSet::new();
+    let mut ends = Ends::new();
+    for (t, m) in behind {
+        Reading::StartedApart.set(&m.stats);
+        let rx = shutdown.clone();
+        alone.spawn(read_alone(t, m, timings, rx, Some(joins.clone())));
+    }
+    let result: Result<StreamEnd, TailError<FanOutError>> = 'run: loop {
         if *shutdown.borrow() {
             break Ok(StreamEnd::Stopped);
         }
+        let Some(tailer) = reader.as_mut() else {
+            if alone.is_empty() {
+                break Ok(StreamEnd::Stopped);
+            }
+            tokio::select! {
+                Some(offer) = offers.recv() => reader = Some(adopt(&mut fanout, offer)),
+                Some(joined) = alone.join_next() => ended(joined, &mut ends),
+                _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
+            }
+            continue;
+        };
         let step = tokio::select! {
             r = tailer.step(&mut fanout) => r,
             _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
         };
-        spawn_departures(&mut fanout, &mut alone, &solo, timings, &shutdown);
+        spawn_departures(&mut fanout, &mut alone, &solo, timings, &shutdown, &joins);
         let report = match step {
             Ok(report) if report.finished => break Ok(StreamEnd::Finished),
             Ok(report) => report,
+            // Its cursor is past what any sink was handed: the next to join brings its own.
+            Err(TailError::Outlet(FanOutError::Empty)) => {
+                reader = None;
+                continue;
+            }
             Err(e) => break Err(e),
         };
         fanout.scan_done();
-        if report.live {
+        while let Ok(offer) = offers.try_recv() {
+            consider(tailer, report.live, &mut fanout, offer);
+        }
+        if !report.live {
+            continue;
+        }
+        let wake = tokio::time::Instant::now() + timings.poll_interval;
+        loop {
             tokio::select! {
-                _ = tokio::time::sleep(timings.poll_interval) => {}
-                _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
+                _ = tokio::time::sleep_until(wake) => break,
+                Some(offer) = offers.recv() => consider(tailer, true, &mut fanout, offer),
+                Some(joined) = alone.join_next() => ended(joined, &mut ends),
+                _ = shutdown.changed() => break 'run Ok(StreamEnd::Stopped),
             }
         }
     };
+    // Nobody joins any more: every offer still queued is answered, later ones fail.
+    offers.close();
+    while let Ok(Offer { solo, reply }) = offers.try_recv() {
+        let _ = reply.send(Answer::NotYet(solo));
+    }
     // A step cancelled by the stop may have left members behind it.
-    spawn_departures(&mut fanout, &mut alone, &solo, timings, &shutdown);
-    let mut ends = Vec::new();
+    spawn_departures(&mut fanout, &mut alone, &solo, timings, &shutdown, &joins);
+    drop(joins);
     for member in fanout.into_members() {
-        let name = member.name.clone();
-        let stats = member.stats();
-        let (driver, _) = member.leave();
         let result = match &result {
             Ok(end) => Ok(*end),
             Err(TailError::Coder(e)) => Err(TailError::Coder(e.clone())),
-            // Every member left: nothing remains here.
             Err(TailError::Outlet(FanOutError::Empty)) => Ok(StreamEnd::Stopped),
         };
-        let end = match driver.await {
-            Ok((outlet, delivered)) => {
-                finish(outlet, result, delivered, timings.shutdown_timeout).await
-            }
-            Err(e) => Err(TailError::Outlet(DeliveryError::DeliveryTask(e))),
-        };
-        if end.is_err() {
-            stats
-                .stopped
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        ends.push((name, end));
+        ends.push(end_of(member, result, timings.shutdown_timeout).await);
     }
     while let Some(joined) = alone.join_next().await {
-        match joined {
-            Ok(end) => ends.push(end),
-            Err(e) => tracing::error!("a sink reading alone failed: {e}"),
-        }
+        ended(joined, &mut ends);
     }
     ends
 }
 
-/// Send each member that left since the last look on its way (see [`go_on_alone`]).
-fn spawn_departures(
-    fanout: &mut FanOut,
-    alone: &mut JoinSet<(String, Result<StreamEnd, StreamError>)>,
-    solo: &SoloTailer,
-    timings: Timings,
-    shutdown: &watch::Receiver<bool>,
-) {
-    for departure in fanout.departures() {
-        alone.spawn(go_on_alone(
-            departure,
-            solo.clone(),
-            timings,
-            shutdown.clone(),
-        ));
+/// A sink asks to join: it does if the shared reader has read up to the present (`live`)
+/// and the sink has delivered everything the shared reader has.
+fn consider(reader: &Tailer, live: bool, fanout: &mut FanOut, offer: Offer) {
+    let Offer { solo, reply } = offer;
+    let plan = if live {
+        reader.join_plan(&solo.tailer).map_err(|why| why.as_str())
+    } else {
+        Err("catching_up")
+    };
+    match plan {
+        Ok(skip) => {
+            let Solo { tailer, mut member } = *solo;
+            crate::ops::metrics::join_attempt(&member.name, member.stream, "joined");
+            tracing::info!(
+                sink = %member.name,
+                stream = member.stream,
+                spared = skip.len(),
+                "the sink caught up with the shared reader: it reads through it again"
+            );
+            member.last = tailer.cursor().clone();
+            member.skip = skip;
+            Reading::Shared.set(&member.stats);
+            fanout.join(member, reader.redelivery_depth());
+            let _ = reply.send(Answer::Joined);
+        }
+        Err(why) => {
+            let (name, stream) = (&solo.member.name, solo.member.stream);
+            crate::ops::metrics::join_attempt(name, stream, why);
+            tracing::debug!(sink = %name, stream, why, "not joining the shared reader yet");
+            let _ = reply.send(Answer::NotYet(solo));
+        }
     }
 }
 
-/// A member that left: once its relay has delivered what it held, it reads on alone
-/// from the cursor of the last group it was handed, or ends with its own error.
-async fn go_on_alone(
-    departure: Departure,
-    solo: SoloTailer,
-    timings: Timings,
-    shutdown: watch::Receiver<bool>,
-) -> (String, Result<StreamEnd, StreamError>) {
-    let (member, detached) = match departure {
-        Departure::Detached(m) => (m, true),
-        Departure::Ended(m) => (m, false),
-    };
-    let name = member.name.clone();
-    let (driver, cursor) = member.leave();
-    let (outlet, delivered) = match driver.await {
-        Ok(done) => done,
-        Err(e) => return (name, Err(TailError::Outlet(DeliveryError::DeliveryTask(e)))),
-    };
-    if !detached || delivered.is_err() || *shutdown.borrow() {
-        let end = finish(
-            outlet,
-            Ok(StreamEnd::Stopped),
-            delivered,
-            timings.shutdown_timeout,
-        )
-        .await;
-        return (name, end);
+/// Every member left: the first sink to ask becomes the group, its tailer the reader.
+fn adopt(fanout: &mut FanOut, offer: Offer) -> Tailer {
+    let Offer { solo, reply } = offer;
+    let Solo { tailer, mut member } = *solo;
+    crate::ops::metrics::join_attempt(&member.name, member.stream, "joined");
+    tracing::info!(sink = %member.name, stream = member.stream, "the shared reader reads on from this sink's cursor");
+    member.last = tailer.cursor().clone();
+    member.skip.clear();
+    Reading::Shared.set(&member.stats);
+    fanout.join(member, tailer.redelivery_depth());
+    let _ = reply.send(Answer::Joined);
+    tailer
+}
+
+fn ended(joined: Result<Alone, JoinError>, ends: &mut Ends) {
+    match joined {
+        Ok(Alone::Ended(name, end)) => ends.push((name, end)),
+        Ok(Alone::Joined) => {}
+        Err(e) => tracing::error!("a sink reading alone failed: {e}"),
     }
-    let end = run_stream(
-        solo(cursor),
-        outlet,
-        timings.poll_interval,
-        shutdown,
-        timings.shutdown_timeout,
-    )
-    .await;
+}
+
+/// Send each member that left since the last look on its way: one detached reads on
+/// alone from the cursor of the last group it was handed (its relay delivers what it
+/// holds first); one whose delivery task ended ends with its own error.
+fn spawn_departures(
+    fanout: &mut FanOut,
+    alone: &mut JoinSet<Alone>,
+    solo: &SoloTailer,
+    timings: Timings,
+    shutdown: &watch::Receiver<bool>,
+    joins: &Joins,
+) {
+    for departure in fanout.departures() {
+        match departure {
+            Departure::Detached(member) => {
+                let tailer = solo(member.last.clone());
+                let rx = shutdown.clone();
+                alone.spawn(read_alone(tailer, member, timings, rx, Some(joins.clone())));
+            }
+            Departure::Ended(member) => {
+                let grace = timings.shutdown_timeout;
+                alone.spawn(async move {
+                    let (name, end) = end_of(member, Ok(StreamEnd::Stopped), grace).await;
+                    Alone::Ended(name, end)
+                });
+            }
+        }
+    }
+}
+
+/// A member's end: its relay delivers what it holds, then its outlet closes.
+async fn end_of(
+    member: Member,
+    result: Result<StreamEnd, StreamError>,
+    shutdown_timeout: Duration,
+) -> (String, Result<StreamEnd, StreamError>) {
+    let name = member.name.clone();
+    let stats = member.stats();
+    let (driver, _) = member.leave();
+    let end = match driver.await {
+        Ok((outlet, delivered)) => finish(outlet, result, delivered, shutdown_timeout).await,
+        Err(e) => Err(TailError::Outlet(DeliveryError::DeliveryTask(e))),
+    };
+    if end.is_err() {
+        stats
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     (name, end)
 }

@@ -8,7 +8,7 @@
 //! [`Encoder`] makes a sink's records from events; [`SinkOutlet`] delivers them and moves
 //! the checkpoint; [`run_stream`] drives one tailer into one outlet.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -18,6 +18,7 @@ use crate::coder::probe::{self, Probe};
 use crate::coder::{CoderClient, CoderError, Cursor, Stream, TailError, Tailer, date_to_bound};
 use crate::config::StartAt;
 
+mod alone;
 mod encoder;
 mod error;
 mod exposed;
@@ -67,6 +68,57 @@ pub struct StreamStats {
     pub not_permitted: AtomicBool,
     /// The sink's live count of requests awaiting acknowledgement, when it has one (HEC).
     pub pending_acks: std::sync::Mutex<Option<std::sync::Arc<AtomicU64>>>,
+    /// How the stream reads Coder, a [`Reading`].
+    pub reading: AtomicU8,
+}
+
+/// How a sink's stream reads Coder: `/readyz` and `/metrics` say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Reading {
+    /// The stream's only sink: its reader is its own.
+    Own = 0,
+    /// Through the stream's shared reader.
+    Shared = 1,
+    /// Alone beside the shared reader: its checkpoint was elsewhere at start.
+    StartedApart = 2,
+    /// Alone beside the shared reader: it left it, its queue full for `detach_after`.
+    DetachedSlow = 3,
+    /// Alone beside the shared reader: it left it, its queue full while its sink failed.
+    DetachedFailing = 4,
+}
+
+impl Reading {
+    pub fn of(stats: &StreamStats) -> Reading {
+        match stats.reading.load(Ordering::Relaxed) {
+            1 => Reading::Shared,
+            2 => Reading::StartedApart,
+            3 => Reading::DetachedSlow,
+            4 => Reading::DetachedFailing,
+            _ => Reading::Own,
+        }
+    }
+
+    pub fn set(self, stats: &StreamStats) {
+        stats.reading.store(self as u8, Ordering::Relaxed);
+    }
+
+    /// How `/readyz` says it; `None` for a stream's only sink.
+    pub fn describe(self) -> Option<&'static str> {
+        match self {
+            Reading::Own => None,
+            Reading::Shared => Some("reads through the shared reader"),
+            Reading::StartedApart => Some(
+                "reads alone: its checkpoint was elsewhere than the shared reader's at start; joins once they meet",
+            ),
+            Reading::DetachedSlow => Some(
+                "reads alone: it left the shared reader, its queue full for fanout.detach_after; joins once caught up",
+            ),
+            Reading::DetachedFailing => Some(
+                "reads alone: it left the shared reader while its sink failed; joins once caught up",
+            ),
+        }
+    }
 }
 
 impl StreamStats {
@@ -85,109 +137,28 @@ pub enum StreamEnd {
     Finished,
 }
 
-/// Drive one tailer until shutdown, the end of a backfill, or a fatal error; then spend at
-/// most `shutdown_timeout` sending what the outlet still holds.
-///
-/// The tailer reads ahead of the sink through a [`Relay`]: the next page is fetched and
-/// parsed while the last one is delivered.
+/// Drive one tailer into one sink until shutdown, the end of a backfill, or a fatal error;
+/// then spend at most `shutdown_timeout` sending what the outlet still holds (see
+/// [`alone::read_alone`]).
 pub async fn run_stream(
-    mut tailer: Tailer,
+    tailer: Tailer,
     outlet: SinkOutlet,
     poll_interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     shutdown_timeout: Duration,
 ) -> Result<StreamEnd, StreamError> {
-    let stats = outlet.stats_handle();
-    let sink = outlet.key().sink.clone();
-    let (mut relay, mut driver) = Relay::start(outlet, shutdown.clone());
-    // The driver's result when it ended first (a JoinHandle is awaited only once).
-    let mut driven = None;
-    let result = loop {
-        if *shutdown.borrow() {
-            break Ok(StreamEnd::Stopped);
-        }
-        // Cancelling a step is safe: the checkpoint only ever covers delivered rows. The
-        // driver ending first means the sink's side failed (it ends on shutdown too).
-        let step = tokio::select! {
-            r = tailer.step(&mut relay) => r,
-            d = &mut driver => {
-                driven = Some(d);
-                break Ok(StreamEnd::Stopped);
-            }
-            _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
-        };
-        let report = match step {
-            Ok(report) if report.finished => break Ok(StreamEnd::Finished),
-            Ok(report) => report,
-            Err(e) => break Err(e),
-        };
-        stats
-            .not_permitted
-            .store(report.not_permitted, Ordering::Relaxed);
-        if report.delivered > 0 || report.backoffs > 0 || report.disconnects > 0 {
-            tracing::debug!(
-                sink = %sink,
-                delivered = report.delivered,
-                disconnects = report.disconnects,
-                pages = report.pages,
-                reread = report.reread,
-                backoffs = report.backoffs,
-                position = %tailer.cursor().position,
-                "scan done"
-            );
-        }
-        if let Err(e) = relay.scan_done().await {
-            break Err(TailError::Outlet(e));
-        }
-        if report.live {
-            tokio::select! {
-                _ = tokio::time::sleep(poll_interval) => {}
-                d = &mut driver => {
-                    driven = Some(d);
-                    break Ok(StreamEnd::Stopped);
-                }
-                _ = shutdown.changed() => break Ok(StreamEnd::Stopped),
-            }
-        }
+    let name = outlet.key().sink.clone();
+    let member = Member::start(name, outlet, tailer.cursor().clone(), shutdown.clone());
+    let timings = Timings {
+        poll_interval,
+        shutdown_timeout,
+        detach_after: Duration::ZERO,
     };
-    // A tailer that failed only because the driver had ended (at shutdown, or on the
-    // sink's own error) reports what the driver says instead.
-    let result = match result {
-        Err(_) if relay.is_closed() => Ok(StreamEnd::Stopped),
-        r => r,
-    };
-    // The tailer is done: the driver delivers what it was handed (all of it at the end of
-    // a backfill; at shutdown it stops at once), then hands the outlet back. After the
-    // tailer's own error that gets `shutdown_timeout`, as `close` does: a dead sink must not
-    // keep a stream that has failed from stopping. Abandoned, those pages stay before the
-    // checkpoint, for the next start to read again.
-    drop(relay);
-    let driven = match driven {
-        Some(d) => d,
-        None if result.is_err() => {
-            match tokio::time::timeout(shutdown_timeout, &mut driver).await {
-                Ok(d) => d,
-                Err(_) => {
-                    driver.abort();
-                    stats.stopped.store(true, Ordering::Relaxed);
-                    return result;
-                }
-            }
-        }
-        None => driver.await,
-    };
-    let (outlet, delivered) = match driven {
-        Ok(done) => done,
-        Err(e) => {
-            stats.stopped.store(true, Ordering::Relaxed);
-            return Err(TailError::Outlet(DeliveryError::DeliveryTask(e)));
-        }
-    };
-    let end = finish(outlet, result, delivered, shutdown_timeout).await;
-    if end.is_err() {
-        stats.stopped.store(true, Ordering::Relaxed);
+    match alone::read_alone(tailer, member, timings, shutdown, None).await {
+        alone::Alone::Ended(_, end) => end,
+        // Only a sink with a shared reader to join joins one.
+        alone::Alone::Joined => Ok(StreamEnd::Stopped),
     }
-    end
 }
 
 /// Send what is pending and save the cursor that waited for it, also after an error.

@@ -50,6 +50,9 @@ pub enum Refused {
 /// done (the channel closed) or on shutdown, for [`SinkOutlet::close`].
 pub type Driver = JoinHandle<(SinkOutlet, Result<(), DeliveryError>)>;
 
+/// What a [`Driver`] ends with.
+pub type Driven = Result<(SinkOutlet, Result<(), DeliveryError>), tokio::task::JoinError>;
+
 impl Relay {
     /// Start the outlet's task. It stops at shutdown, cancelling the delivery in progress
     /// (its records stay before the checkpoint, so nothing is lost) and leaving the queue,
