@@ -10,7 +10,8 @@
 //! * `local_faults`: a full and a read-only checkpoint directory, a corrupt checkpoint;
 //! * `failover`: two replicas on the postgres store, the leader killed, the fence;
 //! * `hostile`: a 200 MB entry, deep diffs, delimiters and control characters, secrets;
-//! * `sessions`: 10 × SIGKILL while connection sessions open and close.
+//! * `sessions`: 10 × SIGKILL while connection sessions open and close;
+//! * `rejoin`: S3 down for 2 minutes beside two file sinks sharing one read of Coder.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -29,6 +30,8 @@ mod local_faults;
     feature = "syslog"
 ))]
 mod outages;
+#[cfg(feature = "s3")]
+mod rejoin;
 mod report;
 mod sessions;
 

@@ -1,7 +1,8 @@
 //! Each peer down for 30 s in turn, under live traffic, with all five sinks in one
 //! shipper: the sink whose peer is down waits and then catches up (zero lost), and the
 //! others never stall: 10 s after a snapshot taken 20 s into the outage, each of them holds
-//! every row Coder had recorded by then.
+//! every row Coder had recorded by then. They share one read of Coder: each sink whose
+//! peer went down leaves it and, caught up, joins it again.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -216,6 +217,30 @@ app_name = "{app}"
                 .is_superset(&all)
         })
     });
+    // One read of Coder: each sink whose peer went down left the shared reader, and
+    // joins it again once caught up (it asks every 5 s).
+    let address = scrape::metrics_address(&cfg).expect("the listener's address");
+    let mut metrics = String::new();
+    let count = |metrics: &str, sink: &str, name: &str, extra: &[&str]| {
+        let sink = format!("component_id=\"{sink}\"");
+        let labels: Vec<&str> = [sink.as_str()]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        scrape::metric(metrics, name, &labels).unwrap_or(0.0)
+    };
+    let downed = ["kafka", "s3", "hec", "syslog"];
+    common::wait_until(Duration::from_secs(30), || {
+        metrics = scrape::http_get(&address, "/metrics").unwrap_or_default();
+        downed.iter().all(|s| {
+            count(
+                &metrics,
+                s,
+                "component_join_attempts_total",
+                &["outcome=\"joined\""],
+            ) >= 1.0
+        })
+    });
     let status = common::stop_gracefully(&mut child);
     let log = common::run_log(&cfg);
     assert!(
@@ -225,6 +250,21 @@ app_name = "{app}"
     );
     assert!(status.success(), "{status}\n{log}");
     assert!(stalls.is_empty(), "{stalls:#?}");
+    for down in downed {
+        assert!(
+            count(&metrics, down, "component_detached_total", &[]) >= 1.0,
+            "{down} never detached\n{metrics}"
+        );
+        assert!(
+            count(
+                &metrics,
+                down,
+                "component_join_attempts_total",
+                &["outcome=\"joined\""]
+            ) >= 1.0,
+            "{down} never rejoined\n{metrics}"
+        );
+    }
 
     for sink in SINKS {
         let t = common::tally(
