@@ -275,3 +275,56 @@ fn a_sink_added_later_reads_alone_until_it_catches_up_then_joins() {
     );
     assert!(status.success(), "{status}\n{log}");
 }
+
+/// A backfill into three sinks reads Coder as often as one into one sink, and each sink
+/// gets every row of the range once.
+#[test]
+fn a_backfill_into_three_sinks_reads_coder_once() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let from = (Utc::now() - TimeDelta::days(10))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let to = from + TimeDelta::days(4);
+    sim.backlog(
+        5_000,
+        Duration::from_secs(4 * 86_400),
+        to - TimeDelta::seconds(1),
+    );
+    let want: HashSet<String> = sim
+        .inserted()
+        .into_iter()
+        .filter(|(_, t)| *t >= from && *t < to)
+        .map(|(id, _)| id)
+        .collect();
+    let mut requests = Vec::new();
+    for sinks in [1, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &sim.url(), sinks, "");
+        let before = sim.stats().audit_requests;
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args(["backfill", "--config"])
+            .arg(&cfg)
+            .args(["--from", &from.to_rfc3339(), "--to", &to.to_rfc3339()])
+            .env_remove("CODER_SESSION_TOKEN")
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        requests.push(sim.stats().audit_requests - before);
+        for i in 0..sinks {
+            let (got, duplicates) =
+                delivered::distinct(&delivered::file(&dir.path().join(format!("s{i}.ndjson"))));
+            assert_eq!(got, want, "s{i} of {sinks}");
+            assert_eq!(duplicates, 0, "s{i} of {sinks}");
+        }
+    }
+    eprintln!(
+        "audit requests: 1 sink {}, 3 sinks {}",
+        requests[0], requests[1]
+    );
+    assert!(requests[0] > 0);
+    assert_eq!(requests[1], requests[0], "3 sinks read Coder more than one");
+}

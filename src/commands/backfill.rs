@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::checkpoint::CheckpointKey;
 use crate::coder::Cursor;
 use crate::config::Config;
-use crate::pipeline::{StreamEnd, StreamStats, run_stream};
+use crate::pipeline::{SinkReader, StreamEnd, StreamStats, Timings, read_stream};
 
 pub async fn backfill(
     config_path: &Path,
@@ -36,39 +36,44 @@ pub async fn backfill(
     });
     let mut tasks = tokio::task::JoinSet::new();
     let mut all_stats = Vec::new();
-    let available = streams.available_streams().await?;
-    for (name, stream) in config
-        .sinks
-        .keys()
-        .flat_map(|n| available.iter().map(move |s| (n, *s)))
-    {
-        let key = CheckpointKey::backfill(name, from, to).with_stream(stream);
-        let cursor = match streams.store.load(&key)? {
-            Some(c) => {
-                tracing::info!(sink = %name, %stream, position = %c.cursor.position, "resuming backfill");
-                c.cursor
-            }
-            None => Cursor::starting_at(from - TimeDelta::microseconds(1), Some(from)),
-        };
-        let stats = Arc::new(StreamStats::default());
-        all_stats.push(stats.clone());
-        let (tailer, outlet) = streams
-            .build(name, stream, key, cursor, Some(to), stats)
-            .await?;
-        let name = crate::pipeline::stream_name(name, stream);
+    let timings = Timings {
+        poll_interval: Duration::from_millis(100),
+        shutdown_timeout: config.shutdown_timeout,
+        detach_after: config.fanout.detach_after,
+    };
+    // One read of each stream for the sinks at the same place (all of them, unless an
+    // earlier run was interrupted), as `run` does.
+    for stream in streams.available_streams().await? {
+        let mut sinks = Vec::new();
+        for name in config.sinks.keys() {
+            let key = CheckpointKey::backfill(name, from, to).with_stream(stream);
+            let cursor = match streams.store.load(&key)? {
+                Some(c) => {
+                    tracing::info!(sink = %name, %stream, position = %c.cursor.position, "resuming backfill");
+                    c.cursor
+                }
+                None => Cursor::starting_at(from - TimeDelta::microseconds(1), Some(from)),
+            };
+            let stats = Arc::new(StreamStats::default());
+            all_stats.push(stats.clone());
+            let (tailer, outlet) = streams
+                .build(name, stream, key, cursor.clone(), Some(to), stats)
+                .await?;
+            sinks.push(SinkReader {
+                name: name.clone(),
+                cursor,
+                tailer,
+                outlet,
+            });
+        }
+        let solo = streams.solo_tailer(stream, Some(to));
         let rx = rx.clone();
         tasks.spawn(async move {
-            (
-                name,
-                run_stream(
-                    tailer,
-                    outlet,
-                    Duration::from_millis(100),
-                    rx,
-                    config.shutdown_timeout,
-                )
-                .await,
-            )
+            read_stream(stream, sinks, solo, timings, rx)
+                .await
+                .into_iter()
+                .map(|(name, end)| (crate::pipeline::stream_name(&name, stream), end))
+                .collect::<Vec<_>>()
         });
     }
 
@@ -97,11 +102,17 @@ pub async fn backfill(
             }
             joined = tasks.join_next() => match joined {
                 None => break,
-                Some(Ok((_, Ok(StreamEnd::Finished)))) => {}
-                Some(Ok((name, Ok(StreamEnd::Stopped)))) => unfinished.push(name),
-                Some(Ok((name, Err(e)))) => {
-                    tracing::error!(sink = %name, "backfill stream stopped, its checkpoint is kept: {e}");
-                    failed.push(format!("{name}: {e}"));
+                Some(Ok(ends)) => {
+                    for (name, end) in ends {
+                        match end {
+                            Ok(StreamEnd::Finished) => {}
+                            Ok(StreamEnd::Stopped) => unfinished.push(name),
+                            Err(e) => {
+                                tracing::error!(sink = %name, "backfill stream stopped, its checkpoint is kept: {e}");
+                                failed.push(format!("{name}: {e}"));
+                            }
+                        }
+                    }
                 }
                 Some(Err(e)) => failed.push(format!("a stream task panicked: {e}")),
             }

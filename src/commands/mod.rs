@@ -123,6 +123,16 @@ impl<'a> Streams<'a> {
         }
     }
 
+    /// How a sink that reads `stream` alone beside a shared reader gets its tailer.
+    pub fn solo_tailer(
+        &self,
+        stream: Stream,
+        end: Option<DateTime<Utc>>,
+    ) -> crate::pipeline::SoloTailer {
+        let (client, options) = (self.client.clone(), self.tailer_options(stream, end));
+        std::sync::Arc::new(move |c| Tailer::new(client.clone(), options.clone(), c))
+    }
+
     /// The configured streams that this Coder serves. The connection log needs v2.25 and a
     /// Premium license; without them it is left out with one warning line (and
     /// `coder_connection_log_available` at 0), and the audit stream runs on its own.

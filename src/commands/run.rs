@@ -10,12 +10,11 @@ use tokio::sync::watch;
 
 use super::exit::{Cause, Failure, LostLeadership, StreamsFailed};
 use crate::checkpoint::{CheckpointKey, CheckpointStore, PostgresStore};
-use crate::coder::{CoderError, Cursor, Stream, TailError, Tailer};
+use crate::coder::{CoderError, Stream, TailError};
 use crate::config::{Config, StoreKind};
 use crate::ops::server::Server;
 use crate::pipeline::{
-    Member, SinkOutlet, SoloTailer, StreamEnd, StreamError, StreamStats, Timings, initial_cursor,
-    run_group, run_stream,
+    SinkReader, StreamEnd, StreamError, StreamStats, Timings, initial_cursor, read_stream,
 };
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -304,44 +303,10 @@ async fn run_streams(
                 outlet,
             });
         }
+        let solo = streams.solo_tailer(stream, None);
         let rx = shutdown.clone();
-        if sinks.len() == 1 {
-            let Some(sink) = sinks.pop() else {
-                continue;
-            };
-            tasks.spawn(async move {
-                let (poll, grace) = (timings.poll_interval, timings.shutdown_timeout);
-                let end = run_stream(sink.tailer, sink.outlet, poll, rx, grace).await;
-                vec![((sink.name, stream), end)]
-            });
-            continue;
-        }
-        let Some(shared) = shared_start(&sinks) else {
-            continue;
-        };
-        // Sinks that start at the same place share one reader (`pipeline::run_group`).
-        let (mut reader, mut members, mut apart) = (None, Vec::new(), Vec::new());
-        for sink in sinks {
-            let member = Member::start(sink.name, sink.outlet, sink.cursor.clone(), rx.clone());
-            if sink.cursor == shared {
-                reader.get_or_insert(sink.tailer);
-                members.push(member);
-            } else {
-                apart.push((sink.tailer, member));
-            }
-        }
-        let Some(reader) = reader else {
-            continue;
-        };
-        let shared_by: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-        let alone: Vec<&str> = apart.iter().map(|(_, m)| m.name.as_str()).collect();
-        tracing::info!(%stream, sinks = ?shared_by, apart = ?alone, "one read of Coder for these sinks; those apart read alone until they meet it");
-        let solo: SoloTailer = {
-            let (client, options) = (streams.client.clone(), streams.tailer_options(stream, None));
-            Arc::new(move |c| Tailer::new(client.clone(), options.clone(), c))
-        };
         tasks.spawn(async move {
-            run_group(reader, members, apart, solo, timings, rx)
+            read_stream(stream, sinks, solo, timings, rx)
                 .await
                 .into_iter()
                 .map(|(name, end)| ((name, stream), end))
@@ -415,30 +380,6 @@ async fn run_streams(
     } else {
         Err(StreamsFailed { failures: failed }.into())
     }
-}
-
-/// One sink of one stream, as built at start.
-struct SinkReader {
-    name: String,
-    cursor: Cursor,
-    tailer: Tailer,
-    outlet: SinkOutlet,
-}
-
-/// Where a stream's shared reader starts: the checkpoint most of its sinks share (after
-/// a first start, all of them), the newest on a tie. The others read alone until they
-/// meet it.
-fn shared_start(sinks: &[SinkReader]) -> Option<Cursor> {
-    let mut best: Option<(usize, &Cursor)> = None;
-    for sink in sinks {
-        let n = sinks.iter().filter(|s| s.cursor == sink.cursor).count();
-        let better =
-            best.is_none_or(|(bn, bc)| n > bn || (n == bn && sink.cursor.position > bc.position));
-        if better {
-            best = Some((n, &sink.cursor));
-        }
-    }
-    best.map(|(_, c)| c.clone())
 }
 
 fn report_fatal(sink: &str, stream: Stream, e: &StreamError) {

@@ -16,14 +16,14 @@ use tokio::task::{JoinError, JoinSet};
 
 use super::alone::{Alone, Answer, Joins, Offer, Solo, read_alone};
 use super::fanout::{Departure, FanOut, FanOutError, Member};
-use super::{DeliveryError, Reading, StreamEnd, StreamError, finish};
-use crate::coder::{Cursor, TailError, Tailer};
+use super::{DeliveryError, Reading, SinkOutlet, StreamEnd, StreamError, finish};
+use crate::coder::{Cursor, Stream, TailError, Tailer};
 
 /// How a sink that leaves the group reads on alone: a tailer from its cursor.
 pub type SoloTailer = Arc<dyn Fn(Cursor) -> Tailer + Send + Sync>;
 
 /// Each sink's end, by name.
-type Ends = Vec<(String, Result<StreamEnd, StreamError>)>;
+pub type Ends = Vec<(String, Result<StreamEnd, StreamError>)>;
 
 /// The timings a stream runs by.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +31,72 @@ pub struct Timings {
     pub poll_interval: Duration,
     pub shutdown_timeout: Duration,
     pub detach_after: Duration,
+}
+
+/// One sink of one stream, as built at start.
+pub struct SinkReader {
+    pub name: String,
+    pub cursor: Cursor,
+    pub tailer: Tailer,
+    pub outlet: SinkOutlet,
+}
+
+/// Read one stream for its sinks until shutdown, the end of a backfill or a fatal error:
+/// a stream's only sink alone, several through one shared reader that starts from the
+/// checkpoint most of them share (after a first start, all of them; the newest on a
+/// tie), the others reading alone until they meet it.
+pub async fn read_stream(
+    stream: Stream,
+    mut sinks: Vec<SinkReader>,
+    solo: SoloTailer,
+    timings: Timings,
+    shutdown: watch::Receiver<bool>,
+) -> Ends {
+    if sinks.len() <= 1 {
+        let Some(sink) = sinks.pop() else {
+            return Ends::new();
+        };
+        let (poll, grace) = (timings.poll_interval, timings.shutdown_timeout);
+        let end = super::run_stream(sink.tailer, sink.outlet, poll, shutdown, grace).await;
+        return vec![(sink.name, end)];
+    }
+    let shared = shared_start(&sinks);
+    let (mut reader, mut members, mut apart) = (None, Vec::new(), Vec::new());
+    for sink in sinks {
+        let member = Member::start(
+            sink.name,
+            sink.outlet,
+            sink.cursor.clone(),
+            shutdown.clone(),
+        );
+        if Some(&sink.cursor) == shared.as_ref() {
+            reader.get_or_insert(sink.tailer);
+            members.push(member);
+        } else {
+            apart.push((sink.tailer, member));
+        }
+    }
+    let Some(reader) = reader else {
+        return Ends::new();
+    };
+    let together: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    let alone: Vec<&str> = apart.iter().map(|(_, m)| m.name.as_str()).collect();
+    tracing::info!(%stream, sinks = ?together, apart = ?alone, "one read of Coder for these sinks; those apart read alone until they meet it");
+    run_group(reader, members, apart, solo, timings, shutdown).await
+}
+
+/// The checkpoint most sinks share, the newest on a tie.
+fn shared_start(sinks: &[SinkReader]) -> Option<Cursor> {
+    let mut best: Option<(usize, &Cursor)> = None;
+    for sink in sinks {
+        let n = sinks.iter().filter(|s| s.cursor == sink.cursor).count();
+        let better =
+            best.is_none_or(|(bn, bc)| n > bn || (n == bn && sink.cursor.position > bc.position));
+        if better {
+            best = Some((n, &sink.cursor));
+        }
+    }
+    best.map(|(_, c)| c.clone())
 }
 
 /// Drive `tailer` into every member until shutdown or a fatal error. The sinks `behind`
