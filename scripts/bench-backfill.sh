@@ -8,6 +8,8 @@
 #             indexer acknowledgement on) | syslog-tls (rsyslog over TLS) | syslog-tcp
 #             (the peers are started with tests/peers/start-*.sh)
 #       FORMAT: raw | ecs | ocsf
+#   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
+#   format, which share one read of Coder; the figures are then for all of them together.
 #   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles,
 #   with SHIPPER=target/profiling/coder-audit-shipper (cargo build --profile profiling) for
 #   call graphs (perf record --call-graph dwarf).
@@ -31,13 +33,14 @@ work=$(mktemp -d)
 export PEERS_RUN=${PEERS_RUN:-/tmp/coder-audit-shipper-peers}
 bucket=
 hec_pid=
+sim_pid=
 trap 'kill "$sim_pid" $hec_pid 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
 
 ./target/release/coder-sim --backlog "$rows" --backlog-span "$span" --rate-limit 0 \
   --request-log "$work/requests.log" >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 for _ in $(seq 1 600); do
-  url=$(sed -n 's/^listening on //p' "$work/sim.out")
+  url=$(sed -n 's/^listening on //p' "$work/sim.out" 2>/dev/null || true)
   [ -n "$url" ] && break
   sleep 0.1
 done
@@ -55,7 +58,10 @@ dir = "$work/state"
 TOML
 case $sink in
 file)
-  printf '[sinks.archive]\ntype = "file"\npath = "%s"\nformat = "%s"\n' "$work/audit.ndjson" "$format" >>"$work/bench.toml" ;;
+  printf '[sinks.archive]\ntype = "file"\npath = "%s"\nformat = "%s"\n' "$work/audit.ndjson" "$format" >>"$work/bench.toml"
+  for i in $(seq 2 "${SINKS:-1}"); do
+    printf '[sinks.archive%s]\ntype = "file"\npath = "%s"\nformat = "%s"\n' "$i" "$work/audit$i.ndjson" "$format" >>"$work/bench.toml"
+  done ;;
 kafka)
   bash tests/peers/start-kafka.sh >/dev/null
   . "$PEERS_RUN/kafka.env"
@@ -127,12 +133,18 @@ if [ "$sink" = file ]; then
 fi
 cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/time.txt")
 secs=$(echo "$end - $start" | bc -l)
-printf 'sink: %s, format: %s\n' "$sink" "$format"
+printf 'sink: %s, format: %s, sinks: %s\n' "$sink" "$format" "${SINKS:-1}"
+if [ "$sink" = file ] && [ "${SINKS:-1}" -gt 1 ]; then
+  for i in $(seq 2 "$SINKS"); do
+    cmp -s <(wc -l <"$work/audit.ndjson") <(wc -l <"$work/audit$i.ndjson") \
+      || { echo "archive$i has a different number of lines than archive" >&2; exit 1; }
+  done
+fi
 printf 'rows in simulator: %s (+ day-edge rows)\n' "$rows"
 printf 'shipped: %s events, %s unique ids read back\n' "$shipped" "$unique"
 printf 'wall: %.2f s   cpu: %.2f s   rate: %.0f events/s   simulator cpu: %.2f s\n' "$secs" "$cpu" "$(echo "$shipped / $secs" | bc -l)" "$sim_cpu"
 printf 'peak RSS: %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"
 printf 'simulator alone: the same %s requests in %.2f s, %.0f events/s\n' "$requests" "$replay_secs" "$(echo "$shipped / $replay_secs" | bc -l)"
 [ -z "$cat_secs" ] || printf 'cat of the NDJSON to /dev/null: %.3f s, %.0f events/s\n' "$cat_secs" "$(echo "$shipped / $cat_secs" | bc -l)"
-printf 'result sink=%s format=%s rows=%s page_size=%s shipped=%s unique=%s wall=%.3f cpu=%.2f rss_kib=%s sim_cpu=%.2f requests=%s sim_alone=%.3f cat=%s\n' \
-  "$sink" "$format" "$rows" "${PAGE_SIZE:-500}" "$shipped" "${unique// /_}" "$secs" "$cpu" "$rss_kib" "$sim_cpu" "$requests" "$replay_secs" "${cat_secs:--}"
+printf 'result sinks=%s sink=%s format=%s rows=%s page_size=%s shipped=%s unique=%s wall=%.3f cpu=%.2f rss_kib=%s sim_cpu=%.2f requests=%s sim_alone=%.3f cat=%s\n' \
+  "${SINKS:-1}" "$sink" "$format" "$rows" "${PAGE_SIZE:-500}" "$shipped" "${unique// /_}" "$secs" "$cpu" "$rss_kib" "$sim_cpu" "$requests" "$replay_secs" "${cat_secs:--}"

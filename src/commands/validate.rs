@@ -13,22 +13,31 @@ const REACH: Duration = Duration::from_secs(15);
 /// Coder's default limit of requests a minute per user and API path (`CODER_API_RATE_LIMIT`).
 const CODER_RATE_LIMIT: u32 = 512;
 
-/// The request budget, and what idle polling alone asks of it: each sink reads each stream
-/// by itself, once per `poll_interval`.
+/// The request budget, and what idle polling alone asks of it: one read of each stream
+/// per `poll_interval`, shared by its sinks; a sink reading alone (after its outage, until
+/// it rejoins) adds its own.
 fn request_budget(config: &Config) {
     let budget = config.coder.max_requests_per_minute;
-    let streams = config.sinks.len() * config.coder.streams.len();
-    let polls = streams as f64 * 60.0 / config.coder.poll_interval.as_secs_f64().max(0.001);
+    let streams = config.coder.streams.len();
+    let per_minute = 60.0 / config.coder.poll_interval.as_secs_f64().max(0.001);
+    let polls = streams as f64 * per_minute;
+    let alone = (config.sinks.len() * streams) as f64 * per_minute;
+    let worst = if config.sinks.len() > 1 {
+        format!(" (up to {alone:.0} while every sink reads alone, as after an outage)")
+    } else {
+        String::new()
+    };
     if budget == 0 {
         println!(
             "  requests to Coder: no budget of our own (coder.max_requests_per_minute = 0); \
-             idle polling asks about {polls:.0} a minute of Coder's {CODER_RATE_LIMIT} per user and path"
+             idle polling asks about {polls:.0} a minute{worst} of Coder's {CODER_RATE_LIMIT} \
+             per user and path"
         );
         return;
     }
     println!(
         "  requests to Coder: at most {budget} a minute, live tailing first; idle polling asks \
-         about {polls:.0}"
+         about {polls:.0}{worst}"
     );
     if budget > CODER_RATE_LIMIT {
         println!(

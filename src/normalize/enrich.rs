@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Enrichment {
     /// A name for this Coder deployment (ECS `observer.name`, OCSF `unmapped.coder.deployment`).
     pub deployment: Option<String>,

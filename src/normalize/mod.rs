@@ -131,7 +131,7 @@ pub fn severity_0_to_10(facts: &Facts<'_>) -> u32 {
 }
 
 /// Encodes entries for one sink.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Normalizer {
     pub target: Target,
     pub enrich: Enrichment,

@@ -1,15 +1,16 @@
 //! Making a sink's records from events: Coder's bytes as they came (`raw`), or the
 //! normalized ECS/OCSF documents.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sink_core::{Batch, Record};
 
 use crate::coder::{Entry, Event};
 use crate::normalize::Normalizer;
 use crate::normalize::connection::Moment;
 
-/// How a sink's records are made from events.
-#[derive(Debug, Clone)]
+/// How a sink's records are made from events. Two sinks with equal encoders get the same
+/// records: a shared reader encodes a group once for both ([`EncodedGroup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Encoder {
     /// Each entry's bytes exactly as Coder sent them.
     Raw,
@@ -84,6 +85,30 @@ impl Encoder {
                 }
                 (Batch::new(records), truncated)
             }
+        }
+    }
+}
+
+/// A group of events as one encoding makes them, with what a sink counts of it.
+#[derive(Debug)]
+pub struct EncodedGroup {
+    pub batch: Batch,
+    /// Records cut to fit `max_event_bytes`.
+    pub truncated: u64,
+    /// The events the records were made from.
+    pub events: u64,
+    /// The newest event time among them.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+impl EncodedGroup {
+    pub fn of(encoder: &Encoder, events: &[Event]) -> Self {
+        let (batch, truncated) = encoder.encode(events);
+        EncodedGroup {
+            batch,
+            truncated,
+            events: events.len() as u64,
+            newest: events.iter().filter_map(|e| e.time).max(),
         }
     }
 }

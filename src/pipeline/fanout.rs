@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
+use super::encoder::EncodedGroup;
 use super::relay::{Driver, Refused, Relay};
-use super::{Reading, SinkOutlet, StreamStats};
+use super::{Encoder, Reading, SinkOutlet, StreamStats};
 use crate::coder::{Cursor, Event, Outlet, SkipSet, Stream};
 
 /// A sink reading through the shared reader.
@@ -33,6 +34,8 @@ pub struct Member {
     /// The cursor after the last group handed whole: where the sink goes on from alone.
     pub(super) last: Cursor,
     pub(super) stats: Arc<StreamStats>,
+    /// How its sink's records are made: members of equal encoders share them.
+    encoder: Encoder,
     /// Rows it delivered alone before it joined that the shared reader had not yet
     /// delivered ([`crate::coder::SkipSet`]): not handed to it again.
     pub(super) skip: SkipSet,
@@ -47,6 +50,7 @@ impl Member {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let stats = outlet.stats_handle();
+        let encoder = outlet.encoder().clone();
         let stream = [Stream::Audit, Stream::Connection]
             .into_iter()
             .map(Stream::name)
@@ -60,6 +64,7 @@ impl Member {
             driver,
             last: cursor,
             stats,
+            encoder,
             skip: SkipSet::new(),
         }
     }
@@ -71,11 +76,20 @@ impl Member {
     fn share(
         &mut self,
         events: &[Event],
+        encoded: &mut Vec<(Encoder, Arc<EncodedGroup>)>,
         cursor: &Cursor,
         depth: TimeDelta,
-    ) -> (Vec<Event>, Cursor) {
+    ) -> (Arc<EncodedGroup>, Cursor) {
         if self.skip.is_empty() {
-            return (events.to_vec(), cursor.clone());
+            let group = match encoded.iter().find(|(e, _)| *e == self.encoder) {
+                Some((_, group)) => group.clone(),
+                None => {
+                    let group = Arc::new(EncodedGroup::of(&self.encoder, events));
+                    encoded.push((self.encoder.clone(), group.clone()));
+                    group
+                }
+            };
+            return (group, cursor.clone());
         }
         let mut handed = Vec::with_capacity(events.len());
         let mut met = Vec::new();
@@ -99,7 +113,7 @@ impl Member {
         cursor
             .seen
             .extend(self.skip.iter().map(|(k, t)| (k.clone(), *t)));
-        (handed, cursor)
+        (Arc::new(EncodedGroup::of(&self.encoder, &handed)), cursor)
     }
 
     /// Its counters.
@@ -190,10 +204,12 @@ impl Outlet for FanOut {
     /// the others wait for a slow member at most `detach_after` in all.
     async fn commit(&mut self, cursor: &Cursor) -> Result<(), FanOutError> {
         let events = std::mem::take(&mut self.pending);
+        // Each encoding made once, for every member that has it.
+        let mut encoded = Vec::new();
         let deadline = tokio::time::Instant::now() + self.detach_after;
         let mut attached = Vec::with_capacity(self.members.len());
         for mut m in std::mem::take(&mut self.members) {
-            let (share, after) = m.share(&events, cursor, self.skip_depth);
+            let (share, after) = m.share(&events, &mut encoded, cursor, self.skip_depth);
             let handed = m
                 .relay
                 .hand(share, after.clone(), deadline, &m.stats.failing)

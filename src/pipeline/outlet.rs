@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sink_core::{Batch, Record, RetryPolicy, Sink, send_with_retry};
 
 use super::DeliveryError;
+use super::encoder::EncodedGroup;
 use super::{Encoder, StreamStats};
 use crate::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore};
 use crate::coder::{Cursor, Event, Outlet};
@@ -225,25 +226,38 @@ impl SinkOutlet {
     }
 }
 
-impl Outlet for SinkOutlet {
-    type Error = DeliveryError;
+impl SinkOutlet {
+    /// Encode `events` and send them, or add them to the pending batch.
+    pub async fn deliver_events(&mut self, events: &[Event]) -> Result<(), DeliveryError> {
+        let group = EncodedGroup::of(&self.encoder, events);
+        self.deliver_encoded(&group).await
+    }
 
-    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), DeliveryError> {
+    /// How this sink's records are made.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// Send a group's records, or add them to the pending batch. Encoded once, they may
+    /// be handed to every sink of the same encoding (a shared reader's group).
+    pub async fn deliver_encoded(&mut self, group: &EncodedGroup) -> Result<(), DeliveryError> {
         self.stats
             .received
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        let (batch, truncated) = self.encoder.encode(&events);
-        self.stats.truncated.fetch_add(truncated, Ordering::Relaxed);
+            .fetch_add(group.events, Ordering::Relaxed);
+        self.stats
+            .truncated
+            .fetch_add(group.truncated, Ordering::Relaxed);
+        let batch = &group.batch;
         if self.batching == Batching::IMMEDIATE {
-            self.send(&batch).await?;
+            self.send(batch).await?;
             self.stats
                 .delivered
-                .fetch_add(events.len() as u64, Ordering::Relaxed);
+                .fetch_add(group.events, Ordering::Relaxed);
         } else {
             self.pending_since.get_or_insert_with(Instant::now);
             self.pending_bytes += batch.payload_bytes();
             self.pending.extend(batch.records().iter().cloned());
-            self.pending_events += events.len() as u64;
+            self.pending_events += group.events;
             // A full batch goes now (with the cursor committed before it, which it covers).
             if self.pending_bytes >= self.batching.max_bytes
                 || self.pending.len() >= self.batching.max_events.max(1)
@@ -251,13 +265,21 @@ impl Outlet for SinkOutlet {
                 self.flush().await?;
             }
         }
-        if let Some(newest) = events.iter().filter_map(|e| e.time).max() {
+        if let Some(newest) = group.newest {
             let micros = u64::try_from(newest.timestamp_micros()).unwrap_or(0);
             self.stats
                 .newest_micros
                 .fetch_max(micros, Ordering::Relaxed);
         }
         Ok(())
+    }
+}
+
+impl Outlet for SinkOutlet {
+    type Error = DeliveryError;
+
+    async fn deliver(&mut self, events: Vec<Event>) -> Result<(), DeliveryError> {
+        self.deliver_events(&events).await
     }
 
     async fn commit(&mut self, cursor: &Cursor) -> Result<(), DeliveryError> {

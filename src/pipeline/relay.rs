@@ -8,11 +8,14 @@
 //! [`SinkOutlet`]; the messages keep their order, so a checkpoint is still saved only after
 //! the records it covers were confirmed, and memory stays bounded by a few pages.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::DeliveryError;
 use super::SinkOutlet;
+use super::encoder::EncodedGroup;
 use crate::coder::{Cursor, Event, Outlet};
 
 /// Messages the tailer may be ahead of its sink: two pages (each is a `Deliver` and a
@@ -24,9 +27,10 @@ pub const READ_AHEAD: usize = 4;
 enum Message {
     Deliver(Vec<Event>),
     Commit(Cursor),
-    /// A shared reader's group: its events and the cursor after them, handed as one, so a
-    /// sink that leaves the group has never been handed half of one.
-    Group(Vec<Event>, Cursor),
+    /// A shared reader's group: its records (encoded once for every sink of the same
+    /// encoding) and the cursor after them, handed as one, so a sink that leaves the group has never been
+    /// handed half of one.
+    Group(Arc<EncodedGroup>, Cursor),
     /// A scan of Coder completed: send a batch that has become due, then mark the stream
     /// as moving (`/readyz`).
     ScanDone,
@@ -76,7 +80,7 @@ impl Relay {
     /// until `failing` says the sink is failing: then it will not make room soon.
     pub async fn hand(
         &mut self,
-        events: Vec<Event>,
+        events: Arc<EncodedGroup>,
         cursor: Cursor,
         deadline: tokio::time::Instant,
         failing: &std::sync::atomic::AtomicBool,
@@ -183,7 +187,7 @@ async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), Deliver
         Message::Deliver(events) => outlet.deliver(events).await,
         Message::Commit(cursor) => outlet.commit(&cursor).await,
         Message::Group(events, cursor) => {
-            outlet.deliver(events).await?;
+            outlet.deliver_encoded(&events).await?;
             outlet.commit(&cursor).await
         }
         Message::ScanDone => {
