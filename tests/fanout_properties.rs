@@ -3,7 +3,9 @@
 //! random live inserts (late, tied), Coder faults, and random outages of each sink. A sink
 //! whose queue stays full leaves the shared reader, reads alone, and joins again once it
 //! has caught up. Whatever the schedule, every sink ends with every inserted id, and none
-//! has any id twice (one run, no crash: nothing excuses a duplicate).
+//! has any id twice (one run, no crash: nothing excuses a duplicate). Some schedules stop
+//! at once after their last step, sinks down and groups half handed: every sink still
+//! ends once, with no id twice.
 //!
 //! The sinks here are stand-ins, a list of ids and a switch that makes the sink answer
 //! "retry" as a peer that is down does: what is under test is everything between Coder
@@ -98,6 +100,7 @@ async fn run_schedule(
     backlog: usize,
     page_size: u32,
     apart: bool,
+    stop_early: bool,
     ops: Vec<Op>,
 ) -> Result<(), TestCaseError> {
     let sim = Sim::start(SimConfig {
@@ -200,10 +203,15 @@ async fn run_schedule(
             Op::Wait { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
         }
     }
-    // Every sink up; wait until each holds every row (or give up and report).
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    // Stopped early, sinks may be down and groups half handed: every sink still ends
+    // once, and none has an id twice.
+    let catch_up = if stop_early { 0 } else { 300 };
+    if !stop_early {
+        // Every sink up; wait until each holds every row (or give up and report).
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
+    }
     let expected = sim.inserted().len();
-    for _ in 0..300 {
+    for _ in 0..catch_up {
         let done = gots.iter().all(|g| {
             let got: std::collections::HashSet<String> =
                 g.lock().unwrap().iter().cloned().collect();
@@ -225,6 +233,10 @@ async fn run_schedule(
     for (i, got) in gots.iter().enumerate() {
         let ids = got.lock().unwrap().clone();
         let t = tally(&sim, &ids, DateTime::<Utc>::MIN_UTC);
+        prop_assert_eq!(t.duplicates, 0, "s{} had ids twice", i);
+        if stop_early {
+            continue;
+        }
         prop_assert!(
             t.lost.is_empty(),
             "s{i} lost {} of {}",
@@ -232,7 +244,6 @@ async fn run_schedule(
             t.expected
         );
         prop_assert!(t.unexpected.is_empty(), "s{i}: {:?}", t.unexpected);
-        prop_assert_eq!(t.duplicates, 0, "s{} had ids twice", i);
     }
     Ok(())
 }
@@ -245,6 +256,7 @@ proptest! {
         backlog in 0usize..300,
         page_size in 5u32..50,
         apart in any::<bool>(),
+        stop_early in proptest::bool::weighted(0.25),
         ops in proptest::collection::vec(op(), 1..25),
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -252,6 +264,6 @@ proptest! {
             .enable_all()
             .build()
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        rt.block_on(run_schedule(backlog, page_size, apart, ops))?;
+        rt.block_on(run_schedule(backlog, page_size, apart, stop_early, ops))?;
     }
 }

@@ -207,8 +207,10 @@ impl Outlet for FanOut {
         // Each encoding made once, for every member that has it.
         let mut encoded = Vec::new();
         let deadline = tokio::time::Instant::now() + self.detach_after;
-        let mut attached = Vec::with_capacity(self.members.len());
-        for mut m in std::mem::take(&mut self.members) {
+        // Members stay in place while they are handed the group: a commit cancelled at
+        // shutdown leaves every one of them there to be ended.
+        let mut leaving = Vec::new();
+        for (i, m) in self.members.iter_mut().enumerate() {
             let (share, after) = m.share(&events, &mut encoded, cursor, self.skip_depth);
             let handed = m
                 .relay
@@ -216,10 +218,7 @@ impl Outlet for FanOut {
                 .await;
             let failing = m.stats.failing.load(Ordering::Relaxed);
             match handed {
-                Ok(()) => {
-                    m.last = after;
-                    attached.push(m);
-                }
+                Ok(()) => m.last = after,
                 Err(Refused::Full) => {
                     crate::ops::metrics::sink_detached(
                         &m.name,
@@ -236,15 +235,60 @@ impl Outlet for FanOut {
                         failing,
                         "the sink is behind the shared reader: it goes on reading Coder alone"
                     );
-                    self.departures.push(Departure::Detached(m));
+                    leaving.push((i, true));
                 }
-                Err(Refused::Closed) => self.departures.push(Departure::Ended(m)),
+                Err(Refused::Closed) => leaving.push((i, false)),
             }
         }
-        self.members = attached;
+        for (i, detached) in leaving.into_iter().rev() {
+            let m = self.members.remove(i);
+            self.departures.push(if detached {
+                Departure::Detached(m)
+            } else {
+                Departure::Ended(m)
+            });
+        }
         if self.members.is_empty() {
             return Err(FanOutError::Empty);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::pipeline::testing::{cursor, events, gated_outlet};
+
+    /// A stop that cancels a commit while it waits for a full member must leave every
+    /// member in the group, so that each is ended (its outlet closed, its end reported).
+    #[tokio::test]
+    async fn a_commit_cancelled_while_a_member_is_full_keeps_every_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+        let (_, _, _, outlet) = gated_outlet(&dir.path().join("a"));
+        let (gate_b, _, _, outlet_b) = gated_outlet(&dir.path().join("b"));
+        gate_b.gate.add_permits(1_000);
+        let a = Member::start("a".into(), outlet, cursor(0), shutdown.clone());
+        let b = Member::start("b".into(), outlet_b, cursor(0), shutdown);
+        let mut fanout = FanOut::new(vec![a, b], Duration::from_secs(60), TimeDelta::minutes(1));
+        // `a` never confirms: its queue fills, and a commit then waits for it.
+        let mut waited = false;
+        for s in 1..20 {
+            fanout.deliver(events(1)).await.unwrap();
+            let at = cursor(s);
+            if tokio::time::timeout(Duration::from_millis(100), fanout.commit(&at))
+                .await
+                .is_err()
+            {
+                waited = true;
+                break;
+            }
+        }
+        assert!(waited, "the gated member's queue never filled");
+        let names: Vec<String> = fanout.into_members().into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }

@@ -1,5 +1,5 @@
 //! A stream read once for several sinks: the shared reader's loop, the sinks beside it
-//! that read alone (they started behind it, or left it), and their joining it again.
+//! that read alone (they started elsewhere, or left it), and their joining it again.
 //!
 //! One task per stream owns it all. The shared reader steps its tailer into the
 //! [`FanOut`]; between steps, while it waits for the next poll, it answers the sinks
@@ -99,13 +99,13 @@ fn shared_start(sinks: &[SinkReader]) -> Option<Cursor> {
     best.map(|(_, c)| c.clone())
 }
 
-/// Drive `tailer` into every member until shutdown or a fatal error. The sinks `behind`
+/// Drive `tailer` into every member until shutdown or a fatal error. The sinks `apart`
 /// (each with its own tailer) read alone and join once caught up; a member that leaves
 /// reads on alone with a tailer from `solo`, and joins again once caught up.
 pub async fn run_group(
     tailer: Tailer,
     members: Vec<Member>,
-    behind: Vec<(Tailer, Member)>,
+    apart: Vec<(Tailer, Member)>,
     solo: SoloTailer,
     timings: Timings,
     mut shutdown: watch::Receiver<bool>,
@@ -119,7 +119,7 @@ pub async fn run_group(
     let mut reader = Some(tailer);
     let mut alone: JoinSet<Alone> = JoinSet::new();
     let mut ends = Ends::new();
-    for (t, m) in behind {
+    for (t, m) in apart {
         Reading::StartedApart.set(&m.stats);
         let rx = shutdown.clone();
         alone.spawn(read_alone(t, m, timings, rx, Some(joins.clone())));

@@ -200,38 +200,12 @@ async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), Deliver
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::time::Duration;
 
-    use async_trait::async_trait;
-    use sink_core::{Batch, Delivery, Sink};
-    use tokio::sync::Semaphore;
-
     use super::*;
-    use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
-    use crate::dead_letter::DeadLetters;
-    use crate::pipeline::Encoder;
-    use crate::pipeline::testing::{cursor, events};
-
-    /// Confirms a batch only when the test opens its gate (a stand-in for a slow peer: only
-    /// the relay's ordering is under test here; the real peers are in tests/).
-    #[derive(Clone)]
-    struct Gated {
-        gate: Arc<Semaphore>,
-        sent: Arc<Mutex<Vec<usize>>>,
-    }
-
-    #[async_trait]
-    impl Sink for Gated {
-        fn name(&self) -> &str {
-            "gated"
-        }
-        async fn deliver(&mut self, batch: &Batch) -> Delivery {
-            self.gate.acquire().await.unwrap().forget();
-            self.sent.lock().unwrap().push(batch.len());
-            Delivery::Delivered
-        }
-    }
+    use crate::checkpoint::{CheckpointKey, CheckpointStore};
+    use crate::pipeline::testing::{Gated, cursor, events, gated_outlet};
 
     fn setup() -> (
         Gated,
@@ -241,20 +215,7 @@ mod tests {
         tempfile::TempDir,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
-        let key = CheckpointKey::run("gated");
-        let sink = Gated {
-            gate: Arc::new(Semaphore::new(0)),
-            sent: Arc::default(),
-        };
-        let outlet = SinkOutlet::new(
-            Box::new(sink.clone()),
-            Encoder::Raw,
-            store.clone(),
-            key.clone(),
-            Arc::default(),
-            DeadLetters::new(&dir.path().join("dead-letter"), "gated"),
-        );
+        let (sink, store, key, outlet) = gated_outlet(dir.path());
         (sink, store, key, outlet, dir)
     }
 

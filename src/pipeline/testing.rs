@@ -1,8 +1,56 @@
 //! Events and cursors for the pipeline's unit tests.
 
-use chrono::{DateTime, Utc};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sink_core::{Batch, Delivery, Sink};
+use tokio::sync::Semaphore;
+
+use super::{Encoder, SinkOutlet};
+use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
 use crate::coder::{Cursor, Event, parse_page};
+use crate::dead_letter::DeadLetters;
+
+/// Confirms a batch only when the test opens its gate (a stand-in for a slow peer: only
+/// the pipeline's ordering is under test here; the real peers are in tests/).
+#[derive(Clone)]
+pub struct Gated {
+    pub gate: Arc<Semaphore>,
+    pub sent: Arc<Mutex<Vec<usize>>>,
+}
+
+#[async_trait]
+impl Sink for Gated {
+    fn name(&self) -> &str {
+        "gated"
+    }
+    async fn deliver(&mut self, batch: &Batch) -> Delivery {
+        self.gate.acquire().await.unwrap().forget();
+        self.sent.lock().unwrap().push(batch.len());
+        Delivery::Delivered
+    }
+}
+
+/// An outlet into a [`Gated`] sink (gate closed), its checkpoints under `dir`.
+pub fn gated_outlet(dir: &Path) -> (Gated, Arc<dyn CheckpointStore>, CheckpointKey, SinkOutlet) {
+    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir));
+    let key = CheckpointKey::run("gated");
+    let sink = Gated {
+        gate: Arc::new(Semaphore::new(0)),
+        sent: Arc::default(),
+    };
+    let outlet = SinkOutlet::new(
+        Box::new(sink.clone()),
+        Encoder::Raw,
+        store.clone(),
+        key.clone(),
+        Arc::default(),
+        DeadLetters::new(&dir.join("dead-letter"), "gated"),
+    );
+    (sink, store, key, outlet)
+}
 
 /// `n` entries a second apart from 2026-08-20T00:00:00Z (n < 10), as one parsed page.
 pub fn events(n: usize) -> Vec<Event> {
