@@ -121,9 +121,15 @@ fn metrics_and_probes_show_events_flowing_and_name_the_sink_that_is_not() {
         body.contains("siem: delivery or checkpoint failing"),
         "{body}"
     );
+    // After the reasons, how each sink reads Coder (both through the shared reader).
+    let (reasons, reading) = body.split_once("\nreading Coder:\n").unwrap_or((&body, ""));
     assert!(
-        !body.contains("archive"),
+        !reasons.contains("archive"),
         "the healthy sink is not named: {body}"
+    );
+    assert!(
+        reading.contains("archive: reads through the shared reader"),
+        "{body}"
     );
 }
 

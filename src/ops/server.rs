@@ -86,7 +86,12 @@ impl Server {
                     let ready = ready.clone();
                     async move {
                         let Readiness { problems, notes } = ready.readiness(staleness);
-                        let notes: String = notes.iter().map(|n| format!("{n}\n")).collect();
+                        let notes: String = if notes.is_empty() {
+                            String::new()
+                        } else {
+                            let lines: String = notes.iter().map(|n| format!("{n}\n")).collect();
+                            format!("\nreading Coder:\n{lines}")
+                        };
                         if problems.is_empty() {
                             (StatusCode::OK, format!("ready\n{notes}"))
                         } else {
