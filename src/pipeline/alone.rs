@@ -1,7 +1,7 @@
 //! A sink reading Coder by itself: a tailer of its own feeding its [`Member`]'s relay.
 //!
-//! That is every sink of a stream with one sink, and, beside a shared reader, a sink that
-//! started behind it or left it. Such a sink asks to join the shared reader after each
+//! That is every sink of a stream with one sink, and, beside a shared reader, a sink whose
+//! checkpoint was elsewhere at start or that left it. Such a sink asks to join the shared reader after each
 //! live scan (at most every [`OFFER_EVERY`]): it hands over its tailer and member, and gets
 //! them back if the shared reader says not yet ([`crate::coder::Tailer::join_plan`]).
 
