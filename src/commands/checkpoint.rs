@@ -61,8 +61,8 @@ pub async fn show_checkpoints(config_path: &Path, json: bool) -> anyhow::Result<
 }
 
 /// How the next start reads each stream of several sinks: one read for the sinks at the
-/// most common checkpoint, the others alone until they catch up and join (as
-/// `pipeline::read_stream` decides). A running shipper says how they read now in `/readyz`.
+/// most common checkpoint, the others alone until they catch up and join (the same
+/// [`crate::pipeline::shared_start`] that `pipeline::read_stream` asks). A running shipper says how they read now in `/readyz`.
 fn reading(checkpoints: &[Checkpoint]) -> Vec<String> {
     let mut streams: BTreeMap<(&str, &str), Vec<&Checkpoint>> = BTreeMap::new();
     for c in checkpoints {
@@ -76,17 +76,11 @@ fn reading(checkpoints: &[Checkpoint]) -> Vec<String> {
         if sinks.len() < 2 {
             continue;
         }
-        let together = |c: &Checkpoint| sinks.iter().filter(|o| o.cursor == c.cursor).count();
-        let most = sinks.iter().map(|c| together(c)).max().unwrap_or(0);
-        let Some(shared) = sinks
-            .iter()
-            .filter(|c| together(c) == most)
-            .max_by_key(|c| c.cursor.position)
-        else {
+        let Some(shared) = crate::pipeline::shared_start(sinks.iter().map(|c| &c.cursor)) else {
             continue;
         };
         let (with, apart): (Vec<&&Checkpoint>, Vec<&&Checkpoint>) =
-            sinks.iter().partition(|c| c.cursor == shared.cursor);
+            sinks.iter().partition(|c| c.cursor == *shared);
         let names = |cs: &[&&Checkpoint]| {
             cs.iter()
                 .map(|c| c.sink.as_str())

@@ -60,7 +60,7 @@ pub async fn read_stream(
         let end = super::run_stream(sink.tailer, sink.outlet, poll, shutdown, grace).await;
         return vec![(sink.name, end)];
     }
-    let shared = shared_start(&sinks);
+    let shared = shared_start(sinks.iter().map(|s| &s.cursor)).cloned();
     let (mut reader, mut members, mut apart) = (None, Vec::new(), Vec::new());
     for sink in sinks {
         let member = Member::start(
@@ -85,18 +85,18 @@ pub async fn read_stream(
     run_group(reader, members, apart, solo, timings, shutdown).await
 }
 
-/// The checkpoint most sinks share, the newest on a tie.
-fn shared_start(sinks: &[SinkReader]) -> Option<Cursor> {
+/// Where a stream's shared reader starts: the cursor most sinks have, the newest on a tie.
+/// `checkpoint show` says the same of the saved checkpoints.
+pub fn shared_start<'a>(cursors: impl Iterator<Item = &'a Cursor> + Clone) -> Option<&'a Cursor> {
     let mut best: Option<(usize, &Cursor)> = None;
-    for sink in sinks {
-        let n = sinks.iter().filter(|s| s.cursor == sink.cursor).count();
-        let better =
-            best.is_none_or(|(bn, bc)| n > bn || (n == bn && sink.cursor.position > bc.position));
+    for c in cursors.clone() {
+        let n = cursors.clone().filter(|o| *o == c).count();
+        let better = best.is_none_or(|(bn, bc)| n > bn || (n == bn && c.position > bc.position));
         if better {
-            best = Some((n, &sink.cursor));
+            best = Some((n, c));
         }
     }
-    best.map(|(_, c)| c.clone())
+    best.map(|(_, c)| c)
 }
 
 /// Drive `tailer` into every member until shutdown or a fatal error. The sinks `apart`

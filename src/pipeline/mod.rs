@@ -33,7 +33,7 @@ pub use encoder::Encoder;
 pub use error::{DeliveryError, StreamError};
 pub use exposed::{Streams, stream_name};
 pub use fanout::Member;
-pub use group::{Ends, SinkReader, SoloTailer, Timings, read_stream, run_group};
+pub use group::{Ends, SinkReader, SoloTailer, Timings, read_stream, run_group, shared_start};
 pub use outlet::{Batching, SinkOutlet};
 pub use relay::Relay;
 
