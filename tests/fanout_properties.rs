@@ -26,8 +26,8 @@ use coder_audit_shipper::dead_letter::DeadLetters;
 use coder_audit_shipper::pipeline::{
     Encoder, Member, SinkOutlet, SoloTailer, StreamStats, Timings, run_group,
 };
-use coder_sim::{Fault, Sim, SimConfig};
-use common::{fast_client, tally};
+use coder_sim::{Sim, SimConfig};
+use common::{fast_client, fault, insert_rows, tally};
 use proptest::prelude::*;
 use sink_core::{Batch, Delivery, Sink};
 
@@ -81,19 +81,9 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (1usize..30, 0i64..20_000, any::<bool>())
             .prop_map(|(count, age_ms, tied)| Op::Insert { count, age_ms, tied }),
         2 => (0..SINKS, 100u64..2_000).prop_map(|(sink, ms)| Op::Down { sink, ms }),
-        1 => (0u8..3).prop_map(Op::Fault),
+        1 => (0u8..5).prop_map(Op::Fault),
         3 => (10u64..600).prop_map(|ms| Op::Wait { ms }),
     ]
-}
-
-fn fault(kind: u8) -> Fault {
-    match kind {
-        0 => Fault::ServerError(500),
-        1 => Fault::Truncated,
-        _ => Fault::RateLimited {
-            retry_after_secs: 0,
-        },
-    }
 }
 
 async fn run_schedule(
@@ -180,17 +170,7 @@ async fn run_schedule(
                 count,
                 age_ms,
                 tied,
-            } => {
-                let t = Utc::now() - TimeDelta::milliseconds(age_ms);
-                for i in 0..count {
-                    let ti = if tied {
-                        t
-                    } else {
-                        t - TimeDelta::microseconds(i as i64)
-                    };
-                    sim.insert_at(ti);
-                }
-            }
+            } => insert_rows(&sim, count, age_ms, tied),
             Op::Down { sink, ms } => {
                 let down = downs[sink].clone();
                 down.store(true, Ordering::Relaxed);

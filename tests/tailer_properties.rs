@@ -15,8 +15,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use coder_audit_shipper::coder::{Cursor, Stream};
 use coder_audit_shipper::config::StartAt;
 use coder_audit_shipper::pipeline::initial_cursor;
-use coder_sim::{Fault, Sim, SimConfig};
-use common::{Harness, drain, fast_client, tally};
+use coder_sim::{Sim, SimConfig};
+use common::{Harness, drain, fast_client, fault, insert_rows, tally};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -53,18 +53,6 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::Step),
         2 => (0u64..40).prop_map(|after_ms| Op::Crash { after_ms }),
     ]
-}
-
-fn fault(kind: u8) -> Fault {
-    match kind {
-        0 => Fault::ServerError(500),
-        1 => Fault::Truncated,
-        2 => Fault::Garbage,
-        3 => Fault::ServerError(503),
-        _ => Fault::RateLimited {
-            retry_after_secs: 0,
-        },
-    }
 }
 
 /// How a schedule's stream starts.
@@ -166,17 +154,7 @@ async fn run_schedule(
                 count,
                 age_ms,
                 tied,
-            } => {
-                let t = Utc::now() - TimeDelta::milliseconds(age_ms);
-                for i in 0..count {
-                    let ti = if tied {
-                        t
-                    } else {
-                        t - TimeDelta::microseconds(i as i64)
-                    };
-                    sim.insert_at(ti);
-                }
-            }
+            } => insert_rows(&sim, count, age_ms, tied),
             Op::Fault(k) => sim.push_fault(fault(k)),
             Op::ShiftWhilePaging(n) => sim.set_inserts_per_page(n),
             Op::Purge(n) => {

@@ -375,3 +375,32 @@ pub fn recorded_during_outage(
         .filter(|id| !before.contains(id))
         .collect()
 }
+
+/// `count` rows stamped `age_ms` in the past (late when large): `tied` all at one time,
+/// else a microsecond apart.
+pub fn insert_rows(sim: &SimHandle, count: usize, age_ms: i64, tied: bool) {
+    let t = Utc::now() - TimeDelta::milliseconds(age_ms);
+    for i in 0..count {
+        let ti = if tied {
+            t
+        } else {
+            t - TimeDelta::microseconds(i as i64)
+        };
+        sim.insert_at(ti);
+    }
+}
+
+/// The faults the property tests draw from, by number: 500, a truncated body, garbage,
+/// 503, 429 with `Retry-After: 0`.
+pub fn fault(kind: u8) -> coder_sim::Fault {
+    use coder_sim::Fault;
+    match kind {
+        0 => Fault::ServerError(500),
+        1 => Fault::Truncated,
+        2 => Fault::Garbage,
+        3 => Fault::ServerError(503),
+        _ => Fault::RateLimited {
+            retry_after_secs: 0,
+        },
+    }
+}
