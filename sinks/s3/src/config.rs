@@ -11,6 +11,7 @@ use sink_core::{Batching, BuildError, Built, DeliveryGuarantee, KeyError, SinkCo
 
 use crate::object;
 use crate::sink::S3Sink;
+use crate::upload::{MIN_PART, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,14 +77,18 @@ fn default_multipart_threshold() -> u64 {
     16 << 20
 }
 
-/// S3's smallest part of a multipart upload ("Amazon S3 multipart upload limits": 5 MiB,
-/// except the last part).
-const MIN_PART: u64 = 5 << 20;
-
 impl S3SinkConfig {
-    /// `multipart_threshold` in memory's terms.
-    pub(crate) fn part_size(&self) -> usize {
-        usize::try_from(self.multipart_threshold).unwrap_or(usize::MAX)
+    /// Where and how objects are written.
+    pub(crate) fn target(&self) -> Target {
+        Target {
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+            force_path_style: self.force_path_style,
+            server_side_encryption: self.server_side_encryption.clone(),
+            ssekms_key_id: self.ssekms_key_id.clone(),
+            part_size: usize::try_from(self.multipart_threshold).unwrap_or(usize::MAX),
+        }
     }
 }
 
