@@ -53,6 +53,10 @@ macro_rules! registry {
                 match self { $($(#[$cfg])* Self::$variant(_) => <$spec as SinkSpec>::TYPE,)* }
             }
 
+            pub fn schema(&self) -> Option<&'static str> {
+                match self { $($(#[$cfg])* Self::$variant(s) => s.schema(),)* }
+            }
+
             pub fn validate(&self) -> Result<(), KeyError> {
                 match self { $($(#[$cfg])* Self::$variant(s) => s.validate(),)* }
             }
@@ -91,6 +95,8 @@ registry! {
     Kafka(sink_kafka::KafkaSinkConfig),
     #[cfg(feature = "s3")]
     S3(sink_s3::S3SinkConfig),
+    #[cfg(feature = "security_lake")]
+    SecurityLake(sink_security_lake::SecurityLakeSinkConfig),
     #[cfg(feature = "splunk")]
     SplunkHec(sink_splunk::HecSinkConfig),
     #[cfg(feature = "syslog")]

@@ -81,7 +81,9 @@ impl<'a> Streams<'a> {
             .get(name)
             .with_context(|| format!("no sink {name:?} in the config"))?;
         let tailer = self.tailer(stream, cursor, end);
-        let built = sink_config.build(name, &self.config.origin_host()).await?;
+        let built = sink_config
+            .build(name, &self.config.origin_host(), &self.config.coder.streams)
+            .await?;
         let outlet = SinkOutlet::new(
             built.sink,
             self.encoder(name)?,

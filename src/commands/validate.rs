@@ -229,7 +229,10 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
         }
     }
     for (name, sink) in &config.sinks {
-        let result = match sink.build(name, &config.origin_host()).await {
+        let result = match sink
+            .build(name, &config.origin_host(), &config.coder.streams)
+            .await
+        {
             Ok(mut built) => built.sink.check().await,
             Err(e) => Err(e.to_string()),
         };

@@ -6,6 +6,8 @@
 use sink_core::{Built, KeyError, SinkContext};
 
 use super::encoding::{Body, Encoding, Format};
+use crate::coder::Stream;
+use crate::normalize::{Class, ClassStrategy, Target};
 use crate::sinks::{BuildError, SinkKind};
 
 /// One sink as configured.
@@ -27,19 +29,49 @@ impl SinkConfig {
     }
 
     /// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
-    /// default HEC `host` and syslog HOSTNAME.
-    pub async fn build(&self, name: &str, origin: &str) -> Result<Built, BuildError> {
+    /// default HEC `host` and syslog HOSTNAME; `streams` the logs it is sent.
+    pub async fn build(
+        &self,
+        name: &str,
+        origin: &str,
+        streams: &[Stream],
+    ) -> Result<Built, BuildError> {
         let schema = self.encoding.schema_name();
+        let classes = self.ocsf_classes(streams);
         let ctx = SinkContext {
             name,
             origin,
             format: self.encoding.format_name(),
             schema: &schema,
+            classes: &classes,
         };
         self.kind.build(&ctx).await.map_err(|error| BuildError {
             name: name.to_owned(),
             error,
         })
+    }
+
+    /// The OCSF classes this sink's records may be, reading `streams`: under `semantic`
+    /// every class of the audit log (agent rows of Coder v2.20–v2.24 are SSH or Network
+    /// Activity), under `single` API Activity; the connection log's sessions are SSH or
+    /// Network Activity under both.
+    pub fn ocsf_classes(&self, streams: &[Stream]) -> Vec<u32> {
+        let Some(Target::Ocsf { classes, .. }) = self.encoding.target() else {
+            return Vec::new();
+        };
+        let mut uids = Vec::new();
+        if streams.contains(&Stream::Audit) {
+            match classes {
+                ClassStrategy::Semantic => uids.extend(Class::ALL.iter().map(|c| c.uid())),
+                ClassStrategy::Single => uids.push(Class::ApiActivity.uid()),
+            }
+        }
+        if streams.contains(&Stream::Connection) {
+            uids.extend([Class::SshActivity.uid(), Class::NetworkActivity.uid()]);
+        }
+        uids.sort_unstable();
+        uids.dedup();
+        uids
     }
 
     /// Read `[sinks.name]` from the config's value of it.
@@ -120,6 +152,19 @@ impl SinkConfig {
             .validate()
             .map_err(|e| KeyError::new(key(&e.key), e.message))?;
         let encoding = &self.encoding;
+        if let Some(wanted) = self.kind.schema()
+            && encoding.schema_name() != wanted
+        {
+            let (format, version) = wanted.split_once(' ').unwrap_or((wanted, ""));
+            return Err(KeyError::new(
+                key("format"),
+                format!(
+                    "a {} sink takes {wanted} only: set format = \"{format}\" and \
+                     {format}_version = \"{version}\"",
+                    self.type_name()
+                ),
+            ));
+        }
         if encoding.body != Body::Json {
             for (k, set) in [
                 ("format", encoding.format != Format::Raw),

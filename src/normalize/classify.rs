@@ -143,6 +143,16 @@ pub enum Class {
 }
 
 impl Class {
+    pub const ALL: [Class; 7] = [
+        Class::AccountChange,
+        Class::Authentication,
+        Class::UserAccess,
+        Class::GroupManagement,
+        Class::ApiActivity,
+        Class::SshActivity,
+        Class::NetworkActivity,
+    ];
+
     pub fn uid(self) -> u32 {
         match self {
             Class::AccountChange => 3001,

@@ -84,6 +84,9 @@ pub struct SinkContext<'a> {
     pub format: &'a str,
     /// Their schema and version: `coder`, `ecs 9.4.0`, `ocsf 1.8.0`, `cef 0`, `leef 2.0`.
     pub schema: &'a str,
+    /// The OCSF classes (`class_uid`) the records may be, as configured; empty unless
+    /// the format is OCSF.
+    pub classes: &'a [u32],
 }
 
 /// How a sink wants its records gathered before a send.
@@ -152,6 +155,12 @@ pub trait SinkSpec: DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'stati
 
     /// Whether the table takes `body` (a CEF or LEEF line instead of JSON).
     const TAKES_BODY: bool = false;
+
+    /// The one schema this sink takes (`ocsf 1.1.0`), when it takes only one: the shipper
+    /// refuses other encodings of it, naming `format`.
+    fn schema(&self) -> Option<&'static str> {
+        None
+    }
 
     /// What types alone cannot check, naming the key.
     fn validate(&self) -> Result<(), KeyError> {
