@@ -103,7 +103,26 @@ fn ocsf_problems(event: &Value) -> Vec<String> {
             caption("auth_protocol_id", &event["auth_protocol_id"]),
         );
     }
+    if version == "1.1.0" {
+        problems.extend(lake_problem(event));
+    }
     problems
+}
+
+/// Why a 1.1.0 event would not fit the Security Lake sink's Parquet schema of its class:
+/// an attribute the schema lacks would be dead-lettered there instead of shipped.
+fn lake_problem(event: &Value) -> Option<String> {
+    use sink_security_lake::{conform::conform, schema::Catalog};
+    let uid = event["class_uid"]
+        .as_u64()
+        .and_then(|u| u32::try_from(u).ok())?;
+    let Some(class) = Catalog::get().class(uid) else {
+        return Some(format!("security lake: no Parquet schema for class {uid}"));
+    };
+    let object = event.as_object().cloned().unwrap_or_default();
+    conform(object, &class.root)
+        .err()
+        .map(|misfit| format!("security lake Parquet schema: {misfit}"))
 }
 
 /// Normalize `entry` to every target and validate each event; returns the classes seen.
@@ -293,7 +312,13 @@ fn the_validators_reject_what_they_should() {
     // A 1.8.0 event is not a 1.1.0 one: http_response does not exist there.
     let mut old = event;
     old["metadata"]["version"] = json!("1.1.0");
-    assert!(ocsf_problems(&old).join("\n").contains("http_response"));
+    let problems = ocsf_problems(&old).join("\n");
+    assert!(problems.contains("http_response"), "{problems}");
+    // ... and has no column in the Security Lake sink's Parquet schema either.
+    assert!(
+        problems.contains("security lake Parquet schema: actor.app_name"),
+        "{problems}"
+    );
 }
 
 #[test]

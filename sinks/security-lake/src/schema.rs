@@ -165,10 +165,22 @@ fn attributes(
         .collect()
 }
 
+/// Field metadata on a column of JSON text (or a list of it), so a reader can parse it
+/// back: `{"ocsf.encoding": "json"}`, kept in the file's Arrow schema.
+pub const JSON_TEXT: (&str, &str) = ("ocsf.encoding", "json");
+
 fn fields(nodes: &BTreeMap<String, Node>) -> Fields {
     nodes
         .iter()
-        .map(|(name, node)| Arc::new(Field::new(name, data_type(node), true)))
+        .map(|(name, node)| {
+            let field = Field::new(name, data_type(node), true);
+            Arc::new(match node.shape {
+                Shape::Json => {
+                    field.with_metadata([(JSON_TEXT.0.to_owned(), JSON_TEXT.1.to_owned())].into())
+                }
+                _ => field,
+            })
+        })
         .collect()
 }
 
@@ -237,6 +249,12 @@ mod tests {
         let groups = leaf(auth, &["actor", "user", "groups"]);
         assert_eq!((groups.shape.clone(), groups.array), (Shape::Json, true));
         assert_eq!(leaf(auth, &["unmapped"]).shape, Shape::Json);
+        let schema = &Catalog::get().class(3002).unwrap().arrow;
+        let unmapped = schema.field_with_name("unmapped").unwrap();
+        assert_eq!(
+            unmapped.metadata().get(JSON_TEXT.0).map(String::as_str),
+            Some(JSON_TEXT.1)
+        );
         assert_eq!(leaf(auth, &["time"]).shape, Shape::Scalar(DataType::Int64));
         assert!(
             leaf(auth, &["metadata", "profiles"]).array,
