@@ -392,3 +392,82 @@ fn every_event_lands_once_as_parquet_in_its_class_source_and_day() {
         }
     }
 }
+
+/// `validate`: every source's prefix is written to (and cleaned up), bad keys are named
+/// without the secret, a class with no source and any encoding but OCSF 1.1.0 are refused
+/// naming the key.
+#[test]
+fn validate_writes_under_every_source_and_names_what_is_missing() {
+    let env = peers::s3();
+    let rt = common::runtime();
+    let s3 = rt.block_on(client(&env));
+    let bucket = rt.block_on(new_bucket(&s3));
+    let sim = rt.block_on(common::unlimited_sim());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim.url(), &env, &bucket, "5m");
+    let validate = |cfg: &Path, secret: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args(["validate", "--config", cfg.to_str().unwrap()])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", &env["AWS_ACCESS_KEY_ID"])
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", &env["AWS_REGION"])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let (ok, text) = validate(&cfg, &env["AWS_SECRET_ACCESS_KEY"]);
+    assert!(ok && text.contains("sink lake: reachable"), "{text}");
+    let left = download(&rt, &s3, &bucket, dir.path());
+    assert!(left.is_empty(), "validate left objects behind: {left:?}");
+    let (ok, text) = validate(&cfg, "Wrong-Secret-0a1b2c3d");
+    assert!(!ok && text.contains("sink lake: NOT reachable"), "{text}");
+    assert!(!text.contains("Wrong-Secret"), "{text}");
+
+    // Without a source for SSH Activity, which both logs may carry.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let without_ssh = dir.path().join("without-ssh.toml");
+    std::fs::write(
+        &without_ssh,
+        text.replace("ssh_activity = \"coder-ssh-activity\"\n", ""),
+    )
+    .unwrap();
+    let (ok, out) = validate(&without_ssh, &env["AWS_SECRET_ACCESS_KEY"]);
+    assert!(
+        !ok && out.contains("no custom source for ssh_activity (4007)"),
+        "{out}"
+    );
+    // ... unless the operator chose to dead-letter them.
+    std::fs::write(
+        &without_ssh,
+        text.replace("ssh_activity = \"coder-ssh-activity\"\n", "")
+            .replace(
+                "allow_short_max_age = true\n",
+                "allow_short_max_age = true\nunmapped_class = \"skip\"\n",
+            ),
+    )
+    .unwrap();
+    let (ok, out) = validate(&without_ssh, &env["AWS_SECRET_ACCESS_KEY"]);
+    assert!(ok && out.contains("sink lake: reachable"), "{out}");
+
+    let ocsf_18 = dir.path().join("ocsf-1.8.toml");
+    std::fs::write(
+        &ocsf_18,
+        text.replacen(
+            "type = \"security_lake\"\nformat = \"ocsf\"\nocsf_version = \"1.1.0\"",
+            "type = \"security_lake\"\nformat = \"ocsf\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let (ok, out) = validate(&ocsf_18, &env["AWS_SECRET_ACCESS_KEY"]);
+    assert!(
+        !ok && out.contains("sinks.lake.format") && out.contains("ocsf_version = \"1.1.0\""),
+        "{out}"
+    );
+}
