@@ -9,6 +9,8 @@
 #![cfg(feature = "security_lake")]
 
 mod common;
+#[path = "common/entries.rs"]
+mod entries;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -470,4 +472,118 @@ fn validate_writes_under_every_source_and_names_what_is_missing() {
         !ok && out.contains("sinks.lake.format") && out.contains("ocsf_version = \"1.1.0\""),
         "{out}"
     );
+}
+
+/// kill -9 while a file goes up as a multipart upload: S3 shows an object only once its
+/// upload completes ("Uploading and copying objects using multipart upload", Amazon S3
+/// user guide), so nothing partial is visible; the next run writes it whole, once.
+#[test]
+fn a_kill_9_during_a_multipart_upload_leaves_no_partial_object_and_loses_nothing() {
+    use rand::Rng;
+
+    let env = peers::s3();
+    let rt = common::runtime();
+    let s3 = rt.block_on(client(&env));
+    let bucket = rt.block_on(new_bucket(&s3));
+    let sim = rt.block_on(common::unlimited_sim());
+    // 40 template writes with 300 KB of random hex each: a Parquet file of several MiB,
+    // above the 5 MiB multipart threshold, whatever zstd makes of it.
+    let mut rng = rand::rng();
+    let start = Utc::now() - TimeDelta::minutes(30);
+    let mut ids = HashSet::new();
+    for i in 0..40 {
+        let mut entry = entries::generated("template", "write", i);
+        let id = uuid::Uuid::new_v4().to_string();
+        let noise: String = (0..300_000)
+            .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap())
+            .collect();
+        entry["id"] = Value::String(id.clone());
+        entry["time"] = Value::String(
+            (start + TimeDelta::seconds(i as i64))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        );
+        entry["diff"] = serde_json::json!({"source": {"old": "", "new": noise, "secret": false}});
+        assert!(sim.insert_entry(&entry));
+        ids.insert(id);
+    }
+    // Short names: s3s-fs keeps a multipart upload's metadata in a file named from
+    // base64(bucket), base64(key) and the upload id, which passes Linux's 255 bytes for a
+    // key as long as a Security Lake partition's (S3 itself takes 1,024-byte keys).
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("shipper.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{server}[coder]\nurl = \"{url}\"\ntoken = \"{token}\"\nstart_at = \"beginning\"\n\
+             poll_interval = \"300ms\"\nmax_requests_per_minute = 0\n\
+             [checkpoint]\ndir = \"{state}\"\n\
+             [sinks.l]\ntype = \"security_lake\"\nformat = \"ocsf\"\nocsf_version = \"1.1.0\"\n\
+             bucket = \"{bucket}\"\nregion = \"{region}\"\naccount_id = \"1\"\n\
+             endpoint = \"{endpoint}\"\nforce_path_style = true\nmax_age = \"1s\"\n\
+             allow_short_max_age = true\nmultipart_threshold = \"5MiB\"\n\
+             unmapped_class = \"skip\"\n[sinks.l.sources]\napi_activity = \"a\"\n",
+            server = scrape::SERVER,
+            url = sim.url(),
+            token = SimConfig::DEFAULT_TOKEN,
+            state = dir.path().join("state").display(),
+            region = env["AWS_REGION"],
+            endpoint = env["S3_ENDPOINT"],
+        ),
+    )
+    .unwrap();
+
+    // s3s-fs 0.14.1 answers ListMultipartUploads with 501 NotImplemented; an upload under
+    // way is the record it keeps in its data directory from CreateMultipartUpload to
+    // CompleteMultipartUpload (`.upload-{id}.json`, s3s-fs src/fs.rs).
+    let data = peers::run_dir().join("s3-data");
+    let uploads = || -> HashSet<String> {
+        std::fs::read_dir(&data)
+            .unwrap_or_else(|e| panic!("the S3 peer's data directory {}: {e}", data.display()))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(".upload-") && n.ends_with(".json"))
+            .collect()
+    };
+    let before = uploads();
+    let mut child = common::s3::run_command(&cfg, &env).spawn().unwrap();
+    // Polled every 5 ms: a local upload of a few MiB takes tens of milliseconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let in_flight = loop {
+        if !uploads().is_subset(&before) {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap(); // SIGKILL, mid-upload
+    child.wait().unwrap();
+    let log = common::run_log(&cfg);
+    assert!(in_flight, "no multipart upload was seen\n{log}");
+    let visible = rt.block_on(common::s3::read_objects(&s3, &bucket));
+    let parquet: Vec<&String> = visible
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.ends_with(".parquet"))
+        .collect();
+    assert!(
+        parquet.is_empty(),
+        "visible before the upload completed: {parquet:?}"
+    );
+
+    let _ = std::fs::rename(
+        cfg.with_file_name("run.log"),
+        cfg.with_file_name("run-1.log"),
+    );
+    let mut child = common::s3::run_command(&cfg, &env).spawn().unwrap();
+    let whole = common::wait_until(Duration::from_secs(120), || {
+        let (got, _) = delivered::distinct(&delivered::lake(&rt, &env, &bucket));
+        got.is_superset(&ids)
+    });
+    let status = common::stop_gracefully(&mut child);
+    let log = common::run_log(&cfg);
+    assert!(whole && status.success(), "{status}\n{log}");
+    let (got, duplicates) = delivered::distinct(&delivered::lake(&rt, &env, &bucket));
+    assert_eq!(got, ids);
+    assert_eq!(duplicates, 0, "{log}");
 }

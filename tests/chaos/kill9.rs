@@ -19,9 +19,10 @@ fn config(
     dir: &Path,
     coder: &str,
     topic: &str,
-    bucket: &str,
+    buckets: (&str, &str),
     s3: &HashMap<String, String>,
 ) -> std::path::PathBuf {
+    let (bucket, lake_bucket) = buckets;
     common::shipper_config(
         dir,
         coder,
@@ -45,7 +46,8 @@ endpoint = "{endpoint}"
 force_path_style = true
 batch_max_bytes = "1MiB"
 batch_timeout = "1s"
-"#,
+{security_lake}"#,
+            security_lake = security_lake_table(lake_bucket, s3),
             out = dir.join("audit.ndjson").display(),
             brokers = peers::kafka(),
             region = s3["AWS_REGION"],
@@ -54,20 +56,47 @@ batch_timeout = "1s"
     )
 }
 
+/// A Security Lake sink (OCSF 1.1.0 Parquet) into `bucket`, batching for 1 s.
+pub fn security_lake_table(bucket: &str, s3: &HashMap<String, String>) -> String {
+    let sources: String = [
+        "account_change",
+        "authentication",
+        "user_access",
+        "group_management",
+        "api_activity",
+        "ssh_activity",
+        "network_activity",
+    ]
+    .iter()
+    .map(|c| format!("{c} = \"coder-{c}\"\n"))
+    .collect();
+    format!(
+        "\n[sinks.security_lake]\ntype = \"security_lake\"\nformat = \"ocsf\"\n\
+         ocsf_version = \"1.1.0\"\nbucket = \"{bucket}\"\nregion = \"{region}\"\n\
+         account_id = \"123456789012\"\nendpoint = \"{endpoint}\"\nforce_path_style = true\n\
+         max_age = \"1s\"\nallow_short_max_age = true\n[sinks.security_lake.sources]\n{sources}",
+        region = s3["AWS_REGION"],
+        endpoint = s3["S3_ENDPOINT"],
+    )
+}
+
 #[test]
-fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_and_s3() {
+fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_s3_and_security_lake() {
     let _shared = super::PEERS.read().unwrap_or_else(|e| e.into_inner());
     let s3 = peers::s3();
     let rt = common::runtime();
     let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(BACKLOG, Duration::from_secs(2 * 86_400), Utc::now());
-    let bucket = rt.block_on(async {
+    let (bucket, lake) = rt.block_on(async {
         let client = common::s3::client(&s3).await;
-        common::s3::new_bucket(&client).await
+        (
+            common::s3::new_bucket(&client).await,
+            common::s3::new_bucket(&client).await,
+        )
     });
     let topic = common::unique("chaos");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &sim.url(), &topic, &bucket, &s3);
+    let cfg = config(dir.path(), &sim.url(), &topic, (&bucket, &lake), &s3);
     let live = common::spawn_live(&rt, &sim, 20.0);
 
     let peak = PeakRss::default();
@@ -101,6 +130,10 @@ fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_and_s3() {
                 .0
                 .len()
                 >= all.len()
+            && delivered::distinct(&delivered::lake(&rt, &s3, &lake))
+                .0
+                .len()
+                >= all.len()
     });
     let status = common::stop_gracefully(&mut child);
     let log = common::run_log(&cfg);
@@ -112,6 +145,7 @@ fn twenty_kill_9_under_live_traffic_lose_nothing_in_file_kafka_and_s3() {
         ("file", delivered::file(&file)),
         ("kafka", delivered::kafka(&peers::kafka(), &topic)),
         ("s3", delivered::s3(&rt, &s3, &bucket)),
+        ("security_lake", delivered::lake(&rt, &s3, &lake)),
     ];
     for (sink, ids) in &sinks {
         let t = common::tally(&sim, ids, from);

@@ -4,7 +4,7 @@
 //! (loss, duplicates, peak RSS) in `$CARGO_TARGET_TMPDIR/reliability.txt`, the source of
 //! RELIABILITY.md.
 //!
-//! * `kill9`: 20 × SIGKILL at random moments, live traffic, file + Kafka + S3;
+//! * `kill9`: 20 × SIGKILL at random moments, live traffic, file + Kafka + S3 + Security Lake;
 //! * `outages`: each peer down for 30 s in turn while the other sinks go on;
 //! * `coder_faults`: 429 storms, 5xx, bad bodies, hangs, 401/403/404, TLS, DNS;
 //! * `local_faults`: a full and a read-only checkpoint directory, a corrupt checkpoint;
@@ -20,12 +20,13 @@ mod coder_faults;
 mod failover;
 #[cfg(feature = "syslog")]
 mod hostile;
-#[cfg(all(feature = "kafka", feature = "s3"))]
+#[cfg(all(feature = "kafka", feature = "s3", feature = "security_lake"))]
 mod kill9;
 mod local_faults;
 #[cfg(all(
     feature = "kafka",
     feature = "s3",
+    feature = "security_lake",
     feature = "splunk",
     feature = "syslog"
 ))]

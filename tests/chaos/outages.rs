@@ -1,4 +1,4 @@
-//! Each peer down for 30 s in turn, under live traffic, with all five sinks in one
+//! Each peer down for 30 s in turn, under live traffic, with all six sinks in one
 //! shipper: the sink whose peer is down waits and then catches up (zero lost), and the
 //! others never stall: 10 s after a snapshot taken 20 s into the outage, each of them holds
 //! every row Coder had recorded by then. They share one read of Coder: each sink whose
@@ -15,13 +15,16 @@ use super::report::{self, PeakRss};
 
 const OUTAGE: Duration = Duration::from_secs(30);
 
-/// The five sinks' peers and where each keeps what it received.
+/// The six sinks' peers and where each keeps what it received (the S3 server holds two
+/// sinks' buckets: the S3 sink's and the Security Lake sink's).
 struct Peers {
     s3: HashMap<String, String>,
     hec: HashMap<String, String>,
     syslog: HashMap<String, String>,
     topic: String,
     bucket: String,
+    /// The Security Lake sink's bucket (the same S3 peer as the S3 sink).
+    lake_bucket: String,
     source: String,
     app: String,
     /// Tenzir's output file starts empty when it restarts: what it held before is kept here.
@@ -42,6 +45,7 @@ impl Peers {
                 ids
             }
             "s3" => delivered::s3(rt, &self.s3, &self.bucket),
+            "security_lake" => delivered::lake(rt, &self.s3, &self.lake_bucket),
             "hec" => {
                 let mut ids = self.hec_before.clone();
                 ids.extend(delivered::hec(&self.hec["HEC_EVENTS_FILE"], &self.source));
@@ -71,7 +75,15 @@ impl Peers {
     }
 }
 
-const SINKS: [&str; 5] = ["file", "kafka", "s3", "hec", "syslog"];
+const SINKS: [&str; 6] = ["file", "kafka", "s3", "security_lake", "hec", "syslog"];
+
+/// The peer a sink writes to: the Security Lake sink's is the S3 server.
+fn peer_of(sink: &str) -> &str {
+    match sink {
+        "security_lake" => "s3",
+        other => other,
+    }
+}
 
 #[test]
 fn each_peer_down_for_30_seconds_loses_nothing_and_stalls_no_other_sink() {
@@ -83,15 +95,19 @@ fn each_peer_down_for_30_seconds_loses_nothing_and_stalls_no_other_sink() {
         syslog: peers::syslog(),
         topic: common::unique("outage"),
         bucket: String::new(),
+        lake_bucket: String::new(),
         source: common::unique("outage"),
         app: common::unique("outage"),
         hec_before: Vec::new(),
         kafka: None,
         kafka_before: Vec::new(),
     };
-    p.bucket = rt.block_on(async {
+    (p.bucket, p.lake_bucket) = rt.block_on(async {
         let client = common::s3::client(&p.s3).await;
-        common::s3::new_bucket(&client).await
+        (
+            common::s3::new_bucket(&client).await,
+            common::s3::new_bucket(&client).await,
+        )
     });
     let sim = rt.block_on(common::unlimited_sim());
     sim.backlog(2_000, Duration::from_secs(86_400), Utc::now());
@@ -132,7 +148,8 @@ request_timeout = "3s"
 type = "syslog"
 address = "{syslog}"
 app_name = "{app}"
-"#,
+{security_lake}"#,
+            security_lake = super::kill9::security_lake_table(&p.lake_bucket, &p.s3),
             server = scrape::SERVER,
             out = dir.path().join("audit.ndjson").display(),
             brokers = peers::kafka(),
@@ -192,7 +209,7 @@ app_name = "{app}"
         std::thread::sleep(OUTAGE - Duration::from_secs(10));
         let snapshot: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
         std::thread::sleep(start + OUTAGE - Instant::now());
-        for other in SINKS.iter().filter(|s| **s != down) {
+        for other in SINKS.iter().filter(|s| peer_of(s) != down) {
             let (got, _) = delivered::distinct(&p.ids(&rt, dir.path(), other));
             let behind = snapshot.difference(&got).count();
             if behind > 0 {
@@ -229,7 +246,7 @@ app_name = "{app}"
             .collect();
         scrape::metric(metrics, name, &labels).unwrap_or(0.0)
     };
-    let downed = ["kafka", "s3", "hec", "syslog"];
+    let downed = ["kafka", "s3", "security_lake", "hec", "syslog"];
     common::wait_until(Duration::from_secs(30), || {
         metrics = scrape::http_get(&address, "/metrics").unwrap_or_default();
         downed.iter().all(|s| {
@@ -273,7 +290,7 @@ app_name = "{app}"
             DateTime::<Utc>::MIN_UTC,
         );
         report::record(
-            "kafka, s3, hec, syslog each down 30 s, live 20/s",
+            "kafka, s3 (and security lake), hec, syslog each down 30 s, live 20/s",
             sink,
             t.lost.len(),
             t.duplicates,

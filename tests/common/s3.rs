@@ -37,6 +37,23 @@ pub async fn new_bucket(client: &Client) -> String {
 /// down (a test polls through a restart).
 pub async fn read_bucket(client: &Client, bucket: &str) -> HashMap<String, Vec<Value>> {
     let mut out = HashMap::new();
+    for (key, gz) in read_objects(client, bucket).await {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        let docs = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        out.insert(key, docs);
+    }
+    out
+}
+
+/// Every object in the bucket: key → its bytes. Empty while the server is down.
+pub async fn read_objects(client: &Client, bucket: &str) -> Vec<(String, bytes::Bytes)> {
+    let mut out = Vec::new();
     let mut token = None;
     loop {
         let Ok(page) = client
@@ -53,16 +70,10 @@ pub async fn read_bucket(client: &Client, bucket: &str) -> HashMap<String, Vec<V
             let Ok(obj) = client.get_object().bucket(bucket).key(&key).send().await else {
                 continue;
             };
-            let gz = obj.body.collect().await.unwrap().into_bytes();
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(&gz[..])
-                .read_to_string(&mut text)
-                .unwrap();
-            let docs = text
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-            out.insert(key, docs);
+            let Ok(body) = obj.body.collect().await else {
+                continue;
+            };
+            out.push((key, body.into_bytes()));
         }
         token = page.next_continuation_token().map(str::to_owned);
         if token.is_none() {
