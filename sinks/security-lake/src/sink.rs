@@ -133,16 +133,17 @@ impl Sink for LakeSink {
         &self.name
     }
 
-    /// Every source's prefix can be written: a test object is put and deleted in each
-    /// (Security Lake's provider role may write only under its sources' prefixes).
+    /// Every source's prefix can be written: a probe object is put and deleted in each
+    /// (Security Lake's provider role may write only under its sources' prefixes). Its
+    /// name starts with `_`, which Athena skips ("Athena ignores files that begin with an
+    /// underscore or a dot", Athena user guide, tables and S3 locations), outside any
+    /// partition, so a probe left behind (no `s3:DeleteObject`) is never read as data.
     async fn check(&mut self) -> Result<(), String> {
         self.uploader.check_bucket().await?;
         for prefix in self.prefixes.values() {
             let key = format!(
-                "{}region={}/accountId={}/coder-audit-shipper-validate-{}",
+                "{}_coder-audit-shipper-validate-{}",
                 prefix.as_str(),
-                self.config.region,
-                self.config.account_id,
                 self.name
             );
             self.uploader
