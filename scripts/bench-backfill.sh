@@ -4,10 +4,11 @@
 #
 #   scripts/bench-backfill.sh [ROWS] [SPAN] [SINK] [FORMAT]
 #       default: 100000 rows over 30d into the file sink, raw
-#       SINK: file | kafka | s3 | hec (Tenzir, no acks) | hec-ack (the HEC simulator,
-#             indexer acknowledgement on) | syslog-tls (rsyslog over TLS) | syslog-tcp
-#             (the peers are started with tests/peers/start-*.sh)
-#       FORMAT: raw | ecs | ocsf
+#       SINK: file | kafka | s3 | lake (Security Lake layout on the S3 peer, OCSF 1.1.0
+#             Parquet, read back with pyarrow) | hec (Tenzir, no acks) | hec-ack (the HEC
+#             simulator, indexer acknowledgement on) | syslog-tls (rsyslog over TLS) |
+#             syslog-tcp (the peers are started with tests/peers/start-*.sh)
+#       FORMAT: raw | ecs | ocsf (lake: always OCSF 1.1.0)
 #   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
 #   format, which share one read of Coder; the figures are then for all of them together.
 #   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles,
@@ -75,6 +76,17 @@ s3)
     "$bucket" "$AWS_REGION" "$S3_ENDPOINT" "$format" >>"$work/bench.toml"
   # s3s-fs keeps a bucket as a directory of its data dir: this creates it.
   mkdir -p "$PEERS_RUN/s3-data/$bucket" ;;
+lake)
+  bash tests/peers/start-s3.sh >/dev/null
+  set -a; . "$PEERS_RUN/s3.env"; set +a
+  bucket="bench-$(date +%s%N)"
+  printf '[sinks.lake]\ntype = "security_lake"\nformat = "ocsf"\nocsf_version = "1.1.0"\nbucket = "%s"\nregion = "%s"\naccount_id = "123456789012"\nendpoint = "%s"\nforce_path_style = true\n[sinks.lake.sources]\n' \
+    "$bucket" "$AWS_REGION" "$S3_ENDPOINT" >>"$work/bench.toml"
+  for class in authentication account_change user_access group_management api_activity ssh_activity network_activity; do
+    printf '%s = "coder-%s"\n' "$class" "$class" >>"$work/bench.toml"
+  done
+  mkdir -p "$PEERS_RUN/s3-data/$bucket"
+  format=ocsf-1.1.0 ;;
 hec)
   bash tests/peers/start-hec.sh >/dev/null
   . "$PEERS_RUN/hec.env"
@@ -98,7 +110,7 @@ syslog-tls|syslog-tcp)
     printf '[sinks.siem]\ntype = "syslog"\naddress = "%s"\nformat = "%s"\napp_name = "bench"\n' \
       "$SYSLOG_TCP" "$format" >>"$work/bench.toml"
   fi ;;
-*) echo "unknown sink $sink (file|kafka|s3|hec|hec-ack|syslog-tls|syslog-tcp)" >&2; exit 2 ;;
+*) echo "unknown sink $sink (file|kafka|s3|lake|hec|hec-ack|syslog-tls|syslog-tcp)" >&2; exit 2 ;;
 esac
 
 from=$(date -u -d "-40 days" +%Y-%m-%d)
@@ -115,6 +127,18 @@ shipped=$(sed -n 's/.*done: \([0-9]*\) events delivered.*/\1/p' "$work/time.txt"
 case $sink in
 file) unique=$(python3 -c "import json,sys; print(len({json.loads(l).get('id') or json.loads(l).get('event',{}).get('id') or json.loads(l)['metadata']['uid'].split(':')[0] for l in open(sys.argv[1])}))" "$work/audit.ndjson") ;;
 s3) unique=$(find "$PEERS_RUN/s3-data/$bucket" -type f -name '*.gz' -exec zcat {} + | python3 -c "import json,sys; print(len({(lambda d: d.get('id') or d.get('event',{}).get('id') or d['metadata']['uid'].split(':')[0])(json.loads(l)) for l in sys.stdin}))") ;;
+lake)
+  bash scripts/lake-check-venv.sh target/tmp/lake-check >/dev/null
+  unique=$(target/tmp/lake-check/venv/bin/python - "$PEERS_RUN/s3-data/$bucket" <<'PY'
+import glob, sys
+import pyarrow.parquet as pq
+ids = set()
+for f in glob.glob(sys.argv[1] + "/**/*.parquet", recursive=True):
+    for m in pq.read_table(f, columns=["metadata"]).column("metadata").to_pylist():
+        ids.add(m["uid"].split(":")[0])
+print(len(ids))
+PY
+) ;;
 *) unique="(not read back; tests/kafka.rs checks delivery)" ;;
 esac
 rss_kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
