@@ -8,7 +8,8 @@
 #             Parquet, read back with pyarrow) | hec (Tenzir, no acks) | hec-ack (the HEC
 #             simulator, indexer acknowledgement on) | syslog-tls (rsyslog over TLS) |
 #             syslog-tcp (the peers are started with tests/peers/start-*.sh)
-#       FORMAT: raw | ecs | ocsf (lake: always OCSF 1.1.0)
+#       FORMAT: raw | ecs | ocsf (lake: always OCSF 1.1.0; LAKE_MAX_BYTES sets max_bytes,
+#             LAKE_COMPRESSION the codec)
 #   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
 #   format, which share one read of Coder; the figures are then for all of them together.
 #   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles,
@@ -80,8 +81,8 @@ lake)
   bash tests/peers/start-s3.sh >/dev/null
   set -a; . "$PEERS_RUN/s3.env"; set +a
   bucket="bench-$(date +%s%N)"
-  printf '[sinks.lake]\ntype = "security_lake"\nformat = "ocsf"\nocsf_version = "1.1.0"\nbucket = "%s"\nregion = "%s"\naccount_id = "123456789012"\nendpoint = "%s"\nforce_path_style = true\n[sinks.lake.sources]\n' \
-    "$bucket" "$AWS_REGION" "$S3_ENDPOINT" >>"$work/bench.toml"
+  printf '[sinks.lake]\ntype = "security_lake"\nformat = "ocsf"\nocsf_version = "1.1.0"\nbucket = "%s"\nregion = "%s"\naccount_id = "123456789012"\nendpoint = "%s"\nforce_path_style = true\nmax_bytes = "%s"\ncompression = "%s"\n[sinks.lake.sources]\n' \
+    "$bucket" "$AWS_REGION" "$S3_ENDPOINT" "${LAKE_MAX_BYTES:-16MiB}" "${LAKE_COMPRESSION:-zstd}" >>"$work/bench.toml"
   for class in authentication account_change user_access group_management api_activity ssh_activity network_activity; do
     printf '%s = "coder-%s"\n' "$class" "$class" >>"$work/bench.toml"
   done

@@ -3,17 +3,19 @@
 sink builds its Parquet schemas from.
 
     python3 -m venv /tmp/v && /tmp/v/bin/pip install ocsf-json-schema==1.2.0
+    UPDATE_LAKE_SCHEMA=1 cargo test --test conformance lake   # emitted-1.1.0.json
     /tmp/v/bin/python scripts/gen-lake-schema.py > sinks/security-lake/schema/ocsf-1.1.0.json
 
-The compiled OCSF 1.1.0 schema comes from PyPI `ocsf-json-schema` (the export Amazon
-Security Lake's version of OCSF is published as). Kept: the classes the normalizer emits,
-their attributes without the profiles it never declares, and the objects reachable from
-them within the sink's nesting depth. Attributes are [name, type, is_array, object]: type
-is the base type (boolean, integer, long, float, string, json, timestamp, object), object
-the object's name when type is object. The sink turns this into Arrow schemas
-(`schema.rs`); regenerate only when the normalizer emits another class or profile.
+The compiled OCSF 1.1.0 schema comes from PyPI `ocsf-json-schema`. Kept, for each class the
+normalizer emits: every scalar attribute (under the profiles it declares), and of OCSF's
+objects those the normalizer fills in any class (emitted-1.1.0.json, written by the
+conformance suite from every event it checks), each with all its scalar attributes, nested at most DEPTH
+levels (an object at the last level is JSON text). `unmapped` and `json_t` attributes are
+JSON text. Attributes are [name, type, is_array] plus, for type "object", the list of the
+object's attributes; type is boolean, integer, long, float, string, json or object.
 """
 import json
+import os
 import sys
 
 from ocsf_json_schema import get_ocsf_schema
@@ -22,6 +24,7 @@ VERSION = "1.1.0"
 CLASSES = [3001, 3002, 3005, 3006, 6003, 4001, 4007]  # src/normalize/classify.rs, Class::uid
 PROFILES = {"host", "security_control"}  # what metadata.profiles may name in 1.1.0
 DEPTH = 3  # schema.rs DEPTH: objects nest this deep, deeper ones are JSON strings
+EMITTED = os.path.join(os.path.dirname(__file__), "..", "sinks", "security-lake", "schema", "emitted-1.1.0.json")
 
 export = get_ocsf_schema(version=VERSION)
 types = export["types"]
@@ -42,36 +45,44 @@ def base(t):
     }.get(t, "string")
 
 
-def attributes(attrs):
+def tree(attrs, emitted, at, depth):
+    """The attributes of one object (or class) at path `at`, `depth` levels down."""
     out = []
     for name, a in sorted(attrs.items()):
         if a.get("profile") and a["profile"] not in PROFILES:
             continue
         kind = base(a["type"])
-        obj = a.get("object_type") if kind == "object" else None
-        if kind == "object" and obj == "object":  # `unmapped` and other free-form objects
-            kind, obj = "json", None
-        out.append([name, kind, bool(a.get("is_array")), obj])
+        path = f"{at}.{name}" if at else name
+        entry = [name, kind, bool(a.get("is_array"))]
+        if kind == "object":
+            obj = a.get("object_type")
+            if obj == "object":  # `unmapped` and other free-form objects
+                entry[1] = "json"
+            elif path not in emitted:
+                continue  # an object the normalizer never fills: no columns
+            elif depth == DEPTH:
+                entry[1] = "json"
+            else:
+                children = export["objects"][obj]["attributes"]
+                entry.append(tree(children, emitted, path, depth + 1))
+        out.append(entry)
     return out
 
 
-classes, objects = {}, {}
-
-
-def reach(attrs, depth):
-    for name, kind, _, obj in attrs:
-        if kind == "object" and depth < DEPTH:
-            if obj not in objects:
-                objects[obj] = attributes(export["objects"][obj]["attributes"])
-            reach(objects[obj], depth + 1)
-
+# The objects any class emits, for every class: a shape the conformance inputs reach in
+# one class only (a web connection's user organisation) may reach another in production.
+with open(EMITTED) as f:
+    emitted = set().union(*json.load(f).values())
 
 by_uid = {c["uid"]: c for c in export["classes"].values()}
+classes = {}
 for uid in CLASSES:
     c = by_uid[uid]
-    attrs = attributes(c["attributes"])
-    classes[str(uid)] = {"name": c["name"], "caption": c["caption"], "attributes": attrs}
-    reach(attrs, 1)
+    classes[str(uid)] = {
+        "name": c["name"],
+        "caption": c["caption"],
+        "attributes": tree(c["attributes"], emitted, "", 1),
+    }
 
 json.dump(
     {
@@ -80,7 +91,6 @@ json.dump(
         "profiles": sorted(PROFILES),
         "depth": DEPTH,
         "classes": classes,
-        "objects": dict(sorted(objects.items())),
     },
     sys.stdout,
     separators=(",", ":"),

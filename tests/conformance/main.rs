@@ -7,6 +7,7 @@
 mod ecs_check;
 #[path = "../common/entries.rs"]
 mod entries;
+mod lake_paths;
 mod schemas;
 mod typed_strings;
 
