@@ -120,8 +120,7 @@ fn lake_problem(event: &Value) -> Option<String> {
     let Some(class) = Catalog::get().class(uid) else {
         return Some(format!("security lake: no Parquet schema for class {uid}"));
     };
-    let object = event.as_object().cloned().unwrap_or_default();
-    conform(object, &class.root)
+    conform(event.to_string().as_bytes(), &class.root, &mut Vec::new())
         .err()
         .map(|misfit| format!("security lake Parquet schema: {misfit}"))
 }

@@ -1,12 +1,17 @@
 //! An OCSF event as its class's Parquet row: JSON attributes (`unmapped`, `json_t`, objects
 //! past the nesting depth) become JSON text, nulls are left out, and an attribute the
-//! class does not define is refused by path, never dropped: a column that is not there
-//! would lose what the event says without a word.
+//! class's schema does not have is refused by path, never dropped: a column that is not
+//! there would lose what the event says without a word.
+//!
+//! The event is read as raw JSON and the row written as JSON text for Arrow's decoder:
+//! only objects the schema has columns for are parsed, a JSON attribute's text is copied
+//! as it came (`unmapped` holds most of an event's bytes), and no `serde_json::Value` tree
+//! is built and dropped per event.
 
 use std::collections::BTreeMap;
 
 use arrow_schema::DataType;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::schema::{Node, Shape};
 
@@ -18,82 +23,151 @@ pub struct Misfit {
     pub problem: String,
 }
 
-/// `event` (an OCSF object) made to fit `root`.
-pub fn conform(event: Map<String, Value>, root: &BTreeMap<String, Node>) -> Result<Value, Misfit> {
-    object(event, root, "")
+impl Misfit {
+    fn at(path: &str, problem: impl Into<String>) -> Self {
+        Misfit {
+            path: path.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// `event` (one OCSF event's JSON) as the row `root` describes, appended to `row` as one
+/// JSON object (JSON text, for Arrow's decoder). On a misfit `row` is left as it was.
+pub fn conform(
+    event: &[u8],
+    root: &BTreeMap<String, Node>,
+    row: &mut Vec<u8>,
+) -> Result<(), Misfit> {
+    let start = row.len();
+    let raw: &RawValue =
+        serde_json::from_slice(event).map_err(|e| Misfit::at("", format!("not JSON: {e}")))?;
+    let result = object(raw, root, "", row);
+    if result.is_err() {
+        row.truncate(start);
+    }
+    result
 }
 
 fn object(
-    fields: Map<String, Value>,
+    raw: &RawValue,
     nodes: &BTreeMap<String, Node>,
     at: &str,
-) -> Result<Value, Misfit> {
-    let mut out = Map::with_capacity(fields.len());
+    out: &mut Vec<u8>,
+) -> Result<(), Misfit> {
+    // Members in the order of the text.
+    let fields: Vec<(String, &RawValue)> = serde_json::from_str::<Fields>(raw.get())
+        .map_err(|_| Misfit::at(at, format!("an object in OCSF, got {}", kind(raw))))?
+        .0;
+    out.push(b'{');
+    let mut first = true;
     for (name, value) in fields {
         let path = if at.is_empty() {
             name.clone()
         } else {
             format!("{at}.{name}")
         };
-        if value.is_null() {
+        if value.get() == "null" {
             continue;
         }
         let Some(node) = nodes.get(&name) else {
-            return Err(Misfit {
-                path,
-                problem: "no column in this class's schema (OCSF 1.1.0 does not define it \
-                          here, or the schema was made before the normalizer filled it: \
-                          scripts/gen-lake-schema.py)"
-                    .into(),
-            });
+            return Err(Misfit::at(
+                &path,
+                "no column in this class's schema (OCSF 1.1.0 does not define it here, or \
+                 the schema was made before the normalizer filled it: \
+                 scripts/gen-lake-schema.py)",
+            ));
         };
-        out.insert(name, attribute(value, node, &path)?);
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        push_string(out, &name);
+        out.push(b':');
+        attribute(value, node, &path, out)?;
     }
-    Ok(Value::Object(out))
+    out.push(b'}');
+    Ok(())
 }
 
-fn attribute(value: Value, node: &Node, path: &str) -> Result<Value, Misfit> {
+fn attribute(raw: &RawValue, node: &Node, path: &str, out: &mut Vec<u8>) -> Result<(), Misfit> {
     if !node.array {
-        return item(value, &node.shape, path);
+        return item(raw, &node.shape, path, out);
     }
-    match value {
-        Value::Array(items) => items
-            .into_iter()
-            .filter(|v| !v.is_null())
-            .map(|v| item(v, &node.shape, path))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        other => Err(Misfit {
-            path: path.to_owned(),
-            problem: format!("a list in OCSF, got {}", kind(&other)),
-        }),
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get())
+        .map_err(|_| Misfit::at(path, format!("a list in OCSF, got {}", kind(raw))))?;
+    out.push(b'[');
+    let mut first = true;
+    for v in items.into_iter().filter(|v| v.get() != "null") {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        item(v, &node.shape, path, out)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+fn item(raw: &RawValue, shape: &Shape, path: &str, out: &mut Vec<u8>) -> Result<(), Misfit> {
+    match shape {
+        Shape::Json => {
+            push_string(out, raw.get());
+            Ok(())
+        }
+        Shape::Object(children) => object(raw, children, path, out),
+        Shape::Scalar(t) if fits(t, raw.get()) => {
+            out.extend_from_slice(raw.get().as_bytes());
+            Ok(())
+        }
+        Shape::Scalar(t) => Err(Misfit::at(
+            path,
+            format!("{} in OCSF, got {}", expected(t), kind(raw)),
+        )),
     }
 }
 
-fn item(value: Value, shape: &Shape, path: &str) -> Result<Value, Misfit> {
-    match (shape, value) {
-        (Shape::Json, v) => Ok(Value::String(v.to_string())),
-        (Shape::Object(children), Value::Object(fields)) => object(fields, children, path),
-        (Shape::Object(_), other) => Err(Misfit {
-            path: path.to_owned(),
-            problem: format!("an object in OCSF, got {}", kind(&other)),
-        }),
-        (Shape::Scalar(t), v) if fits(t, &v) => Ok(v),
-        (Shape::Scalar(t), v) => Err(Misfit {
-            path: path.to_owned(),
-            problem: format!("{} in OCSF, got {}", expected(t), kind(&v)),
-        }),
+/// An object's members in order, borrowed.
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut fields = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                while let Some(entry) = m.next_entry::<String, &'de RawValue>()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 
-/// Whether the Arrow decoder takes `v` into a `t` column as it is (it coerces nothing,
-/// and a refusal there would name a whole batch, not the row).
-fn fits(t: &DataType, v: &Value) -> bool {
-    match (t, v) {
-        (DataType::Boolean, Value::Bool(_)) | (DataType::Utf8, Value::String(_)) => true,
-        (DataType::Int32, Value::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
-        (DataType::Int64, Value::Number(n)) => n.as_i64().is_some(),
-        (DataType::Float64, Value::Number(_)) => true,
+/// `s` as a JSON string.
+fn push_string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Whether the Arrow decoder takes the JSON text `v` into a `t` column as it is (it
+/// coerces nothing, and a refusal there would name a whole batch, not the row).
+fn fits(t: &DataType, v: &str) -> bool {
+    match t {
+        DataType::Boolean => v == "true" || v == "false",
+        DataType::Utf8 => v.starts_with('"'),
+        DataType::Int32 => v.parse::<i32>().is_ok(),
+        DataType::Int64 => v.parse::<i64>().is_ok(),
+        DataType::Float64 => v.parse::<f64>().is_ok(),
         _ => false,
     }
 }
@@ -108,20 +182,20 @@ fn expected(t: &DataType) -> &'static str {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+fn kind(raw: &RawValue) -> &'static str {
+    match raw.get().as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'"') => "a string",
+        Some(b'[') => "a list",
+        Some(b'{') => "an object",
+        _ => "a number",
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::schema::Catalog;
@@ -130,8 +204,10 @@ mod tests {
         &Catalog::get().class(3002).unwrap().root
     }
 
-    fn map(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+    fn row(event: Value) -> Result<Value, Misfit> {
+        let mut out = Vec::new();
+        conform(event.to_string().as_bytes(), auth(), &mut out)?;
+        Ok(serde_json::from_slice(&out).expect("the row is JSON"))
     }
 
     #[test]
@@ -142,7 +218,7 @@ mod tests {
             "actor": {"user": {"uid": "u1", "org": {"name": "acme"}, "email_addr": null}},
             "message": null,
         });
-        let mut row = conform(map(event), auth()).unwrap();
+        let mut row = row(event).unwrap();
         // JSON text, read back, is what was there (nulls inside it stay).
         let text = row["unmapped"].as_str().unwrap();
         assert_eq!(
@@ -162,20 +238,32 @@ mod tests {
 
     #[test]
     fn an_attribute_the_class_does_not_define_is_refused_by_path() {
-        let e = conform(map(json!({"actor": {"user": {"nickname": "x"}}})), auth()).unwrap_err();
+        let e = row(json!({"actor": {"user": {"nickname": "x"}}})).unwrap_err();
         assert_eq!(e.path, "actor.user.nickname");
-        let e = conform(map(json!({"actor": "x"})), auth()).unwrap_err();
+        let e = row(json!({"actor": "x"})).unwrap_err();
         assert_eq!(e.path, "actor");
         assert!(e.problem.contains("an object"), "{e}");
-        let e = conform(map(json!({"metadata": {"profiles": "host"}})), auth()).unwrap_err();
+        let e = row(json!({"metadata": {"profiles": "host"}})).unwrap_err();
         assert_eq!(e.path, "metadata.profiles");
         assert!(e.problem.contains("a list"), "{e}");
-        let e = conform(map(json!({"severity_id": "1"})), auth()).unwrap_err();
+        let e = row(json!({"severity_id": "1"})).unwrap_err();
         assert_eq!(e.path, "severity_id");
         assert!(e.problem.contains("32-bit integer"), "{e}");
-        let e = conform(map(json!({"severity_id": 1u64 << 40})), auth()).unwrap_err();
+        let e = row(json!({"severity_id": 1u64 << 40})).unwrap_err();
         assert!(e.problem.contains("32-bit integer"), "{e}");
-        let e = conform(map(json!({"message": 5})), auth()).unwrap_err();
+        let e = row(json!({"message": 5})).unwrap_err();
         assert!(e.problem.contains("a string"), "{e}");
+        let e = row(json!({"time": 1.5})).unwrap_err();
+        assert!(e.problem.contains("64-bit integer"), "{e}");
+    }
+
+    #[test]
+    fn a_misfit_leaves_the_output_as_it_was() {
+        let mut out = b"{\"earlier\":1}".to_vec();
+        let bad = json!({"class_uid": 3002, "actor": {"user": {"nickname": "x"}}});
+        assert!(conform(bad.to_string().as_bytes(), auth(), &mut out).is_err());
+        assert_eq!(out, b"{\"earlier\":1}");
+        assert!(conform(b"not json", auth(), &mut out).is_err());
+        assert_eq!(out, b"{\"earlier\":1}");
     }
 }

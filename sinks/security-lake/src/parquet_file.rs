@@ -14,7 +14,6 @@ use arrow_json::ReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use serde_json::Value;
 use tempfile::SpooledTempFile;
 
 use crate::config::Compression;
@@ -42,6 +41,9 @@ pub enum FileError {
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("the spool file: {0}")]
     Io(#[from] std::io::Error),
+    /// A row that is not one whole JSON object: `conform` writes only whole ones.
+    #[error("row {0} is not one JSON object")]
+    Row(usize),
 }
 
 /// A written file, rewound, and its length.
@@ -51,10 +53,10 @@ pub struct ParquetFile {
     pub rows: usize,
 }
 
-/// `rows` (conformed to `class`, in order) as one Parquet file.
+/// `rows` (each one row's JSON text, conformed to `class`, in order) as one Parquet file.
 pub fn write(
     class: &ClassSchema,
-    rows: impl IntoIterator<Item = Value>,
+    rows: impl IntoIterator<Item = Vec<u8>>,
     compression: Compression,
 ) -> Result<ParquetFile, FileError> {
     let codec = match compression {
@@ -74,19 +76,24 @@ pub fn write(
     let spool = SpooledTempFile::new(SPILL_AT);
     let mut writer = ArrowWriter::try_new(spool, class.arrow.clone(), Some(props))?;
     let mut decoder = ReaderBuilder::new(class.arrow.clone())
+        .with_batch_size(CHUNK)
         .with_strict_mode(true)
         .build_decoder()?;
-    let mut chunk = Vec::with_capacity(CHUNK);
     let mut count = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        chunk.clear();
-        chunk.extend(rows.by_ref().take(CHUNK));
-        count += chunk.len();
-        decoder.serialize(&chunk)?;
-        if let Some(batch) = decoder.flush()? {
+    for row in rows {
+        let read = decoder.decode(&row)?;
+        if read != row.len() || decoder.has_partial_record() {
+            return Err(FileError::Row(count));
+        }
+        count += 1;
+        if decoder.len() >= CHUNK
+            && let Some(batch) = decoder.flush()?
+        {
             writer.write(&batch)?;
         }
+    }
+    if let Some(batch) = decoder.flush()? {
+        writer.write(&batch)?;
     }
     let mut body = writer.into_inner()?;
     let len = body.seek(SeekFrom::End(0))?;
@@ -113,14 +120,16 @@ mod tests {
     #[test]
     fn rows_read_back_as_they_went_in_under_the_class_schema() {
         let class = Catalog::get().class(3002).unwrap();
-        let rows: Vec<Value> = (0..2500)
+        let rows: Vec<Vec<u8>> = (0..2500)
             .map(|i| {
                 let event = json!({
                     "class_uid": 3002, "time": 1_700_000_000_000i64 + i,
                     "user": {"uid": format!("u{i}")},
                     "unmapped": {"coder": {"n": i}},
                 });
-                conform(event.as_object().cloned().unwrap(), &class.root).unwrap()
+                let mut row = Vec::new();
+                conform(event.to_string().as_bytes(), &class.root, &mut row).unwrap();
+                row
             })
             .collect();
         let mut file = write(class, rows, Compression::Zstd).unwrap();

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use sink_core::{Batch, DeadRecord, Delivery, Record, Sink};
 use sink_s3::{Content, Uploader};
 
@@ -95,18 +94,16 @@ fn write_object(
     let mut ids = Vec::with_capacity(r.rows.len());
     let rows = r.rows.iter().filter_map(|(_, index)| {
         let record = &records[*index];
-        let fitted = serde_json::from_slice::<serde_json::Map<String, Value>>(&record.payload)
-            .map_err(|e| format!("not a JSON object: {e}"))
-            .and_then(|event| conform(event, &class.root).map_err(|m| m.to_string()));
-        match fitted {
-            Ok(row) => {
+        let mut row = Vec::with_capacity(record.payload.len());
+        match conform(&record.payload, &class.root, &mut row) {
+            Ok(()) => {
                 ids.push(record.id.as_str());
                 Some(row)
             }
-            Err(reason) => {
+            Err(misfit) => {
                 dead.push(DeadRecord {
                     index: *index,
-                    reason: format!("does not fit OCSF 1.1.0 {}: {reason}", class.name),
+                    reason: format!("does not fit OCSF 1.1.0 {}: {misfit}", class.name),
                 });
                 None
             }
