@@ -82,7 +82,7 @@ lake)
   set -a; . "$PEERS_RUN/s3.env"; set +a
   bucket="bench-$(date +%s%N)"
   printf '[sinks.lake]\ntype = "security_lake"\nformat = "ocsf"\nocsf_version = "1.1.0"\nbucket = "%s"\nregion = "%s"\naccount_id = "123456789012"\nendpoint = "%s"\nforce_path_style = true\nmax_bytes = "%s"\ncompression = "%s"\n[sinks.lake.sources]\n' \
-    "$bucket" "$AWS_REGION" "$S3_ENDPOINT" "${LAKE_MAX_BYTES:-16MiB}" "${LAKE_COMPRESSION:-zstd}" >>"$work/bench.toml"
+    "$bucket" "$AWS_REGION" "$S3_ENDPOINT" "${LAKE_MAX_BYTES:-8MiB}" "${LAKE_COMPRESSION:-zstd}" >>"$work/bench.toml"
   for class in authentication account_change user_access group_management api_activity ssh_activity network_activity; do
     printf '%s = "coder-%s"\n' "$class" "$class" >>"$work/bench.toml"
   done

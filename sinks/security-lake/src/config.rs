@@ -85,8 +85,10 @@ fn default_max_age() -> Duration {
     MIN_AGE
 }
 
+/// 8 MiB of OCSF JSON: a 1M-event backfill stays near the S3 sink's memory
+/// (BENCHMARKS.md); live traffic closes batches by `max_age` long before.
 fn default_max_bytes() -> u64 {
-    16 << 20
+    8 << 20
 }
 
 fn default_multipart_threshold() -> u64 {
