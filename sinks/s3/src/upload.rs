@@ -122,9 +122,13 @@ impl Uploader {
 
     /// Write `body` as `key`.
     pub async fn put(&self, key: &str, body: Vec<u8>, content: Content) -> Result<(), Delivery> {
-        let len = body.len() as u64;
-        self.put_from(key, &mut std::io::Cursor::new(body), len, content)
-            .await
+        if body.len() > self.target.part_size {
+            let len = body.len() as u64;
+            return self
+                .put_from(key, &mut std::io::Cursor::new(body), len, content)
+                .await;
+        }
+        self.put_whole(key, body, content).await
     }
 
     /// Write the `len` bytes `body` yields as `key`: one PUT up to the part size, a
@@ -143,11 +147,16 @@ impl Uploader {
         let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         body.read_to_end(&mut bytes)
             .map_err(|e| Delivery::retry(format!("reading the body of {key}: {e}")))?;
+        self.put_whole(key, bytes, content).await
+    }
+
+    /// One PUT.
+    async fn put_whole(&self, key: &str, body: Vec<u8>, content: Content) -> Result<(), Delivery> {
         self.client
             .put_object()
             .bucket(self.bucket())
             .key(key)
-            .body(ByteStream::from(bytes))
+            .body(ByteStream::from(body))
             .content_type(content.content_type)
             .set_content_encoding(content.content_encoding.map(str::to_owned))
             .set_server_side_encryption(self.sse())
