@@ -91,10 +91,11 @@ pub fn s3(
         .collect()
 }
 
-/// Every Parquet object in a Security Lake bucket: each row's audit id (the part of OCSF
-/// `metadata.uid` before `:`), once per copy of an entry: of the events one entry gives
-/// (`id:0`, `id:1`, ...) only the first is counted, so duplicates are whole entries sent
-/// twice. Objects that are not whole Parquet files fail the test: none may be visible.
+/// Every Parquet object in a Security Lake bucket, as audit ids (the part of OCSF
+/// `metadata.uid` before `:`): each entry's id once, and once more for every extra copy of
+/// any of its events (an entry may give several, `id:0`, `id:1`, in different files), so
+/// `distinct` counts every event written twice. Objects that are not whole Parquet files
+/// fail the test: none may be visible.
 pub fn lake(
     rt: &tokio::runtime::Runtime,
     env: &HashMap<String, String>,
@@ -104,7 +105,7 @@ pub fn lake(
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let client = rt.block_on(super::s3::client(env));
-    let mut ids = Vec::new();
+    let mut copies: HashMap<String, usize> = HashMap::new();
     for (key, bytes) in rt.block_on(super::s3::read_objects(&client, bucket)) {
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .and_then(|b| b.build())
@@ -120,14 +121,16 @@ pub fn lake(
                 .and_then(|c| c.as_any().downcast_ref::<StringArray>())
                 .unwrap_or_else(|| panic!("{key}: no metadata.uid column"));
             for i in 0..uids.len() {
-                let uid = uids.value(i);
-                match uid.split_once(':') {
-                    None => ids.push(uid.to_owned()),
-                    Some((id, "0")) => ids.push(id.to_owned()),
-                    Some(_) => {}
-                }
+                *copies.entry(uids.value(i).to_owned()).or_default() += 1;
             }
         }
+    }
+    let mut ids = Vec::new();
+    let mut entries = HashSet::new();
+    for (uid, n) in copies {
+        let id = uid.split(':').next().unwrap_or(&uid).to_owned();
+        let extra = if entries.insert(id.clone()) { n } else { n - 1 };
+        ids.extend(std::iter::repeat_n(id, extra));
     }
     ids
 }
