@@ -11,7 +11,7 @@ use sink_core::{Batching, BuildError, Built, DeliveryGuarantee, KeyError, SinkCo
 
 use crate::object;
 use crate::sink::S3Sink;
-use crate::upload::{MIN_PART, Target};
+use crate::upload::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,21 +103,7 @@ impl SinkSpec for S3SinkConfig {
                 format!("{:?} is not a valid strftime template", self.key_prefix),
             ));
         }
-        if self.multipart_threshold < MIN_PART {
-            return Err(KeyError::new(
-                "multipart_threshold",
-                "must be at least 5MiB (S3's smallest part)",
-            ));
-        }
-        if self.ssekms_key_id.is_some()
-            && self.server_side_encryption != Some(ServerSideEncryption::AwsKms)
-        {
-            return Err(KeyError::new(
-                "ssekms_key_id",
-                "needs server_side_encryption = \"aws:kms\"",
-            ));
-        }
-        Ok(())
+        self.target().validate()
     }
 
     fn describe(&self) -> String {
@@ -151,14 +137,7 @@ impl SinkSpec for S3SinkConfig {
     }
 
     fn exposure(&self) -> Option<String> {
-        self.endpoint
-            .as_deref()
-            .is_some_and(sink_core::is_plain_http)
-            .then(|| {
-                "endpoint is http://: objects (the audit trail) cross the network in clear \
-                 text (the secret key itself is never sent: SigV4 signs with it)"
-                    .to_owned()
-            })
+        self.target().exposure()
     }
 
     async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, BuildError> {

@@ -83,7 +83,7 @@ pub fn split<'a>(
 
 /// `name` in the characters AWS's object key guidelines call safe everywhere (letters,
 /// digits, `-`, `_`, `.`); anything else as `_`.
-fn key_safe(name: &str) -> String {
+pub fn key_safe(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {

@@ -11,7 +11,7 @@ use std::io::Read;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption as Sse};
-use sink_core::Delivery;
+use sink_core::{Delivery, KeyError};
 
 use crate::config::ServerSideEncryption;
 use crate::outcome::classify;
@@ -32,6 +32,39 @@ pub struct Target {
     pub ssekms_key_id: Option<String>,
     /// Bodies larger than this go up in parts of this size.
     pub part_size: usize,
+}
+
+impl Target {
+    /// The checks both sinks' tables share: the part size and the KMS key.
+    pub fn validate(&self) -> Result<(), KeyError> {
+        if (self.part_size as u64) < MIN_PART {
+            return Err(KeyError::new(
+                "multipart_threshold",
+                "must be at least 5MiB (S3's smallest part)",
+            ));
+        }
+        if self.ssekms_key_id.is_some()
+            && self.server_side_encryption != Some(ServerSideEncryption::AwsKms)
+        {
+            return Err(KeyError::new(
+                "ssekms_key_id",
+                "needs server_side_encryption = \"aws:kms\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Why the objects cross the network in clear text, if they do.
+    pub fn exposure(&self) -> Option<String> {
+        self.endpoint
+            .as_deref()
+            .is_some_and(sink_core::is_plain_http)
+            .then(|| {
+                "endpoint is http://: objects (the audit trail) cross the network in clear \
+                 text (the secret key itself is never sent: SigV4 signs with it)"
+                    .to_owned()
+            })
+    }
 }
 
 /// What an object is, for readers that look at its headers.

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use sink_core::size::byte_size;
 use sink_core::{Batching, BuildError, Built, DeliveryGuarantee, KeyError, SinkContext, SinkSpec};
-use sink_s3::{MIN_PART, ServerSideEncryption, Target};
+use sink_s3::{ServerSideEncryption, Target};
 
 use crate::object::SourcePrefix;
 use crate::schema::Catalog;
@@ -176,21 +176,7 @@ impl SinkSpec for SecurityLakeSinkConfig {
                  set allow_short_max_age = true only for a test",
             ));
         }
-        if self.multipart_threshold < MIN_PART {
-            return Err(KeyError::new(
-                "multipart_threshold",
-                "must be at least 5MiB (S3's smallest part)",
-            ));
-        }
-        if self.ssekms_key_id.is_some()
-            && self.server_side_encryption != Some(ServerSideEncryption::AwsKms)
-        {
-            return Err(KeyError::new(
-                "ssekms_key_id",
-                "needs server_side_encryption = \"aws:kms\"",
-            ));
-        }
-        Ok(())
+        self.target().validate()
     }
 
     fn describe(&self) -> String {
@@ -226,14 +212,7 @@ impl SinkSpec for SecurityLakeSinkConfig {
     }
 
     fn exposure(&self) -> Option<String> {
-        self.endpoint
-            .as_deref()
-            .is_some_and(sink_core::is_plain_http)
-            .then(|| {
-                "endpoint is http://: objects (the audit trail) cross the network in clear \
-                 text (the secret key itself is never sent: SigV4 signs with it)"
-                    .to_owned()
-            })
+        self.target().exposure()
     }
 
     async fn build(&self, ctx: &SinkContext<'_>) -> Result<Built, BuildError> {

@@ -80,21 +80,8 @@ pub fn key(partition: &str, writer: &str, first: DateTime<Utc>, ids: &[&str]) ->
     format!(
         "{partition}{}-{}-{hex}.parquet",
         first.format("%Y%m%dT%H%M%S%.6fZ"),
-        key_safe(writer)
+        sink_s3::object::key_safe(writer)
     )
-}
-
-/// `name` in the characters AWS's object key guidelines call safe everywhere.
-fn key_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
