@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use sink_core::{Batch, Record, RetryPolicy, Sink, send_with_retry};
+use sink_core::{Attempt, Batch, DeadRecord, Record, RetryPolicy, Sink, attempt_with_retry};
 
 use super::DeliveryError;
 use super::encoder::EncodedGroup;
@@ -23,7 +23,9 @@ pub use sink_core::Batching;
 /// `commit`. Otherwise records wait in `pending` and the cursor the tailer commits waits
 /// beside them: both go out together once the batch is full or old enough, so a saved
 /// checkpoint never covers a record that is only in memory. A crash loses the buffer, and
-/// the restart reads it again from Coder.
+/// the restart reads it again from Coder. A sink that [`Sink::stages`] keeps the records
+/// itself (on disk) from the moment they arrive; the outlet keeps only their count and the
+/// cursor, the same way.
 pub struct SinkOutlet {
     sink: Box<dyn Sink>,
     encoder: Encoder,
@@ -33,7 +35,10 @@ pub struct SinkOutlet {
     stats: Arc<StreamStats>,
     batching: Batching,
     dead_letters: DeadLetters,
+    /// Records waiting for the batch to be due (none for a sink that stages them).
     pending: Vec<Record>,
+    /// Records waiting, here or staged in the sink.
+    pending_len: usize,
     pending_bytes: usize,
     /// Entries behind the pending records (one entry may give several OCSF records).
     pending_events: u64,
@@ -64,6 +69,7 @@ impl SinkOutlet {
             batching: Batching::IMMEDIATE,
             dead_letters,
             pending: Vec::new(),
+            pending_len: 0,
             pending_bytes: 0,
             pending_events: 0,
             pending_since: None,
@@ -118,12 +124,12 @@ impl SinkOutlet {
     }
 
     fn due(&self) -> bool {
-        if self.pending.is_empty() {
+        if self.pending_len == 0 {
             return self.pending_cursor.is_some();
         }
         let b = self.batching;
         self.pending_bytes >= b.max_bytes
-            || self.pending.len() >= b.max_events.max(1)
+            || self.pending_len >= b.max_events.max(1)
             || match (b.timeout, self.pending_since) {
                 (Some(t), Some(since)) => since.elapsed() >= t,
                 _ => true,
@@ -131,13 +137,24 @@ impl SinkOutlet {
     }
 
     async fn flush(&mut self) -> Result<(), DeliveryError> {
-        if !self.pending.is_empty() {
-            // The records stay pending until the sink confirmed them: a flush cancelled
-            // by shutdown, or failed, leaves them for `close` (or the restart) to send.
-            // (So this is a copy, cheap beside the payloads, which are shared `Bytes`.)
-            let batch = Batch::new(self.pending.clone());
-            self.send(&batch).await?;
-            self.pending.clear();
+        if self.pending_len > 0 {
+            if self.sink.stages() {
+                // Staged records stay staged until the sink delivered them.
+                self.attempt(Attempt::DeliverStaged).await?;
+                self.stats
+                    .delivered_bytes
+                    .fetch_add(self.pending_bytes as u64, Ordering::Relaxed);
+                self.counted_batch();
+            } else {
+                // The records stay pending until the sink confirmed them: a flush
+                // cancelled by shutdown, or failed, leaves them for `close` (or the
+                // restart) to send. (So this is a copy, cheap beside the payloads, which
+                // are shared `Bytes`.)
+                let batch = Batch::new(self.pending.clone());
+                self.send(&batch).await?;
+                self.pending.clear();
+            }
+            self.pending_len = 0;
             self.pending_bytes = 0;
             self.pending_since = None;
             self.stats
@@ -153,9 +170,26 @@ impl SinkOutlet {
     }
 
     async fn send(&mut self, batch: &Batch) -> Result<(), DeliveryError> {
+        let dead = self.attempt(Attempt::Deliver(batch)).await?;
+        self.stats
+            .delivered_bytes
+            .fetch_add(batch.payload_bytes() as u64, Ordering::Relaxed);
+        self.dead_letter(batch, dead).await?;
+        self.counted_batch();
+        Ok(())
+    }
+
+    /// Add `batch` to what the sink stages, dead-lettering at once what it never will take.
+    async fn stage(&mut self, batch: &Batch) -> Result<(), DeliveryError> {
+        let dead = self.attempt(Attempt::Stage(batch)).await?;
+        self.dead_letter(batch, dead).await
+    }
+
+    /// `attempt` until it succeeds (what the sink refused for good is returned) or fails.
+    async fn attempt(&mut self, attempt: Attempt<'_>) -> Result<Vec<DeadRecord>, DeliveryError> {
         let sink_name = self.sink.name().to_owned();
         let stats = self.stats.clone();
-        let sent = send_with_retry(self.sink.as_mut(), batch, &self.retry, |reason, delay| {
+        let sent = attempt_with_retry(self.sink.as_mut(), attempt, &self.retry, |reason, delay| {
             stats.retries.fetch_add(1, Ordering::Relaxed);
             stats.failing.store(true, Ordering::Relaxed);
             tracing::warn!(sink = %sink_name, retry_in = ?delay, "delivery failed, retrying: {reason}");
@@ -163,44 +197,55 @@ impl SinkOutlet {
         .await
         .map_err(DeliveryError::Send)?;
         self.stats.failing.store(false, Ordering::Relaxed);
-        self.stats
-            .delivered_bytes
-            .fetch_add(batch.payload_bytes() as u64, Ordering::Relaxed);
-        if !sent.dead.is_empty() {
-            let dl = self.dead_letters.clone();
-            let (name, batch_copy, dead) = (sink_name.clone(), batch.clone(), sent.dead.clone());
-            let file = self.dead_letters.path().display().to_string();
-            persist(
-                &self.stats,
-                &sink_name,
-                "dead_letter_write",
-                &file,
-                move || dl.write(&name, &batch_copy, &dead),
-                |_| false,
-            )
-            .await
-            .map_err(DeliveryError::DeadLetter)?;
-            for d in &sent.dead {
-                tracing::error!(
-                    sink = %sink_name,
-                    id = batch.records().get(d.index).map_or("", |r| r.id.as_str()),
-                    file = %self.dead_letters.path().display(),
-                    "record dead-lettered: {}", d.reason
-                );
-            }
-            self.stats
-                .dead_lettered
-                .fetch_add(sent.dead.len() as u64, Ordering::Relaxed);
+        Ok(sent.dead)
+    }
+
+    /// Write `dead` (records of `batch` the sink will never take) to the dead-letter file.
+    async fn dead_letter(
+        &mut self,
+        batch: &Batch,
+        dead: Vec<DeadRecord>,
+    ) -> Result<(), DeliveryError> {
+        if dead.is_empty() {
+            return Ok(());
         }
+        let sink_name = self.sink.name().to_owned();
+        let dl = self.dead_letters.clone();
+        let (name, batch_copy, dead_copy) = (sink_name.clone(), batch.clone(), dead.clone());
+        let file = self.dead_letters.path().display().to_string();
+        persist(
+            &self.stats,
+            &sink_name,
+            "dead_letter_write",
+            &file,
+            move || dl.write(&name, &batch_copy, &dead_copy),
+            |_| false,
+        )
+        .await
+        .map_err(DeliveryError::DeadLetter)?;
+        for d in &dead {
+            tracing::error!(
+                sink = %sink_name,
+                id = batch.records().get(d.index).map_or("", |r| r.id.as_str()),
+                file = %self.dead_letters.path().display(),
+                "record dead-lettered: {}", d.reason
+            );
+        }
+        self.stats
+            .dead_lettered
+            .fetch_add(dead.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Count a batch handled, and the records the sink cut to fit its transport (a syslog
+    /// datagram) as truncated, beside those the encoder cut to `max_event_bytes`.
+    fn counted_batch(&mut self) {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        // Records the sink cut to fit its transport (a syslog datagram) count as truncated
-        // too, beside those the encoder cut to `max_event_bytes`.
         let cut = self.sink.truncated();
         self.stats.truncated.fetch_add(
             cut.saturating_sub(std::mem::replace(&mut self.sink_truncated, cut)),
             Ordering::Relaxed,
         );
-        Ok(())
     }
 
     async fn save(&mut self, cursor: Cursor) -> Result<(), DeliveryError> {
@@ -254,13 +299,18 @@ impl SinkOutlet {
                 .delivered
                 .fetch_add(group.events, Ordering::Relaxed);
         } else {
+            if self.sink.stages() {
+                self.stage(batch).await?;
+            } else {
+                self.pending.extend(batch.records().iter().cloned());
+            }
             self.pending_since.get_or_insert_with(Instant::now);
             self.pending_bytes += batch.payload_bytes();
-            self.pending.extend(batch.records().iter().cloned());
+            self.pending_len += batch.len();
             self.pending_events += group.events;
             // A full batch goes now (with the cursor committed before it, which it covers).
             if self.pending_bytes >= self.batching.max_bytes
-                || self.pending.len() >= self.batching.max_events.max(1)
+                || self.pending_len >= self.batching.max_events.max(1)
             {
                 self.flush().await?;
             }
@@ -284,7 +334,7 @@ impl Outlet for SinkOutlet {
 
     async fn commit(&mut self, cursor: &Cursor) -> Result<(), DeliveryError> {
         self.pending_cursor = Some(cursor.clone());
-        if self.pending.is_empty() || self.due() {
+        if self.pending_len == 0 || self.due() {
             self.flush().await?;
         }
         Ok(())
@@ -352,83 +402,4 @@ async fn persist<E: std::fmt::Display + Send + 'static>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checkpoint::FileStore;
-    use crate::pipeline::testing::{cursor, events};
-    use async_trait::async_trait;
-    use sink_core::Delivery;
-    use std::sync::Mutex;
-
-    /// Records what it was sent (a stand-in for a peer: only the outlet's bookkeeping is
-    /// under test here; the real peers are in tests/kafka.rs and tests/s3.rs).
-    #[derive(Clone, Default)]
-    struct Recording(Arc<Mutex<Vec<usize>>>);
-
-    #[async_trait]
-    impl Sink for Recording {
-        fn name(&self) -> &str {
-            "recording"
-        }
-        async fn deliver(&mut self, batch: &Batch) -> Delivery {
-            self.0.lock().unwrap().push(batch.len());
-            Delivery::Delivered
-        }
-    }
-
-    #[tokio::test]
-    async fn a_batching_outlet_saves_no_checkpoint_past_records_it_still_holds() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
-        let key = CheckpointKey::run("lake");
-        let sink = Recording::default();
-        let mut outlet = SinkOutlet::new(
-            Box::new(sink.clone()),
-            Encoder::Raw,
-            store.clone(),
-            key.clone(),
-            Arc::default(),
-            DeadLetters::new(&dir.path().join("dead-letter"), "lake"),
-        )
-        .with_batching(Batching {
-            max_bytes: usize::MAX,
-            max_events: 5,
-            timeout: Some(Duration::from_secs(3600)),
-        });
-
-        outlet.deliver(events(3)).await.unwrap();
-        outlet.commit(&cursor(3)).await.unwrap();
-        assert!(sink.0.lock().unwrap().is_empty(), "3 < 5: nothing sent yet");
-        assert!(
-            store.load(&key).unwrap().is_none(),
-            "no checkpoint past unsent records"
-        );
-
-        // The batch fills: everything goes, and the cursor that waited for it is saved.
-        outlet.deliver(events(2)).await.unwrap();
-        assert_eq!(*sink.0.lock().unwrap(), vec![5]);
-        assert_eq!(
-            store.load(&key).unwrap().unwrap().cursor.position,
-            cursor(3).position
-        );
-        outlet.commit(&cursor(5)).await.unwrap();
-        assert_eq!(
-            store.load(&key).unwrap().unwrap().cursor.position,
-            cursor(5).position
-        );
-
-        // Held records go out on close, then their cursor.
-        outlet.deliver(events(1)).await.unwrap();
-        outlet.commit(&cursor(6)).await.unwrap();
-        assert_eq!(
-            store.load(&key).unwrap().unwrap().cursor.position,
-            cursor(5).position
-        );
-        outlet.close().await.unwrap();
-        assert_eq!(*sink.0.lock().unwrap(), vec![5, 1]);
-        assert_eq!(
-            store.load(&key).unwrap().unwrap().cursor.position,
-            cursor(6).position
-        );
-    }
-}
+mod tests;

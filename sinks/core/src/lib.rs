@@ -20,7 +20,7 @@ pub mod tls;
 pub use batch::{Batch, Record};
 pub use delivery::{DeadRecord, Delivery};
 pub use guarantee::DeliveryGuarantee;
-pub use retry::{RetryPolicy, SendError, Sent, send_with_retry};
+pub use retry::{Attempt, RetryPolicy, SendError, Sent, attempt_with_retry, send_with_retry};
 pub use secret::Secret;
 pub use sink::Sink;
 pub use spec::{

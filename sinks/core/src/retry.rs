@@ -69,6 +69,17 @@ pub struct Sent {
     pub dead: Vec<DeadRecord>,
 }
 
+/// One kind of attempt the retry loop repeats.
+#[derive(Debug, Clone, Copy)]
+pub enum Attempt<'a> {
+    /// [`Sink::deliver`] of a whole batch.
+    Deliver(&'a Batch),
+    /// [`Sink::stage`] of a batch into the one being gathered.
+    Stage(&'a Batch),
+    /// [`Sink::deliver_staged`].
+    DeliverStaged,
+}
+
 /// Deliver `batch` to `sink`, retrying transient failures per `policy`.
 ///
 /// Returns the number of attempts it took and the records the peer refused for good. `on_retry` is told of every failed attempt
@@ -77,13 +88,36 @@ pub async fn send_with_retry<S: Sink + ?Sized>(
     sink: &mut S,
     batch: &Batch,
     policy: &RetryPolicy,
+    on_retry: impl FnMut(&str, Duration),
+) -> Result<Sent, SendError> {
+    attempt_with_retry(sink, Attempt::Deliver(batch), policy, on_retry).await
+}
+
+/// Repeat `attempt` on `sink` until it succeeds, is rejected, or `policy` gives up.
+///
+/// `deliver_staged` has no records to name: a `PartlyDelivered` from it (a sink's bug) is
+/// refused as a rejection rather than moving the checkpoint past records nobody kept.
+pub async fn attempt_with_retry<S: Sink + ?Sized>(
+    sink: &mut S,
+    attempt: Attempt<'_>,
+    policy: &RetryPolicy,
     mut on_retry: impl FnMut(&str, Duration),
 ) -> Result<Sent, SendError> {
     let mut delays = policy.backoff();
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match sink.deliver(batch).await {
+        let outcome = match attempt {
+            Attempt::Deliver(batch) => sink.deliver(batch).await,
+            Attempt::Stage(batch) => sink.stage(batch).await,
+            Attempt::DeliverStaged => match sink.deliver_staged().await {
+                Delivery::PartlyDelivered { .. } => Delivery::reject(
+                    "delivering the staged batch named dead records it can no longer name",
+                ),
+                other => other,
+            },
+        };
+        match outcome {
             Delivery::Delivered => {
                 return Ok(Sent {
                     attempts,

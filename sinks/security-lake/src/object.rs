@@ -7,9 +7,9 @@
 //! `ext/{name}/{version}/` as its location (the `location` of `CustomLogSourceProvider`,
 //! Security Lake API reference), so a source may also be given as that `s3://` location.
 //!
-//! The name is the first row's time, the sink's name, and a digest of the object's first
-//! and last ids and count: the same batch sent again (a retry) overwrites its object, and
-//! two sinks never overwrite each other's.
+//! The name is the first row's time, the sink's name, and a digest of the object's ids:
+//! the same batch sent again (a retry) overwrites its object, and two sinks never
+//! overwrite each other's.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
@@ -66,15 +66,36 @@ pub fn partition(source: &SourcePrefix, region: &str, account_id: &str, day: Nai
     )
 }
 
-/// The object's key in `partition`, from its rows' (sorted) ids and first time.
-pub fn key(partition: &str, writer: &str, first: DateTime<Utc>, ids: &[&str]) -> String {
-    let mut h = Sha256::new();
-    if let (Some(a), Some(b)) = (ids.first(), ids.last()) {
-        h.update(a.as_bytes());
-        h.update([0]);
-        h.update(b.as_bytes());
+/// The ids of an object's rows, as a digest that does not depend on their order: rows
+/// are staged as pages arrive and sorted only when the object is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdDigest {
+    /// The sum of each id's SHA-256 (its first 16 bytes), wrapping: a multiset's digest.
+    sum: u128,
+    count: u64,
+}
+
+impl IdDigest {
+    pub fn add(&mut self, id: &str) {
+        let h = Sha256::digest(id.as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&h[..16]);
+        self.sum = self.sum.wrapping_add(u128::from_be_bytes(first));
+        self.count += 1;
     }
-    h.update((ids.len() as u64).to_be_bytes());
+
+    /// Add another digest's ids.
+    pub fn add_all(&mut self, other: &IdDigest) {
+        self.sum = self.sum.wrapping_add(other.sum);
+        self.count += other.count;
+    }
+}
+
+/// The object's key in `partition`, from its first (earliest) time and its rows' ids.
+pub fn key(partition: &str, writer: &str, first: DateTime<Utc>, ids: &IdDigest) -> String {
+    let mut h = Sha256::new();
+    h.update(ids.sum.to_be_bytes());
+    h.update(ids.count.to_be_bytes());
     let digest = h.finalize();
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!(
@@ -125,19 +146,28 @@ mod tests {
         );
     }
 
+    fn ids(ids: &[&str]) -> IdDigest {
+        let mut d = IdDigest::default();
+        for id in ids {
+            d.add(id);
+        }
+        d
+    }
+
     #[test]
     fn names_come_from_the_rows_and_the_writer() {
         let t = DateTime::parse_from_rfc3339("2026-03-07T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let a = key("p/", "lake", t, &["a", "b", "c"]);
-        assert_eq!(a, key("p/", "lake", t, &["a", "b", "c"]));
+        let a = key("p/", "lake", t, &ids(&["a", "b", "c"]));
+        assert_eq!(a, key("p/", "lake", t, &ids(&["c", "a", "b"])), "any order");
         assert!(
             a.starts_with("p/20260307T100000.000000Z-lake-") && a.ends_with(".parquet"),
             "{a}"
         );
-        assert_ne!(a, key("p/", "lake", t, &["a", "c"]));
-        assert_ne!(a, key("p/", "lake", t, &["a", "x", "d"]));
-        assert_ne!(a, key("p/", "other lake", t, &["a", "b", "c"]));
+        assert_ne!(a, key("p/", "lake", t, &ids(&["a", "c"])));
+        assert_ne!(a, key("p/", "lake", t, &ids(&["a", "b", "c", "c"])));
+        assert_ne!(a, key("p/", "lake", t, &ids(&["a", "x", "c"])));
+        assert_ne!(a, key("p/", "other lake", t, &ids(&["a", "b", "c"])));
     }
 }

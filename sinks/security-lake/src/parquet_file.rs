@@ -22,13 +22,16 @@ use crate::schema::ClassSchema;
 /// Past this a file being written moves from memory to disk.
 pub const SPILL_AT: usize = 8 << 20;
 
-/// Rows decoded into one Arrow batch before the writer takes them.
-const CHUNK: usize = 1024;
+/// Rows decoded into one Arrow batch before the writer takes them. The decoder's tape and
+/// the batch's arrays grow with it: 1,024 cost 5 MiB more peak RSS than 256 in a 1M-event
+/// backfill, at the same speed (BENCHMARKS.md).
+const CHUNK: usize = 256;
 
-/// Rows in a row group at most: a row group is held in memory, encoded, until it is
-/// written, so this bounds the writer's memory (tens of MiB of Coder events, compressed
-/// well under Security Lake's 256 MB).
+/// Rows in a row group at most, and its encoded size at most: a row group is held in
+/// memory, encoded, until it is written, so these bound the writer's memory (tens of MiB
+/// of Coder events, compressed well under Security Lake's 256 MB).
 const ROW_GROUP_ROWS: usize = 64 * 1024;
+const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Data pages up to Security Lake's 1 MB.
 const PAGE_BYTES: usize = 1 << 20;
@@ -53,10 +56,11 @@ pub struct ParquetFile {
     pub rows: usize,
 }
 
-/// `rows` (each one row's JSON text, conformed to `class`, in order) as one Parquet file.
+/// `rows` (each one row's JSON text, conformed to `class`, in order) as one Parquet file;
+/// a row that cannot be read (from the staging file) fails the file.
 pub fn write(
     class: &ClassSchema,
-    rows: impl IntoIterator<Item = Vec<u8>>,
+    rows: impl IntoIterator<Item = std::io::Result<Vec<u8>>>,
     compression: Compression,
 ) -> Result<ParquetFile, FileError> {
     let codec = match compression {
@@ -66,6 +70,7 @@ pub fn write(
     let props = WriterProperties::builder()
         .set_compression(codec)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_data_page_size_limit(PAGE_BYTES)
         .set_created_by(format!(
             "coder-audit-shipper {} (OCSF {})",
@@ -81,6 +86,7 @@ pub fn write(
         .build_decoder()?;
     let mut count = 0;
     for row in rows {
+        let row = row?;
         let read = decoder.decode(&row)?;
         if read != row.len() || decoder.has_partial_record() {
             return Err(FileError::Row(count));
@@ -120,7 +126,7 @@ mod tests {
     #[test]
     fn rows_read_back_as_they_went_in_under_the_class_schema() {
         let class = Catalog::get().class(3002).unwrap();
-        let rows: Vec<Vec<u8>> = (0..2500)
+        let rows: Vec<std::io::Result<Vec<u8>>> = (0..2500)
             .map(|i| {
                 let event = json!({
                     "class_uid": 3002, "time": 1_700_000_000_000i64 + i,
@@ -129,7 +135,7 @@ mod tests {
                 });
                 let mut row = Vec::new();
                 conform(event.to_string().as_bytes(), &class.root, &mut row).unwrap();
-                row
+                Ok(row)
             })
             .collect();
         let mut file = write(class, rows, Compression::Zstd).unwrap();

@@ -1,20 +1,21 @@
-//! Sending a batch: route its records to (class, day) objects, write each as Parquet off
-//! the async threads, and upload them; the batch is delivered only when every object is
-//! in the bucket, so the checkpoint never passes an event that is not in the lake.
+//! Sending a batch: its records are staged as they come ([`crate::stage`]), each page
+//! routed to its (class, day) partition and conformed to its row off the async threads;
+//! when the batch is due each partition is written as Parquet and uploaded. The batch is
+//! delivered only when every object is in the bucket, so the checkpoint never passes an
+//! event that is not in the lake.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use sink_core::{Batch, DeadRecord, Delivery, Record, Sink};
+use sink_core::{Batch, Delivery, Sink};
 use sink_s3::{Content, Uploader};
 
 use crate::config::SecurityLakeSinkConfig;
-use crate::conform::conform;
 use crate::object::{self, SourcePrefix};
 use crate::parquet_file::{self, ParquetFile};
-use crate::route::{Route, route};
 use crate::schema::Catalog;
+use crate::stage::{Partition, PartitionKey, Staged};
 
 const PARQUET: Content = Content {
     content_type: "application/vnd.apache.parquet",
@@ -26,6 +27,9 @@ pub struct LakeSink {
     config: Arc<SecurityLakeSinkConfig>,
     prefixes: Arc<BTreeMap<u32, SourcePrefix>>,
     uploader: Uploader,
+    /// The batch being gathered. Shared with the blocking task that stages or writes it;
+    /// one task at a time, since the outlet awaits each call.
+    staged: Arc<Mutex<Staged>>,
 }
 
 /// An object ready to upload.
@@ -45,83 +49,37 @@ impl LakeSink {
             uploader: Uploader::connect(name, config.target()).await,
             config: Arc::new(config),
             prefixes: Arc::new(prefixes),
+            staged: Arc::default(),
         }
     }
-}
 
-/// Write every object of `records` (CPU work: run it off the async threads).
-fn write_objects(
-    writer: &str,
-    config: &SecurityLakeSinkConfig,
-    prefixes: &BTreeMap<u32, SourcePrefix>,
-    records: &[Record],
-) -> Result<(Vec<Written>, Vec<DeadRecord>), String> {
-    let routes = route(records, |class| prefixes.contains_key(&class));
-    let mut dead = routes.dead;
-    let mut written = Vec::with_capacity(routes.objects.len());
-    for r in &routes.objects {
-        let Some(w) = write_object(writer, config, prefixes, records, r, &mut dead)? else {
-            continue;
-        };
-        written.push(w);
+    fn staged(&self) -> MutexGuard<'_, Staged> {
+        self.staged.lock().unwrap_or_else(|e| e.into_inner())
     }
-    dead.sort_by_key(|d| d.index);
-    Ok((written, dead))
 }
 
-/// One object; `None` when none of its rows fit the schema (they are all in `dead`).
+/// One partition's object (CPU work: run it off the async threads).
 fn write_object(
     writer: &str,
     config: &SecurityLakeSinkConfig,
     prefixes: &BTreeMap<u32, SourcePrefix>,
-    records: &[Record],
-    r: &Route,
-    dead: &mut Vec<DeadRecord>,
-) -> Result<Option<Written>, String> {
-    let (Some(class), Some(prefix)) = (
-        Catalog::get().class(r.class_uid),
-        prefixes.get(&r.class_uid),
+    (class_uid, day): PartitionKey,
+    partition: &mut Partition,
+) -> Result<Written, String> {
+    let (Some(class), Some(prefix), Some(first)) = (
+        Catalog::get().class(class_uid),
+        prefixes.get(&class_uid),
+        partition.first_time(),
     ) else {
-        // `route` sends only mapped classes, and every mappable class has a schema.
-        for (_, index) in &r.rows {
-            dead.push(DeadRecord {
-                index: *index,
-                reason: format!("OCSF class {} has no Parquet schema", r.class_uid),
-            });
-        }
-        return Ok(None);
+        // Staging takes only rows of mapped classes with a schema, and stages no
+        // partition without rows.
+        return Err(format!("OCSF class {class_uid}: no schema, source or rows"));
     };
-    let mut ids = Vec::with_capacity(r.rows.len());
-    let rows = r.rows.iter().filter_map(|(_, index)| {
-        let record = &records[*index];
-        let mut row = Vec::with_capacity(record.payload.len());
-        match conform(&record.payload, &class.root, &mut row) {
-            Ok(()) => {
-                ids.push(record.id.as_str());
-                Some(row)
-            }
-            Err(misfit) => {
-                dead.push(DeadRecord {
-                    index: *index,
-                    reason: format!("does not fit OCSF 1.1.0 {}: {misfit}", class.name),
-                });
-                None
-            }
-        }
-    });
-    let file = parquet_file::write(class, rows, config.compression)
+    let partition_path = object::partition(prefix, &config.region, &config.account_id, day);
+    let key = object::key(&partition_path, writer, first, partition.ids());
+    let file = parquet_file::write(class, partition.rows_by_time(), config.compression)
         .map_err(|e| format!("writing the Parquet file of {}: {e}", class.name))?;
-    if file.rows == 0 {
-        return Ok(None);
-    }
-    let Some(first) = r.rows.first().map(|(t, _)| *t) else {
-        return Ok(None);
-    };
-    let partition = object::partition(prefix, &config.region, &config.account_id, r.day);
-    Ok(Some(Written {
-        key: object::key(&partition, writer, first, &ids),
-        file,
-    }))
+    Ok(Written { key, file })
 }
 
 #[async_trait]
@@ -136,6 +94,14 @@ impl Sink for LakeSink {
     /// underscore or a dot", Athena user guide, tables and S3 locations), outside any
     /// partition, so a probe left behind (no `s3:DeleteObject`) is never read as data.
     async fn check(&mut self) -> Result<(), String> {
+        // Batches are staged under $TMPDIR (read-only in a locked-down container unless a
+        // volume is mounted there).
+        tempfile::tempfile().map_err(|e| {
+            format!(
+                "batches are staged under {}, which cannot be written: {e}",
+                std::env::temp_dir().display()
+            )
+        })?;
         self.uploader.check_bucket().await?;
         for prefix in self.prefixes.values() {
             let key = format!(
@@ -151,27 +117,76 @@ impl Sink for LakeSink {
         Ok(())
     }
 
+    /// The batch alone: anything staged is dropped first, so a retry of the same batch
+    /// stages it afresh. (The pipeline stages; this serves a one-off send, `replay`.)
     async fn deliver(&mut self, batch: &Batch) -> Delivery {
+        *self.staged() = Staged::default();
+        let dead = match self.stage(batch).await {
+            Delivery::Delivered => Vec::new(),
+            Delivery::PartlyDelivered { dead } => dead,
+            other => return other,
+        };
+        match self.deliver_staged().await {
+            Delivery::Delivered if dead.is_empty() => Delivery::Delivered,
+            Delivery::Delivered => Delivery::PartlyDelivered { dead },
+            other => other,
+        }
+    }
+
+    fn stages(&self) -> bool {
+        true
+    }
+
+    async fn stage(&mut self, batch: &Batch) -> Delivery {
         // CPU work, off the async threads: the tailer reads the next pages meanwhile.
-        // (`block_in_place`, which saves copying the records, measured no better:
-        // BENCHMARKS.md.)
         let records = batch.records().to_vec();
-        let (writer, config, prefixes) = (
-            self.name.clone(),
-            self.config.clone(),
-            self.prefixes.clone(),
-        );
-        let written = tokio::task::spawn_blocking(move || {
-            write_objects(&writer, &config, &prefixes, &records)
+        let (staged, prefixes) = (self.staged.clone(), self.prefixes.clone());
+        let added = tokio::task::spawn_blocking(move || {
+            let mut staged = staged.lock().unwrap_or_else(|e| e.into_inner());
+            staged.add(&records, |class| prefixes.contains_key(&class))
         })
         .await;
-        let (objects, dead) = match written {
-            Ok(Ok(w)) => w,
-            // A file that could not be written (the spool's disk full): try again later.
-            Ok(Err(reason)) => return Delivery::retry(reason),
-            Err(e) => return Delivery::retry(format!("writing Parquet files: {e}")),
-        };
-        for mut object in objects {
+        match added {
+            Ok(Ok(dead)) if dead.is_empty() => Delivery::Delivered,
+            Ok(Ok(dead)) => Delivery::PartlyDelivered { dead },
+            // Nothing of it staged (the disk full): try again later.
+            Ok(Err(e)) => Delivery::retry(e.to_string()),
+            // A panic: what it left staged is unknown, so the stream stops before its
+            // checkpoint moves, and is read again.
+            Err(e) => Delivery::reject(format!("staging rows: {e}")),
+        }
+    }
+
+    async fn deliver_staged(&mut self) -> Delivery {
+        loop {
+            // Each partition stays staged until it is uploaded: a failed write or upload,
+            // even a panic, leaves it for the next attempt (or the next run: the checkpoint
+            // has not moved).
+            let (staged, writer, config, prefixes) = (
+                self.staged.clone(),
+                self.name.clone(),
+                self.config.clone(),
+                self.prefixes.clone(),
+            );
+            let written = tokio::task::spawn_blocking(move || {
+                let mut staged = staged.lock().unwrap_or_else(|e| e.into_inner());
+                let (key, partition) = staged.first()?;
+                Some((
+                    key,
+                    write_object(&writer, &config, &prefixes, key, partition),
+                ))
+            })
+            .await;
+            let (key, written) = match written {
+                Ok(Some(w)) => w,
+                Ok(None) => return Delivery::Delivered,
+                Err(e) => return Delivery::retry(format!("writing a Parquet file: {e}")),
+            };
+            let mut object = match written {
+                Ok(o) => o,
+                // The spool's disk full, most likely: try again later.
+                Err(reason) => return Delivery::retry(reason),
+            };
             let (len, rows) = (object.file.len, object.file.rows);
             if let Err(outcome) = self
                 .uploader
@@ -180,12 +195,8 @@ impl Sink for LakeSink {
             {
                 return outcome;
             }
+            self.staged().remove(key);
             tracing::debug!(sink = %self.name, key = %object.key, rows, bytes = len, "object written");
-        }
-        if dead.is_empty() {
-            Delivery::Delivered
-        } else {
-            Delivery::PartlyDelivered { dead }
         }
     }
 }

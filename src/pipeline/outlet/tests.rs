@@ -1,0 +1,190 @@
+//! The outlet's bookkeeping: what is held, what is sent, and when the checkpoint moves.
+
+use super::*;
+use crate::checkpoint::FileStore;
+use crate::pipeline::testing::{cursor, events};
+use async_trait::async_trait;
+use sink_core::Delivery;
+use std::sync::Mutex;
+
+/// Records what it was sent (a stand-in for a peer: only the outlet's bookkeeping is
+/// under test here; the real peers are in tests/kafka.rs and tests/s3.rs).
+#[derive(Clone, Default)]
+struct Recording(Arc<Mutex<Vec<usize>>>);
+
+#[async_trait]
+impl Sink for Recording {
+    fn name(&self) -> &str {
+        "recording"
+    }
+    async fn deliver(&mut self, batch: &Batch) -> Delivery {
+        self.0.lock().unwrap().push(batch.len());
+        Delivery::Delivered
+    }
+}
+
+#[tokio::test]
+async fn a_batching_outlet_saves_no_checkpoint_past_records_it_still_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
+    let key = CheckpointKey::run("lake");
+    let sink = Recording::default();
+    let mut outlet = SinkOutlet::new(
+        Box::new(sink.clone()),
+        Encoder::Raw,
+        store.clone(),
+        key.clone(),
+        Arc::default(),
+        DeadLetters::new(&dir.path().join("dead-letter"), "lake"),
+    )
+    .with_batching(Batching {
+        max_bytes: usize::MAX,
+        max_events: 5,
+        timeout: Some(Duration::from_secs(3600)),
+    });
+
+    outlet.deliver(events(3)).await.unwrap();
+    outlet.commit(&cursor(3)).await.unwrap();
+    assert!(sink.0.lock().unwrap().is_empty(), "3 < 5: nothing sent yet");
+    assert!(
+        store.load(&key).unwrap().is_none(),
+        "no checkpoint past unsent records"
+    );
+
+    // The batch fills: everything goes, and the cursor that waited for it is saved.
+    outlet.deliver(events(2)).await.unwrap();
+    assert_eq!(*sink.0.lock().unwrap(), vec![5]);
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().cursor.position,
+        cursor(3).position
+    );
+    outlet.commit(&cursor(5)).await.unwrap();
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().cursor.position,
+        cursor(5).position
+    );
+
+    // Held records go out on close, then their cursor.
+    outlet.deliver(events(1)).await.unwrap();
+    outlet.commit(&cursor(6)).await.unwrap();
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().cursor.position,
+        cursor(5).position
+    );
+    outlet.close().await.unwrap();
+    assert_eq!(*sink.0.lock().unwrap(), vec![5, 1]);
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().cursor.position,
+        cursor(6).position
+    );
+}
+
+/// Stages what it is given and keeps it until `deliver_staged`, whose first attempt
+/// fails; the record with id ending in 1 can never be delivered (a stand-in for the
+/// Security Lake sink's bookkeeping; the real one is in tests/security_lake.rs).
+#[derive(Clone, Default)]
+struct Staging {
+    staged: Arc<Mutex<Vec<String>>>,
+    delivered: Arc<Mutex<Vec<Vec<String>>>>,
+    attempts: Arc<Mutex<usize>>,
+}
+
+#[async_trait]
+impl Sink for Staging {
+    fn name(&self) -> &str {
+        "staging"
+    }
+    async fn deliver(&mut self, _: &Batch) -> Delivery {
+        Delivery::reject("a staging sink is not sent whole batches by the outlet")
+    }
+    fn stages(&self) -> bool {
+        true
+    }
+    async fn stage(&mut self, batch: &Batch) -> Delivery {
+        let mut dead = Vec::new();
+        for (index, r) in batch.records().iter().enumerate() {
+            if r.id.ends_with('1') {
+                dead.push(sink_core::DeadRecord {
+                    index,
+                    reason: "never".into(),
+                });
+            } else {
+                self.staged.lock().unwrap().push(r.id.clone());
+            }
+        }
+        Delivery::PartlyDelivered { dead }
+    }
+    async fn deliver_staged(&mut self) -> Delivery {
+        let mut attempts = self.attempts.lock().unwrap();
+        *attempts += 1;
+        if *attempts == 1 {
+            return Delivery::retry("the first upload fails");
+        }
+        let staged = std::mem::take(&mut *self.staged.lock().unwrap());
+        self.delivered.lock().unwrap().push(staged);
+        Delivery::Delivered
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_staging_sink_holds_the_batch_and_the_checkpoint_waits_for_its_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
+    let key = CheckpointKey::run("staging");
+    let sink = Staging::default();
+    let stats = Arc::new(StreamStats::default());
+    let mut outlet = SinkOutlet::new(
+        Box::new(sink.clone()),
+        Encoder::Raw,
+        store.clone(),
+        key.clone(),
+        stats.clone(),
+        DeadLetters::new(&dir.path().join("dead-letter"), "staging"),
+    )
+    .with_batching(Batching {
+        max_bytes: usize::MAX,
+        max_events: 5,
+        timeout: Some(Duration::from_secs(3600)),
+    });
+
+    outlet.deliver(events(3)).await.unwrap();
+    outlet.commit(&cursor(3)).await.unwrap();
+    assert!(outlet.pending.is_empty(), "the sink holds the records");
+    assert_eq!(sink.staged.lock().unwrap().len(), 2, "all but the dead one");
+    assert_eq!(stats.dead_lettered.load(Ordering::Relaxed), 1);
+    let dead = DeadLetters::read(&dir.path().join("dead-letter/staging.ndjson")).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].id.ends_with('1'), "{:?}", dead[0].id);
+    assert!(sink.delivered.lock().unwrap().is_empty());
+    assert!(store.load(&key).unwrap().is_none(), "nothing delivered yet");
+
+    // The batch fills (5 records, the dead one counted): delivered after one retry,
+    // then the cursor that waited for it.
+    outlet.deliver(events(2)).await.unwrap();
+    assert_eq!(*sink.attempts.lock().unwrap(), 2);
+    assert_eq!(sink.delivered.lock().unwrap().len(), 1);
+    // Ids 0 and 2 of the first page, 0 of the second: each page's 1 is dead.
+    assert_eq!(sink.delivered.lock().unwrap()[0].len(), 3);
+    assert_eq!(stats.dead_lettered.load(Ordering::Relaxed), 2);
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().cursor.position,
+        cursor(3).position
+    );
+    assert_eq!(stats.delivered.load(Ordering::Relaxed), 5);
+    assert_eq!(stats.batches.load(Ordering::Relaxed), 1);
+
+    // What is staged at close goes out, then its cursor.
+    outlet.commit(&cursor(5)).await.unwrap();
+    outlet.deliver(events(1)).await.unwrap();
+    outlet.commit(&cursor(6)).await.unwrap();
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().cursor.position,
+        cursor(5).position
+    );
+    outlet.close().await.unwrap();
+    assert_eq!(sink.delivered.lock().unwrap().len(), 2);
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().cursor.position,
+        cursor(6).position
+    );
+}
