@@ -12,7 +12,8 @@
 #             LAKE_COMPRESSION the codec)
 #   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
 #   format, which share one read of Coder; the figures are then for all of them together.
-#   PAGE_SIZE=2000 (default 500) sets coder.page_size; BENCH_WRAP="perf record -g --" profiles,
+#   PAGE_SIZE=2000 (default 500) sets coder.page_size; SAVE_INTERVAL=0s (default 1s) sets
+#   checkpoint.save_interval (0s: a checkpoint write per page and sink); BENCH_WRAP="perf record -g --" profiles,
 #   with SHIPPER=target/profiling/coder-audit-shipper (cargo build --profile profiling) for
 #   call graphs (perf record --call-graph dwarf).
 #
@@ -57,6 +58,7 @@ page_size = ${PAGE_SIZE:-500}
 max_requests_per_minute = 0
 [checkpoint]
 dir = "$work/state"
+save_interval = "${SAVE_INTERVAL:-1s}"
 TOML
 case $sink in
 file)

@@ -92,7 +92,8 @@ impl<'a> Streams<'a> {
             stats,
             DeadLetters::new(&self.config.dead_letter_dir(), name),
         )
-        .with_batching(built.batching);
+        .with_batching(built.batching)
+        .with_save_interval(self.config.checkpoint.save_interval);
         Ok((tailer, outlet))
     }
 

@@ -31,6 +31,13 @@ pub struct CheckpointConfig {
     /// of the leader's death.
     #[serde(default = "default_takeover_interval", with = "humantime_serde")]
     pub takeover_interval: Duration,
+    /// How long a sink's checkpoint may wait behind what the sink confirmed, so that a
+    /// backfill writes it about once a second, not once a page. Only duplicates depend on
+    /// it: after a `kill -9` at most this much is sent again (never lost; a stop saves
+    /// the newest). Filebeat's registry flushes once a second by default too. `"0s"` saves
+    /// after every page.
+    #[serde(default = "default_save_interval", with = "humantime_serde")]
+    pub save_interval: Duration,
 }
 
 impl Default for CheckpointConfig {
@@ -42,6 +49,7 @@ impl Default for CheckpointConfig {
             url_file: None,
             schema: default_schema(),
             takeover_interval: default_takeover_interval(),
+            save_interval: default_save_interval(),
         }
     }
 }
@@ -109,4 +117,8 @@ fn default_schema() -> String {
 }
 fn default_takeover_interval() -> Duration {
     Duration::from_secs(2)
+}
+
+fn default_save_interval() -> Duration {
+    Duration::from_secs(1)
 }

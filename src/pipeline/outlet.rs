@@ -47,6 +47,10 @@ pub struct SinkOutlet {
     pending_cursor: Option<Cursor>,
     /// The sink's own truncation count already added to `stats.truncated`.
     sink_truncated: u64,
+    /// A cursor whose records are all delivered waits this long since the last save
+    /// before it is saved (`checkpoint.save_interval`); zero saves every commit.
+    save_interval: Duration,
+    saved_at: Option<Instant>,
 }
 
 impl SinkOutlet {
@@ -75,6 +79,8 @@ impl SinkOutlet {
             pending_since: None,
             pending_cursor: None,
             sink_truncated: 0,
+            save_interval: Duration::ZERO,
+            saved_at: None,
         }
     }
 
@@ -96,6 +102,15 @@ impl SinkOutlet {
     /// Gather records into larger batches (see [`Batching`]).
     pub fn with_batching(mut self, batching: Batching) -> Self {
         self.batching = batching;
+        self
+    }
+
+    /// Save a delivered cursor at most once per `interval` (see
+    /// [`crate::config::CheckpointConfig::save_interval`]); the newest waits in
+    /// `pending_cursor`, saved by the next commit past the interval, the next scan's end
+    /// or `close`.
+    pub fn with_save_interval(mut self, interval: Duration) -> Self {
+        self.save_interval = interval;
         self
     }
 
@@ -267,6 +282,7 @@ impl SinkOutlet {
         self.stats
             .position_micros
             .store(position, Ordering::Relaxed);
+        self.saved_at = Some(Instant::now());
         Ok(())
     }
 }
@@ -334,7 +350,10 @@ impl Outlet for SinkOutlet {
 
     async fn commit(&mut self, cursor: &Cursor) -> Result<(), DeliveryError> {
         self.pending_cursor = Some(cursor.clone());
-        if self.pending_len == 0 || self.due() {
+        let save_due = self
+            .saved_at
+            .is_none_or(|at| at.elapsed() >= self.save_interval);
+        if (self.pending_len == 0 && save_due) || (self.pending_len > 0 && self.due()) {
             self.flush().await?;
         }
         Ok(())

@@ -188,3 +188,80 @@ async fn a_staging_sink_holds_the_batch_and_the_checkpoint_waits_for_its_deliver
         cursor(6).position
     );
 }
+
+/// An outlet into `sink` that saves its checkpoint at most once per `interval`.
+fn coalescing(
+    dir: &std::path::Path,
+    interval: Duration,
+) -> (
+    Recording,
+    Arc<dyn CheckpointStore>,
+    CheckpointKey,
+    SinkOutlet,
+) {
+    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir));
+    let key = CheckpointKey::run("file");
+    let sink = Recording::default();
+    let outlet = SinkOutlet::new(
+        Box::new(sink.clone()),
+        Encoder::Raw,
+        store.clone(),
+        key.clone(),
+        Arc::default(),
+        DeadLetters::new(&dir.join("dead-letter"), "file"),
+    )
+    .with_save_interval(interval);
+    (sink, store, key, outlet)
+}
+
+#[tokio::test]
+async fn delivered_cursors_are_saved_at_most_once_per_interval_and_the_newest_at_a_scan_end_or_close()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, store, key, mut outlet) = coalescing(dir.path(), Duration::from_secs(3600));
+    let saved = || store.load(&key).unwrap().map(|c| c.cursor.position);
+
+    outlet.deliver(events(1)).await.unwrap();
+    outlet.commit(&cursor(1)).await.unwrap();
+    assert_eq!(
+        saved(),
+        Some(cursor(1).position),
+        "the first is saved at once"
+    );
+    outlet.deliver(events(2)).await.unwrap();
+    outlet.commit(&cursor(2)).await.unwrap();
+    outlet.deliver(events(3)).await.unwrap();
+    outlet.commit(&cursor(3)).await.unwrap();
+    assert_eq!(
+        *sink.0.lock().unwrap(),
+        vec![1, 2, 3],
+        "every page is sent at once"
+    );
+    assert_eq!(
+        saved(),
+        Some(cursor(1).position),
+        "within the interval: not saved"
+    );
+
+    // A scan's end saves the newest delivered cursor.
+    outlet.flush_if_due().await.unwrap();
+    assert_eq!(saved(), Some(cursor(3).position));
+
+    // So does close (a stop).
+    outlet.deliver(events(1)).await.unwrap();
+    outlet.commit(&cursor(4)).await.unwrap();
+    assert_eq!(saved(), Some(cursor(3).position));
+    outlet.close().await.unwrap();
+    assert_eq!(saved(), Some(cursor(4).position));
+
+    // Past the interval a commit saves at once.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store, key, mut outlet) = coalescing(dir.path(), Duration::from_millis(1));
+    outlet.commit(&cursor(1)).await.unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    outlet.commit(&cursor(2)).await.unwrap();
+    assert_eq!(
+        store.load(&key).unwrap().map(|c| c.cursor.position),
+        Some(cursor(2).position)
+    );
+}
