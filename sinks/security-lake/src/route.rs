@@ -1,6 +1,6 @@
-//! Which object each record of a batch goes to: its class's source and its event's day,
-//! in time order. Only `class_uid` and `time` are read here; the whole event is parsed once,
-//! when its object is written.
+//! Which partition each record of a page goes to: its class's source and its event's day,
+//! in time order. Only `class_uid` and `time` are read here; the whole event is parsed once
+//! more, when it is conformed to its row ([`crate::stage`]).
 
 use std::collections::BTreeMap;
 
