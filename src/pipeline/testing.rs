@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sink_core::{Batch, Delivery, Sink};
 use tokio::sync::Semaphore;
 
-use super::{Encoder, SinkOutlet};
+use super::{Encoder, SinkOutlet, StreamStats};
 use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
 use crate::coder::{Cursor, Event, parse_page};
 use crate::dead_letter::DeadLetters;
@@ -35,21 +35,32 @@ impl Sink for Gated {
 
 /// An outlet into a [`Gated`] sink (gate closed), its checkpoints under `dir`.
 pub fn gated_outlet(dir: &Path) -> (Gated, Arc<dyn CheckpointStore>, CheckpointKey, SinkOutlet) {
-    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir));
-    let key = CheckpointKey::run("gated");
     let sink = Gated {
         gate: Arc::new(Semaphore::new(0)),
         sent: Arc::default(),
     };
+    let (store, key, outlet) = outlet_into(dir, "gated", Box::new(sink.clone()), Arc::default());
+    (sink, store, key, outlet)
+}
+
+/// A raw outlet into `sink` as sink `name`, its checkpoints and dead letters under `dir`.
+pub fn outlet_into(
+    dir: &Path,
+    name: &str,
+    sink: Box<dyn Sink>,
+    stats: Arc<StreamStats>,
+) -> (Arc<dyn CheckpointStore>, CheckpointKey, SinkOutlet) {
+    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir));
+    let key = CheckpointKey::run(name);
     let outlet = SinkOutlet::new(
-        Box::new(sink.clone()),
+        sink,
         Encoder::Raw,
         store.clone(),
         key.clone(),
-        Arc::default(),
-        DeadLetters::new(&dir.join("dead-letter"), "gated"),
+        stats,
+        DeadLetters::new(&dir.join("dead-letter"), name),
     );
-    (sink, store, key, outlet)
+    (store, key, outlet)
 }
 
 /// `n` entries a second apart from 2026-08-20T00:00:00Z (n < 10), as one parsed page.

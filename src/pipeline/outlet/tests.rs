@@ -1,8 +1,7 @@
 //! The outlet's bookkeeping: what is held, what is sent, and when the checkpoint moves.
 
 use super::*;
-use crate::checkpoint::FileStore;
-use crate::pipeline::testing::{cursor, events};
+use crate::pipeline::testing::{cursor, events, outlet_into};
 use async_trait::async_trait;
 use sink_core::Delivery;
 use std::sync::Mutex;
@@ -23,25 +22,20 @@ impl Sink for Recording {
     }
 }
 
+/// Batches of five records, never closed by size or age.
+const FIVE_RECORDS: Batching = Batching {
+    max_bytes: usize::MAX,
+    max_events: 5,
+    timeout: Some(Duration::from_secs(3600)),
+};
+
 #[tokio::test]
 async fn a_batching_outlet_saves_no_checkpoint_past_records_it_still_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
-    let key = CheckpointKey::run("lake");
     let sink = Recording::default();
-    let mut outlet = SinkOutlet::new(
-        Box::new(sink.clone()),
-        Encoder::Raw,
-        store.clone(),
-        key.clone(),
-        Arc::default(),
-        DeadLetters::new(&dir.path().join("dead-letter"), "lake"),
-    )
-    .with_batching(Batching {
-        max_bytes: usize::MAX,
-        max_events: 5,
-        timeout: Some(Duration::from_secs(3600)),
-    });
+    let (store, key, outlet) =
+        outlet_into(dir.path(), "lake", Box::new(sink.clone()), Arc::default());
+    let mut outlet = outlet.with_batching(FIVE_RECORDS);
 
     outlet.deliver(events(3)).await.unwrap();
     outlet.commit(&cursor(3)).await.unwrap();
@@ -129,23 +123,11 @@ impl Sink for Staging {
 #[tokio::test(start_paused = true)]
 async fn a_staging_sink_holds_the_batch_and_the_checkpoint_waits_for_its_delivery() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir.path()));
-    let key = CheckpointKey::run("staging");
     let sink = Staging::default();
     let stats = Arc::new(StreamStats::default());
-    let mut outlet = SinkOutlet::new(
-        Box::new(sink.clone()),
-        Encoder::Raw,
-        store.clone(),
-        key.clone(),
-        stats.clone(),
-        DeadLetters::new(&dir.path().join("dead-letter"), "staging"),
-    )
-    .with_batching(Batching {
-        max_bytes: usize::MAX,
-        max_events: 5,
-        timeout: Some(Duration::from_secs(3600)),
-    });
+    let (store, key, outlet) =
+        outlet_into(dir.path(), "staging", Box::new(sink.clone()), stats.clone());
+    let mut outlet = outlet.with_batching(FIVE_RECORDS);
 
     outlet.deliver(events(3)).await.unwrap();
     outlet.commit(&cursor(3)).await.unwrap();
@@ -189,7 +171,8 @@ async fn a_staging_sink_holds_the_batch_and_the_checkpoint_waits_for_its_deliver
     );
 }
 
-/// An outlet into `sink` that saves its checkpoint at most once per `interval`.
+/// An outlet into a [`Recording`] sink that saves its checkpoint at most once per
+/// `interval`.
 fn coalescing(
     dir: &std::path::Path,
     interval: Duration,
@@ -199,19 +182,9 @@ fn coalescing(
     CheckpointKey,
     SinkOutlet,
 ) {
-    let store: Arc<dyn CheckpointStore> = Arc::new(FileStore::new(dir));
-    let key = CheckpointKey::run("file");
     let sink = Recording::default();
-    let outlet = SinkOutlet::new(
-        Box::new(sink.clone()),
-        Encoder::Raw,
-        store.clone(),
-        key.clone(),
-        Arc::default(),
-        DeadLetters::new(&dir.join("dead-letter"), "file"),
-    )
-    .with_save_interval(interval);
-    (sink, store, key, outlet)
+    let (store, key, outlet) = outlet_into(dir, "file", Box::new(sink.clone()), Arc::default());
+    (sink, store, key, outlet.with_save_interval(interval))
 }
 
 #[tokio::test]
