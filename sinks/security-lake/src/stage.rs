@@ -47,7 +47,7 @@ pub struct Partition {
 struct StagedRow {
     time: DateTime<Utc>,
     at: u64,
-    len: u32,
+    len: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,10 +75,6 @@ struct Chunk {
 }
 
 impl Staged {
-    pub fn is_empty(&self) -> bool {
-        self.partitions.is_empty()
-    }
-
     /// Stage `records`; those that can never be a row (not OCSF, no source for their class,
     /// no time, not fitting their class's schema) are returned as dead. On an error nothing
     /// of `records` stays staged, so the same records may be staged again.
@@ -113,8 +109,7 @@ impl Staged {
                         chunk.rows.push(StagedRow {
                             time,
                             at: start as u64,
-                            // A row is one event: Coder's entries are far below 4 GiB.
-                            len: u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX),
+                            len: (chunk.bytes.len() - start) as u64,
                         });
                         chunk.ids.add(&record.id);
                     }
@@ -215,11 +210,6 @@ impl Staged {
     pub fn remove(&mut self, key: PartitionKey) {
         self.partitions.remove(&key);
     }
-
-    /// Rows staged, in all partitions.
-    pub fn rows(&self) -> usize {
-        self.partitions.values().map(|p| p.rows.len()).sum()
-    }
 }
 
 impl Partition {
@@ -248,9 +238,9 @@ impl Partition {
                     reader.seek(SeekFrom::Start(row.at))?;
                 }
             }
-            let mut bytes = vec![0; row.len as usize];
+            let mut bytes = vec![0; usize::try_from(row.len).unwrap_or(usize::MAX)];
             reader.read_exact(&mut bytes)?;
-            at = Some(row.at + u64::from(row.len));
+            at = Some(row.at + row.len);
             Ok(bytes)
         })
     }
@@ -273,6 +263,21 @@ mod tests {
             )
             .into(),
         }
+    }
+
+    impl Staged {
+        fn is_empty(&self) -> bool {
+            self.partitions.is_empty()
+        }
+
+        fn rows(&self) -> usize {
+            self.partitions.values().map(|p| p.rows.len()).sum()
+        }
+    }
+
+    #[test]
+    fn a_staged_row_costs_the_32_bytes_the_module_says() {
+        assert_eq!(std::mem::size_of::<StagedRow>(), 32);
     }
 
     /// The first partition, taken out of `staged`.
