@@ -12,6 +12,8 @@
 #             LAKE_COMPRESSION the codec)
 #   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
 #   format, which share one read of Coder; the figures are then for all of them together.
+#   FILE_BATCH=0 (default 1MiB) sets the file sinks' batch_max_bytes (0: a write and an
+#   fsync per page, as before the file sink batched);
 #   PAGE_SIZE=2000 (default 500) sets coder.page_size; SAVE_INTERVAL=0s (default 1s) sets
 #   checkpoint.save_interval (0s: a checkpoint write per page and sink); BENCH_WRAP="perf record -g --" profiles,
 #   with SHIPPER=target/profiling/coder-audit-shipper (cargo build --profile profiling) for
@@ -62,9 +64,10 @@ save_interval = "${SAVE_INTERVAL:-1s}"
 TOML
 case $sink in
 file)
-  printf '[sinks.archive]\ntype = "file"\npath = "%s"\nformat = "%s"\n' "$work/audit.ndjson" "$format" >>"$work/bench.toml"
+  batch="batch_max_bytes = \"${FILE_BATCH:-1MiB}\""
+  printf '[sinks.archive]\ntype = "file"\npath = "%s"\nformat = "%s"\n%s\n' "$work/audit.ndjson" "$format" "$batch" >>"$work/bench.toml"
   for i in $(seq 2 "${SINKS:-1}"); do
-    printf '[sinks.archive%s]\ntype = "file"\npath = "%s"\nformat = "%s"\n' "$i" "$work/audit$i.ndjson" "$format" >>"$work/bench.toml"
+    printf '[sinks.archive%s]\ntype = "file"\npath = "%s"\nformat = "%s"\n%s\n' "$i" "$work/audit$i.ndjson" "$format" "$batch" >>"$work/bench.toml"
   done ;;
 kafka)
   bash tests/peers/start-kafka.sh >/dev/null

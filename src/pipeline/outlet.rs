@@ -13,7 +13,8 @@ use super::{Encoder, StreamStats};
 use crate::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore};
 use crate::coder::{Cursor, Event, Outlet};
 use crate::dead_letter::DeadLetters;
-/// When a sink's records are sent: at once (files, Kafka), or gathered into larger
+/// When a sink's records are sent: at once (Kafka, syslog), gathered within a scan of
+/// Coder (files: one `fsync` for several pages of a backfill), or gathered into larger
 /// batches (S3 objects, HEC ack rounds) by size, count and age; each sink says which.
 pub use sink_core::Batching;
 
@@ -129,10 +130,11 @@ impl SinkOutlet {
         self.pending_cursor = Some(cursor);
     }
 
-    /// Send the pending batch if it is full or old enough (called between scans, so an
-    /// idle stream still ships what it holds within `timeout`).
+    /// Send the pending batch if it is full or old enough, or if the sink's batches end
+    /// with a scan ([`Batching::at_scan_end`]). Called at the end of every scan of Coder,
+    /// so an idle stream still ships what it holds within `timeout`.
     pub async fn flush_if_due(&mut self) -> Result<(), DeliveryError> {
-        if self.due() {
+        if self.due() || (self.batching.at_scan_end && self.pending_len > 0) {
             self.flush().await?;
         }
         Ok(())

@@ -128,6 +128,8 @@ impl Harness {
                 path: self.output(),
                 max_bytes: None,
                 max_files: 0,
+                batch_max_bytes: 0,
+                batch_timeout: std::time::Duration::ZERO,
             },
         );
         let outlet = SinkOutlet::new(

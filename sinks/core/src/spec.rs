@@ -96,6 +96,10 @@ pub struct Batching {
     pub max_events: usize,
     /// `None`: send every page as it comes.
     pub timeout: Option<Duration>,
+    /// Also send what is gathered when a scan of Coder completes, whatever its size or
+    /// age. A batch then gathers only pages that follow each other within one scan (a
+    /// backfill's or a catch-up's), and a live page goes out as soon as it is read.
+    pub at_scan_end: bool,
 }
 
 impl Batching {
@@ -104,6 +108,7 @@ impl Batching {
         max_bytes: 0,
         max_events: 0,
         timeout: None,
+        at_scan_end: false,
     };
 
     /// Gather up to `max_bytes`, or what arrived within `timeout`.
@@ -112,6 +117,17 @@ impl Batching {
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
             max_events: usize::MAX,
             timeout: Some(timeout),
+            at_scan_end: false,
+        }
+    }
+
+    /// Gather the pages of one scan up to `max_bytes` or for at most `timeout`, and send
+    /// the rest at the scan's end: for a sink whose cost is per send (an `fsync`) rather
+    /// than per byte, without making a live event wait. `max_bytes` 0 sends every page.
+    pub fn within_a_scan(max_bytes: u64, timeout: Duration) -> Self {
+        Batching {
+            at_scan_end: true,
+            ..Self::by_size_and_age(max_bytes, timeout)
         }
     }
 }

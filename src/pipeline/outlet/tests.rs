@@ -27,6 +27,7 @@ const FIVE_RECORDS: Batching = Batching {
     max_bytes: usize::MAX,
     max_events: 5,
     timeout: Some(Duration::from_secs(3600)),
+    at_scan_end: false,
 };
 
 #[tokio::test]
@@ -236,5 +237,72 @@ async fn delivered_cursors_are_saved_at_most_once_per_interval_and_the_newest_at
     assert_eq!(
         store.load(&key).unwrap().map(|c| c.cursor.position),
         Some(cursor(2).position)
+    );
+}
+
+#[tokio::test]
+async fn pages_of_one_scan_are_sent_together_and_the_rest_when_the_scan_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Recording::default();
+    let (store, key, outlet) =
+        outlet_into(dir.path(), "file", Box::new(sink.clone()), Arc::default());
+    let mut outlet =
+        outlet.with_batching(Batching::within_a_scan(u64::MAX, Duration::from_secs(3600)));
+    let saved = || store.load(&key).unwrap().map(|c| c.cursor.position);
+
+    outlet.deliver(events(2)).await.unwrap();
+    outlet.commit(&cursor(2)).await.unwrap();
+    outlet.deliver(events(3)).await.unwrap();
+    outlet.commit(&cursor(5)).await.unwrap();
+    assert!(sink.0.lock().unwrap().is_empty(), "the scan goes on");
+    assert_eq!(saved(), None, "no checkpoint past records held");
+
+    // The scan's end sends both pages as one, then saves the newest cursor.
+    outlet.flush_if_due().await.unwrap();
+    assert_eq!(*sink.0.lock().unwrap(), vec![5]);
+    assert_eq!(saved(), Some(cursor(5).position));
+    outlet.flush_if_due().await.unwrap();
+    assert_eq!(
+        *sink.0.lock().unwrap(),
+        vec![5],
+        "nothing held, nothing sent"
+    );
+
+    // A stop sends what a scan left.
+    outlet.deliver(events(1)).await.unwrap();
+    outlet.commit(&cursor(6)).await.unwrap();
+    outlet.close().await.unwrap();
+    assert_eq!(*sink.0.lock().unwrap(), vec![5, 1]);
+    assert_eq!(saved(), Some(cursor(6).position));
+
+    // Within a long scan, a page that waited `timeout` goes with the next commit, and a
+    // batch that reaches `max_bytes` at once.
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Recording::default();
+    let (store, key, outlet) =
+        outlet_into(dir.path(), "file", Box::new(sink.clone()), Arc::default());
+    let mut outlet =
+        outlet.with_batching(Batching::within_a_scan(u64::MAX, Duration::from_millis(1)));
+    outlet.deliver(events(1)).await.unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    outlet.deliver(events(2)).await.unwrap();
+    assert!(sink.0.lock().unwrap().is_empty());
+    outlet.commit(&cursor(3)).await.unwrap();
+    assert_eq!(*sink.0.lock().unwrap(), vec![3]);
+    assert_eq!(
+        store.load(&key).unwrap().map(|c| c.cursor.position),
+        Some(cursor(3).position)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Recording::default();
+    let (_, _, outlet) = outlet_into(dir.path(), "file", Box::new(sink.clone()), Arc::default());
+    let mut outlet = outlet.with_batching(Batching::within_a_scan(1, Duration::from_secs(3600)));
+    outlet.deliver(events(2)).await.unwrap();
+    outlet.deliver(events(1)).await.unwrap();
+    assert_eq!(
+        *sink.0.lock().unwrap(),
+        vec![2, 1],
+        "every page fills the batch"
     );
 }
