@@ -55,7 +55,7 @@ impl<'a> Streams<'a> {
         Ok(Self {
             config,
             client: connected.client,
-            enrichment: config.enrichment(Some(connected.coder_version)),
+            enrichment: config.enrichment(Some(connected.coder_version))?,
             store,
             overlap: TimeDelta::from_std(config.coder.overlap)
                 .context("coder.overlap is too large")?,

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use sink_core::KeyError;
 
+use crate::normalize::geoip::GeoIpConfig;
+
 /// `[enrich]`: what the operator adds to every normalized event.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +21,9 @@ pub struct EnrichConfig {
     pub tags: Vec<String>,
     /// The URL users open Coder at, to make `resource_link` absolute; default `coder.url`.
     pub access_url: Option<String>,
+    /// `[enrich.geoip]`: where client addresses are and who owns their networks.
+    #[serde(default)]
+    pub geoip: GeoIpConfig,
 }
 
 impl EnrichConfig {
@@ -39,6 +44,11 @@ impl EnrichConfig {
                 ));
             }
         }
+        // Opened here, so `validate` and a SIGHUP reload refuse a file that is missing or
+        // is no MaxMind database, naming its key; the running config then stays.
+        self.geoip
+            .open()
+            .map_err(|e| KeyError::new(e.key, e.to_string()))?;
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -153,8 +154,15 @@ impl Config {
     }
 
     /// The enrichment every sink's normalizer adds; `coder_version` comes from the server.
-    pub fn enrichment(&self, coder_version: Option<String>) -> Enrichment {
-        Enrichment {
+    /// It opens the GeoIP databases, which fails only if they went bad since the config
+    /// was checked.
+    pub fn enrichment(&self, coder_version: Option<String>) -> Result<Enrichment, KeyError> {
+        let geoip = self
+            .enrich
+            .geoip
+            .open()
+            .map_err(|e| KeyError::new(e.key, e.to_string()))?;
+        Ok(Enrichment {
             deployment: self.enrich.deployment.clone(),
             labels: self.enrich.labels.clone(),
             tags: self.enrich.tags.clone(),
@@ -165,7 +173,8 @@ impl Config {
                     .unwrap_or_else(|| self.coder.url.clone()),
             ),
             coder_version,
-        }
+            geoip: geoip.map(Arc::new),
+        })
     }
 
     /// Where dead letters go: `[dead_letter] dir`, or `dead-letter` in the checkpoint dir.

@@ -228,7 +228,7 @@ fn enrichment_defaults_its_access_url_to_the_coder_url() {
         "{MINIMAL}\n[enrich]\ndeployment = \"prod-eu\"\ntags = [\"pci\"]\nlabels = {{ team = \"sec\" }}\n"
     ))
     .unwrap();
-    let e = c.enrichment(Some("v2.24.1".into()));
+    let e = c.enrichment(Some("v2.24.1".into())).unwrap();
     assert_eq!(e.deployment.as_deref(), Some("prod-eu"));
     assert_eq!(e.access_url.as_deref(), Some("https://coder.example.com"));
     assert_eq!(e.labels["team"], "sec");

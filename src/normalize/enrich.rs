@@ -3,6 +3,10 @@
 //! URL users reach Coder at, and when the shipper read the entry.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::geoip::{GeoIp, Place};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Enrichment {
@@ -17,9 +21,17 @@ pub struct Enrichment {
     pub access_url: Option<String>,
     /// The Coder server version from `/api/v2/buildinfo`, when connected.
     pub coder_version: Option<String>,
+    /// `[enrich.geoip]`'s databases, when configured.
+    pub geoip: Option<Arc<GeoIp>>,
 }
 
 impl Enrichment {
+    /// Where the client address `ip` is and who owns its network, when GeoIP is
+    /// configured and the databases know it.
+    pub fn place(&self, ip: Option<IpAddr>) -> Option<Place> {
+        self.geoip.as_ref()?.lookup(ip?)
+    }
+
     /// `resource_link` made absolute against the access URL; absolute links pass through.
     pub fn absolute_link(&self, link: &str) -> Option<String> {
         if link.is_empty() {

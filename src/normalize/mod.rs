@@ -19,6 +19,7 @@ pub mod diff;
 pub mod ecs;
 mod enrich;
 pub mod facts;
+pub mod geoip;
 pub mod leef;
 pub mod ocsf;
 pub mod ocsf_types;

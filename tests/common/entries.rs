@@ -26,6 +26,43 @@ pub fn enrichment() -> Enrichment {
         tags: vec!["pci".into()],
         access_url: Some("https://coder.example.com".into()),
         coder_version: Some("v2.24.1".into()),
+        geoip: None,
+    }
+}
+
+/// The test GeoIP databases (`scripts/geoip-test-dbs.sh`, made once per target
+/// directory; a missing registry fails the test, never skips it).
+pub fn geoip_databases() -> PathBuf {
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("geoip-test-dbs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/geoip-test-dbs.sh");
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+        assert!(
+            status.success(),
+            "scripts/geoip-test-dbs.sh failed: it needs python3 and PyPI"
+        );
+        dir
+    })
+    .clone()
+}
+
+/// [`enrichment`] with both test GeoIP databases: every sample address outside private
+/// ranges is placed (`tests/geoip/write_dbs.py`).
+pub fn enrichment_with_geoip() -> Enrichment {
+    let dir = geoip_databases();
+    let geoip = coder_audit_shipper::normalize::geoip::GeoIp::open(
+        Some(&dir.join("city.mmdb")),
+        Some(&dir.join("asn.mmdb")),
+    )
+    .unwrap();
+    Enrichment {
+        geoip: Some(std::sync::Arc::new(geoip)),
+        ..enrichment()
     }
 }
 

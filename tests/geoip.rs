@@ -1,0 +1,114 @@
+//! `[enrich.geoip]`: look-ups in MaxMind-format databases written by the tests
+//! (`scripts/geoip-test-dbs.sh`), for IPv4, IPv6, IPv4-mapped, private and unknown
+//! addresses, databases that are missing or corrupt, and a database replaced while the
+//! old one is open.
+
+#[path = "common/entries.rs"]
+mod entries;
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use coder_audit_shipper::normalize::geoip::{ASN_KEY, CITY_KEY, GeoIp, Place};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn both(dir: &Path) -> GeoIp {
+    GeoIp::open(Some(&dir.join("city.mmdb")), Some(&dir.join("asn.mmdb"))).unwrap()
+}
+
+#[test]
+fn an_ipv4_address_gets_its_city_region_country_continent_location_and_network_owner() {
+    let geo = both(&entries::geoip_databases());
+    let place = geo.lookup(ip("89.160.20.128")).expect("placed");
+    assert_eq!(
+        place,
+        Place {
+            continent_code: Some("EU".into()),
+            continent_name: Some("Europe".into()),
+            country_iso_code: Some("SE".into()),
+            country_name: Some("Sweden".into()),
+            region_iso_code: Some("SE-AB".into()),
+            region_name: Some("Stockholm County".into()),
+            city_name: Some("Stockholm".into()),
+            postal_code: None,
+            location: Some((59.3293, 18.0686)),
+            timezone: Some("Europe/Stockholm".into()),
+            as_number: Some(29518),
+            as_organization: Some("Bredband2 AB".into()),
+        }
+    );
+    // The IPv4-mapped form is the same address.
+    assert_eq!(geo.lookup(ip("::ffff:89.160.20.128")), Some(place));
+}
+
+#[test]
+fn an_ipv6_address_is_placed_and_a_country_only_network_has_no_city() {
+    let geo = both(&entries::geoip_databases());
+    let tokyo = geo.lookup(ip("2001:218:1::5")).expect("placed");
+    assert_eq!(tokyo.country_iso_code.as_deref(), Some("JP"));
+    assert_eq!(tokyo.city_name.as_deref(), Some("Tokyo"));
+    assert_eq!(tokyo.as_number, Some(2914));
+    let country_only = geo.lookup(ip("203.0.113.24")).expect("placed");
+    assert_eq!(country_only.country_iso_code.as_deref(), Some("AU"));
+    assert_eq!(country_only.city_name, None);
+    assert_eq!(country_only.region_iso_code, None);
+    assert!(country_only.location.is_some());
+}
+
+#[test]
+fn an_address_in_no_network_or_in_a_private_range_is_not_placed() {
+    let geo = both(&entries::geoip_databases());
+    assert_eq!(geo.lookup(ip("8.8.8.8")), None, "in no network of either file");
+    assert_eq!(geo.lookup(ip("2a00:1450::1")), None);
+    for private in ["10.20.0.14", "172.16.4.20", "100.64.1.1", "127.0.0.1", "fd7a::1"] {
+        assert_eq!(geo.lookup(ip(private)), None, "{private}");
+    }
+}
+
+#[test]
+fn either_database_alone_gives_its_own_part() {
+    let dir = entries::geoip_databases();
+    let asn_only = GeoIp::open(None, Some(&dir.join("asn.mmdb"))).unwrap();
+    let place = asn_only.lookup(ip("89.160.20.128")).unwrap();
+    assert_eq!(place.as_number, Some(29518));
+    assert!(!place.has_geo());
+    let city_only = GeoIp::open(Some(&dir.join("city.mmdb")), None).unwrap();
+    let place = city_only.lookup(ip("89.160.20.128")).unwrap();
+    assert_eq!(place.as_number, None);
+    assert!(place.has_geo());
+}
+
+#[test]
+fn a_missing_or_corrupt_file_is_refused_naming_its_key() {
+    let dir = entries::geoip_databases();
+    let e = GeoIp::open(Some(&dir.join("corrupt.mmdb")), None).unwrap_err();
+    assert_eq!(e.key, CITY_KEY);
+    assert!(e.to_string().contains("corrupt.mmdb"), "{e}");
+    let e = GeoIp::open(None, Some(&dir.join("absent.mmdb"))).unwrap_err();
+    assert_eq!(e.key, ASN_KEY);
+    // Not a database at all.
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), b"{\"not\": \"an mmdb\"}").unwrap();
+    assert!(GeoIp::open(None, Some(junk.path())).is_err());
+}
+
+#[test]
+fn a_database_replaced_while_open_serves_the_old_data_until_it_is_opened_again() {
+    let dir = entries::geoip_databases();
+    let live = tempfile::tempdir().unwrap();
+    let path = live.path().join("city.mmdb");
+    std::fs::copy(dir.join("city.mmdb"), &path).unwrap();
+    let before = GeoIp::open(Some(&path), None).unwrap();
+    // As geoipupdate does: write the new file beside it, then rename it over the old one.
+    let next = live.path().join("city.mmdb.new");
+    std::fs::copy(dir.join("city-v2.mmdb"), &next).unwrap();
+    std::fs::rename(&next, &path).unwrap();
+    let city = |g: &GeoIp| g.lookup(ip("89.160.20.128")).unwrap().city_name;
+    assert_eq!(city(&before).as_deref(), Some("Stockholm"), "the open mapping");
+    let after = GeoIp::open(Some(&path), None).unwrap();
+    assert_eq!(city(&after).as_deref(), Some("Solna"), "reopened (SIGHUP)");
+    assert_eq!(city(&before).as_deref(), Some("Stockholm"));
+}
