@@ -61,9 +61,19 @@ fn an_ipv6_address_is_placed_and_a_country_only_network_has_no_city() {
 #[test]
 fn an_address_in_no_network_or_in_a_private_range_is_not_placed() {
     let geo = both(&entries::geoip_databases());
-    assert_eq!(geo.lookup(ip("8.8.8.8")), None, "in no network of either file");
+    assert_eq!(
+        geo.lookup(ip("8.8.8.8")),
+        None,
+        "in no network of either file"
+    );
     assert_eq!(geo.lookup(ip("2a00:1450::1")), None);
-    for private in ["10.20.0.14", "172.16.4.20", "100.64.1.1", "127.0.0.1", "fd7a::1"] {
+    for private in [
+        "10.20.0.14",
+        "172.16.4.20",
+        "100.64.1.1",
+        "127.0.0.1",
+        "fd7a::1",
+    ] {
         assert_eq!(geo.lookup(ip(private)), None, "{private}");
     }
 }
@@ -107,8 +117,177 @@ fn a_database_replaced_while_open_serves_the_old_data_until_it_is_opened_again()
     std::fs::copy(dir.join("city-v2.mmdb"), &next).unwrap();
     std::fs::rename(&next, &path).unwrap();
     let city = |g: &GeoIp| g.lookup(ip("89.160.20.128")).unwrap().city_name;
-    assert_eq!(city(&before).as_deref(), Some("Stockholm"), "the open mapping");
+    assert_eq!(
+        city(&before).as_deref(),
+        Some("Stockholm"),
+        "the open mapping"
+    );
     let after = GeoIp::open(Some(&path), None).unwrap();
     assert_eq!(city(&after).as_deref(), Some("Solna"), "reopened (SIGHUP)");
     assert_eq!(city(&before).as_deref(), Some("Stockholm"));
+}
+
+mod in_events {
+    use super::entries;
+    use coder_audit_shipper::coder::AuditEntry;
+    use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
+    use serde_json::{Value, json};
+
+    /// A login from `ip`, in `target`, with both test databases.
+    fn event(target: Target, ip: &str) -> Value {
+        let mut entry = entries::generated("api_key", "login", 0);
+        entry["ip"] = json!(ip);
+        let parsed = AuditEntry::parse(&entry.to_string());
+        Normalizer::new(target, entries::enrichment_with_geoip(), None)
+            .to_values(&parsed, chrono::Utc::now())
+            .remove(0)
+    }
+
+    fn ocsf(version: OcsfVersion) -> Target {
+        Target::Ocsf {
+            version,
+            classes: ClassStrategy::Semantic,
+        }
+    }
+
+    #[test]
+    fn ecs_gets_source_geo_and_source_as() {
+        let e = event(Target::Ecs, "89.160.20.128");
+        assert_eq!(
+            e["source"]["geo"],
+            json!({
+                "continent_code": "EU", "continent_name": "Europe",
+                "country_iso_code": "SE", "country_name": "Sweden",
+                "region_iso_code": "SE-AB", "region_name": "Stockholm County",
+                "city_name": "Stockholm", "location": {"lat": 59.3293, "lon": 18.0686},
+                "timezone": "Europe/Stockholm"
+            })
+        );
+        assert_eq!(
+            e["source"]["as"],
+            json!({"number": 29518, "organization": {"name": "Bredband2 AB"}})
+        );
+        // IPv4-mapped IPv6, as Coder records some: unwrapped, then placed.
+        let mapped = event(Target::Ecs, "::ffff:89.160.20.128");
+        assert_eq!(mapped["source"]["geo"], e["source"]["geo"]);
+    }
+
+    #[test]
+    fn ocsf_1_8_gets_location_with_lat_long_and_the_autonomous_system() {
+        let e = event(ocsf(OcsfVersion::V1_8_0), "2001:218:1::5");
+        let src = &e["src_endpoint"];
+        assert_eq!(src["location"]["city"], "Tokyo");
+        assert_eq!(src["location"]["country"], "JP");
+        assert_eq!(src["location"]["region"], "JP-13");
+        assert_eq!(src["location"]["continent"], "Asia");
+        assert_eq!(src["location"]["lat"], 35.6895);
+        assert_eq!(src["location"]["long"], 139.6917);
+        assert!(
+            src["location"].get("coordinates").is_none(),
+            "deprecated in 1.8.0"
+        );
+        assert_eq!(
+            src["autonomous_system"],
+            json!({"number": 2914, "name": "NTT America, Inc."})
+        );
+    }
+
+    #[test]
+    fn ocsf_1_1_gets_location_with_coordinates_and_no_autonomous_system() {
+        let e = event(ocsf(OcsfVersion::V1_1_0), "89.160.20.128");
+        let src = &e["src_endpoint"];
+        assert_eq!(
+            src["location"]["coordinates"],
+            json!([18.0686, 59.3293]),
+            "GeoJSON order"
+        );
+        assert_eq!(src["location"]["city"], "Stockholm");
+        assert!(
+            src.get("autonomous_system").is_none(),
+            "OCSF 1.1.0 has no such object"
+        );
+    }
+
+    #[test]
+    fn cef_gets_the_source_coordinates() {
+        let mut entry = entries::generated("api_key", "login", 0);
+        entry["ip"] = json!("89.160.20.128");
+        let parsed = AuditEntry::parse(&entry.to_string());
+        let line = Normalizer::new(Target::Cef, entries::enrichment_with_geoip(), None)
+            .encode(&parsed, chrono::Utc::now())
+            .remove(0)
+            .payload;
+        let line = String::from_utf8(line).unwrap();
+        assert!(line.contains(" slat=59.3293 slong=18.0686"), "{line}");
+    }
+
+    #[test]
+    fn private_and_unknown_addresses_and_no_databases_add_nothing() {
+        for ip in ["10.20.0.14", "8.8.8.8", "127.0.0.1"] {
+            let e = event(Target::Ecs, ip);
+            assert!(
+                e["source"].get("geo").is_none() && e["source"].get("as").is_none(),
+                "{ip}: {e}"
+            );
+            let o = event(ocsf(OcsfVersion::V1_8_0), ip);
+            assert!(o["src_endpoint"].get("location").is_none(), "{ip}");
+        }
+        let mut entry = entries::generated("api_key", "login", 0);
+        entry["ip"] = json!("89.160.20.128");
+        let parsed = AuditEntry::parse(&entry.to_string());
+        let plain = Normalizer::new(Target::Ecs, entries::enrichment(), None)
+            .to_values(&parsed, chrono::Utc::now())
+            .remove(0);
+        assert!(
+            plain["source"].get("geo").is_none(),
+            "no [enrich.geoip]: no look-up"
+        );
+    }
+}
+
+/// `validate --offline` opens the databases: a missing or corrupt one fails naming its
+/// key (a SIGHUP reload refuses the new config the same way, keeping the running one).
+#[test]
+fn validate_refuses_a_missing_or_corrupt_database_naming_its_key() {
+    let dbs = entries::geoip_databases();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |city: &Path, asn: &Path| {
+        let cfg = dir.path().join("shipper.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[coder]\nurl = \"https://coder.example.com\"\ntoken = \"t\"\n\
+                 [checkpoint]\ndir = \"{state}\"\n\
+                 [enrich.geoip]\ncity_database = \"{city}\"\nasn_database = \"{asn}\"\n\
+                 [sinks.archive]\ntype = \"file\"\npath = \"{out}\"\nformat = \"ecs\"\n",
+                state = dir.path().join("state").display(),
+                city = city.display(),
+                asn = asn.display(),
+                out = dir.path().join("out.ndjson").display(),
+            ),
+        )
+        .unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args(["validate", "--offline", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let (ok, text) = run(&dbs.join("city.mmdb"), &dbs.join("asn.mmdb"));
+    assert!(ok, "{text}");
+    let (ok, text) = run(&dbs.join("corrupt.mmdb"), &dbs.join("asn.mmdb"));
+    assert!(!ok);
+    assert!(text.contains("enrich.geoip.city_database"), "{text}");
+    let (ok, text) = run(&dbs.join("city.mmdb"), &dir.path().join("gone.mmdb"));
+    assert!(!ok);
+    assert!(
+        text.contains("enrich.geoip.asn_database") && text.contains("gone.mmdb"),
+        "{text}"
+    );
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::classify::Activity;
 use super::facts::{Facts, non_empty};
+use super::geoip;
 use super::ocsf::{Context, Nth, OcsfVersion, status, status_detail};
 use super::ocsf_types::agent;
 use super::prune;
@@ -56,7 +57,13 @@ pub fn ocsf_event(
         dst["name"] = json!(agent_name.unwrap_or("unknown"));
     }
     let src = match facts.ip {
-        Some(ip) => json!({"ip": ip}),
+        Some(ip) => {
+            let mut src = json!({"ip": ip});
+            if let Some(place) = ctx.enrich.place(Some(ip)) {
+                geoip::add_to(&mut src, geoip::OcsfPlace { place, v18 });
+            }
+            src
+        }
         None => json!({"name": "unknown"}),
     };
     let actor = facts.user.map(|u| {

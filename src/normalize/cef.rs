@@ -58,6 +58,13 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
         }
         None => {}
     }
+    // The place of the source (`[enrich.geoip]`): CEF's dictionary has only its
+    // coordinates, `slat` (sourceGeoLatitude) and `slong` (sourceGeoLongitude), as
+    // Elastic's CEF decoders read them (Logstash `cef` codec, the `decode_cef` processor).
+    if let Some((lat, lon)) = enrich.place(facts.ip).and_then(|p| p.location) {
+        ext.field("slat", &lat.to_string());
+        ext.field("slong", &lon.to_string());
+    }
     if let Some(ua) = facts.entry.user_agent.as_deref().filter(|s| !s.is_empty()) {
         ext.field("requestClientApplication", ua);
     }
@@ -151,6 +158,8 @@ enum KeyType {
     Id(usize),
     Ipv4,
     Ipv6,
+    /// A latitude or longitude in decimal degrees (a CEF Double).
+    Degrees,
     /// A host name (the OCSF `hostname_t` rule, RFC 1123 labels) of at most this many
     /// characters; anything else is not written.
     Host(usize),
@@ -163,6 +172,7 @@ fn key_type(key: &str) -> KeyType {
         "dhost" | "shost" => KeyType::Host(1023),
         "dvchost" => KeyType::Host(100),
         "externalId" => KeyType::Id(40),
+        "slat" | "slong" => KeyType::Degrees,
         "act" | "outcome" => KeyType::Text(63),
         k if k.starts_with("cs") && k.len() == 3 => KeyType::Text(4000),
         _ => KeyType::Text(1023),
@@ -180,6 +190,10 @@ fn typed<'v>(key: &str, v: &'v str) -> Option<std::borrow::Cow<'v, str>> {
         KeyType::Id(max) => fits(max).then_some(Cow::Borrowed(v)),
         KeyType::Ipv4 => v.parse::<Ipv4Addr>().is_ok().then_some(Cow::Borrowed(v)),
         KeyType::Ipv6 => v.parse::<Ipv6Addr>().is_ok().then_some(Cow::Borrowed(v)),
+        KeyType::Degrees => v
+            .parse::<f64>()
+            .is_ok_and(|d| d.is_finite() && d.abs() <= 180.0)
+            .then_some(Cow::Borrowed(v)),
         KeyType::Host(max) => (fits(max)
             && super::ocsf_types::StringType::Hostname.admits(v, super::OcsfVersion::default()))
         .then_some(Cow::Borrowed(v)),

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::diff::Redacted;
 use super::facts::{Facts, non_empty, non_nil};
+use super::geoip::EcsPlace;
 use super::outcome::{ExitDetail, Outcome, Status, signal};
 use super::{Enrichment, Trim, classify};
 
@@ -136,6 +137,7 @@ pub fn document<'a>(
         source: facts.source_address().map(|address| Source {
             ip: facts.ip,
             address,
+            place: enrich.place(facts.ip).map(EcsPlace),
         }),
         user_agent: non_empty(entry.user_agent.as_deref()).map(|original| UserAgent { original }),
         organization: (facts.organization_id.is_some() || facts.organization_name.is_some())

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::classify::{Activity, Class, ClassStrategy, Row, Subject};
 use super::diff::Redacted;
 use super::facts::{self, Facts, non_empty, non_nil};
+use super::geoip::OcsfPlace;
 pub use super::ocsf_types::OcsfVersion;
 use super::ocsf_types::StringType;
 use super::outcome::{ExitDetail, Outcome, Status};
@@ -341,6 +342,7 @@ pub fn event<'a>(
         } else if let Some(ip) = src_ip {
             Some(Endpoint {
                 ip: Some(ip),
+                place: enrich.place(Some(ip)).map(|place| OcsfPlace { place, v18 }),
                 ..Endpoint::default()
             })
         } else if class == Class::ApiActivity {

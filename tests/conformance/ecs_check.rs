@@ -124,7 +124,8 @@ fn collect_leaves<'a>(
         };
         if let Value::Object(inner) = v {
             let ty = fields.get(&path).map(type_of).unwrap_or("");
-            if !CONTAINERS.contains(&ty) {
+            // A geo_point given as `{"lat": …, "lon": …}` is one value, not two fields.
+            if !CONTAINERS.contains(&ty) && ty != "geo_point" {
                 collect_leaves(inner, &path, fields, out);
                 continue;
             }
@@ -146,6 +147,13 @@ fn scalar_ok(ty: &str, v: &Value) -> bool {
         }
         "ip" => v.as_str().is_some_and(|s| s.parse::<IpAddr>().is_ok()),
         "object" | "flattened" | "nested" => v.is_object(),
+        // Elasticsearch's geo_point as an object: latitude within ±90, longitude ±180.
+        "geo_point" => {
+            let degrees = |key: &str, max: f64| v[key].as_f64().is_some_and(|d| d.abs() <= max);
+            v.as_object().is_some_and(|o| o.len() == 2)
+                && degrees("lat", 90.0)
+                && degrees("lon", 180.0)
+        }
         _ => true,
     }
 }

@@ -58,7 +58,7 @@ fn events() -> Vec<Value> {
             version: OcsfVersion::V1_1_0,
             classes,
         };
-        let normalizer = Normalizer::new(target, entries::enrichment(), None);
+        let normalizer = Normalizer::new(target, entries::enrichment_with_geoip(), None);
         let audit = entries::sample_entries()
             .into_iter()
             .map(|(_, e)| e)

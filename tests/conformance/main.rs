@@ -131,8 +131,8 @@ fn check_entry(label: &str, entry: &Value, seen: &mut BTreeSet<(String, u64)>) -
     let read_at = Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap();
     let mut failures = Vec::new();
     for (name, target) in targets() {
-        let events =
-            Normalizer::new(target, entries::enrichment(), None).to_values(&parsed, read_at);
+        let events = Normalizer::new(target, entries::enrichment_with_geoip(), None)
+            .to_values(&parsed, read_at);
         if events.is_empty() {
             failures.push(format!("{label} [{name}]: no event"));
         }
@@ -289,7 +289,7 @@ fn the_validators_reject_what_they_should() {
         version: OcsfVersion::V1_8_0,
         classes: ClassStrategy::Semantic,
     };
-    let event = Normalizer::new(target, entries::enrichment(), None)
+    let event = Normalizer::new(target, entries::enrichment_with_geoip(), None)
         .to_values(&parsed, Utc::now())
         .remove(0);
     assert_eq!(ocsf_problems(&event), Vec::<String>::new());
@@ -331,7 +331,7 @@ fn events_cut_to_max_event_bytes_still_conform() {
     entry["additional_fields"] = json!({"blob": "y".repeat(100 * 1024)});
     let parsed = AuditEntry::parse(&entry.to_string());
     for (name, target) in targets() {
-        for encoded in Normalizer::new(target, entries::enrichment(), Some(16 * 1024))
+        for encoded in Normalizer::new(target, entries::enrichment_with_geoip(), Some(16 * 1024))
             .encode(&parsed, Utc::now())
         {
             assert!(
@@ -416,7 +416,7 @@ fn every_connection_event_conforms_to_ecs_and_both_ocsf_versions() {
                 phase,
             };
             for (name, target) in targets() {
-                let encoded = Normalizer::new(target, entries::enrichment(), None)
+                let encoded = Normalizer::new(target, entries::enrichment_with_geoip(), None)
                     .encode_connection(&event, read_at);
                 if encoded.is_empty() {
                     failures.push(format!("{label} {phase:?} [{name}]: no event"));
@@ -480,7 +480,7 @@ fn a_connection_event_missing_what_its_class_requires_is_caught() {
         version: OcsfVersion::V1_1_0,
         classes: ClassStrategy::Semantic,
     };
-    let (_, encoded) = Normalizer::new(target, entries::enrichment(), None)
+    let (_, encoded) = Normalizer::new(target, entries::enrichment_with_geoip(), None)
         .encode_connection(&event, Utc::now())
         .remove(0);
     let doc: Value = serde_json::from_slice(&encoded.payload).unwrap();

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields, rfc3339};
 use crate::normalize::Enrichment;
 use crate::normalize::facts::non_empty;
+use crate::normalize::geoip;
 use crate::normalize::prune;
 
 /// The ECS document of one moment.
@@ -70,7 +71,13 @@ pub fn ecs_document(f: &ConnectionFacts<'_>, enrich: &Enrichment, read_at: DateT
             "duration": f.duration_ms().map(|ms| ms.saturating_mul(1_000_000)),
             "reason": f.reason(),
         },
-        "source": raw_ip.map(|address| json!({"ip": f.ip, "address": address})),
+        "source": raw_ip.map(|address| {
+            let mut source = json!({"ip": f.ip, "address": address});
+            if let Some(place) = enrich.place(f.ip) {
+                geoip::add_to(&mut source, geoip::EcsPlace(place));
+            }
+            source
+        }),
         "host": {"name": f.workspace(), "id": f.workspace_id()},
         "user": user,
         "user_agent": f.user_agent().map(|original| json!({"original": original})),

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields};
 use crate::normalize::facts::non_empty;
+use crate::normalize::geoip;
 use crate::normalize::ocsf_types::StringType;
 use crate::normalize::ocsf_types::agent;
 use crate::normalize::prune;
@@ -68,7 +69,13 @@ pub fn ocsf_event(
         dst["name"] = json!(f.agent().unwrap_or("unknown"));
     }
     let src = match f.ip {
-        Some(ip) => json!({"ip": ip}),
+        Some(ip) => {
+            let mut src = json!({"ip": ip});
+            if let Some(place) = enrich.place(Some(ip)) {
+                geoip::add_to(&mut src, geoip::OcsfPlace { place, v18 });
+            }
+            src
+        }
         None => json!({"name": "unknown"}),
     };
     // An e-mail that is no `email_t` here (`prebuilds@system`) goes to `unmapped`.

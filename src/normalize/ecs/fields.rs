@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::normalize::Truncation;
 use crate::normalize::diff::{self, Redacted};
+use crate::normalize::geoip::EcsPlace;
 
 #[derive(Serialize)]
 pub struct Document<'a> {
@@ -168,6 +169,9 @@ pub(super) struct Source<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) ip: Option<IpAddr>,
     pub(super) address: &'a str,
+    /// `source.geo` and `source.as` (`[enrich.geoip]`).
+    #[serde(flatten)]
+    pub(super) place: Option<EcsPlace>,
 }
 
 #[derive(Serialize)]

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::normalize::Truncation;
 use crate::normalize::diff::Redacted;
+use crate::normalize::geoip::OcsfPlace;
 
 #[derive(Serialize)]
 pub struct Event<'a> {
@@ -207,6 +208,9 @@ pub(super) struct Endpoint<'a> {
     /// 1.6+.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) owner: Option<OcsfUser<'a>>,
+    /// `location` and `autonomous_system` (`[enrich.geoip]`).
+    #[serde(flatten)]
+    pub(super) place: Option<OcsfPlace>,
 }
 
 #[derive(Serialize)]
