@@ -291,3 +291,70 @@ fn validate_refuses_a_missing_or_corrupt_database_naming_its_key() {
         "{text}"
     );
 }
+
+/// Connection-log rows are placed too, in each format.
+mod in_connection_events {
+    use super::entries;
+    use coder_audit_shipper::coder::{ConnectionEvent, ConnectionLog, Phase};
+    use coder_audit_shipper::normalize::{ClassStrategy, Normalizer, OcsfVersion, Target};
+    use serde_json::{Value, json};
+
+    fn row(ip: &str) -> ConnectionLog {
+        ConnectionLog::parse(
+            &json!({
+                "id": "0a6f0c1e-0000-4000-8000-000000000001",
+                "connect_time": "2026-08-20T10:00:00Z",
+                "organization": {"id": "d8a5c1e2-0000-4000-8000-000000000002", "name": "coder"},
+                "workspace_owner_id": "7a0b1c2d-0000-4000-8000-000000000003",
+                "workspace_owner_username": "alice",
+                "workspace_id": "3f7e8d9c-0000-4000-8000-000000000004",
+                "workspace_name": "dev",
+                "agent_name": "main",
+                "ip": ip,
+                "type": "ssh",
+                "ssh_info": {"connection_id": "c0ffee00-0000-4000-8000-000000000005"}
+            })
+            .to_string(),
+        )
+    }
+
+    fn payloads(target: Target, ip: &str) -> Vec<Vec<u8>> {
+        let event = ConnectionEvent {
+            log: row(ip),
+            phase: Phase::Connect,
+        };
+        let encoded = Normalizer::new(target, entries::enrichment_with_geoip(), None)
+            .encode_connection(&event, chrono::Utc::now())
+            .into_iter()
+            .map(|(_, e)| e.payload)
+            .collect::<Vec<_>>();
+        assert!(!encoded.is_empty(), "an ssh connect is one event");
+        encoded
+    }
+
+    #[test]
+    fn an_ssh_session_from_a_public_address_is_placed_in_ecs_ocsf_and_cef() {
+        for payload in payloads(Target::Ecs, "89.160.20.128") {
+            let e: Value = serde_json::from_slice(&payload).unwrap();
+            assert_eq!(e["source"]["geo"]["city_name"], "Stockholm");
+            assert_eq!(e["source"]["as"]["number"], 29518);
+        }
+        let target = Target::Ocsf {
+            version: OcsfVersion::V1_8_0,
+            classes: ClassStrategy::Semantic,
+        };
+        for payload in payloads(target, "2001:218:1::5") {
+            let e: Value = serde_json::from_slice(&payload).unwrap();
+            assert_eq!(e["src_endpoint"]["location"]["country"], "JP");
+            assert_eq!(e["src_endpoint"]["autonomous_system"]["number"], 2914);
+        }
+        for payload in payloads(Target::Cef, "89.160.20.128") {
+            let line = String::from_utf8(payload).unwrap();
+            assert!(line.contains(" slat=59.3293 slong=18.0686"), "{line}");
+        }
+        for payload in payloads(Target::Ecs, "10.0.3.7") {
+            let e: Value = serde_json::from_slice(&payload).unwrap();
+            assert!(e["source"].get("geo").is_none(), "a private address: {e}");
+        }
+    }
+}

@@ -48,23 +48,7 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     if let Some(u) = facts.user_id() {
         ext.field("suid", u);
     }
-    match facts.ip {
-        Some(std::net::IpAddr::V4(ip)) => {
-            ext.field("src", &ip.to_string());
-        }
-        Some(std::net::IpAddr::V6(ip)) => {
-            ext.field("c6a2", &ip.to_string());
-            ext.field("c6a2Label", "Source IPv6 Address");
-        }
-        None => {}
-    }
-    // The place of the source (`[enrich.geoip]`): CEF's dictionary has only its
-    // coordinates, `slat` (sourceGeoLatitude) and `slong` (sourceGeoLongitude), as
-    // Elastic's CEF decoders read them (Logstash `cef` codec, the `decode_cef` processor).
-    if let Some((lat, lon)) = enrich.place(facts.ip).and_then(|p| p.location) {
-        ext.field("slat", &lat.to_string());
-        ext.field("slong", &lon.to_string());
-    }
+    ext.source(facts.ip, enrich);
     if let Some(ua) = facts.entry.user_agent.as_deref().filter(|s| !s.is_empty()) {
         ext.field("requestClientApplication", ua);
     }
@@ -203,6 +187,27 @@ fn typed<'v>(key: &str, v: &'v str) -> Option<std::borrow::Cow<'v, str>> {
 pub(super) struct Extension<'a>(pub(super) &'a mut String);
 
 impl Extension<'_> {
+    /// The source address (`src`, or `c6a2` for IPv6) and, with `[enrich.geoip]`, its
+    /// place: CEF's dictionary has only its coordinates, `slat` (sourceGeoLatitude) and
+    /// `slong` (sourceGeoLongitude), as Elastic's CEF decoders read them (Logstash `cef`
+    /// codec, the `decode_cef` processor).
+    pub(super) fn source(&mut self, ip: Option<std::net::IpAddr>, enrich: &Enrichment) {
+        match ip {
+            Some(std::net::IpAddr::V4(ip)) => {
+                self.field("src", &ip.to_string());
+            }
+            Some(std::net::IpAddr::V6(ip)) => {
+                self.field("c6a2", &ip.to_string());
+                self.field("c6a2Label", "Source IPv6 Address");
+            }
+            None => {}
+        }
+        if let Some((lat, lon)) = enrich.place(ip).and_then(|p| p.location) {
+            self.field("slat", &lat.to_string());
+            self.field("slong", &lon.to_string());
+        }
+    }
+
     /// Write `key=v` if `v` is of the key's type (cut to its length); false if not written.
     pub(super) fn field(&mut self, key: &str, v: &str) -> bool {
         let Some(v) = typed(key, v) else {

@@ -1,7 +1,6 @@
 //! The CEF and LEEF lines of one connection moment.
 
 use std::fmt::Write;
-use std::net::IpAddr;
 
 use super::{ConnectionFacts, Moment};
 use crate::normalize::Enrichment;
@@ -41,16 +40,7 @@ pub fn cef_line(f: &ConnectionFacts<'_>, enrich: &Enrichment) -> String {
     if let Some(u) = f.user_id() {
         ext.field("suid", u);
     }
-    match f.ip {
-        Some(IpAddr::V4(ip)) => {
-            ext.field("src", &ip.to_string());
-        }
-        Some(IpAddr::V6(ip)) => {
-            ext.field("c6a2", &ip.to_string());
-            ext.field("c6a2Label", "Source IPv6 Address");
-        }
-        None => {}
-    }
+    ext.source(f.ip, enrich);
     if let Some(w) = f.workspace() {
         ext.field_or_flex("dhost", w, 1, "Workspace");
     }
