@@ -358,3 +358,107 @@ mod in_connection_events {
         }
     }
 }
+
+mod common;
+
+/// Through `run`: events are placed from the start; a database replaced by rename (as
+/// geoipupdate does) is read after SIGHUP; a database that went bad is refused at the
+/// next SIGHUP, and the running one goes on placing events. No event lost or repeated.
+#[test]
+fn sighup_reopens_a_replaced_database_and_keeps_the_old_one_when_the_new_is_corrupt() {
+    use chrono::{DateTime, Utc};
+    use common::delivered;
+    use std::time::Duration;
+
+    let dbs = entries::geoip_databases();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(200, Duration::from_secs(3_600), Utc::now());
+    let dir = tempfile::tempdir().unwrap();
+    let live_db = dir.path().join("city.mmdb");
+    // Replace the live file as geoipupdate does: a new file beside it, renamed over it.
+    let install = |from: &str| {
+        let next = dir.path().join("city.mmdb.new");
+        std::fs::copy(dbs.join(from), &next).unwrap();
+        std::fs::rename(&next, &live_db).unwrap();
+    };
+    install("city.mmdb");
+    let out = dir.path().join("ecs.ndjson");
+    let cfg = common::shipper_config(
+        dir.path(),
+        &sim.url(),
+        100,
+        &format!(
+            "[enrich.geoip]\ncity_database = \"{}\"\n\n[sinks.siem]\ntype = \"file\"\npath = \"{}\"\nformat = \"ecs\"\n",
+            live_db.display(),
+            out.display()
+        ),
+    );
+    let mut child = common::spawn_run(&cfg);
+    let live = common::spawn_live(&rt, &sim, 20.0);
+    // The simulator's client address is 203.0.113.24: AU in city.mmdb, NZ in city-v2.mmdb.
+    let countries = || -> Vec<String> {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|e| {
+                e["source"]["geo"]["country_iso_code"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let count = |code: &str| countries().iter().filter(|c| *c == code).count();
+    assert!(
+        common::wait_until(Duration::from_secs(30), || count("AU") >= 100),
+        "{}",
+        common::run_log(&cfg)
+    );
+    let hup = || {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+
+    install("city-v2.mmdb");
+    hup();
+    assert!(
+        common::wait_until(Duration::from_secs(30), || count("NZ") >= 20),
+        "the new database is read after SIGHUP\n{}",
+        common::run_log(&cfg)
+    );
+
+    install("corrupt.mmdb");
+    hup();
+    assert!(common::wait_until(Duration::from_secs(10), || {
+        let log = common::run_log(&cfg);
+        log.contains("the new config is refused") && log.contains("enrich.geoip.city_database")
+    }));
+    let placed = count("NZ");
+    assert!(
+        common::wait_until(Duration::from_secs(10), || count("NZ") > placed + 10),
+        "the open database goes on placing events\n{}",
+        common::run_log(&cfg)
+    );
+    live.abort();
+    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let caught_up = common::wait_until(Duration::from_secs(30), || {
+        let (got, _) = delivered::distinct(&delivered::file(&out));
+        all.iter().all(|id| got.contains(id))
+    });
+    let status = common::stop_gracefully(&mut child);
+    let log = common::run_log(&cfg);
+    assert!(caught_up, "{log}");
+    assert!(status.success(), "{status}\n{log}");
+    let t = common::tally(&sim, &delivered::file(&out), DateTime::<Utc>::MIN_UTC);
+    assert!(t.lost.is_empty(), "lost {:?}", t.lost);
+    assert_eq!(t.duplicates, 0, "a reload sent events twice");
+    assert_eq!(
+        log.matches("enrich.geoip.city_database").count(),
+        1,
+        "one line for the refused reload\n{log}"
+    );
+}

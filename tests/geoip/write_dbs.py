@@ -29,7 +29,7 @@ def place(continent, country, region, city, lat, lon, tz):
     }
 
 
-def city_db(path, stockholm_city):
+def city_db(path, stockholm_city, doc_country):
     w = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoIP2-City",
                    languages=["en"], description="coder-audit-shipper test city database")
     w.insert_network(IPSet(["89.160.0.0/16"]),
@@ -48,7 +48,7 @@ def city_db(path, stockholm_city):
     # A country-level record: no subdivision, no city, as GeoLite2 has for many networks.
     w.insert_network(IPSet(["203.0.113.0/24"]),
                      {"continent": {"code": "OC", "names": {"en": "Oceania"}},
-                      "country": {"iso_code": "AU", "names": {"en": "Australia"}},
+                      "country": {"iso_code": doc_country[0], "names": {"en": doc_country[1]}},
                       "location": {"latitude": MmdbF64(-33.494), "longitude": MmdbF64(143.2104),
                                    "time_zone": "Australia/Sydney"}})
     w.to_db_file(path)
@@ -71,9 +71,10 @@ def asn_db(path):
 
 
 def main(out):
-    city_db(f"{out}/city.mmdb", "Stockholm")
-    # The same networks, one city renamed: what a database update looks like.
-    city_db(f"{out}/city-v2.mmdb", "Solna")
+    city_db(f"{out}/city.mmdb", "Stockholm", ("AU", "Australia"))
+    # The same networks, one city and one country changed: what a database update looks
+    # like (203.0.113.24 is the simulator's address).
+    city_db(f"{out}/city-v2.mmdb", "Solna", ("NZ", "New Zealand"))
     asn_db(f"{out}/asn.mmdb")
     with open(f"{out}/city.mmdb", "rb") as f:
         whole = f.read()
