@@ -12,6 +12,8 @@
 #             LAKE_COMPRESSION the codec)
 #   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
 #   format, which share one read of Coder; the figures are then for all of them together.
+#   GEOIP_DIR=DIR adds [enrich.geoip] with DIR/city.mmdb and DIR/asn.mmdb (the test
+#   databases: scripts/geoip-test-dbs.sh DIR; the simulator's address is in them);
 #   FILE_BATCH=0 (default 1MiB) sets the file sinks' batch_max_bytes (0: a write and an
 #   fsync per page, as before the file sink batched);
 #   PAGE_SIZE=2000 (default 500) sets coder.page_size; SAVE_INTERVAL=0s (default 1s) sets
@@ -62,6 +64,10 @@ max_requests_per_minute = 0
 dir = "$work/state"
 save_interval = "${SAVE_INTERVAL:-1s}"
 TOML
+if [[ -n "${GEOIP_DIR:-}" ]]; then
+  printf '[enrich.geoip]\ncity_database = "%s/city.mmdb"\nasn_database = "%s/asn.mmdb"\n' \
+    "$GEOIP_DIR" "$GEOIP_DIR" >>"$work/bench.toml"
+fi
 case $sink in
 file)
   batch="batch_max_bytes = \"${FILE_BATCH:-1MiB}\""

@@ -389,7 +389,8 @@ fn sighup_reopens_a_replaced_database_and_keeps_the_old_one_when_the_new_is_corr
         &sim.url(),
         100,
         &format!(
-            "[enrich.geoip]\ncity_database = \"{}\"\n\n[sinks.siem]\ntype = \"file\"\npath = \"{}\"\nformat = \"ecs\"\n",
+            "{}[enrich.geoip]\ncity_database = \"{}\"\n\n[sinks.siem]\ntype = \"file\"\npath = \"{}\"\nformat = \"ecs\"\n",
+            common::scrape::SERVER,
             live_db.display(),
             out.display()
         ),
@@ -414,6 +415,16 @@ fn sighup_reopens_a_replaced_database_and_keeps_the_old_one_when_the_new_is_corr
         "{}",
         common::run_log(&cfg)
     );
+    // Each look-up is counted by its result; the simulator's IPv6 rows are private.
+    for (result, min) in [("placed", 100.0), ("not_looked_up", 1.0)] {
+        let (reached, metrics) = common::scrape::wait_for_metric(
+            &cfg,
+            "enrich_geoip_lookups_total",
+            &[&format!("result=\"{result}\"")],
+            min,
+        );
+        assert!(reached, "{result}:\n{metrics}");
+    }
     let hup = || {
         let ok = std::process::Command::new("kill")
             .args(["-HUP", &child.id().to_string()])

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use maxminddb::{Mmap, Reader, geoip2};
 
+use crate::ops::metrics;
+
 /// What the databases say of one address; every part is optional, as in the databases
 /// (GeoLite2 has many networks known only to the country).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -296,6 +298,7 @@ impl GeoIp {
     pub fn lookup(&self, ip: IpAddr) -> Option<Place> {
         let ip = unmapped(ip);
         if !is_looked_up(ip) {
+            metrics::geoip_lookup("not_looked_up");
             return None;
         }
         let mut place = Place::default();
@@ -328,7 +331,9 @@ impl GeoIp {
             place.as_number = asn.autonomous_system_number;
             place.as_organization = owned(asn.autonomous_system_organization);
         }
-        (!place.is_empty()).then_some(place)
+        let found = !place.is_empty();
+        metrics::geoip_lookup(if found { "placed" } else { "not_found" });
+        found.then_some(place)
     }
 }
 
@@ -366,6 +371,7 @@ impl GeoIp {
         match reader.lookup(ip).and_then(|found| found.decode::<T>()) {
             Ok(record) => record,
             Err(e) => {
+                metrics::geoip_lookup("undecodable");
                 if !self.undecodable_logged.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         key,

@@ -65,6 +65,11 @@ pub const SPARED: &str = "component_rows_spared_total";
 /// one (started behind it, or left it); absent for a stream's only sink.
 pub const SHARED_READ: &str = "component_shared_read";
 
+/// GeoIP look-ups (`[enrich.geoip]`), by `result`: `placed`, `not_found` (in no network
+/// of the databases), `not_looked_up` (private, loopback, link-local or CGNAT) and
+/// `undecodable` (a record of another layout). One per event and encoding.
+pub const GEOIP_LOOKUPS: &str = "enrich_geoip_lookups_total";
+
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -97,6 +102,10 @@ fn describe() {
         "Bytes of the records the sink confirmed, before compression"
     );
     counter!(SENT_BATCHES, "Batches the sink confirmed");
+    counter!(
+        GEOIP_LOOKUPS,
+        "GeoIP look-ups of client addresses, by result (placed, not_found, not_looked_up, undecodable)"
+    );
     counter!(RETRIES, "Delivery attempts that failed and were retried");
     counter!(
         DEAD_LETTERED,
@@ -248,6 +257,11 @@ pub fn connection_log_available(available: bool) {
 /// Open sessions given up (see [`SESSIONS_ABANDONED`]).
 pub fn sessions_abandoned(reason: &'static str, n: u64) {
     ::metrics::counter!(SESSIONS_ABANDONED, "reason" => reason).increment(n);
+}
+
+/// One GeoIP look-up (see [`GEOIP_LOOKUPS`]).
+pub fn geoip_lookup(result: &'static str) {
+    ::metrics::counter!(GEOIP_LOOKUPS, "result" => result).increment(1);
 }
 
 /// A failed request to Coder (retried or not).
