@@ -75,7 +75,10 @@ fn bench(c: &mut Criterion) {
     }
     // With `[enrich.geoip]` (the test databases: every public address of the mix placed,
     // with the AS): what a look-up and its fields add per entry.
-    for (name, target) in [("ecs+geoip", Target::Ecs), ("ocsf-1.8.0+geoip", targets()[1].1)] {
+    for (name, target) in [
+        ("ecs+geoip", Target::Ecs),
+        ("ocsf-1.8.0+geoip", targets()[1].1),
+    ] {
         let n = Normalizer::new(target, entries::enrichment_with_geoip(), Some(256 * 1024));
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -1,11 +1,12 @@
 //! `[enrich]`: what the operator adds to every normalized event.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use sink_core::KeyError;
 
-use crate::normalize::geoip::GeoIpConfig;
+use crate::normalize::geoip::{GeoIp, GeoIpError};
 
 /// `[enrich]`: what the operator adds to every normalized event.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,5 +51,25 @@ impl EnrichConfig {
             .open()
             .map_err(|e| KeyError::new(e.key, e.to_string()))?;
         Ok(())
+    }
+}
+
+/// Where the databases are (`[enrich.geoip]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoIpConfig {
+    /// A GeoIP2/GeoLite2 City (or Country) database.
+    pub city_database: Option<PathBuf>,
+    /// A GeoLite2/GeoIP2 ASN database.
+    pub asn_database: Option<PathBuf>,
+}
+
+impl GeoIpConfig {
+    /// The databases, open; `None` when none is configured.
+    pub fn open(&self) -> Result<Option<GeoIp>, GeoIpError> {
+        if self.city_database.is_none() && self.asn_database.is_none() {
+            return Ok(None);
+        }
+        GeoIp::open(self.city_database.as_deref(), self.asn_database.as_deref()).map(Some)
     }
 }
