@@ -160,7 +160,7 @@ fn open(key: &'static str, path: &Path) -> Result<Reader<Mmap>, GeoIpError> {
         reason,
     };
     if !path.is_file() {
-        return Err(error("no such file".into()));
+        return Err(error("no such file, or not a regular file".into()));
     }
     // SAFETY: the reader must not outlive an in-place rewrite of the file. Database
     // updaters (MaxMind's geoipupdate) write a new file and rename it over the old one,
