@@ -120,6 +120,7 @@ async fn run_schedule(
         late_sweep_interval: Duration::from_secs(300),
         // Between deep reads a scan reads 10 s down: rows up to 20 s late need the next.
         overlap_reread_interval: Duration::from_secs(1),
+        lookups: None,
     };
     let shared = Cursor::starting_at(now - TimeDelta::days(3), None);
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);

@@ -11,7 +11,9 @@ mod entries;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use coder_audit_shipper::coder::{AuditEntry, ConnectionEvent, ConnectionLog, Phase, parse_page};
+use coder_audit_shipper::coder::{
+    AuditEntry, CoderContext, ConnectionEvent, ConnectionLog, Phase, parse_page,
+};
 use coder_audit_shipper::normalize::{Normalizer, Target};
 use coder_audit_shipper::pipeline::Encoder;
 use serde_json::{Value, json};
@@ -463,4 +465,72 @@ fn connection_goldens() {
 fn goldens() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     check_goldens(&dir, 13, normalize);
+}
+
+/// `[enrich.coder]`'s answers as a golden input states them (`"looked_up"`).
+fn looked_up(input: &Value) -> std::sync::Arc<CoderContext> {
+    use coder_audit_shipper::coder::context::{
+        OrganizationInfo, TemplateInfo, UserInfo, WorkspaceInfo,
+    };
+    fn part<T: serde::de::DeserializeOwned>(v: &Value) -> Option<std::sync::Arc<T>> {
+        (!v.is_null()).then(|| std::sync::Arc::new(serde_json::from_value(v.clone()).unwrap()))
+    }
+    let l = &input["looked_up"];
+    std::sync::Arc::new(CoderContext {
+        workspace: part::<WorkspaceInfo>(&l["workspace"]),
+        template: part::<TemplateInfo>(&l["template"]),
+        organization: part::<OrganizationInfo>(&l["organization"]),
+        user: part::<UserInfo>(&l["user"]),
+        owner: part::<UserInfo>(&l["owner"]),
+    })
+}
+
+/// The same entries as their goldens without look-ups, with what `[enrich.coder]` found:
+/// `tests/golden/looked_up/` (a reviewer diffs the two).
+#[test]
+fn looked_up_goldens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/looked_up");
+    check_goldens(&dir, 3, |target, input| {
+        let mut entry = AuditEntry::parse(&input["entry"].to_string());
+        entry.context = Some(looked_up(input));
+        Normalizer::new(target, entries::enrichment(), None).to_values(&entry, read_at())
+    });
+}
+
+#[test]
+fn looked_up_connection_goldens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/looked_up/connection");
+    check_goldens(&dir, 1, |target, input| {
+        let mut log = ConnectionLog::parse(&input["row"].to_string());
+        log.context = Some(looked_up(input));
+        let event = ConnectionEvent {
+            log,
+            phase: Phase::ConnectAndDisconnect,
+        };
+        Normalizer::new(target, entries::enrichment(), None)
+            .encode_connection(&event, read_at())
+            .into_iter()
+            .map(|(_, e)| serde_json::from_slice(&e.payload).unwrap())
+            .collect()
+    });
+}
+
+/// Without answers, an entry is exactly what it was: the look-ups add, never change.
+#[test]
+fn an_empty_context_changes_nothing() {
+    for entry in entries::all_generated(4) {
+        for target in [Target::Ecs, OCSF_18, OCSF_11, Target::Cef, Target::Leef] {
+            let n = Normalizer::new(target, entries::enrichment(), None);
+            let plain = AuditEntry::parse(&entry.to_string());
+            let mut empty = plain.clone();
+            empty.context = Some(std::sync::Arc::new(CoderContext::default()));
+            let payloads = |e: &AuditEntry| {
+                n.encode(e, read_at())
+                    .into_iter()
+                    .map(|e| e.payload)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(payloads(&plain), payloads(&empty), "{entry}");
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! `checks`, each `{object:{resource_type, organization_id?, owner_id?, any_org?}, action}`
 //! evaluated against the user's roles, always with 200 (a 400 for a malformed body). Here
 //! the user may read `audit_log` always, `connection_log` while the simulator says so
-//! ([`crate::SimHandle::set_connection_log_permitted`]), and nothing else.
+//! ([`crate::SimHandle::set_connection_log_permitted`]), workspaces while it says so
+//! ([`crate::SimHandle::set_workspaces_readable`]), and nothing else.
 
 use std::collections::HashMap;
 
@@ -57,6 +58,8 @@ pub(crate) async fn authcheck(
                 && match check.object.resource_type.as_str() {
                     "audit_log" => true,
                     "connection_log" => inner.connection_log_permitted,
+                    // Site-wide workspace read: not the Auditor's (`coderd/rbac/roles.go`).
+                    "workspace" => inner.directory.workspaces_readable,
                     _ => false,
                 };
             (key, allowed)

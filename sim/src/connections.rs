@@ -264,7 +264,9 @@ fn format_time(t: DateTime<Utc>) -> String {
 }
 
 const TYPES_SESSION: &[&str] = &["ssh", "vscode", "jetbrains", "reconnecting_pty"];
-const WORKSPACES: &[(&str, &str, &str, &str)] = &[
+/// The connection rows' workspaces, as `(id, name, owner id, owner)`; the directory
+/// answers for them too ([`crate::directory`]).
+pub(crate) const WORKSPACES: &[(&str, &str, &str, &str)] = &[
     (
         "05567e23-31e2-4c00-bd05-4d499d437347",
         "dev",

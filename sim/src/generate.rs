@@ -76,6 +76,20 @@ impl Generator {
             8 => self.group_create(person),
             _ => self.agent_disconnect(),
         };
+        // The ids the directory answers for (`crate::directory`), chosen by the entry's id.
+        let n = crate::directory::workspace_for(id);
+        match e["resource_type"].as_str() {
+            Some("workspace_build") => {
+                e["additional_fields"]["workspace_id"] = json!(crate::directory::workspace_id(n));
+            }
+            Some("template") => {
+                e["resource_id"] = json!(crate::directory::template_id(
+                    n % crate::directory::TEMPLATES
+                ));
+            }
+            Some("user") => e["resource_id"] = json!(crate::directory::MALLORY_ID),
+            _ => {}
+        }
         e["id"] = json!(id);
         e["time"] = json!(Self::format_time(time));
         e["request_id"] = json!(uuid::Uuid::new_v4().to_string());

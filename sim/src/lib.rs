@@ -24,6 +24,7 @@
 
 pub mod authcheck;
 pub mod connections;
+pub mod directory;
 pub mod generate;
 pub mod hec;
 pub mod keys;

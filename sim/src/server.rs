@@ -132,6 +132,8 @@ pub(crate) struct Inner {
     /// Audit pages of more than this many rows are answered this much later
     /// (see [`SimHandle::set_slow_pages`]).
     slow_pages: Option<(usize, Duration)>,
+    /// What the ids of the entries name (see [`crate::directory`]).
+    pub(crate) directory: crate::directory::Directory,
 }
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
@@ -177,6 +179,7 @@ impl Sim {
             slow_pages: None,
             redirect_to: None,
             token_expires_at: Utc::now() + TimeDelta::days(365),
+            directory: crate::directory::Directory::default(),
         };
         let handle = SimHandle {
             inner: Arc::new(Mutex::new(inner)),
@@ -190,6 +193,19 @@ impl Sim {
             .route("/api/v2/entitlements", get(entitlements))
             .route("/api/v2/authcheck", post(crate::authcheck::authcheck))
             .route("/api/v2/users/me/keys/{keyid}", get(crate::keys::api_key))
+            .route(
+                "/api/v2/workspaces/{id}",
+                get(crate::directory::workspace_route),
+            )
+            .route(
+                "/api/v2/templates/{id}",
+                get(crate::directory::template_route),
+            )
+            .route(
+                "/api/v2/organizations/{id}",
+                get(crate::directory::organization_route),
+            )
+            .route("/api/v2/users/{id}", get(crate::directory::user_route))
             .route("/__sim/ids", get(sim_ids))
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(
@@ -371,6 +387,27 @@ impl SimHandle {
 
     pub fn deleted(&self) -> HashSet<String> {
         self.lock().deleted.clone()
+    }
+
+    /// Whether the token's user may read workspaces (`authcheck`, and the workspace
+    /// look-ups); by default not, as for the Auditor role.
+    pub fn set_workspaces_readable(&self, readable: bool) {
+        self.lock().directory.workspaces_readable = readable;
+    }
+
+    /// Answer look-ups of `id` with 404 from now on, as for a deleted resource.
+    pub fn delete_resource(&self, id: &str) {
+        self.lock().directory.deleted.insert(id.to_owned());
+    }
+
+    /// Answer the next look-up with `fault` instead (403, 429, 5xx, a hang).
+    pub fn push_lookup_fault(&self, fault: Fault) {
+        self.lock().directory.faults.push_back(fault);
+    }
+
+    /// Look-up requests served so far, by collection (`workspaces`, `templates`, …).
+    pub fn lookup_requests(&self) -> std::collections::BTreeMap<String, u64> {
+        self.lock().directory.requests.clone()
     }
 
     pub fn stats(&self) -> Stats {
@@ -631,6 +668,13 @@ impl Inner {
         None
     }
 
+    /// The 429 for `key` when its bucket is full, counted.
+    pub(crate) fn limited(&mut self, key: &str) -> Option<Response> {
+        let (limit, window) = self.rate_limited(key)?;
+        self.stats.rate_limited += 1;
+        Some(rate_limited_response(limit, window.as_secs().max(1)))
+    }
+
     fn random_fault(&mut self) -> Option<Fault> {
         if self.fault_rate <= 0.0 || !self.rng.random_bool(self.fault_rate) {
             return None;
@@ -807,7 +851,7 @@ fn admit(
 
 /// The answer a fault replaces the page with, if it does (a hang answers late, a
 /// truncation cuts the page).
-async fn fault_response(fault: Option<&Fault>) -> Option<Response> {
+pub(crate) async fn fault_response(fault: Option<&Fault>) -> Option<Response> {
     match fault? {
         Fault::RateLimited { retry_after_secs } => {
             Some(rate_limited_response(512, *retry_after_secs))

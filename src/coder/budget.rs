@@ -51,6 +51,8 @@ pub enum Purpose {
     Probe,
     /// Version, entitlements, permissions, token expiry.
     Control,
+    /// `[enrich.coder]`: what a workspace, template, organization or user id names.
+    Lookup,
 }
 
 impl Purpose {
@@ -63,12 +65,19 @@ impl Purpose {
             Purpose::Late => "late",
             Purpose::Probe => "probe",
             Purpose::Control => "control",
+            Purpose::Lookup => "lookup",
         }
     }
 
     /// Whether the request may use the reserve kept for live tailing.
     fn is_live(self) -> bool {
-        matches!(self, Purpose::Live | Purpose::Sessions | Purpose::Control)
+        // A look-up holds its page's delivery (up to `enrich.coder.lookup_timeout`), and
+        // the cache keeps their number near the number of distinct ids, so they may use the
+        // reserve: behind a backfill they would time out every time.
+        matches!(
+            self,
+            Purpose::Live | Purpose::Sessions | Purpose::Control | Purpose::Lookup
+        )
     }
 }
 

@@ -320,7 +320,7 @@ impl CoderClient {
     }
 
     /// One GET. A 401 with a token file re-reads the file and, if it changed, tries once more.
-    async fn get_once(&self, call: &Call<'_>) -> Result<Body, CoderError> {
+    pub(super) async fn get_once(&self, call: &Call<'_>) -> Result<Body, CoderError> {
         match self.send(call).await {
             Err(CoderError::Unauthorized { .. }) if self.refresh_token() => {
                 tracing::info!("Coder answered 401; re-read the token file and trying again");

@@ -32,6 +32,9 @@ pub struct ConnectionLog {
     pub web_info: Option<WebInfo>,
     pub ssh_info: Option<SshInfo>,
     pub extra: Unread,
+    /// What Coder said about the workspace and its owner, when `[enrich.coder]` looked
+    /// them up (see [`super::lookup`]); never part of Coder's JSON.
+    pub context: Option<std::sync::Arc<super::CoderContext>>,
 }
 
 /// An app, port-forward or tunnel request, as the proxy saw it.

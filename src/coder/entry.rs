@@ -53,6 +53,9 @@ pub struct AuditEntry {
     /// Set when the entry was larger than `coder.max_response_bytes` and was read without
     /// these fields (see [`super::skim`]).
     pub oversized: Option<Oversized>,
+    /// What Coder said about the ids the entry names, when `[enrich.coder]` looked them up
+    /// (see [`super::lookup`]); never part of Coder's JSON.
+    pub context: Option<std::sync::Arc<super::CoderContext>>,
 }
 
 /// What an entry too large to read whole was read without.

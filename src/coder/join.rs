@@ -183,6 +183,7 @@ mod tests {
             late_horizon,
             late_sweep_interval: Duration::from_secs(300),
             overlap_reread_interval: Duration::from_secs(60),
+            lookups: None,
         };
         Tailer::new(Arc::new(client), options, cursor)
     }

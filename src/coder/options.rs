@@ -28,4 +28,7 @@ pub struct TailerOptions {
     /// A caught-up scan reads the whole overlap (and this much more) only this often; in
     /// between it reads [`HEAD`] below the position. Zero reads the overlap every scan.
     pub overlap_reread_interval: std::time::Duration,
+    /// `[enrich.coder]`: what the events' ids name, looked up before each delivery; shared
+    /// by every tailer of the process.
+    pub lookups: Option<std::sync::Arc<super::lookup::Lookups>>,
 }

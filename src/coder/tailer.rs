@@ -22,6 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::budget::Purpose;
 use super::late::LateSweep;
+use super::lookup::Enriching;
 use super::oversize;
 use super::permission::PermissionGate;
 use super::probe::{self, Probe};
@@ -117,7 +118,26 @@ impl Tailer {
     }
 
     /// Scan the next window, deliver its new rows through `outlet`, and commit the cursor.
-    pub async fn step<O: Outlet>(
+    ///
+    /// With `[enrich.coder]`, every delivery of the step passes through the look-ups first
+    /// ([`Enriching`]): once per stream, whatever number of sinks the outlet feeds.
+    pub async fn step<O: Outlet + Send>(
+        &mut self,
+        outlet: &mut O,
+    ) -> Result<StepReport, TailError<O::Error>> {
+        match self.options.lookups.clone() {
+            Some(lookups) => {
+                let mut enriching = Enriching {
+                    outlet,
+                    lookups: &lookups,
+                };
+                self.step_into(&mut enriching).await
+            }
+            None => self.step_into(outlet).await,
+        }
+    }
+
+    async fn step_into<O: Outlet>(
         &mut self,
         outlet: &mut O,
     ) -> Result<StepReport, TailError<O::Error>> {

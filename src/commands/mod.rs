@@ -29,6 +29,7 @@ pub use validate::validate;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore, PostgresStore};
+use crate::coder::lookup::Lookups;
 use crate::coder::{ClientOptions, CoderClient, Cursor, Stream, Tailer, TailerOptions};
 use crate::config::{Config, StoreKind};
 use crate::dead_letter::DeadLetters;
@@ -44,6 +45,7 @@ pub(crate) struct Streams<'a> {
     overlap: TimeDelta,
     session_horizon: TimeDelta,
     enrichment: Enrichment,
+    lookups: Option<Arc<Lookups>>,
 }
 
 impl<'a> Streams<'a> {
@@ -52,8 +54,14 @@ impl<'a> Streams<'a> {
         connected: Connected,
         store: Arc<dyn CheckpointStore>,
     ) -> anyhow::Result<Self> {
+        let lookups = config
+            .enrich
+            .coder
+            .options()
+            .map(|options| Lookups::new(connected.client.clone(), &options));
         Ok(Self {
             config,
+            lookups,
             client: connected.client,
             enrichment: config.enrichment(Some(connected.coder_version))?,
             store,
@@ -123,6 +131,7 @@ impl<'a> Streams<'a> {
                 .coder
                 .overlap_reread_interval
                 .min(self.overlap.to_std().unwrap_or_default()),
+            lookups: self.lookups.clone(),
         }
     }
 

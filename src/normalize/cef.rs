@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use super::facts::Facts;
 use super::outcome::Status;
-use super::{Enrichment, severity_0_to_10};
+use super::{Enrichment, looked_up, severity_0_to_10};
 
 /// The CEF line for one entry.
 pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
@@ -73,6 +73,10 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     );
     ext.labelled("cs5", "Request ID", facts.request_id);
     ext.labelled("cs6", "Deployment", enrich.deployment.as_deref());
+    ext.looked_up(
+        looked_up::workspace(facts.context).as_ref(),
+        looked_up::template(facts.context).as_ref(),
+    );
     if let Some(code) = facts.entry.status_code {
         ext.field("cn1", &code.to_string());
         let label = match facts.status {
@@ -205,6 +209,17 @@ impl Extension<'_> {
         if let Some((lat, lon)) = enrich.place(ip).and_then(|p| p.location) {
             self.field("slat", &lat.to_string());
             self.field("slong", &lon.to_string());
+        }
+    }
+
+    /// What `[enrich.coder]` found, as custom dictionary extensions.
+    pub(super) fn looked_up(
+        &mut self,
+        workspace: Option<&looked_up::WorkspaceView<'_>>,
+        template: Option<&looked_up::TemplateView<'_>>,
+    ) {
+        for (_, key, v) in looked_up::line_keys(workspace, template) {
+            self.field(key, v);
         }
     }
 

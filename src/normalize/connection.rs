@@ -250,8 +250,14 @@ impl<'a> ConnectionFacts<'a> {
         let org = self.log.organization.as_ref();
         (
             org.and_then(|o| non_nil(o.id.as_deref())),
-            org.and_then(|o| non_empty(o.name.as_deref())),
+            org.and_then(|o| non_empty(o.name.as_deref()))
+                .or_else(|| super::facts::organization_name_found(self.log.context.as_deref())),
         )
+    }
+
+    /// What `[enrich.coder]` found about the workspace: its template, its owner's e-mail.
+    pub(super) fn looked_up(&self) -> Option<super::looked_up::WorkspaceView<'a>> {
+        super::looked_up::workspace(self.log.context.as_deref())
     }
 
     /// `alice/dev.main`: owner, workspace and agent, as far as known.
@@ -366,6 +372,8 @@ fn coder_fields(f: &ConnectionFacts<'_>, raw_ip: Option<&str>, http_status: Opti
             "id": f.workspace_id(),
             "name": f.workspace(),
             "owner": {"id": f.owner_id(), "name": f.owner()},
+            "template": f.looked_up().and_then(|w| w.template),
+            "owner_email": f.looked_up().and_then(|w| w.owner_email),
         },
         "slug_or_port": f.slug_or_port(),
         // A status that is no HTTP status, which `http.*` cannot hold.

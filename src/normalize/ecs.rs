@@ -15,15 +15,15 @@ use super::diff::Redacted;
 use super::facts::{Facts, non_empty, non_nil};
 use super::geoip::EcsPlace;
 use super::outcome::{ExitDetail, Outcome, Status, signal};
-use super::{Enrichment, Trim, classify};
+use super::{Enrichment, Trim, classify, looked_up};
 
 mod fields;
 
 pub use fields::Document;
 use fields::{
-    CoderAudit, CoderFields, CoderUser, Ecs, EventFields, GroupFields, Host, Http, HttpRequest,
-    HttpResponse, Observer, Organization, Related, Resource, Service, Source, UserAgent,
-    UserChanges, UserFields, UserTarget,
+    CoderAudit, CoderFields, CoderOrganization, CoderUser, Ecs, EventFields, GroupFields, Host,
+    Http, HttpRequest, HttpResponse, Observer, Organization, Related, Resource, Service, Source,
+    UserAgent, UserChanges, UserFields, UserTarget,
 };
 
 pub const ECS_VERSION: &str = "9.4.0";
@@ -46,7 +46,10 @@ pub fn document<'a>(
     let subject = facts.subject.map(|s| UserTarget {
         id: non_nil(s.id.as_deref()),
         name: non_empty(s.username.as_deref()),
+        email: None,
+        full_name: None,
     });
+    let found = facts.target_user;
     let user_fields = UserFields {
         id: facts.user_id(),
         name: facts.username(),
@@ -55,7 +58,10 @@ pub fn document<'a>(
         target: target_is_user
             .then(|| UserTarget {
                 id: facts.resource_id,
-                name: non_empty(entry.resource_target.as_deref()),
+                name: non_empty(entry.resource_target.as_deref())
+                    .or_else(|| found.and_then(|u| non_empty(u.username.as_deref()))),
+                email: found.and_then(|u| non_empty(u.email.as_deref())),
+                full_name: found.and_then(|u| non_empty(u.name.as_deref())),
             })
             .filter(|t| t.id.is_some() || t.name.is_some())
             .or(subject)
@@ -168,6 +174,10 @@ pub fn document<'a>(
         tags,
         coder: CoderFields {
             truncated: trim.truncation.as_ref().map(|_| true),
+            workspace: looked_up::workspace(facts.context),
+            template: looked_up::template(facts.context),
+            organization: looked_up::organization_display_name(facts.context)
+                .map(|display_name| CoderOrganization { display_name }),
             audit: CoderAudit {
                 action: facts.action,
                 resource: Resource {

@@ -11,7 +11,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 
 use super::outcome::{Outcome, Status};
-use crate::coder::{AuditEntry, User};
+use crate::coder::context::UserInfo;
+use crate::coder::{AuditEntry, CoderContext, User};
 
 const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -58,6 +59,27 @@ pub struct Workspace<'a> {
     pub name: Option<&'a str>,
     pub owner_id: Option<&'a str>,
     pub owner_name: Option<&'a str>,
+    /// From `[enrich.coder]`'s look-up of the owner: neither log records it.
+    pub owner_email: Option<&'a str>,
+}
+
+/// The organization's name as a look-up found it: its own, or the one the workspace or
+/// template it is about names.
+pub fn organization_name_found(context: Option<&CoderContext>) -> Option<&str> {
+    let c = context?;
+    c.organization
+        .as_deref()
+        .and_then(|o| non_empty(o.name.as_deref()))
+        .or_else(|| {
+            c.workspace
+                .as_deref()
+                .and_then(|w| non_empty(w.organization_name.as_deref()))
+        })
+        .or_else(|| {
+            c.template
+                .as_deref()
+                .and_then(|t| non_empty(t.organization_name.as_deref()))
+        })
 }
 
 /// The facts of one entry both schemas need.
@@ -91,6 +113,10 @@ pub struct Facts<'a> {
     /// is read, so these are the roles at read time, not at the event (a backfill shows
     /// today's roles): ECS gets them under `coder.audit.user.roles`, not `user.roles`.
     pub role_names: Vec<&'a str>,
+    /// What `[enrich.coder]` found about the entry's ids (see `coder::lookup`).
+    pub context: Option<&'a CoderContext>,
+    /// The user the entry acted on, as a look-up found it (`resource_type = "user"`).
+    pub target_user: Option<&'a UserInfo>,
 }
 
 impl<'a> Facts<'a> {
@@ -130,6 +156,7 @@ impl<'a> Facts<'a> {
         let target =
             non_empty(entry.resource_target.as_deref()).or_else(|| additional("workspace_name"));
         let resource_id = non_nil(entry.resource_id.as_deref());
+        let context = entry.context.as_deref();
         let workspace = match resource_type {
             "workspace" => Some(Workspace {
                 id: resource_id,
@@ -145,10 +172,20 @@ impl<'a> Facts<'a> {
         .filter(|w| w.id.is_some() || w.name.is_some())
         .map(|w| {
             let owner = subject.filter(|_| resource_type == "workspace_build");
+            let found = context.and_then(|c| c.workspace.as_deref());
             Workspace {
+                name: w
+                    .name
+                    .or_else(|| found.and_then(|f| non_empty(f.name.as_deref()))),
                 owner_name: additional("workspace_owner")
-                    .or_else(|| owner.and_then(|u| non_empty(u.username.as_deref()))),
-                owner_id: owner.and_then(|u| non_nil(u.id.as_deref())),
+                    .or_else(|| owner.and_then(|u| non_empty(u.username.as_deref())))
+                    .or_else(|| found.and_then(|f| non_empty(f.owner_name.as_deref()))),
+                owner_id: owner
+                    .and_then(|u| non_nil(u.id.as_deref()))
+                    .or_else(|| found.and_then(|f| non_nil(f.owner_id.as_deref()))),
+                owner_email: context
+                    .and_then(|c| c.owner.as_deref())
+                    .and_then(|u| non_empty(u.email.as_deref())),
                 ..w
             }
         });
@@ -176,7 +213,8 @@ impl<'a> Facts<'a> {
             request_id: non_nil(entry.request_id.as_deref()),
             organization_id: non_nil(organization.and_then(|o| o.id.as_deref()))
                 .or_else(|| non_nil(entry.organization_id.as_deref())),
-            organization_name: non_empty(organization.and_then(|o| o.name.as_deref())),
+            organization_name: non_empty(organization.and_then(|o| o.name.as_deref()))
+                .or_else(|| organization_name_found(context)),
             actor,
             user,
             subject,
@@ -185,6 +223,10 @@ impl<'a> Facts<'a> {
             status,
             outcome: Outcome::of(status, resource_type, action),
             role_names,
+            context,
+            target_user: context
+                .and_then(|c| c.user.as_deref())
+                .filter(|_| resource_type == "user"),
         }
     }
 

@@ -73,6 +73,10 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
         _ => {}
     }
     attrs.put_opt("deployment", enrich.deployment.as_deref());
+    attrs.looked_up(
+        super::looked_up::workspace(facts.context).as_ref(),
+        super::looked_up::template(facts.context).as_ref(),
+    );
     attrs.put_opt("msg", facts.message().as_deref());
     out
 }
@@ -106,6 +110,17 @@ impl Attributes<'_> {
         self.out.push_str(key);
         self.out.push('=');
         self.out.push_str(&value(v));
+    }
+
+    /// What `[enrich.coder]` found (LEEF takes any attribute name).
+    pub(super) fn looked_up(
+        &mut self,
+        workspace: Option<&super::looked_up::WorkspaceView<'_>>,
+        template: Option<&super::looked_up::TemplateView<'_>>,
+    ) {
+        for (key, _, v) in super::looked_up::line_keys(workspace, template) {
+            self.put(key, v);
+        }
     }
 
     pub(super) fn put_opt(&mut self, key: &str, v: Option<&str>) {

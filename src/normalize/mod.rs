@@ -21,6 +21,7 @@ mod enrich;
 pub mod facts;
 pub mod geoip;
 pub mod leef;
+pub mod looked_up;
 pub mod ocsf;
 pub mod ocsf_types;
 pub mod outcome;

@@ -18,7 +18,7 @@ use super::geoip::OcsfPlace;
 pub use super::ocsf_types::OcsfVersion;
 use super::ocsf_types::StringType;
 use super::outcome::{ExitDetail, Outcome, Status};
-use super::{Enrichment, Trim, classify, severity};
+use super::{Enrichment, Trim, classify, looked_up, severity};
 
 mod document;
 
@@ -157,10 +157,17 @@ pub fn event<'a>(
         profiles.push("host");
     }
 
+    let found = facts.target_user;
     let target_user = || {
         let u = OcsfUser {
             uid: facts.resource_id,
-            name: non_empty(entry.resource_target.as_deref()),
+            name: non_empty(entry.resource_target.as_deref())
+                .or_else(|| found.and_then(|u| non_empty(u.username.as_deref()))),
+            // A looked-up e-mail that is no `email_t` here is left out.
+            email_addr: StringType::Email
+                .split(found.and_then(|u| non_empty(u.email.as_deref())), version)
+                .0,
+            full_name: found.and_then(|u| non_empty(u.name.as_deref())),
             ..OcsfUser::default()
         };
         if u.uid.is_some() || u.name.is_some() {
@@ -398,6 +405,9 @@ pub fn event<'a>(
                 organization: facts.user.is_none().then(|| org(facts)).flatten(),
                 deployment: enrich.deployment.as_deref(),
                 truncation: trim.truncation.as_ref(),
+                workspace: looked_up::workspace(facts.context),
+                template: looked_up::template(facts.context),
+                organization_display_name: looked_up::organization_display_name(facts.context),
             },
         },
     }

@@ -69,6 +69,17 @@ pub const SHARED_READ: &str = "component_shared_read";
 /// of the databases), `not_looked_up` (private, loopback, link-local or CGNAT) and
 /// `undecodable` (a record of another layout). One per event and encoding.
 pub const GEOIP_LOOKUPS: &str = "enrich_geoip_lookups_total";
+/// Coder look-ups (`[enrich.coder]`), by `kind` (`workspace`, `template`, `organization`,
+/// `user`) and `result`: `hit` (cached), `miss` (asked of Coder and answered in time),
+/// `gone` (404), `error`, `timeout` (not answered within `lookup_timeout`; shipped
+/// without). One per event and id it names.
+pub const LOOKUPS: &str = "enrich_lookups_total";
+/// 1 while a kind of Coder look-up is on, 0 when it is off (403, or workspaces the token
+/// may not read), by `kind`.
+pub const LOOKUP_ON: &str = "enrich_lookup_enabled";
+/// What the look-up cache holds: `enrich_lookup_cache_entries` and its estimated bytes.
+pub const LOOKUP_CACHE_ENTRIES: &str = "enrich_lookup_cache_entries";
+pub const LOOKUP_CACHE_BYTES: &str = "enrich_lookup_cache_bytes";
 
 /// The process-wide recorder, installed on first use.
 fn handle() -> &'static PrometheusHandle {
@@ -105,6 +116,22 @@ fn describe() {
     counter!(
         GEOIP_LOOKUPS,
         "GeoIP look-ups of client addresses, by result (placed, not_found, not_looked_up, undecodable)"
+    );
+    counter!(
+        LOOKUPS,
+        "Coder look-ups of the ids events name, by kind and result (hit, miss, gone, error, timeout)"
+    );
+    ::metrics::describe_gauge!(
+        LOOKUP_ON,
+        "1 while a kind of Coder look-up is on, 0 when it is off (403, or workspaces the token may not read)"
+    );
+    ::metrics::describe_gauge!(
+        LOOKUP_CACHE_ENTRIES,
+        "Answers the Coder look-up cache holds"
+    );
+    ::metrics::describe_gauge!(
+        LOOKUP_CACHE_BYTES,
+        "An estimate of the bytes the Coder look-up cache holds"
     );
     counter!(RETRIES, "Delivery attempts that failed and were retried");
     counter!(
@@ -262,6 +289,22 @@ pub fn sessions_abandoned(reason: &'static str, n: u64) {
 /// One GeoIP look-up (see [`GEOIP_LOOKUPS`]).
 pub fn geoip_lookup(result: &'static str) {
     ::metrics::counter!(GEOIP_LOOKUPS, "result" => result).increment(1);
+}
+
+/// How one Coder look-up of one event ended (see [`LOOKUPS`]).
+pub fn enrich_lookup(kind: &'static str, result: &'static str) {
+    ::metrics::counter!(LOOKUPS, "kind" => kind, "result" => result).increment(1);
+}
+
+/// Whether a kind of Coder look-up is on (see [`LOOKUP_ON`]).
+pub fn lookup_kind_on(kind: &'static str, on: bool) {
+    ::metrics::gauge!(LOOKUP_ON, "kind" => kind).set(if on { 1.0 } else { 0.0 });
+}
+
+/// What the look-up cache holds.
+pub fn lookup_cache(entries: usize, bytes: usize) {
+    ::metrics::gauge!(LOOKUP_CACHE_ENTRIES).set(entries as f64);
+    ::metrics::gauge!(LOOKUP_CACHE_BYTES).set(bytes as f64);
 }
 
 /// A failed request to Coder (retried or not).

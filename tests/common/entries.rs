@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use coder_audit_shipper::coder::{AuditEntry, CoderContext};
 use coder_audit_shipper::normalize::{ClassStrategy, Enrichment, OcsfVersion, Target};
 use serde_json::{Value, json};
 
@@ -64,6 +65,62 @@ pub fn enrichment_with_geoip() -> Enrichment {
         geoip: Some(std::sync::Arc::new(geoip)),
         ..enrichment()
     }
+}
+
+/// What `[enrich.coder]`'s look-ups find in the tests: a workspace with its template and
+/// owner, a template, an organization, a user (the same answers the simulator gives,
+/// `sim/src/directory.rs`).
+pub fn coder_context() -> std::sync::Arc<CoderContext> {
+    use coder_audit_shipper::coder::context::{
+        OrganizationInfo, TemplateInfo, UserInfo, WorkspaceInfo,
+    };
+    let s = |v: &str| Some(v.to_owned());
+    std::sync::Arc::new(CoderContext {
+        workspace: Some(std::sync::Arc::new(WorkspaceInfo {
+            id: s("05567e23-31e2-4c00-bd05-4d499d437347"),
+            name: s("dev"),
+            owner_id: s("70d43e6e-5e1b-4875-b07a-91a1f6a399c0"),
+            owner_name: s("alice"),
+            organization_id: s("2e1105ea-9827-41ef-8e19-fb7f93dac993"),
+            organization_name: s("coder"),
+            template_id: s("7e57c0de-0000-4000-9000-000000000001"),
+            template_name: s("docker-dev"),
+            template_display_name: s("Docker (dev)"),
+            template_active_version_id: s("7e57c0de-0000-4000-a000-000000000001"),
+        })),
+        template: Some(std::sync::Arc::new(TemplateInfo {
+            id: s("7e57c0de-0000-4000-9000-000000000002"),
+            name: s("k8s-gpu"),
+            display_name: s("Kubernetes GPU"),
+            active_version_id: s("7e57c0de-0000-4000-a000-000000000002"),
+            organization_id: s("2e1105ea-9827-41ef-8e19-fb7f93dac993"),
+            organization_name: s("coder"),
+        })),
+        organization: Some(std::sync::Arc::new(OrganizationInfo {
+            id: s("2e1105ea-9827-41ef-8e19-fb7f93dac993"),
+            name: s("coder"),
+            display_name: s("Coder Inc."),
+        })),
+        user: Some(std::sync::Arc::new(UserInfo {
+            id: s("9b2f6a1c-3d4e-4f50-8a61-7b8c9d0e1f23"),
+            username: s("mallory"),
+            name: s("Mallory Quinn"),
+            email: s("mallory@acme.example"),
+        })),
+        owner: Some(std::sync::Arc::new(UserInfo {
+            id: s("70d43e6e-5e1b-4875-b07a-91a1f6a399c0"),
+            username: s("alice"),
+            name: s("Alice Nguyen"),
+            email: s("alice@acme.example"),
+        })),
+    })
+}
+
+/// `entry` parsed, with [`coder_context`] attached as the look-ups would.
+pub fn with_context(entry: &Value) -> AuditEntry {
+    let mut parsed = AuditEntry::parse(&entry.to_string());
+    parsed.context = Some(coder_context());
+    parsed
 }
 
 /// Every (resource_type, action) pair of the §5.2 table, plus ones no Coder has yet.

@@ -119,6 +119,7 @@ impl Harness {
                 late_horizon: self.late_horizon,
                 late_sweep_interval: Duration::ZERO,
                 overlap_reread_interval: self.overlap_reread_interval,
+                lookups: None,
             },
             cursor,
         );

@@ -63,9 +63,11 @@ fn events() -> Vec<Value> {
             .into_iter()
             .map(|(_, e)| e)
             .chain(entries::all_generated(12));
+        // With and without `[enrich.coder]`'s answers.
         for entry in audit {
             let parsed = AuditEntry::parse(&entry.to_string());
             events.extend(normalizer.to_values(&parsed, read_at));
+            events.extend(normalizer.to_values(&entries::with_context(&entry), read_at));
         }
         // Each row also as a web connection whose user Coder knows (`web_info.user`).
         let rows = connection_rows().into_iter().flat_map(|(_, row)| {
@@ -80,7 +82,8 @@ fn events() -> Vec<Value> {
             [row, web]
         });
         for row in rows {
-            let log = ConnectionLog::parse(&row.to_string());
+            let mut log = ConnectionLog::parse(&row.to_string());
+            log.context = Some(entries::coder_context());
             for phase in [
                 Phase::Connect,
                 Phase::ConnectAndDisconnect,

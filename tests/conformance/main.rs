@@ -126,8 +126,9 @@ fn lake_problem(event: &Value) -> Option<String> {
 }
 
 /// Normalize `entry` to every target and validate each event; returns the classes seen.
+/// With `[enrich.coder]`'s answers attached: every field they add must conform too.
 fn check_entry(label: &str, entry: &Value, seen: &mut BTreeSet<(String, u64)>) -> Vec<String> {
-    let parsed = AuditEntry::parse(&entry.to_string());
+    let parsed = entries::with_context(entry);
     let read_at = Utc.with_ymd_and_hms(2026, 8, 21, 0, 0, 0).unwrap();
     let mut failures = Vec::new();
     for (name, target) in targets() {
@@ -402,7 +403,8 @@ fn every_connection_event_conforms_to_ecs_and_both_ocsf_versions() {
     let mut classes = BTreeSet::new();
     let mut count = 0;
     for (label, row) in connection_rows() {
-        let log = ConnectionLog::parse(&row.to_string());
+        let mut log = ConnectionLog::parse(&row.to_string());
+        log.context = Some(entries::coder_context());
         // Each moment a row can be reported in: first seen open, first seen ended, and
         // the disconnect of a session seen open before.
         let phases = if log.is_closed() {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::normalize::Truncation;
 use crate::normalize::diff::{self, Redacted};
 use crate::normalize::geoip::EcsPlace;
+use crate::normalize::looked_up::{TemplateView, WorkspaceView};
 
 #[derive(Serialize)]
 pub struct Document<'a> {
@@ -104,6 +105,11 @@ pub(super) struct UserTarget<'a> {
     pub(super) id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) name: Option<&'a str>,
+    /// From `[enrich.coder]`'s look-up of the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) full_name: Option<&'a str>,
 }
 
 /// `user.changes.*`: the new values of a user resource's diff (ECS: "fields that changed
@@ -244,10 +250,24 @@ pub(super) struct CoderFields<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) truncated: Option<bool>,
     pub(super) audit: CoderAudit<'a>,
+    /// `[enrich.coder]`: the workspace's template and owner e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) workspace: Option<WorkspaceView<'a>>,
+    /// `[enrich.coder]`: the template the entry is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) template: Option<TemplateView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) organization: Option<CoderOrganization<'a>>,
 }
 
 /// `coder.audit.*`: Coder's own fields, for search and for what ECS cannot say. Map
 /// `diff` and `additional_fields` as `flattened` in Elasticsearch.
+/// `coder.organization.*`: what ECS `organization.*` has no field for.
+#[derive(Serialize)]
+pub(super) struct CoderOrganization<'a> {
+    pub(super) display_name: &'a str,
+}
+
 #[derive(Serialize)]
 pub(super) struct CoderAudit<'a> {
     pub(super) action: &'a str,

@@ -1,6 +1,7 @@
 //! The shape of an OCSF event as this crate emits it: borrowed structs serialized in one
 //! pass, every optional attribute left out when empty. [`super::event`] fills them.
 
+use crate::normalize::looked_up::{TemplateView, WorkspaceView};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -277,4 +278,13 @@ pub(super) struct UnmappedCoder<'a> {
     pub(super) deployment: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) truncation: Option<&'a Truncation>,
+    /// `[enrich.coder]`: the workspace's template and owner e-mail, which no class has
+    /// attributes for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) workspace: Option<WorkspaceView<'a>>,
+    /// `[enrich.coder]`: the template the entry is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) template: Option<TemplateView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) organization_display_name: Option<&'a str>,
 }
