@@ -372,8 +372,6 @@ fn coder_fields(f: &ConnectionFacts<'_>, raw_ip: Option<&str>, http_status: Opti
             "id": f.workspace_id(),
             "name": f.workspace(),
             "owner": {"id": f.owner_id(), "name": f.owner()},
-            "template": f.looked_up().and_then(|w| w.template),
-            "owner_email": f.looked_up().and_then(|w| w.owner_email),
         },
         "slug_or_port": f.slug_or_port(),
         // A status that is no HTTP status, which `http.*` cannot hold.

@@ -68,6 +68,10 @@ pub struct Harness {
     pub max_response_bytes: u64,
     /// `coder.request_timeout`.
     pub request_timeout: Duration,
+    /// `[enrich.coder]`'s look-ups (none unless a test sets them).
+    pub lookups: Option<Arc<coder_audit_shipper::coder::lookup::Lookups>>,
+    /// How the records are made (Coder's bytes unless a test says otherwise).
+    pub encoder: coder_audit_shipper::pipeline::Encoder,
 }
 
 impl Harness {
@@ -83,6 +87,8 @@ impl Harness {
             overlap_reread_interval: Duration::ZERO,
             max_response_bytes: ClientOptions::default().max_response_bytes,
             request_timeout: Duration::from_secs(5),
+            lookups: None,
+            encoder: coder_audit_shipper::pipeline::Encoder::Raw,
         }
     }
 
@@ -119,7 +125,7 @@ impl Harness {
                 late_horizon: self.late_horizon,
                 late_sweep_interval: Duration::ZERO,
                 overlap_reread_interval: self.overlap_reread_interval,
-                lookups: None,
+                lookups: self.lookups.clone(),
             },
             cursor,
         );
@@ -135,7 +141,7 @@ impl Harness {
         );
         let outlet = SinkOutlet::new(
             Box::new(sink),
-            coder_audit_shipper::pipeline::Encoder::Raw,
+            self.encoder.clone(),
             Arc::new(self.store()),
             self.key(),
             Arc::new(StreamStats::default()),

@@ -98,7 +98,11 @@ pub fn ecs_document(f: &ConnectionFacts<'_>, enrich: &Enrichment, read_at: DateT
         },
         "labels": labels,
         "tags": tags,
-        "coder": {"connection": coder_fields(f, raw_ip, http_status)},
+        // `[enrich.coder]`: where an audit event has it, `coder.workspace.*`.
+        "coder": {
+            "connection": coder_fields(f, raw_ip, http_status),
+            "workspace": f.looked_up(),
+        },
     });
     prune(&mut doc);
     doc

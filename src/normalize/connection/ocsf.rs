@@ -97,6 +97,11 @@ pub fn ocsf_event(
     let time = f.time();
     let raw_ip = non_empty(f.log.ip.as_deref());
     let mut unmapped = coder_fields(f, raw_ip, None);
+    // `[enrich.coder]`: where an audit event has it, `unmapped.coder.workspace.*`.
+    if let Some(w) = f.looked_up() {
+        unmapped["workspace"]["template"] = json!(w.template);
+        unmapped["workspace"]["owner_email"] = json!(w.owner_email);
+    }
     unmapped["user_agent"] = json!(f.user_agent());
     unmapped["actor_email"] = json!(user_email);
     unmapped["organization"] = json!({"id": org_id, "name": org_name});
