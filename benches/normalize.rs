@@ -88,6 +88,26 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // With `[enrich.coder]`'s answers attached to every entry (workspace, template,
+    // organization, user, owner): what the looked-up fields add per entry. The look-ups
+    // themselves happen once per id, in the tailer, not here.
+    let with_context: Vec<AuditEntry> = raw
+        .iter()
+        .map(|r| entries::with_context(&serde_json::from_str(r).expect("JSON")))
+        .collect();
+    for (name, target) in [
+        ("ecs+coder", Target::Ecs),
+        ("ocsf-1.8.0+coder", targets()[1].1),
+    ] {
+        let n = Normalizer::new(target, entries::enrichment(), Some(256 * 1024));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for e in &with_context {
+                    black_box(n.encode(black_box(e), read_at));
+                }
+            })
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("parse+normalize");

@@ -174,11 +174,8 @@ async fn a_slow_lookup_ships_the_page_without_it() {
         .count();
     assert!(named < builds.len(), "every look-up hung past the timeout");
     let metrics = coder_audit_shipper::ops::metrics::render();
-    let timeouts = common::scrape::metric(
-        &metrics,
-        "enrich_lookups_total",
-        &["result=\"timeout\""],
-    );
+    let timeouts =
+        common::scrape::metric(&metrics, "enrich_lookups_total", &["result=\"timeout\""]);
     assert!(timeouts.is_some_and(|n| n >= 1.0), "{metrics}");
 }
 
@@ -223,10 +220,16 @@ async fn refused_gone_and_rate_limited_lookups_lose_nothing() {
     assert!(refused >= 1, "{asked:?}");
     for d in &docs {
         if d["coder"]["audit"]["additional_fields"]["workspace_id"] == gone.as_str() {
-            assert!(d["coder"]["workspace"].is_null(), "a gone workspace adds nothing");
+            assert!(
+                d["coder"]["workspace"].is_null(),
+                "a gone workspace adds nothing"
+            );
         }
         if d["coder"]["audit"]["resource"]["type"] == "user" {
-            assert!(d["user"]["target"].get("email").is_none(), "mallory is gone");
+            assert!(
+                d["user"]["target"].get("email").is_none(),
+                "mallory is gone"
+            );
         }
     }
     // Named after the pause: look-ups came back.
@@ -234,8 +237,7 @@ async fn refused_gone_and_rate_limited_lookups_lose_nothing() {
         .iter()
         .chain(of_type(&docs[first.len()..], "template").iter())
         .filter(|d| {
-            d["coder"]["workspace"]["template"].is_object()
-                || d["coder"]["template"].is_object()
+            d["coder"]["workspace"]["template"].is_object() || d["coder"]["template"].is_object()
         })
         .count();
     assert!(later_named > 0, "{asked:?}");
@@ -273,9 +275,106 @@ async fn a_backfill_of_100k_events_asks_near_the_distinct_ids() {
         asked.get("workspaces").copied().unwrap_or(0) <= directory::WORKSPACES as u64,
         "{asked:?}"
     );
-    assert!(total <= (directory::WORKSPACES + TEMPLATES + 4 + 1) as u64, "{asked:?}");
+    assert!(
+        total <= (directory::WORKSPACES + TEMPLATES + 4 + 1) as u64,
+        "{asked:?}"
+    );
     let lookups = h.lookups.as_ref().expect("look-ups");
     let (entries, bytes) = lookups.cache_size();
-    assert!(entries <= directory::WORKSPACES + TEMPLATES + 5, "{entries}");
+    assert!(
+        entries <= directory::WORKSPACES + TEMPLATES + 5,
+        "{entries}"
+    );
     println!("cache: {entries} entries, about {bytes} bytes");
+}
+
+/// Through `run`, two sinks of one stream: the look-ups are made once for both (one read
+/// per stream), both formats carry the template, and the look-ups are counted.
+#[test]
+fn through_run_two_sinks_share_one_lookup_per_id() {
+    use common::scrape;
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.set_workspaces_readable(true);
+    sim.backlog(300, Duration::from_secs(3_600), Utc::now());
+    let dir = tempfile::tempdir().unwrap();
+    let (ecs, ocsf) = (
+        dir.path().join("ecs.ndjson"),
+        dir.path().join("ocsf.ndjson"),
+    );
+    let cfg = common::shipper_config(
+        dir.path(),
+        &sim.url(),
+        100,
+        &format!(
+            "{}[sinks.siem]\ntype = \"file\"\npath = \"{}\"\nformat = \"ecs\"\n\n\
+             [sinks.lake]\ntype = \"file\"\npath = \"{}\"\nformat = \"ocsf\"\n",
+            scrape::SERVER,
+            ecs.display(),
+            ocsf.display()
+        ),
+    );
+    let mut child = common::spawn_run(&cfg);
+    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let caught_up = common::wait_until(Duration::from_secs(60), || {
+        [&ecs, &ocsf].iter().all(|path| {
+            let (got, _) = common::delivered::distinct(&common::delivered::file(path));
+            all.iter().all(|id| got.contains(id))
+        })
+    });
+    let (counted, metrics) = scrape::wait_for_metric(
+        &cfg,
+        "enrich_lookups_total",
+        &["kind=\"workspace\"", "result=\"hit\""],
+        1.0,
+    );
+    let status = common::stop_gracefully(&mut child);
+    let log = common::run_log(&cfg);
+    assert!(caught_up, "{log}");
+    assert!(status.success(), "{log}");
+    assert!(counted, "{metrics}");
+    assert!(
+        scrape::metric(&metrics, "coder_requests_total", &["purpose=\"lookup\""])
+            .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    let read = |path: &std::path::Path| -> Vec<Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (ecs, ocsf) = (read(&ecs), read(&ocsf));
+    for (docs, template) in [
+        (&ecs, "/coder/workspace/template/name"),
+        (&ocsf, "/unmapped/coder/workspace/template/name"),
+    ] {
+        let builds: Vec<&Value> = docs
+            .iter()
+            .filter(|d| {
+                d.pointer("/coder/audit/resource/type")
+                    .or_else(|| d.pointer("/unmapped/coder/resource_type"))
+                    == Some(&Value::from("workspace_build"))
+            })
+            .collect();
+        assert!(!builds.is_empty());
+        for b in builds {
+            assert!(b.pointer(template).is_some_and(Value::is_string), "{b}");
+        }
+    }
+    // One read of Coder for both sinks: each workspace asked once, not once per sink.
+    let distinct: std::collections::BTreeSet<&str> = ecs
+        .iter()
+        .filter_map(|d| {
+            d.pointer("/coder/audit/additional_fields/workspace_id")?
+                .as_str()
+        })
+        .collect();
+    let asked = sim.lookup_requests();
+    assert_eq!(
+        asked.get("workspaces").copied().unwrap_or(0),
+        distinct.len() as u64,
+        "{asked:?}"
+    );
 }

@@ -39,6 +39,9 @@ pub async fn demo(
     })
     .await
     .context("starting the simulated Coder")?;
+    // The demo's token may read workspaces (as a Template Admin's may), so the events show
+    // what `[enrich.coder]` adds: each workspace's template and owner.
+    sim.set_workspaces_readable(true);
     sim.backlog(
         backlog,
         Duration::from_secs(2 * 86_400),

@@ -241,6 +241,36 @@ fn enrichment_defaults_its_access_url_to_the_coder_url() {
     assert!(err.contains("enrich.labels"), "{err}");
 }
 
+#[test]
+fn coder_lookups_are_on_by_default_and_their_limits_are_checked() {
+    let c = load(MINIMAL).unwrap();
+    let o = c.enrich.coder.options().expect("on by default");
+    assert_eq!(o.timeout, std::time::Duration::from_secs(2));
+    assert_eq!(o.ttl, std::time::Duration::from_secs(600));
+    assert_eq!((o.max_entries.get(), o.max_bytes), (10_000, 8 << 20));
+    let c = load(&format!("{MINIMAL}\n[enrich.coder]\nenabled = false\n")).unwrap();
+    assert_eq!(c.enrich.coder.options(), None);
+    let c = load(&format!(
+        "{MINIMAL}\n[enrich.coder]\nlookup_timeout = \"500ms\"\nttl = \"1h\"\nmax_bytes = \"2MiB\"\n"
+    ))
+    .unwrap();
+    let o = c.enrich.coder.options().unwrap();
+    assert_eq!(o.timeout, std::time::Duration::from_millis(500));
+    assert_eq!(o.max_bytes, 2 << 20);
+    for (keys, key) in [
+        ("lookup_timeout = \"0s\"", "enrich.coder.lookup_timeout"),
+        ("lookup_timeout = \"2m\"", "enrich.coder.lookup_timeout"),
+        ("max_entries = 0", "enrich.coder.max_entries"),
+        ("ttl = \"0s\"", "enrich.coder.ttl"),
+        ("cache = 1", "enrich.coder.cache"),
+    ] {
+        let err = load(&format!("{MINIMAL}\n[enrich.coder]\n{keys}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{keys}: {err}");
+    }
+}
+
 #[cfg(feature = "s3")]
 #[test]
 fn two_s3_sinks_on_one_bucket_and_prefix_are_refused_naming_both() {
