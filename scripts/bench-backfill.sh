@@ -12,6 +12,8 @@
 #             LAKE_COMPRESSION the codec)
 #   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
 #   format, which share one read of Coder; the figures are then for all of them together.
+#   The simulator lets the token read workspaces, so [enrich.coder]'s look-ups (on by
+#   default) ask about each workspace, template and user once; LOOKUPS=0 turns them off.
 #   GEOIP_DIR=DIR adds [enrich.geoip] with DIR/city.mmdb and DIR/asn.mmdb (the test
 #   databases: scripts/geoip-test-dbs.sh DIR; the simulator's address is in them);
 #   FILE_BATCH=0 (default 1MiB) sets the file sinks' batch_max_bytes (0: a write and an
@@ -44,7 +46,7 @@ sim_pid=
 trap 'kill "$sim_pid" $hec_pid 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
 
 ./target/release/coder-sim --backlog "$rows" --backlog-span "$span" --rate-limit 0 \
-  --request-log "$work/requests.log" >"$work/sim.out" 2>"$work/sim.err" &
+  --workspaces-readable --request-log "$work/requests.log" >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 for _ in $(seq 1 600); do
   url=$(sed -n 's/^listening on //p' "$work/sim.out" 2>/dev/null || true)
@@ -64,6 +66,9 @@ max_requests_per_minute = 0
 dir = "$work/state"
 save_interval = "${SAVE_INTERVAL:-1s}"
 TOML
+if [[ "${LOOKUPS:-1}" == 0 ]]; then
+  printf '[enrich.coder]\nenabled = false\n' >>"$work/bench.toml"
+fi
 if [[ -n "${GEOIP_DIR:-}" ]]; then
   printf '[enrich.geoip]\ncity_database = "%s/city.mmdb"\nasn_database = "%s/asn.mmdb"\n' \
     "$GEOIP_DIR" "$GEOIP_DIR" >>"$work/bench.toml"

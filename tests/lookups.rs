@@ -101,7 +101,11 @@ async fn every_event_about_a_workspace_names_its_template_and_owner() {
         assert_eq!(w["template"]["name"], template_of_build(b), "{b}");
         assert!(w["template"]["id"].is_string() && w["template"]["active_version_id"].is_string());
         assert!(
-            w["owner_email"]
+            w["owner"]["name"].is_string() && w["owner"]["id"].is_string(),
+            "{b}"
+        );
+        assert!(
+            w["owner"]["email"]
                 .as_str()
                 .is_some_and(|e| e.ends_with("@acme.example")),
             "{b}"

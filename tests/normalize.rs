@@ -534,3 +534,73 @@ fn an_empty_context_changes_nothing() {
         }
     }
 }
+
+/// CEF and LEEF carry the template and the owner's e-mail; a connection line, which names
+/// the owner already, names it once.
+#[test]
+fn looked_up_fields_in_cef_and_leef() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/looked_up");
+    let input: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("workspace_build_start.input.json")).unwrap(),
+    )
+    .unwrap();
+    let mut entry = AuditEntry::parse(&input["entry"].to_string());
+    entry.context = Some(looked_up(&input));
+    let line = |target: Target| -> String {
+        let encoded =
+            Normalizer::new(target, entries::enrichment(), None).encode(&entry, read_at());
+        String::from_utf8(encoded[0].payload.clone()).unwrap()
+    };
+    let cef = line(Target::Cef);
+    for kv in [
+        "CoderCoderTemplateName=docker-dev",
+        "CoderCoderTemplateId=7e57c0de-0000-4000-9000-000000000001",
+        "CoderCoderWorkspaceOwner=alice",
+        "CoderCoderWorkspaceOwnerEmail=alice@acme.example",
+    ] {
+        assert!(cef.contains(kv), "{kv}: {cef}");
+    }
+    let leef = line(Target::Leef);
+    for kv in [
+        "templateName=docker-dev",
+        "templateDisplayName=Docker (dev)",
+        "workspaceOwnerEmail=alice@acme.example",
+    ] {
+        assert!(leef.contains(kv), "{kv}: {leef}");
+    }
+
+    let input: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("connection/ssh_session_ended.input.json")).unwrap(),
+    )
+    .unwrap();
+    let mut log = ConnectionLog::parse(&input["row"].to_string());
+    log.context = Some(looked_up(&input));
+    let event = ConnectionEvent {
+        log,
+        phase: Phase::Connect,
+    };
+    for (target, owner, email) in [
+        (
+            Target::Leef,
+            "workspaceOwner=",
+            "workspaceOwnerEmail=alice@acme.example",
+        ),
+        (
+            Target::Cef,
+            "CoderCoderWorkspaceOwner=",
+            "CoderCoderWorkspaceOwnerEmail=alice@acme.example",
+        ),
+    ] {
+        let (_, encoded) = Normalizer::new(target, entries::enrichment(), None)
+            .encode_connection(&event, read_at())
+            .remove(0);
+        let text = String::from_utf8(encoded.payload).unwrap();
+        assert!(
+            text.contains(email)
+                && text.contains("templateName=docker-dev") == (target == Target::Leef),
+            "{text}"
+        );
+        let named = text.matches(owner).count();
+        assert_eq!(named, if target == Target::Leef { 1 } else { 0 }, "{text}");
+    }
+}

@@ -64,6 +64,10 @@ struct Args {
     /// Answer the connection log with 403 "Premium feature", as without the license.
     #[arg(long)]
     unlicensed_connection_log: bool,
+    /// Let the token read workspaces (as a Template Admin's may; the Auditor's may not),
+    /// so the shipper's `[enrich.coder]` looks them up.
+    #[arg(long)]
+    workspaces_readable: bool,
 }
 
 #[tokio::main]
@@ -86,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed.unwrap_or_else(rand::random),
     };
     let sim = Sim::start_on(config, args.listen).await?;
+    sim.set_workspaces_readable(args.workspaces_readable);
     if args.backlog > 0 {
         sim.backlog(
             args.backlog,

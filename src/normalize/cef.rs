@@ -76,6 +76,7 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     ext.looked_up(
         looked_up::workspace(facts.context).as_ref(),
         looked_up::template(facts.context).as_ref(),
+        false,
     );
     if let Some(code) = facts.entry.status_code {
         ext.field("cn1", &code.to_string());
@@ -217,8 +218,9 @@ impl Extension<'_> {
         &mut self,
         workspace: Option<&looked_up::WorkspaceView<'_>>,
         template: Option<&looked_up::TemplateView<'_>>,
+        owner_named: bool,
     ) {
-        for (_, key, v) in looked_up::line_keys(workspace, template) {
+        for (_, key, v) in looked_up::line_keys(workspace, template, owner_named) {
             self.field(key, v);
         }
     }

@@ -59,8 +59,6 @@ pub struct Workspace<'a> {
     pub name: Option<&'a str>,
     pub owner_id: Option<&'a str>,
     pub owner_name: Option<&'a str>,
-    /// From `[enrich.coder]`'s look-up of the owner: neither log records it.
-    pub owner_email: Option<&'a str>,
 }
 
 /// The organization's name as a look-up found it: its own, or the one the workspace or
@@ -183,9 +181,6 @@ impl<'a> Facts<'a> {
                 owner_id: owner
                     .and_then(|u| non_nil(u.id.as_deref()))
                     .or_else(|| found.and_then(|f| non_nil(f.owner_id.as_deref()))),
-                owner_email: context
-                    .and_then(|c| c.owner.as_deref())
-                    .and_then(|u| non_empty(u.email.as_deref())),
                 ..w
             }
         });

@@ -76,6 +76,7 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     attrs.looked_up(
         super::looked_up::workspace(facts.context).as_ref(),
         super::looked_up::template(facts.context).as_ref(),
+        false,
     );
     attrs.put_opt("msg", facts.message().as_deref());
     out
@@ -117,8 +118,9 @@ impl Attributes<'_> {
         &mut self,
         workspace: Option<&super::looked_up::WorkspaceView<'_>>,
         template: Option<&super::looked_up::TemplateView<'_>>,
+        owner_named: bool,
     ) {
-        for (key, _, v) in super::looked_up::line_keys(workspace, template) {
+        for (key, _, v) in super::looked_up::line_keys(workspace, template, owner_named) {
             self.put(key, v);
         }
     }

@@ -51,24 +51,46 @@ impl<'a> TemplateView<'a> {
     }
 }
 
+/// A workspace's owner: its id and name from the workspace's answer (or the owner's), the
+/// e-mail from the owner's (neither log records it).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct OwnerView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+}
+
 /// What the look-ups say about the workspace an event is about.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct WorkspaceView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<TemplateView<'a>>,
-    /// The owner's e-mail (a user look-up): neither log records it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner_email: Option<&'a str>,
+    pub owner: Option<OwnerView<'a>>,
 }
 
 /// The looked-up workspace of `context`, if a look-up said anything about it.
 pub fn workspace(context: Option<&CoderContext>) -> Option<WorkspaceView<'_>> {
     let c = context?;
-    Some(WorkspaceView {
-        template: c.workspace.as_deref().and_then(TemplateView::of_workspace),
-        owner_email: c.owner.as_deref().and_then(|u| text(&u.email)),
+    let (ws, owner) = (c.workspace.as_deref(), c.owner.as_deref());
+    let owner = Some(OwnerView {
+        id: ws
+            .and_then(|w| text(&w.owner_id))
+            .or_else(|| owner.and_then(|u| text(&u.id))),
+        name: ws
+            .and_then(|w| text(&w.owner_name))
+            .or_else(|| owner.and_then(|u| text(&u.username))),
+        email: owner.and_then(|u| text(&u.email)),
     })
-    .filter(|w| w.template.is_some() || w.owner_email.is_some())
+    .filter(|o| o.id.is_some() || o.name.is_some() || o.email.is_some());
+    Some(WorkspaceView {
+        template: ws.and_then(TemplateView::of_workspace),
+        owner,
+    })
+    .filter(|w| w.template.is_some() || w.owner.is_some())
 }
 
 /// The looked-up template an entry is about (`resource_type = "template"`).
@@ -91,9 +113,13 @@ pub fn organization_display_name(context: Option<&CoderContext>) -> Option<&str>
 /// attribute name. CEF's are custom dictionary extensions, named vendor, product, then key
 /// (Micro Focus, "Implementing ArcSight CEF", Custom Dictionary Extensions), since the
 /// six `csN` strings are taken.
+///
+/// `owner_named`: the line names the owner already (a connection's `duser` /
+/// `workspaceOwner`), so only the e-mail is added.
 pub fn line_keys<'a>(
     workspace: Option<&WorkspaceView<'a>>,
     template: Option<&TemplateView<'a>>,
+    owner_named: bool,
 ) -> Vec<(&'static str, &'static str, &'a str)> {
     let mut keys = Vec::new();
     let templates = [workspace.and_then(|w| w.template.as_ref()), template];
@@ -117,12 +143,23 @@ pub fn line_keys<'a>(
             }
         }
     }
-    if let Some(email) = workspace.and_then(|w| w.owner_email) {
-        keys.push((
-            "workspaceOwnerEmail",
-            "CoderCoderWorkspaceOwnerEmail",
-            email,
-        ));
+    if let Some(owner) = workspace.and_then(|w| w.owner.as_ref()) {
+        for (leef, cef, v) in [
+            (
+                "workspaceOwner",
+                "CoderCoderWorkspaceOwner",
+                owner.name.filter(|_| !owner_named),
+            ),
+            (
+                "workspaceOwnerEmail",
+                "CoderCoderWorkspaceOwnerEmail",
+                owner.email,
+            ),
+        ] {
+            if let Some(v) = v {
+                keys.push((leef, cef, v));
+            }
+        }
     }
     keys
 }

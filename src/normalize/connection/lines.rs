@@ -64,7 +64,7 @@ pub fn cef_line(f: &ConnectionFacts<'_>, enrich: &Enrichment) -> String {
     ext.labelled("cs4", "Organization", org_name.or(org_id));
     ext.labelled("cs5", "Slug or Port", f.slug_or_port());
     ext.labelled("cs6", "Deployment", enrich.deployment.as_deref());
-    ext.looked_up(f.looked_up().as_ref(), None);
+    ext.looked_up(f.looked_up().as_ref(), None, true);
     if let Some(code) = f.exit_code().or(f.status_code()) {
         ext.field("cn1", &code.to_string());
         ext.field(
@@ -125,7 +125,7 @@ pub fn leef_line(f: &ConnectionFacts<'_>, enrich: &Enrichment) -> String {
         attrs.put("exitCode", &code.to_string());
     }
     attrs.put_opt("deployment", enrich.deployment.as_deref());
-    attrs.looked_up(f.looked_up().as_ref(), None);
+    attrs.looked_up(f.looked_up().as_ref(), None, true);
     attrs.put("msg", &f.message());
     out
 }

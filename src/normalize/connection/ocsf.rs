@@ -97,11 +97,6 @@ pub fn ocsf_event(
     let time = f.time();
     let raw_ip = non_empty(f.log.ip.as_deref());
     let mut unmapped = coder_fields(f, raw_ip, None);
-    // `[enrich.coder]`: where an audit event has it, `unmapped.coder.workspace.*`.
-    if let Some(w) = f.looked_up() {
-        unmapped["workspace"]["template"] = json!(w.template);
-        unmapped["workspace"]["owner_email"] = json!(w.owner_email);
-    }
     unmapped["user_agent"] = json!(f.user_agent());
     unmapped["actor_email"] = json!(user_email);
     unmapped["organization"] = json!({"id": org_id, "name": org_name});
@@ -109,6 +104,17 @@ pub fn ocsf_event(
     if v18 {
         // `dst_endpoint.owner` says it; 1.1.0 has no such attribute.
         unmapped["workspace"]["owner"] = Value::Null;
+    }
+    // `[enrich.coder]`: where an audit event has it, `unmapped.coder.workspace.*` (the
+    // owner's e-mail too, which `dst_endpoint.owner` is not given: one place for both logs).
+    if let Some(w) = f.looked_up() {
+        unmapped["workspace"]["template"] = json!(w.template);
+        if let Some(email) = w.owner.and_then(|o| o.email) {
+            if !unmapped["workspace"]["owner"].is_object() {
+                unmapped["workspace"]["owner"] = json!({});
+            }
+            unmapped["workspace"]["owner"]["email"] = json!(email);
+        }
     }
     let mut event = json!({
         "class_uid": class_uid,
