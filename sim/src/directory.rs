@@ -8,6 +8,8 @@
 //!   information about the existence of resources". Whether the user may read workspaces
 //!   is what `authcheck` answers ([`crate::authcheck`]); by default it may not, as for the
 //!   Auditor role (`coderd/rbac/roles.go`: templates, users, groups, the audit log).
+//! - `include_deleted=true` on a workspace is accepted and changes nothing here: a
+//!   workspace the simulator deletes is gone for good (Coder keeps soft-deleted ones).
 //! - A deleted resource is a 404 `{"message":"Resource not found or you do not have access
 //!   to this resource"}` (`httpapi.ResourceNotFoundResponse`).
 //! - Look-ups share the rate limiter, keyed by user and the route's pattern (go-chi's

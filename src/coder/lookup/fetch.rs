@@ -88,8 +88,16 @@ impl CoderClient {
     /// `coder_errors_total` like any other request's.
     pub async fn look_up(&self, kind: Kind, id: &str) -> Result<Answer, CoderError> {
         let path = format!("api/v2/{}/{id}", kind.collection());
+        // A deleted workspace still names its template and owner: `include_deleted`
+        // (swagger, `GET /workspaces/{workspace}`, since v2.15 at least) asks for it.
+        let params = [("include_deleted", "true".to_owned())];
         let call = Call {
             purpose: Purpose::Lookup,
+            params: if kind == Kind::Workspace {
+                &params
+            } else {
+                &[]
+            },
             ..Call::control(&path)
         };
         let answer = match self.get_once(&call).await {
