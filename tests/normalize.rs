@@ -449,16 +449,22 @@ fn connection_goldens() {
             Some("connect_and_disconnect") => Phase::ConnectAndDisconnect,
             other => panic!("phase {other:?}"),
         };
-        let event = ConnectionEvent {
-            log: ConnectionLog::parse(&input["row"].to_string()),
+        connection_values(
+            target,
+            ConnectionLog::parse(&input["row"].to_string()),
             phase,
-        };
-        Normalizer::new(target, entries::enrichment(), None)
-            .encode_connection(&event, read_at())
-            .into_iter()
-            .map(|(_, e)| serde_json::from_slice(&e.payload).unwrap())
-            .collect()
+        )
     });
+}
+
+/// Every event of `log` reported at `phase`, as `target` makes them.
+fn connection_values(target: Target, log: ConnectionLog, phase: Phase) -> Vec<Value> {
+    let event = ConnectionEvent { log, phase };
+    Normalizer::new(target, entries::enrichment(), None)
+        .encode_connection(&event, read_at())
+        .into_iter()
+        .map(|(_, e)| serde_json::from_slice(&e.payload).unwrap())
+        .collect()
 }
 
 #[test]
@@ -503,15 +509,7 @@ fn looked_up_connection_goldens() {
     check_goldens(&dir, 1, |target, input| {
         let mut log = ConnectionLog::parse(&input["row"].to_string());
         log.context = Some(looked_up(input));
-        let event = ConnectionEvent {
-            log,
-            phase: Phase::ConnectAndDisconnect,
-        };
-        Normalizer::new(target, entries::enrichment(), None)
-            .encode_connection(&event, read_at())
-            .into_iter()
-            .map(|(_, e)| serde_json::from_slice(&e.payload).unwrap())
-            .collect()
+        connection_values(target, log, Phase::ConnectAndDisconnect)
     });
 }
 
