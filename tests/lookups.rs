@@ -27,18 +27,24 @@ fn options(timeout: Duration) -> LookupOptions {
         ttl: Duration::from_secs(600),
         max_entries: std::num::NonZeroUsize::new(10_000).unwrap(),
         max_bytes: 8 << 20,
+        max_per_minute: None,
     }
+}
+
+/// ECS records, without static enrichment.
+fn ecs() -> Encoder {
+    Encoder::Normalized(Normalizer::new(
+        Target::Ecs,
+        coder_audit_shipper::normalize::Enrichment::default(),
+        None,
+    ))
 }
 
 /// A harness shipping ECS with look-ups through `sim`.
 fn harness(sim: &SimHandle, timeout: Duration) -> Harness {
     let mut h = Harness::new(100, TimeDelta::minutes(1));
     h.lookups = Some(Lookups::new(common::fast_client(sim), &options(timeout)));
-    h.encoder = Encoder::Normalized(Normalizer::new(
-        Target::Ecs,
-        coder_audit_shipper::normalize::Enrichment::default(),
-        None,
-    ));
+    h.encoder = ecs();
     h
 }
 
@@ -135,6 +141,43 @@ async fn every_event_about_a_workspace_names_its_template_and_owner() {
     assert!(asked.get("templates").copied().unwrap_or(0) <= TEMPLATES as u64);
     // Three owners and mallory.
     assert!(asked.get("users").copied().unwrap_or(0) <= 4, "{asked:?}");
+}
+
+/// With a budget, the look-ups take at most their share, and a page whose look-ups find
+/// the share spent does not wait for them: the events ship without, counted `deferred`,
+/// and the ids are asked again when later events name them.
+#[tokio::test]
+async fn a_spent_share_defers_lookups_and_holds_no_page() {
+    let _ = coder_audit_shipper::ops::metrics::render();
+    let sim = common::unlimited_sim().await;
+    sim.set_workspaces_readable(true);
+    sim.backlog(400, Duration::from_secs(3_600), Utc::now());
+    let mut h = Harness::new(100, TimeDelta::minutes(1));
+    // The smallest share: a burst of 1, then one look-up every 6 s. With a 60 s timeout a
+    // page that waited for its deferred look-ups would take minutes.
+    h.lookups = Some(Lookups::new(
+        common::fast_client(&sim),
+        &LookupOptions {
+            max_per_minute: Some(10),
+            ..options(Duration::from_secs(60))
+        },
+    ));
+    h.encoder = ecs();
+    let started = std::time::Instant::now();
+    let docs = ship(&sim, &h).await;
+    assert_whole(&sim, &docs);
+    let asked: u64 = sim.lookup_requests().values().sum();
+    let secs = started.elapsed().as_secs();
+    // One in the burst, one every 6 s after (an upper bound, not a timing test).
+    assert!(asked <= 2 + secs / 6, "{asked} look-ups in {secs} s");
+    let builds = of_type(&docs, "workspace_build");
+    assert!(builds.iter().any(|b| b["coder"]["workspace"].is_null()));
+    let metrics = coder_audit_shipper::ops::metrics::render();
+    assert!(
+        common::scrape::metric(&metrics, "enrich_lookups_total", &["result=\"deferred\""])
+            .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -51,7 +51,9 @@ pub enum Purpose {
     Probe,
     /// Version, entitlements, permissions, token expiry.
     Control,
-    /// `[enrich.coder]`: what a workspace, template, organization or user id names.
+    /// `[enrich.coder]`: what a workspace, template, organization or user id names. A
+    /// look-up never waits for a token: it takes one now if the bucket holds more than the
+    /// live reserve (as background reading does), or it is deferred (`super::lookup`).
     Lookup,
 }
 
@@ -71,13 +73,7 @@ impl Purpose {
 
     /// Whether the request may use the reserve kept for live tailing.
     fn is_live(self) -> bool {
-        // A look-up holds its page's delivery (up to `enrich.coder.lookup_timeout`), and
-        // the cache keeps their number near the number of distinct ids, so they may use the
-        // reserve: behind a backfill they would time out every time.
-        matches!(
-            self,
-            Purpose::Live | Purpose::Sessions | Purpose::Control | Purpose::Lookup
-        )
+        matches!(self, Purpose::Live | Purpose::Sessions | Purpose::Control)
     }
 }
 
@@ -130,6 +126,11 @@ impl RequestBudget {
         }
     }
 
+    /// Take a token for `purpose` if there is one now, without waiting.
+    pub fn try_acquire_now(&self, purpose: Purpose) -> bool {
+        self.try_take(purpose.is_live(), Instant::now()).is_ok()
+    }
+
     /// Take a token now, or say when there will be one for this priority.
     fn try_take(&self, live: bool, now: Instant) -> Result<(), Instant> {
         let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
@@ -152,6 +153,21 @@ mod tests {
     use super::*;
 
     const MINUTE: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_look_up_never_waits_and_leaves_the_live_reserve() {
+        // 60 a minute: a burst of 6, 3 of them kept for live tailing.
+        let budget = RequestBudget::new(60);
+        let taken = (0..10)
+            .filter(|_| budget.try_acquire_now(Purpose::Lookup))
+            .count();
+        assert_eq!(taken, 3, "above the reserve only");
+        assert!(
+            budget.try_acquire_now(Purpose::Live),
+            "the reserve is there"
+        );
+        assert!(budget.acquire(Purpose::Live).await.is_zero());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn no_minute_holds_more_than_the_budget_and_requests_come_evenly() {

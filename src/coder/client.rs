@@ -330,11 +330,21 @@ impl CoderClient {
         }
     }
 
-    /// Wait for the request budget, and count the request.
+    /// Take a token of the request budget for `purpose` if there is one now, without
+    /// waiting (true without a budget). A look-up takes its token so, before it starts
+    /// (`super::lookup`): one that finds none is deferred rather than made to wait.
+    pub(super) fn try_spend_now(&self, purpose: Purpose) -> bool {
+        self.budget
+            .as_ref()
+            .is_none_or(|b| b.try_acquire_now(purpose))
+    }
+
+    /// Wait for the request budget, and count the request. A look-up took its token
+    /// before it started ([`Self::try_spend_now`]).
     async fn spend(&self, call: &Call<'_>) {
         let waited = match &self.budget {
-            Some(budget) => budget.acquire(call.purpose).await,
-            None => Duration::ZERO,
+            Some(budget) if call.purpose != Purpose::Lookup => budget.acquire(call.purpose).await,
+            _ => Duration::ZERO,
         };
         crate::ops::metrics::coder_request(
             call.stream.map(Stream::name),

@@ -11,7 +11,8 @@
 //!   fetch goes on to fill the cache for the next events.
 //! - **Requests stay near the number of distinct ids.** Answers are cached ([`cache`]), one
 //!   id in flight is fetched once however many events wait, at most [`IN_FLIGHT`] fetches
-//!   run at once, and every request comes out of the process's request budget.
+//!   run at once, and every request comes out of the process's request budget, of which the
+//!   look-ups take at most a quarter ([`share_of`]).
 //! - **Only what the token may read.** A 403 turns that kind of look-up off with one
 //!   warning. Workspaces are looked up only after `POST /api/v2/authcheck` said the user may
 //!   read them all: the Auditor role may not, and Coder answers 404 (not 403) for a
@@ -29,6 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
+
+use super::budget::RequestBudget;
 use tokio::time::Instant;
 
 pub use cache::{FAILURE_TTL, LookupCache, Outcome};
@@ -54,6 +57,20 @@ pub struct LookupOptions {
     pub max_entries: NonZeroUsize,
     /// An estimate of what the cache may hold, in bytes.
     pub max_bytes: usize,
+    /// The look-ups' share of the request budget (see [`share_of`]); `None`: no cap of
+    /// their own (no budget).
+    pub max_per_minute: Option<u32>,
+}
+
+/// The look-ups' share of a budget of `per_minute` requests: at most a quarter. A start
+/// or a backfill meets hundreds of new ids at once. Made to wait for the budget, they
+/// left the scans waiting (the demo's catch-up stalled for seconds) and each page waited
+/// out its timeout for look-ups queued behind the budget. So a look-up never waits: it
+/// takes a token of this share and one of the request budget above its live reserve, or
+/// it is deferred (the event ships without it, counted `deferred`) and asked when a later
+/// event names the id.
+pub fn share_of(per_minute: u32) -> Option<u32> {
+    (per_minute > 0).then(|| (per_minute / 4).max(super::budget::MIN_PER_MINUTE))
 }
 
 /// The look-ups of one process: its cache, and which kinds are off.
@@ -65,6 +82,8 @@ pub struct Lookups {
     /// `authcheck` said no.
     off: [AtomicBool; 4],
     in_flight: Arc<Semaphore>,
+    /// The look-ups' share of the request budget: a fetch that finds none now is deferred.
+    share: Option<RequestBudget>,
     /// After a 429, no look-up is asked before this.
     paused_until: std::sync::Mutex<Option<Instant>>,
     /// When to ask `authcheck` about workspaces again: every `ttl`, or a minute after a
@@ -86,6 +105,8 @@ pub enum LookupResult {
     Error,
     /// Not answered within `lookup_timeout`.
     Timeout,
+    /// Not asked: the look-ups' share of the request budget was spent ([`share_of`]).
+    Deferred,
 }
 
 impl LookupResult {
@@ -96,6 +117,7 @@ impl LookupResult {
             LookupResult::Gone => "gone",
             LookupResult::Error => "error",
             LookupResult::Timeout => "timeout",
+            LookupResult::Deferred => "deferred",
         }
     }
 }
@@ -128,6 +150,7 @@ impl Lookups {
                 AtomicBool::new(false),
             ],
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+            share: options.max_per_minute.map(RequestBudget::new),
             paused_until: std::sync::Mutex::new(None),
             permission_due: tokio::sync::Mutex::new(None),
             ttl: options.ttl,
@@ -208,7 +231,8 @@ impl Lookups {
         if events.is_empty() {
             return;
         }
-        let deadline = Instant::now() + self.timeout;
+        let started = Instant::now();
+        let deadline = started + self.timeout;
         self.check_permission_if_due(deadline).await;
         if !self.any_on() {
             return;
@@ -230,6 +254,7 @@ impl Lookups {
             .filter(|k| !answers.contains_key(k))
             .collect();
         answers.extend(self.resolve(owners, deadline).await);
+        tracing::debug!(waited = ?started.elapsed(), events = events.len(), "enrich.coder: looked up");
         for (event, want) in events.iter_mut().zip(&wants) {
             for (kind, how) in want.results(&answers) {
                 crate::ops::metrics::enrich_lookup(kind.label(), how.label());
@@ -269,6 +294,11 @@ impl Lookups {
                     answers.insert(key, (outcome, how));
                 }
                 Probe::Waiting(rx) => waiting.push((key, rx)),
+                Probe::Fetch(_) if !self.may_ask_now() => {
+                    // Nobody else waits on a fetch that was never started.
+                    self.cache.abandon(&key);
+                    answers.insert(key, (Outcome::Failed, LookupResult::Deferred));
+                }
                 Probe::Fetch(rx) => {
                     self.spawn_fetch(key.clone(), deadline);
                     waiting.push((key, rx));
@@ -289,6 +319,16 @@ impl Lookups {
             answers.insert(key, answer);
         }
         answers
+    }
+
+    /// Whether a look-up may be asked now: a token of the look-ups' share and, then, one of
+    /// the request budget above its live reserve, both without waiting. Under a catch-up or
+    /// backfill that spends the budget most look-ups are deferred: they never slow it.
+    fn may_ask_now(&self) -> bool {
+        self.share
+            .as_ref()
+            .is_none_or(|s| s.try_acquire_now(super::budget::Purpose::Live))
+            && self.client.try_spend_now(super::budget::Purpose::Lookup)
     }
 
     /// Fetch `key` in a task of its own, so it outlives a page that stopped waiting. A

@@ -57,7 +57,7 @@ impl<'a> Streams<'a> {
         let lookups = config
             .enrich
             .coder
-            .options()
+            .options(config.coder.max_requests_per_minute)
             .map(|options| Lookups::new(connected.client.clone(), &options));
         Ok(Self {
             config,

@@ -139,9 +139,11 @@ impl CoderLookupConfig {
         Ok(())
     }
 
-    /// The look-ups' options, when they are on.
-    pub fn options(&self) -> Option<LookupOptions> {
+    /// The look-ups' options, when they are on, with their share of a request budget of
+    /// `budget_per_minute` (`coder.max_requests_per_minute`; 0: none).
+    pub fn options(&self, budget_per_minute: u32) -> Option<LookupOptions> {
         self.enabled.then(|| LookupOptions {
+            max_per_minute: crate::coder::lookup::share_of(budget_per_minute),
             timeout: self.lookup_timeout,
             ttl: self.ttl,
             max_entries: NonZeroUsize::new(self.max_entries).unwrap_or(NonZeroUsize::MIN),

@@ -244,17 +244,23 @@ fn enrichment_defaults_its_access_url_to_the_coder_url() {
 #[test]
 fn coder_lookups_are_on_by_default_and_their_limits_are_checked() {
     let c = load(MINIMAL).unwrap();
-    let o = c.enrich.coder.options().expect("on by default");
+    let o = c
+        .enrich
+        .coder
+        .options(c.coder.max_requests_per_minute)
+        .expect("on by default");
     assert_eq!(o.timeout, std::time::Duration::from_secs(2));
+    assert_eq!(o.max_per_minute, Some(75), "a quarter of the default 300");
+    assert_eq!(c.enrich.coder.options(0).unwrap().max_per_minute, None);
     assert_eq!(o.ttl, std::time::Duration::from_secs(600));
     assert_eq!((o.max_entries.get(), o.max_bytes), (10_000, 8 << 20));
     let c = load(&format!("{MINIMAL}\n[enrich.coder]\nenabled = false\n")).unwrap();
-    assert_eq!(c.enrich.coder.options(), None);
+    assert_eq!(c.enrich.coder.options(300), None);
     let c = load(&format!(
         "{MINIMAL}\n[enrich.coder]\nlookup_timeout = \"500ms\"\nttl = \"1h\"\nmax_bytes = \"2MiB\"\n"
     ))
     .unwrap();
-    let o = c.enrich.coder.options().unwrap();
+    let o = c.enrich.coder.options(300).unwrap();
     assert_eq!(o.timeout, std::time::Duration::from_millis(500));
     assert_eq!(o.max_bytes, 2 << 20);
     for (keys, key) in [

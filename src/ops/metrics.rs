@@ -72,7 +72,8 @@ pub const GEOIP_LOOKUPS: &str = "enrich_geoip_lookups_total";
 /// Coder look-ups (`[enrich.coder]`), by `kind` (`workspace`, `template`, `organization`,
 /// `user`) and `result`: `hit` (cached), `miss` (asked of Coder and answered in time),
 /// `gone` (404), `error`, `timeout` (not answered within `lookup_timeout`; shipped
-/// without). One per event and id it names.
+/// without), `deferred` (not asked: the request budget had no token to spare). One per
+/// event and id it names.
 pub const LOOKUPS: &str = "enrich_lookups_total";
 /// 1 while a kind of Coder look-up is on, 0 when it is off (403, or workspaces the token
 /// may not read), by `kind`.
@@ -119,7 +120,7 @@ fn describe() {
     );
     counter!(
         LOOKUPS,
-        "Coder look-ups of the ids events name, by kind and result (hit, miss, gone, error, timeout)"
+        "Coder look-ups of the ids events name, by kind and result (hit, miss, gone, error, timeout, deferred)"
     );
     ::metrics::describe_gauge!(
         LOOKUP_ON,

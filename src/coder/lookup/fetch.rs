@@ -127,7 +127,6 @@ impl CoderClient {
             r#"{"checks":{"site":{"object":{"resource_type":"workspace"},"action":"read"}}}"#;
         let call = Call {
             post: Some(CHECKS),
-            purpose: Purpose::Lookup,
             ..Call::control("api/v2/authcheck")
         };
         self.get_parsed(call, |body| {
