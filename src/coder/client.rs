@@ -330,17 +330,13 @@ impl CoderClient {
         }
     }
 
-    /// Take a token of the request budget for `purpose` if there is one now, without
-    /// waiting (true without a budget). A look-up takes its token so, before it starts
-    /// (`super::lookup`): one that finds none is deferred rather than made to wait.
-    pub(super) fn try_spend_now(&self, purpose: Purpose) -> bool {
-        self.budget
-            .as_ref()
-            .is_none_or(|b| b.try_acquire_now(purpose))
+    /// The process's request budget, if any (a look-up takes its token up front).
+    pub(super) fn budget(&self) -> Option<&RequestBudget> {
+        self.budget.as_ref()
     }
 
-    /// Wait for the request budget, and count the request. A look-up took its token
-    /// before it started ([`Self::try_spend_now`]).
+    /// Wait for the request budget, and count the request; a look-up took its token
+    /// before it started (`super::lookup`).
     async fn spend(&self, call: &Call<'_>) {
         let waited = match &self.budget {
             Some(budget) if call.purpose != Purpose::Lookup => budget.acquire(call.purpose).await,

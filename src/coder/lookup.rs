@@ -328,7 +328,10 @@ impl Lookups {
         self.share
             .as_ref()
             .is_none_or(|s| s.try_acquire_now(super::budget::Purpose::Live))
-            && self.client.try_spend_now(super::budget::Purpose::Lookup)
+            && self
+                .client
+                .budget()
+                .is_none_or(|b| b.try_acquire_now(super::budget::Purpose::Lookup))
     }
 
     /// Fetch `key` in a task of its own, so it outlives a page that stopped waiting. A
