@@ -30,6 +30,7 @@ pub mod hec;
 pub mod keys;
 pub mod query;
 pub mod redirect;
+pub mod scenario;
 pub mod server;
 pub mod store;
 pub mod version;

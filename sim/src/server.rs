@@ -445,6 +445,15 @@ impl SimHandle {
         self.lock().insert_connection(time, false)
     }
 
+    /// Insert a connection-log row as given (a scenario's, [`crate::scenario`]).
+    pub fn insert_connection_row(&self, row: crate::connections::ConnectionRow) {
+        let mut inner = self.lock();
+        inner
+            .connections_inserted
+            .push((row.id.clone(), row.connect_time));
+        inner.connections.insert(row);
+    }
+
     /// End session `id` at `at`, as the agent's disconnect report updates its row. False
     /// when there is no such open session.
     pub fn close_session(&self, id: &str, at: DateTime<Utc>) -> bool {
