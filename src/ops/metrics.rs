@@ -25,6 +25,12 @@ pub const CHECKPOINT_LAG: &str = "checkpoint_lag_seconds";
 pub const PENDING_ACKS: &str = "component_pending_acks";
 /// Now minus when the stream last completed a scan of Coder.
 pub const POLL_AGE: &str = "last_successful_poll_age_seconds";
+/// 1 while a stream is ready as `/readyz` judges it, else 0: what an alert can hold for
+/// a while, where `/readyz` answers only now.
+pub const READY: &str = "component_ready";
+/// 1 once a stream stopped on an error it does not retry (401 or 403 from Coder, a
+/// sink's fatal answer); it stays stopped until a restart or a reload.
+pub const STOPPED: &str = "component_stopped";
 pub const DELIVERY_GUARANTEE: &str = "component_delivery_guarantee_info";
 /// 1, labelled with the version Coder's `/api/v2/buildinfo` reported.
 pub const CODER_INFO: &str = "coder_build_info";
@@ -92,6 +98,7 @@ fn handle() -> &'static PrometheusHandle {
         // its own); this handle then renders nothing, which that test will see.
         let _ = ::metrics::set_global_recorder(recorder);
         describe();
+        process().describe();
         handle
     })
 }
@@ -150,6 +157,14 @@ fn describe() {
     ::metrics::describe_gauge!(
         POLL_AGE,
         "Seconds since the stream last completed a scan of Coder"
+    );
+    ::metrics::describe_gauge!(
+        READY,
+        "1 while the stream is ready as /readyz judges it (running, not failing, scanned Coder within ready_staleness), else 0"
+    );
+    ::metrics::describe_gauge!(
+        STOPPED,
+        "1 once the stream stopped on an error it does not retry (401 or 403 from Coder, a sink's fatal answer)"
     );
     ::metrics::describe_gauge!(
         PENDING_ACKS,
@@ -320,7 +335,18 @@ pub fn sink_error(sink: &str, error_type: &'static str) {
         .increment(1);
 }
 
-/// The exposition in Prometheus text format: every series recorded so far.
+/// The process's own numbers (`process_resident_memory_bytes`,
+/// `process_cpu_seconds_total`, open descriptors, threads), as client_golang's process
+/// collector names them, so a dashboard made for any Go service reads them.
+fn process() -> &'static metrics_process::Collector {
+    static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+    PROCESS.get_or_init(metrics_process::Collector::default)
+}
+
+/// The exposition in Prometheus text format: every series recorded so far, and the
+/// process's numbers read now.
 pub fn render() -> String {
-    handle().render()
+    let handle = handle();
+    process().collect();
+    handle.render()
 }

@@ -34,8 +34,9 @@ pub const MAX_CONNECTIONS: usize = 128;
 /// What the endpoints report: the pipeline's streams (`pipeline::Streams`), passed in so
 /// that operations never reach into the pipeline.
 pub trait Status: Send + Sync + 'static {
-    /// The Prometheus exposition, every stream's counters copied in.
-    fn metrics(&self) -> String;
+    /// The Prometheus exposition, every stream's counters copied in, its readiness judged
+    /// with `staleness` as `/readyz` judges it.
+    fn metrics(&self, staleness: Duration) -> String;
     /// Ready, or why not, one reason per stream.
     fn readiness(&self, staleness: Duration) -> Readiness;
 }
@@ -110,7 +111,7 @@ impl Server {
                     async move {
                         (
                             [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                            streams.metrics(),
+                            streams.metrics(staleness),
                         )
                             .into_response()
                     }

@@ -57,9 +57,11 @@ impl Streams {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    /// Copy every stream's counters into the recorder, then render it.
-    pub fn render(&self) -> String {
+    /// Copy every stream's counters into the recorder, then render it. Readiness is
+    /// judged with `staleness`, as [`Streams::readiness`] judges it.
+    pub fn render(&self, staleness: std::time::Duration) -> String {
         let now = chrono::Utc::now().timestamp_micros();
+        let limit = i64::try_from(staleness.as_micros()).unwrap_or(i64::MAX);
         let streams = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for ((name, stream), (sink_type, guarantee, stats)) in streams.iter() {
             ::metrics::gauge!(
@@ -110,6 +112,10 @@ impl Streams {
             if scanned > 0 {
                 ::metrics::gauge!(ops_metrics::POLL_AGE, &labels).set(age(scanned));
             }
+            let ready = problem(stats, now, limit).is_none();
+            ::metrics::gauge!(ops_metrics::READY, &labels).set(f64::from(u8::from(ready)));
+            let stopped = stats.stopped.load(Ordering::Relaxed);
+            ::metrics::gauge!(ops_metrics::STOPPED, &labels).set(f64::from(u8::from(stopped)));
         }
         ops_metrics::render()
     }
@@ -125,24 +131,8 @@ impl Streams {
             reasons.push("no stream started yet".to_owned());
         }
         for ((sink, stream), (_, _, stats)) in streams.iter() {
-            let name = stream_name(sink, *stream);
-            let scanned =
-                i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
-            if stats.stopped.load(Ordering::Relaxed) {
-                reasons.push(format!("{name}: stopped on an error"));
-            } else if stats.not_permitted.load(Ordering::Relaxed) {
-                reasons.push(format!(
-                    "{name}: Coder says the token may not read the connection log; waiting"
-                ));
-            } else if stats.failing.load(Ordering::Relaxed) {
-                reasons.push(format!("{name}: delivery or checkpoint failing, retrying"));
-            } else if scanned == 0 {
-                reasons.push(format!("{name}: no scan of Coder completed yet"));
-            } else if now - scanned > limit {
-                reasons.push(format!(
-                    "{name}: no scan of Coder completed for {} s",
-                    (now - scanned) / 1_000_000
-                ));
+            if let Some(problem) = problem(stats, now, limit) {
+                reasons.push(format!("{}: {problem}", stream_name(sink, *stream)));
             }
         }
         if reasons.is_empty() {
@@ -165,9 +155,31 @@ impl Streams {
     }
 }
 
+/// Why one stream is not ready at `now` (µs), scans older than `limit` (µs) being stale;
+/// `None` when it is.
+fn problem(stats: &StreamStats, now: i64, limit: i64) -> Option<String> {
+    let scanned = i64::try_from(stats.last_scan_micros.load(Ordering::Relaxed)).unwrap_or(0);
+    if stats.stopped.load(Ordering::Relaxed) {
+        Some("stopped on an error".to_owned())
+    } else if stats.not_permitted.load(Ordering::Relaxed) {
+        Some("Coder says the token may not read the connection log; waiting".to_owned())
+    } else if stats.failing.load(Ordering::Relaxed) {
+        Some("delivery or checkpoint failing, retrying".to_owned())
+    } else if scanned == 0 {
+        Some("no scan of Coder completed yet".to_owned())
+    } else if now - scanned > limit {
+        Some(format!(
+            "no scan of Coder completed for {} s",
+            (now - scanned) / 1_000_000
+        ))
+    } else {
+        None
+    }
+}
+
 impl Status for Streams {
-    fn metrics(&self) -> String {
-        self.render()
+    fn metrics(&self, staleness: std::time::Duration) -> String {
+        self.render(staleness)
     }
 
     fn readiness(&self, staleness: std::time::Duration) -> Readiness {
@@ -184,7 +196,8 @@ impl Status for Streams {
 mod tests {
     use super::*;
     use crate::ops::metrics::{
-        CHECKPOINT_LAG, DEAD_LETTERED, DELIVERY_GUARANTEE, SENT_EVENTS, coder_error, install,
+        CHECKPOINT_LAG, DEAD_LETTERED, DELIVERY_GUARANTEE, READY, SENT_EVENTS, STOPPED,
+        coder_error, install,
     };
 
     #[test]
@@ -200,7 +213,7 @@ mod tests {
             .store(u64::try_from(ten_seconds_ago).unwrap(), Ordering::Relaxed);
         streams.register("siem", Stream::Audit, "splunk_hec", "accepted", stats);
         coder_error("rate_limited");
-        let text = streams.render();
+        let text = streams.render(std::time::Duration::from_secs(60));
         let labels = r#"component_kind="sink",component_id="siem",component_type="splunk_hec",stream="audit""#;
         assert!(
             text.contains(&format!("{SENT_EVENTS}{{{labels}}} 42")),
@@ -227,6 +240,42 @@ mod tests {
                 r#"{DELIVERY_GUARANTEE}{{component_kind="sink",component_id="siem",component_type="splunk_hec",guarantee="accepted"}} 1"#
             )),
             "{text}"
+        );
+    }
+
+    /// The gauge says what `/readyz` says, for an alert to hold over minutes.
+    #[test]
+    fn readiness_and_a_stop_are_exposed_as_gauges() {
+        install();
+        let streams = Streams::default();
+        let stats = Arc::new(StreamStats::default());
+        streams.register(
+            "ready-probe",
+            Stream::Audit,
+            "file",
+            "synced",
+            stats.clone(),
+        );
+        let labels = r#"component_kind="sink",component_id="ready-probe",component_type="file",stream="audit""#;
+        let sample = |name: &str| {
+            let text = streams.render(std::time::Duration::from_secs(60));
+            let line = format!("{name}{{{labels}}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(line.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| panic!("no {name} sample: {text}"))
+        };
+        assert_eq!(sample(READY), "0", "no scan yet");
+        let now = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap();
+        stats.last_scan_micros.store(now, Ordering::Relaxed);
+        assert_eq!(sample(READY), "1");
+        assert_eq!(sample(STOPPED), "0");
+        stats.stopped.store(true, Ordering::Relaxed);
+        assert_eq!(sample(READY), "0");
+        assert_eq!(sample(STOPPED), "1");
+        assert!(
+            streams
+                .readiness(std::time::Duration::from_secs(60))
+                .is_err()
         );
     }
 }
