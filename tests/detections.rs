@@ -20,7 +20,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::scrape;
 use serde_json::Value;
 
 fn root() -> &'static Path {
@@ -162,22 +161,8 @@ fn every_rule_fires_on_its_attack_and_never_on_the_baseline() {
     scenario.play(&sim);
 
     let dir = tempfile::tempdir().unwrap();
-    let (ecs, ocsf) = (
-        dir.path().join("ecs.ndjson"),
-        dir.path().join("ocsf.ndjson"),
-    );
-    let cfg = common::shipper_config(
-        dir.path(),
-        &sim.url(),
-        100,
-        &format!(
-            "{}[sinks.siem]\ntype = \"file\"\npath = \"{}\"\nformat = \"ecs\"\n\n\
-             [sinks.lake]\ntype = \"file\"\npath = \"{}\"\nformat = \"ocsf\"\n",
-            scrape::SERVER,
-            ecs.display(),
-            ocsf.display()
-        ),
-    );
+    let (ecs, ocsf, sinks) = common::ecs_and_ocsf_files(dir.path());
+    let cfg = common::shipper_config(dir.path(), &sim.url(), 100, &sinks);
     let text = std::fs::read_to_string(&cfg).unwrap().replacen(
         "[coder]\n",
         "[coder]\nstreams = [\"audit\", \"connection\"]\n",

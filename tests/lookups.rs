@@ -335,22 +335,8 @@ fn through_run_two_sinks_share_one_lookup_per_id() {
     sim.set_workspaces_readable(true);
     sim.backlog(300, Duration::from_secs(3_600), Utc::now());
     let dir = tempfile::tempdir().unwrap();
-    let (ecs, ocsf) = (
-        dir.path().join("ecs.ndjson"),
-        dir.path().join("ocsf.ndjson"),
-    );
-    let cfg = common::shipper_config(
-        dir.path(),
-        &sim.url(),
-        100,
-        &format!(
-            "{}[sinks.siem]\ntype = \"file\"\npath = \"{}\"\nformat = \"ecs\"\n\n\
-             [sinks.lake]\ntype = \"file\"\npath = \"{}\"\nformat = \"ocsf\"\n",
-            scrape::SERVER,
-            ecs.display(),
-            ocsf.display()
-        ),
-    );
+    let (ecs, ocsf, sinks) = common::ecs_and_ocsf_files(dir.path());
+    let cfg = common::shipper_config(dir.path(), &sim.url(), 100, &sinks);
     let mut child = common::spawn_run(&cfg);
     let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
     let caught_up = common::wait_until(Duration::from_secs(60), || {

@@ -345,6 +345,20 @@ dir = "{state}"
     path
 }
 
+/// Two file sinks of `dir`, `siem` writing ECS to `ecs.ndjson` and `lake` writing OCSF to
+/// `ocsf.ndjson`, with the `[server]` listener: the paths and the config's sink tables.
+pub fn ecs_and_ocsf_files(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let (ecs, ocsf) = (dir.join("ecs.ndjson"), dir.join("ocsf.ndjson"));
+    let tables = format!(
+        "{}[sinks.siem]\ntype = \"file\"\npath = \"{}\"\nformat = \"ecs\"\n\n\
+         [sinks.lake]\ntype = \"file\"\npath = \"{}\"\nformat = \"ocsf\"\n",
+        scrape::SERVER,
+        ecs.display(),
+        ocsf.display()
+    );
+    (ecs, ocsf, tables)
+}
+
 /// Live traffic into the simulator until the handle is aborted: `rows_per_sec`, 10 % of
 /// them up to 5 s late, 10 % ties.
 pub fn spawn_live(
