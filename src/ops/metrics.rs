@@ -26,7 +26,8 @@ pub const PENDING_ACKS: &str = "component_pending_acks";
 /// Now minus when the stream last completed a scan of Coder.
 pub const POLL_AGE: &str = "last_successful_poll_age_seconds";
 /// 1 while a stream is ready as `/readyz` judges it, else 0: what an alert can hold for
-/// a while, where `/readyz` answers only now.
+/// a while, where `/readyz` answers only now. A stream turned off, or a sink a reload
+/// removed, reads 1 (the recorder cannot forget a series).
 pub const READY: &str = "component_ready";
 /// 1 once a stream stopped on an error it does not retry (401 or 403 from Coder, a
 /// sink's fatal answer); it stays stopped until a restart or a reload.

@@ -46,15 +46,18 @@ impl Streams {
 
     /// Forget one stream (it was turned off): it is no longer exposed or judged ready.
     pub fn unregister(&self, sink: &str, stream: Stream) {
-        self.inner
+        let gone = self
+            .inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&(sink.to_owned(), stream));
+            .remove_entry(&(sink.to_owned(), stream));
+        gone.into_iter().for_each(settle);
     }
 
     /// Forget every stream (a reload registers the new set).
     pub fn clear(&self) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let gone = std::mem::take(&mut *self.inner.lock().unwrap_or_else(|e| e.into_inner()));
+        gone.into_iter().for_each(settle);
     }
 
     /// Copy every stream's counters into the recorder, then render it. Readiness is
@@ -153,6 +156,21 @@ impl Streams {
             })
             .collect()
     }
+}
+
+/// A forgotten stream's readiness gauges, which the recorder keeps at their last value:
+/// ready and not stopped, so that a stream turned off (a connection log without its
+/// licence) or a sink a reload removed holds no alert. A sink the reload keeps sets them
+/// again at the next scrape.
+fn settle(((sink, stream), (sink_type, _, _)): ((String, Stream), Exposed)) {
+    let labels = [
+        ("component_kind", "sink".to_owned()),
+        ("component_id", sink),
+        ("component_type", sink_type.to_owned()),
+        ("stream", stream.name().to_owned()),
+    ];
+    ::metrics::gauge!(ops_metrics::READY, &labels).set(1.0);
+    ::metrics::gauge!(ops_metrics::STOPPED, &labels).set(0.0);
 }
 
 /// Why one stream is not ready at `now` (µs), scans older than `limit` (µs) being stale;
@@ -277,5 +295,10 @@ mod tests {
                 .readiness(std::time::Duration::from_secs(60))
                 .is_err()
         );
+        // Turned off: no longer judged, and its gauges hold no alert.
+        streams.unregister("ready-probe", Stream::Audit);
+        let text = streams.render(std::time::Duration::from_secs(60));
+        assert!(text.contains(&format!("{READY}{{{labels}}} 1")), "{text}");
+        assert!(text.contains(&format!("{STOPPED}{{{labels}}} 0")), "{text}");
     }
 }
