@@ -60,10 +60,13 @@ TARGETS = [
 
 
 def offline_mitre_data():
-    """Point pySigma's ATT&CK and D3FEND loaders at the files the venv script wrote."""
-    venv = Path(sys.prefix)
-    mitre_attack.set_url(str(venv / "mitre" / "attack.json"))
-    mitre_d3fend.set_url(str(venv / "mitre" / "d3fend.json"))
+    """Point pySigma's ATT&CK and D3FEND loaders at the files the venv script wrote, with
+    their cache in the venv too: a cache in ~/.cache/pysigma filled from the internet by
+    another tool would otherwise win, and the checks would not be the pinned ones."""
+    mitre = Path(sys.prefix) / "mitre"
+    for module, data in [(mitre_attack, "attack.json"), (mitre_d3fend, "d3fend.json")]:
+        module.set_cache_dir(str(mitre / "cache" / data))
+        module.set_url(str(mitre / data))
 
 
 def rule_files():
