@@ -76,7 +76,7 @@ impl Scenario {
     /// Put every row into the simulator.
     pub fn play(&self, sim: &SimHandle) {
         for entry in &self.audit {
-            sim.insert_entry(entry);
+            assert!(sim.insert_entry(entry), "a scenario entry without a time: {entry}");
         }
         for row in &self.connections {
             sim.insert_connection_row(row.clone());
