@@ -76,7 +76,10 @@ impl Scenario {
     /// Put every row into the simulator.
     pub fn play(&self, sim: &SimHandle) {
         for entry in &self.audit {
-            assert!(sim.insert_entry(entry), "a scenario entry without a time: {entry}");
+            assert!(
+                sim.insert_entry(entry),
+                "a scenario entry without a time: {entry}"
+            );
         }
         for row in &self.connections {
             sim.insert_connection_row(row.clone());

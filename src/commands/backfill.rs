@@ -45,7 +45,7 @@ pub async fn backfill(
     // earlier run was interrupted), as `run` does.
     for stream in streams.available_streams().await? {
         let mut sinks = Vec::new();
-        for name in config.sinks.keys() {
+        for name in config.sinks_of(stream) {
             let key = CheckpointKey::backfill(name, from, to).with_stream(stream);
             let cursor = match streams.store.load(&key)? {
                 Some(c) => {

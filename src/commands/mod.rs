@@ -90,7 +90,11 @@ impl<'a> Streams<'a> {
             .with_context(|| format!("no sink {name:?} in the config"))?;
         let tailer = self.tailer(stream, cursor, end);
         let built = sink_config
-            .build(name, &self.config.origin_host(), &self.config.coder.streams)
+            .build(
+                name,
+                &self.config.origin_host(),
+                self.config.streams_of(name),
+            )
             .await?;
         let outlet = SinkOutlet::new(
             built.sink,
@@ -145,12 +149,16 @@ impl<'a> Streams<'a> {
         std::sync::Arc::new(move |c| Tailer::new(client.clone(), options.clone(), c))
     }
 
-    /// The configured streams that this Coder serves. The connection log needs v2.25 and a
-    /// Premium license; without them it is left out with one warning line (and
-    /// `coder_connection_log_available` at 0), and the audit stream runs on its own.
+    /// The configured streams that some sink is sent and this Coder serves. The connection
+    /// log needs v2.25 and a Premium license; without them it is left out with one warning
+    /// line (and `coder_connection_log_available` at 0), and the audit stream runs on its own.
     pub async fn available_streams(&self) -> anyhow::Result<Vec<Stream>> {
         let mut streams = Vec::new();
         for &stream in &self.config.coder.streams {
+            if self.config.sinks_of(stream).next().is_none() {
+                tracing::info!(%stream, "no sink takes the {stream} stream; it is not read");
+                continue;
+            }
             if stream == Stream::Connection {
                 match self.client.connection_log_available().await? {
                     Ok(()) => crate::ops::metrics::connection_log_available(true),

@@ -43,7 +43,11 @@ pub async fn replay_dead_letters(config_path: &Path, sink_name: &str) -> anyhow:
     }
     let records = DeadLetters::read(&replaying)?;
     let mut built = sink_config
-        .build(sink_name, &config.origin_host(), &config.coder.streams)
+        .build(
+            sink_name,
+            &config.origin_host(),
+            config.streams_of(sink_name),
+        )
         .await?;
     // A bounded budget: a replay is run by hand and should say so when the peer is still
     // not taking the records, rather than wait for ever.

@@ -42,7 +42,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut stats: BTreeMap<StreamId, Arc<StreamStats>> = BTreeMap::new();
     loop {
         for name in config.sinks.keys() {
-            for &stream in &config.coder.streams {
+            for &stream in config.streams_of(name) {
                 let s = stats.entry((name.clone(), stream)).or_default();
                 s.stopped.store(false, Ordering::Relaxed);
                 s.failing.store(false, Ordering::Relaxed);
@@ -260,7 +260,7 @@ async fn run_streams(
         // probes Coder for it), the same for every such sink.
         let mut start = None;
         let mut sinks: Vec<SinkReader> = Vec::new();
-        for name in config.sinks.keys() {
+        for name in config.sinks_of(stream) {
             let key = CheckpointKey::run(name).with_stream(stream);
             let cursor = match streams.store.load(&key)? {
                 Some(c) => {

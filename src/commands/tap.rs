@@ -44,10 +44,12 @@ pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::
     let mut tasks = tokio::task::JoinSet::new();
     let available = streams.available_streams().await?;
     let prefix = prefix || available.len() > 1;
-    for (name, stream) in names
-        .iter()
-        .flat_map(|n| available.iter().map(move |s| (n.clone(), *s)))
-    {
+    for (name, stream) in names.iter().flat_map(|n| {
+        available
+            .iter()
+            .filter(|s| config.streams_of(n).contains(s))
+            .map(move |s| (n.clone(), *s))
+    }) {
         let key = CheckpointKey::run(&name).with_stream(stream);
         let cursor = match streams.store.load(&key)? {
             Some(c) => c.cursor,

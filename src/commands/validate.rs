@@ -18,10 +18,21 @@ const CODER_RATE_LIMIT: u32 = 512;
 /// it rejoins) adds its own.
 fn request_budget(config: &Config) {
     let budget = config.coder.max_requests_per_minute;
-    let streams = config.coder.streams.len();
+    // A stream no sink takes is not read.
+    let streams = config
+        .coder
+        .streams
+        .iter()
+        .filter(|s| config.sinks_of(**s).next().is_some())
+        .count();
     let per_minute = 60.0 / config.coder.poll_interval.as_secs_f64().max(0.001);
     let polls = streams as f64 * per_minute;
-    let alone = (config.sinks.len() * streams) as f64 * per_minute;
+    let sink_streams: usize = config
+        .sinks
+        .keys()
+        .map(|n| config.streams_of(n).len())
+        .sum();
+    let alone = sink_streams as f64 * per_minute;
     let worst = if config.sinks.len() > 1 {
         format!(" (up to {alone:.0} while every sink reads alone, as after an outage)")
     } else {
@@ -133,7 +144,14 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             .max_event_bytes
             .map(|n| format!(", events cut above {n} bytes"))
             .unwrap_or_default();
-        println!("  sink {name}: {what}, format {format}{limit}");
+        let only = match &sink.streams {
+            Some(streams) => {
+                let names: Vec<&str> = streams.iter().map(|s| s.name()).collect();
+                format!(", streams {}", names.join(", "))
+            }
+            None => String::new(),
+        };
+        println!("  sink {name}: {what}, format {format}{limit}{only}");
         if let Some(advice) = sink.kind.advice() {
             println!("    warning: {advice}");
         }
@@ -230,7 +248,7 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
     }
     for (name, sink) in &config.sinks {
         let result = match sink
-            .build(name, &config.origin_host(), &config.coder.streams)
+            .build(name, &config.origin_host(), config.streams_of(name))
             .await
         {
             Ok(mut built) => built.sink.check().await,

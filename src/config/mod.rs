@@ -34,6 +34,7 @@ pub use fanout::FanoutConfig;
 pub use server::{DeadLetterConfig, ServerConfig};
 pub use sink::SinkConfig;
 
+use crate::coder::Stream;
 use crate::normalize::Enrichment;
 use crate::secret::Secret;
 
@@ -148,9 +149,24 @@ impl Config {
             return Err(KeyError::new("sinks", "configure at least one sink"));
         }
         for (name, sink) in &self.sinks {
-            sink.check(name)?;
+            sink.check(name, &self.coder.streams)?;
         }
         sink::check_destinations(self.sinks.iter())
+    }
+
+    /// The names of the sinks sent `stream`, in the config's order.
+    pub fn sinks_of(&self, stream: Stream) -> impl Iterator<Item = &String> {
+        self.sinks
+            .iter()
+            .filter(move |(_, sink)| sink.takes(stream, &self.coder.streams))
+            .map(|(name, _)| name)
+    }
+
+    /// The logs sink `name` is sent (none if there is no such sink).
+    pub fn streams_of(&self, name: &str) -> &[Stream] {
+        self.sinks
+            .get(name)
+            .map_or(&[], |sink| sink.streams(&self.coder.streams))
     }
 
     /// The enrichment every sink's normalizer adds; `coder_version` comes from the server.

@@ -16,6 +16,8 @@ pub struct SinkConfig {
     pub encoding: Encoding,
     /// The sink crate's own settings, by `type`.
     pub kind: SinkKind,
+    /// `streams`: the logs this sink is sent, when not every stream of `[coder]`.
+    pub streams: Option<Vec<Stream>>,
 }
 
 impl SinkConfig {
@@ -26,6 +28,16 @@ impl SinkConfig {
 
     pub fn encoding(&self) -> Encoding {
         self.encoding.clone()
+    }
+
+    /// The logs this sink is sent: its own `streams`, else `all` (`coder.streams`).
+    pub fn streams<'a>(&'a self, all: &'a [Stream]) -> &'a [Stream] {
+        self.streams.as_deref().unwrap_or(all)
+    }
+
+    /// Whether this sink is sent `stream`, of `all` (`coder.streams`).
+    pub fn takes(&self, stream: Stream, all: &[Stream]) -> bool {
+        self.streams(all).contains(&stream)
     }
 
     /// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
@@ -104,6 +116,7 @@ impl SinkConfig {
                 format!("missing: one of {}", SinkKind::TYPES.join(", ")),
             )
         })?;
+        let streams = read(take("streams"), key("streams"))?;
         let mut encoding = Encoding {
             format: read::<Format>(take("format"), key("format"))?.unwrap_or_default(),
             ocsf_version: read(take("ocsf_version"), key("ocsf_version"))?,
@@ -132,12 +145,39 @@ impl SinkConfig {
             }
             Some(Ok(kind)) => kind,
         };
-        Ok(SinkConfig { encoding, kind })
+        Ok(SinkConfig {
+            encoding,
+            kind,
+            streams,
+        })
     }
 
-    /// What types alone cannot check: the sink's own rules, then the encoding's.
-    pub(super) fn check(&self, name: &str) -> Result<(), KeyError> {
+    /// What types alone cannot check: its streams (of `coder`, the `[coder]` streams), the
+    /// sink's own rules, then the encoding's.
+    pub(super) fn check(&self, name: &str, coder: &[Stream]) -> Result<(), KeyError> {
         let key = |k: &str| format!("sinks.{name}.{k}");
+        if let Some(streams) = &self.streams {
+            if streams.is_empty() {
+                return Err(KeyError::new(
+                    key("streams"),
+                    "name at least one stream, or leave it out for every stream of [coder]",
+                ));
+            }
+            for (i, stream) in streams.iter().enumerate() {
+                if streams[..i].contains(stream) {
+                    return Err(KeyError::new(key("streams"), "a stream is named twice"));
+                }
+                if !coder.contains(stream) {
+                    return Err(KeyError::new(
+                        key("streams"),
+                        format!(
+                            "{} is not read: add it to coder.streams as well",
+                            stream.name()
+                        ),
+                    ));
+                }
+            }
+        }
         if name.is_empty()
             || !name
                 .chars()

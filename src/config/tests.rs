@@ -111,6 +111,43 @@ fn streams_are_named_once_each_and_typos_are_refused() {
     }
 }
 
+/// `[sinks.NAME] streams`: a subset of `coder.streams`, named once each; without it a
+/// sink is sent every stream.
+#[test]
+fn a_sink_may_take_some_of_the_streams() {
+    use crate::coder::Stream::{Audit, Connection};
+    let with = |streams: &str| {
+        let text = MINIMAL.replace(
+            "[coder]\n",
+            "[coder]\nstreams = [\"audit\", \"connection\"]\n",
+        );
+        load(&format!(
+            "{text}streams = {streams}\n[sinks.lake]\ntype = \"file\"\npath = \"/tmp/l.ndjson\"\n"
+        ))
+    };
+    let c = with(r#"["audit"]"#).unwrap();
+    assert_eq!(c.streams_of("archive"), [Audit]);
+    assert_eq!(c.streams_of("lake"), [Audit, Connection]);
+    assert_eq!(c.sinks_of(Audit).collect::<Vec<_>>(), ["archive", "lake"]);
+    assert_eq!(c.sinks_of(Connection).collect::<Vec<_>>(), ["lake"]);
+    for (bad, says) in [
+        (r#"["audit", "audit"]"#, "named twice"),
+        ("[]", "at least one"),
+        (r#"["connections"]"#, "connections"),
+    ] {
+        let e = with(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("sinks.archive.streams") && e.contains(says),
+            "{bad}: {e}"
+        );
+    }
+    // A stream the config does not read cannot be a sink's.
+    let e = load(&format!("{MINIMAL}streams = [\"connection\"]\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("add it to coder.streams"), "{e}");
+}
+
 #[test]
 fn unknown_keys_are_errors_naming_the_key() {
     let err = load(&MINIMAL.replace("token = \"abc\"", "token = \"abc\"\npage_sise = 5"))
