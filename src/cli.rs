@@ -63,8 +63,15 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
         /// Only check the file; do not connect to the sinks.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "send_test_event")]
         offline: bool,
+        /// Also send each sink one clearly marked test event (resource_type
+        /// coder_audit_shipper_test) and say whether its peer accepted it.
+        #[arg(long)]
+        send_test_event: bool,
+        /// With --send-test-event: only to this sink.
+        #[arg(long, requires = "send_test_event")]
+        sink: Option<String>,
     },
     /// Send a sink's dead letters again (after fixing why the peer refused them). Records
     /// it refuses again go back to the dead-letter file.

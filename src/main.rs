@@ -39,7 +39,15 @@ async fn main() -> std::process::ExitCode {
         } => commands::tap(&config, None, false).await,
         Command::Tap { config, sink, once } => commands::tap(&config, sink.as_deref(), once).await,
         Command::Backfill { config, from, to } => commands::backfill(&config, from, to).await,
-        Command::Validate { config, offline } => commands::validate(&config, offline).await,
+        Command::Validate {
+            config,
+            offline,
+            send_test_event,
+            sink,
+        } => {
+            let test_event = send_test_event.then_some(sink.as_deref());
+            commands::validate(&config, offline, test_event).await
+        }
         Command::ReplayDeadLetters { config, sink } => {
             commands::replay_dead_letters(&config, &sink).await
         }

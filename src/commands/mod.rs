@@ -10,6 +10,7 @@ mod exposure;
 mod replay;
 mod run;
 mod tap;
+mod test_event;
 mod validate;
 
 use std::sync::Arc;
@@ -178,23 +179,31 @@ impl<'a> Streams<'a> {
 
     /// How sink `name` encodes events.
     pub fn encoder(&self, name: &str) -> anyhow::Result<Encoder> {
-        let encoding = self
-            .config
-            .sinks
-            .get(name)
-            .with_context(|| format!("no sink {name:?} in the config"))?
-            .encoding();
-        Ok(match encoding.target() {
-            None => Encoder::Raw,
-            Some(target) => Encoder::Normalized(Normalizer::new(
-                target,
-                self.enrichment.clone(),
-                encoding
-                    .max_event_bytes
-                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-            )),
-        })
+        encoder(self.config, &self.enrichment, name)
     }
+}
+
+/// How sink `name` of `config` makes its records, with `enrichment` added.
+pub(crate) fn encoder(
+    config: &Config,
+    enrichment: &Enrichment,
+    name: &str,
+) -> anyhow::Result<Encoder> {
+    let encoding = config
+        .sinks
+        .get(name)
+        .with_context(|| format!("no sink {name:?} in the config"))?
+        .encoding();
+    Ok(match encoding.target() {
+        None => Encoder::Raw,
+        Some(target) => Encoder::Normalized(Normalizer::new(
+            target,
+            enrichment.clone(),
+            encoding
+                .max_event_bytes
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        )),
+    })
 }
 
 /// The checkpoint store of the config, without the leader lock (`run` takes the lock

@@ -67,8 +67,22 @@ fn request_budget(config: &Config) {
     }
 }
 
-pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
+/// `test_event`: `Some` to send a test event to every sink (`Some(None)`) or to one.
+pub async fn validate(
+    config_path: &Path,
+    offline: bool,
+    test_event: Option<Option<&str>>,
+) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
+    if let Some(Some(name)) = test_event
+        && !config.sinks.contains_key(name)
+    {
+        anyhow::bail!(
+            "no sink {name:?} in {}; it has: {}",
+            config_path.display(),
+            config.sinks.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
     let token = match config.token_source()? {
         crate::coder::TokenSource::Static(_) => "inline or CODER_SESSION_TOKEN".to_owned(),
         crate::coder::TokenSource::File(p) => match std::fs::metadata(&p) {
@@ -262,13 +276,50 @@ pub async fn validate(config_path: &Path, offline: bool) -> anyhow::Result<()> {
             }
         }
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
+    if !failed.is_empty() {
         anyhow::bail!(
             "{}: not reachable: {} (use --offline to check the file only)",
             config_path.display(),
             failed.join(", ")
+        )
+    }
+    match test_event {
+        Some(only) => send_test_events(&config, config_path, only).await,
+        None => Ok(()),
+    }
+}
+
+/// One test event to each sink (or to `only`), each reported accepted or not.
+async fn send_test_events(
+    config: &Config,
+    config_path: &Path,
+    only: Option<&str>,
+) -> anyhow::Result<()> {
+    let enrichment = config.enrichment(None)?;
+    let event = super::test_event::event()?;
+    println!(
+        "  test event: id {} (resource_type {})",
+        event.key,
+        super::test_event::RESOURCE_TYPE
+    );
+    let mut refused = Vec::new();
+    for name in config.sinks.keys().filter(|n| only.is_none_or(|o| o == *n)) {
+        let encoder = super::encoder(config, &enrichment, name)?;
+        match super::test_event::send(config, name, &encoder, &event).await {
+            Ok(()) => println!("  sink {name}: test event accepted"),
+            Err(e) => {
+                println!("  sink {name}: test event NOT accepted: {e}");
+                refused.push(name.clone());
+            }
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{}: the test event was not accepted by: {}",
+            config_path.display(),
+            refused.join(", ")
         )
     }
 }
