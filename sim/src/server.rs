@@ -385,6 +385,16 @@ impl SimHandle {
         self.lock().inserted.clone()
     }
 
+    /// Every audit entry the store holds now, as served (for a test's own oracle).
+    pub fn entries(&self) -> Vec<serde_json::Value> {
+        self.lock()
+            .store
+            .rows()
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.json).ok())
+            .collect()
+    }
+
     pub fn deleted(&self) -> HashSet<String> {
         self.lock().deleted.clone()
     }

@@ -106,6 +106,7 @@ impl<'a> Streams<'a> {
             DeadLetters::new(&self.config.dead_letter_dir(), name),
         )
         .with_batching(built.batching)
+        .with_filter(sink_config.filter.clone())
         .with_save_interval(self.config.checkpoint.save_interval);
         Ok((tailer, outlet))
     }

@@ -20,7 +20,7 @@ use crate::coder::{Cursor, Event, Outlet, TailError};
 #[error("delivery failed: writing to stdout: {0}")]
 struct StdoutError(std::io::Error);
 use crate::config::Config;
-use crate::pipeline::{Encoder, initial_cursor};
+use crate::pipeline::{EncodedGroup, Encoder, Filter, initial_cursor};
 
 pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -60,6 +60,11 @@ pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::
         let mut outlet = TapOutlet {
             prefix: prefix.then(|| format!("{label}\t")),
             encoder: streams.encoder(&name)?,
+            filter: config
+                .sinks
+                .get(&name)
+                .map(|s| s.filter.clone())
+                .unwrap_or_default(),
         };
         let poll = config.coder.poll_interval;
         let mut stop = shutdown.clone();
@@ -87,17 +92,20 @@ pub async fn tap(config_path: &Path, sink: Option<&str>, once: bool) -> anyhow::
     Ok(())
 }
 
-/// Prints what a sink would receive; its "checkpoint" is the tailer's in-memory cursor.
+/// Prints what a sink would receive, after its filter; its "checkpoint" is the tailer's
+/// in-memory cursor.
 struct TapOutlet {
     prefix: Option<String>,
     encoder: Encoder,
+    filter: Filter,
 }
 
 impl Outlet for TapOutlet {
     type Error = StdoutError;
 
     async fn deliver(&mut self, events: Vec<Event>) -> Result<(), StdoutError> {
-        let (batch, _) = self.encoder.encode(&events);
+        let group = EncodedGroup::of(&self.encoder, &self.filter, &events);
+        let batch = group.batch;
         let mut out = std::io::stdout().lock();
         for record in batch.records() {
             let written = match &self.prefix {

@@ -8,6 +8,7 @@ use sink_core::{Built, KeyError, SinkContext};
 use super::encoding::{Body, Encoding, Format};
 use crate::coder::Stream;
 use crate::normalize::{Class, ClassStrategy, Target};
+use crate::pipeline::Filter;
 use crate::sinks::{BuildError, SinkKind};
 
 /// One sink as configured.
@@ -18,6 +19,8 @@ pub struct SinkConfig {
     pub kind: SinkKind,
     /// `streams`: the logs this sink is sent, when not every stream of `[coder]`.
     pub streams: Option<Vec<Stream>>,
+    /// `[sinks.NAME.filter]`: which of their events it is sent.
+    pub filter: Filter,
 }
 
 impl SinkConfig {
@@ -117,6 +120,7 @@ impl SinkConfig {
             )
         })?;
         let streams = read(take("streams"), key("streams"))?;
+        let filter = read(take("filter"), key("filter"))?.unwrap_or_default();
         let mut encoding = Encoding {
             format: read::<Format>(take("format"), key("format"))?.unwrap_or_default(),
             ocsf_version: read(take("ocsf_version"), key("ocsf_version"))?,
@@ -149,6 +153,7 @@ impl SinkConfig {
             encoding,
             kind,
             streams,
+            filter,
         })
     }
 
@@ -188,6 +193,9 @@ impl SinkConfig {
                 "sink names may use only letters, digits, '_' and '-' (they name checkpoint files)",
             ));
         }
+        self.filter
+            .check()
+            .map_err(|(k, why)| KeyError::new(key(&format!("filter.{k}")), why))?;
         self.kind
             .validate()
             .map_err(|e| KeyError::new(key(&e.key), e.message))?;

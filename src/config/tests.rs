@@ -148,6 +148,25 @@ fn a_sink_may_take_some_of_the_streams() {
     assert!(e.contains("add it to coder.streams"), "{e}");
 }
 
+/// `[sinks.NAME.filter]`: read into the sink's filter; a rule naming nothing, an unknown
+/// key or outcome is an error naming the key.
+#[test]
+fn a_sinks_filter_is_read_and_its_mistakes_named() {
+    let with = |filter: &str| load(&format!("{MINIMAL}[sinks.archive.filter]\n{filter}\n"));
+    let c = with(r#"include = [{ outcome = ["failure"] }]"#).unwrap();
+    assert_eq!(c.sinks["archive"].filter.include.len(), 1);
+    assert!(load(MINIMAL).unwrap().sinks["archive"].filter.is_empty());
+    for (bad, says) in [
+        (r#"include = [{}]"#, "sinks.archive.filter.include"),
+        (r#"exclude = [{ users = ["x"] }]"#, "users"),
+        (r#"include = [{ outcome = ["ok"] }]"#, "ok"),
+        (r#"inclde = [{ outcome = ["failure"] }]"#, "inclde"),
+    ] {
+        let e = with(bad).unwrap_err().to_string();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+}
+
 #[test]
 fn unknown_keys_are_errors_naming_the_key() {
     let err = load(&MINIMAL.replace("token = \"abc\"", "token = \"abc\"\npage_sise = 5"))

@@ -180,7 +180,8 @@ impl<'a> ConnectionFacts<'a> {
         }
     }
 
-    fn username(&self) -> Option<&'a str> {
+    /// The web connection's user, if Coder named one.
+    pub fn username(&self) -> Option<&'a str> {
         self.user.and_then(|u| non_empty(u.username.as_deref()))
     }
 
@@ -324,6 +325,15 @@ impl<'a> ConnectionFacts<'a> {
         }
     }
 
+    /// The OCSF class of this moment: SSH Activity (4007) for an SSH-like session,
+    /// Network Activity (4001) for the web terminal and web connections.
+    pub fn class_uid(&self) -> u32 {
+        match self.kind {
+            Kind::Session if self.connection_type != "reconnecting_pty" => 4007,
+            _ => 4001,
+        }
+    }
+
     /// The severity on CEF and LEEF's 0–10 scale (as [`super::severity_0_to_10`]).
     fn severity_0_to_10(&self) -> u32 {
         match self.severity_id() {
@@ -332,7 +342,8 @@ impl<'a> ConnectionFacts<'a> {
         }
     }
 
-    fn outcome(&self) -> Option<&'static str> {
+    /// How the moment ended, in ECS `event.outcome`'s words, when Coder said.
+    pub fn outcome(&self) -> Option<&'static str> {
         match self.verdict {
             Verdict::Success => Some("success"),
             Verdict::Denied | Verdict::Failed | Verdict::ExitFailure => Some("failure"),

@@ -19,6 +19,8 @@ pub const SENT_BATCHES: &str = "component_sent_batches_total";
 pub const RETRIES: &str = "component_retries_total";
 pub const DEAD_LETTERED: &str = "component_dead_lettered_events_total";
 pub const TRUNCATED: &str = "component_truncated_events_total";
+/// Entries a sink's filter left out: handled, its checkpoint moves past them.
+pub const FILTERED: &str = "component_filtered_events_total";
 /// Now minus the newest event time the sink confirmed.
 pub const CHECKPOINT_LAG: &str = "checkpoint_lag_seconds";
 /// Requests sent and awaiting the peer's acknowledgement (HEC indexer acks).
@@ -150,6 +152,10 @@ fn describe() {
     counter!(
         TRUNCATED,
         "Records cut to fit max_event_bytes or the transport"
+    );
+    counter!(
+        FILTERED,
+        "Entries the sink's filter left out; its checkpoint moves past them"
     );
     ::metrics::describe_gauge!(
         CHECKPOINT_LAG,

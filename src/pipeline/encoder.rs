@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sink_core::{Batch, Record};
 
+use super::Filter;
 use crate::coder::{Entry, Event};
 use crate::normalize::Normalizer;
 use crate::normalize::connection::Moment;
@@ -89,7 +90,7 @@ impl Encoder {
     }
 }
 
-/// A group of events as one encoding makes them, with what a sink counts of it.
+/// A group of events as one encoding and filter make them, with what a sink counts of it.
 #[derive(Debug)]
 pub struct EncodedGroup {
     pub batch: Batch,
@@ -97,18 +98,38 @@ pub struct EncodedGroup {
     pub truncated: u64,
     /// The events the records were made from.
     pub events: u64,
-    /// The newest event time among them.
+    /// The events the sink's filter left out: handled all the same (the checkpoint moves
+    /// past them).
+    pub filtered: u64,
+    /// The newest event time among all of them, filtered or not.
     pub newest: Option<DateTime<Utc>>,
 }
 
 impl EncodedGroup {
-    pub fn of(encoder: &Encoder, events: &[Event]) -> Self {
-        let (batch, truncated) = encoder.encode(events);
+    pub fn of(encoder: &Encoder, filter: &Filter, events: &[Event]) -> Self {
+        let newest = events.iter().filter_map(|e| e.time).max();
+        if filter.is_empty() {
+            let (batch, truncated) = encoder.encode(events);
+            return EncodedGroup {
+                batch,
+                truncated,
+                events: events.len() as u64,
+                filtered: 0,
+                newest,
+            };
+        }
+        let admitted: Vec<Event> = events
+            .iter()
+            .filter(|e| filter.admits(e))
+            .cloned()
+            .collect();
+        let (batch, truncated) = encoder.encode(&admitted);
         EncodedGroup {
             batch,
             truncated,
-            events: events.len() as u64,
-            newest: events.iter().filter_map(|e| e.time).max(),
+            events: admitted.len() as u64,
+            filtered: (events.len() - admitted.len()) as u64,
+            newest,
         }
     }
 }

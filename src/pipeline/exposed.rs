@@ -93,6 +93,7 @@ impl Streams {
             ::metrics::counter!(ops_metrics::DEAD_LETTERED, &labels)
                 .absolute(n(&stats.dead_lettered));
             ::metrics::counter!(ops_metrics::TRUNCATED, &labels).absolute(n(&stats.truncated));
+            ::metrics::counter!(ops_metrics::FILTERED, &labels).absolute(n(&stats.filtered));
             let newest = n(&stats.newest_micros);
             if newest > 0 {
                 ::metrics::gauge!(ops_metrics::CHECKPOINT_LAG, &labels).set(age(newest));

@@ -21,7 +21,7 @@ use chrono::TimeDelta;
 
 use super::encoder::EncodedGroup;
 use super::relay::{Driver, Refused, Relay};
-use super::{Encoder, Reading, SinkOutlet, StreamStats};
+use super::{Encoder, Filter, Reading, SinkOutlet, StreamStats};
 use crate::coder::{Cursor, Event, Outlet, SkipSet, Stream};
 
 /// A sink reading through the shared reader.
@@ -36,6 +36,8 @@ pub struct Member {
     pub(super) stats: Arc<StreamStats>,
     /// How its sink's records are made: members of equal encoders share them.
     encoder: Encoder,
+    /// Its sink's filter: members of equal encoders and filters share one group.
+    filter: Filter,
     /// Rows it delivered alone before it joined that the shared reader had not yet
     /// delivered ([`crate::coder::SkipSet`]): not handed to it again.
     pub(super) skip: SkipSet,
@@ -51,6 +53,7 @@ impl Member {
     ) -> Self {
         let stats = outlet.stats_handle();
         let encoder = outlet.encoder().clone();
+        let filter = outlet.filter().clone();
         let stream = [Stream::Audit, Stream::Connection]
             .into_iter()
             .map(Stream::name)
@@ -65,6 +68,7 @@ impl Member {
             last: cursor,
             stats,
             encoder,
+            filter,
             skip: SkipSet::new(),
         }
     }
@@ -76,16 +80,17 @@ impl Member {
     fn share(
         &mut self,
         events: &[Event],
-        encoded: &mut Vec<(Encoder, Arc<EncodedGroup>)>,
+        encoded: &mut Vec<(Encoder, Filter, Arc<EncodedGroup>)>,
         cursor: &Cursor,
         depth: TimeDelta,
     ) -> (Arc<EncodedGroup>, Cursor) {
         if self.skip.is_empty() {
-            let group = match encoded.iter().find(|(e, _)| *e == self.encoder) {
-                Some((_, group)) => group.clone(),
+            let same = |(e, f, _): &&(Encoder, Filter, _)| *e == self.encoder && *f == self.filter;
+            let group = match encoded.iter().find(same) {
+                Some((_, _, group)) => group.clone(),
                 None => {
-                    let group = Arc::new(EncodedGroup::of(&self.encoder, events));
-                    encoded.push((self.encoder.clone(), group.clone()));
+                    let group = Arc::new(EncodedGroup::of(&self.encoder, &self.filter, events));
+                    encoded.push((self.encoder.clone(), self.filter.clone(), group.clone()));
                     group
                 }
             };
@@ -113,7 +118,10 @@ impl Member {
         cursor
             .seen
             .extend(self.skip.iter().map(|(k, t)| (k.clone(), *t)));
-        (Arc::new(EncodedGroup::of(&self.encoder, &handed)), cursor)
+        (
+            Arc::new(EncodedGroup::of(&self.encoder, &self.filter, &handed)),
+            cursor,
+        )
     }
 
     /// Its counters.

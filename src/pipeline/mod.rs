@@ -23,16 +23,18 @@ mod encoder;
 mod error;
 mod exposed;
 mod fanout;
+mod filter;
 mod group;
 mod outlet;
 mod relay;
 #[cfg(test)]
 mod testing;
 
-pub use encoder::Encoder;
+pub use encoder::{EncodedGroup, Encoder};
 pub use error::{DeliveryError, StreamError};
 pub use exposed::{Streams, stream_name};
 pub use fanout::Member;
+pub use filter::Filter;
 pub use group::{Ends, SinkReader, SoloTailer, Timings, read_stream, run_group, shared_start};
 pub use outlet::{Batching, SinkOutlet};
 pub use relay::Relay;
@@ -53,6 +55,8 @@ pub struct StreamStats {
     pub dead_lettered: AtomicU64,
     /// Normalized events cut to fit the sink's `max_event_bytes`.
     pub truncated: AtomicU64,
+    /// Entries the sink's filter left out (the checkpoint moves past them).
+    pub filtered: AtomicU64,
     /// Newest event time delivered, Unix microseconds (0 before any).
     pub newest_micros: AtomicU64,
     /// The cursor position last committed, Unix microseconds (0 before any).

@@ -9,7 +9,7 @@ use sink_core::{Attempt, Batch, DeadRecord, Record, RetryPolicy, Sink, attempt_w
 
 use super::DeliveryError;
 use super::encoder::EncodedGroup;
-use super::{Encoder, StreamStats};
+use super::{Encoder, Filter, StreamStats};
 use crate::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore};
 use crate::coder::{Cursor, Event, Outlet};
 use crate::dead_letter::DeadLetters;
@@ -30,6 +30,8 @@ pub use sink_core::Batching;
 pub struct SinkOutlet {
     sink: Box<dyn Sink>,
     encoder: Encoder,
+    /// Which events the sink is sent (`[sinks.NAME.filter]`).
+    filter: Filter,
     store: Arc<dyn CheckpointStore>,
     key: CheckpointKey,
     retry: RetryPolicy,
@@ -67,6 +69,7 @@ impl SinkOutlet {
         Self {
             sink,
             encoder,
+            filter: Filter::default(),
             store,
             key,
             retry: RetryPolicy::default(),
@@ -83,6 +86,17 @@ impl SinkOutlet {
             save_interval: Duration::ZERO,
             saved_at: None,
         }
+    }
+
+    /// Send the sink only the events `filter` admits.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Which events the sink is sent.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
     }
 
     /// Whose checkpoint this outlet moves.
@@ -292,7 +306,7 @@ impl SinkOutlet {
 impl SinkOutlet {
     /// Encode `events` and send them, or add them to the pending batch.
     pub async fn deliver_events(&mut self, events: &[Event]) -> Result<(), DeliveryError> {
-        let group = EncodedGroup::of(&self.encoder, events);
+        let group = EncodedGroup::of(&self.encoder, &self.filter, events);
         self.deliver_encoded(&group).await
     }
 
@@ -306,13 +320,20 @@ impl SinkOutlet {
     pub async fn deliver_encoded(&mut self, group: &EncodedGroup) -> Result<(), DeliveryError> {
         self.stats
             .received
-            .fetch_add(group.events, Ordering::Relaxed);
+            .fetch_add(group.events + group.filtered, Ordering::Relaxed);
+        self.stats
+            .filtered
+            .fetch_add(group.filtered, Ordering::Relaxed);
         self.stats
             .truncated
             .fetch_add(group.truncated, Ordering::Relaxed);
         let batch = &group.batch;
         if self.batching == Batching::IMMEDIATE {
-            self.send(batch).await?;
+            // A group the filter emptied has nothing to send; its cursor is committed as
+            // any other's.
+            if !batch.is_empty() {
+                self.send(batch).await?;
+            }
             self.stats
                 .delivered
                 .fetch_add(group.events, Ordering::Relaxed);
