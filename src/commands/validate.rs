@@ -166,6 +166,13 @@ pub async fn validate(
             None => String::new(),
         };
         println!("  sink {name}: {what}, format {format}{limit}{only}");
+        if !sink.filter.is_empty() {
+            println!(
+                "    filter: {} include and {} exclude rules (events left out still move                  its checkpoint)",
+                sink.filter.include.len(),
+                sink.filter.exclude.len()
+            );
+        }
         if let Some(advice) = sink.kind.advice() {
             println!("    warning: {advice}");
         }
