@@ -163,12 +163,7 @@ fn every_rule_fires_on_its_attack_and_never_on_the_baseline() {
     let dir = tempfile::tempdir().unwrap();
     let (ecs, ocsf, sinks) = common::ecs_and_ocsf_files(dir.path());
     let cfg = common::shipper_config(dir.path(), &sim.url(), 100, &sinks);
-    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-        "[coder]\n",
-        "[coder]\nstreams = [\"audit\", \"connection\"]\n",
-        1,
-    );
-    std::fs::write(&cfg, text).unwrap();
+    common::read_streams(&cfg, r#"["audit", "connection"]"#);
 
     let mut child = common::spawn_run(&cfg);
     let all: Vec<String> = sim

@@ -254,12 +254,7 @@ mod live {
                 token = hec_options.token,
             ),
         );
-        let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-            "[coder]\n",
-            "[coder]\nstreams = [\"audit\", \"connection\"]\n",
-            1,
-        );
-        std::fs::write(&cfg, text).unwrap();
+        common::read_streams(&cfg, r#"["audit", "connection"]"#);
         let live = common::spawn_live(&rt, &sim, 10.0);
         let shipper = Killed(common::spawn_run(&cfg));
         let mut address = None;

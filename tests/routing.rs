@@ -41,12 +41,7 @@ fn a_sink_taking_the_audit_log_only_gets_no_connection_event() {
             lake.display()
         ),
     );
-    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-        "[coder]\n",
-        "[coder]\nstreams = [\"audit\", \"connection\"]\n",
-        1,
-    );
-    std::fs::write(&cfg, text).unwrap();
+    common::read_streams(&cfg, r#"["audit", "connection"]"#);
     let mut child = common::spawn_run(&cfg);
     let shipped = common::wait_until(Duration::from_secs(60), || {
         let (siem_got, _) = delivered::distinct(&delivered::file(&siem));
@@ -115,12 +110,7 @@ fn a_log_no_sink_takes_is_not_read() {
             out.display()
         ),
     );
-    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-        "[coder]\n",
-        "[coder]\nstreams = [\"audit\", \"connection\"]\n",
-        1,
-    );
-    std::fs::write(&cfg, text).unwrap();
+    common::read_streams(&cfg, r#"["audit", "connection"]"#);
     let mut child = common::spawn_run(&cfg);
     let shipped = common::wait_until(Duration::from_secs(30), || {
         let (got, _) = delivered::distinct(&delivered::file(&out));

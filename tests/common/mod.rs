@@ -345,6 +345,16 @@ dir = "{state}"
     path
 }
 
+/// Make the config at `cfg` read `streams` (a TOML array, `["audit", "connection"]`).
+pub fn read_streams(cfg: &Path, streams: &str) {
+    let text = std::fs::read_to_string(cfg).expect("the config").replacen(
+        "[coder]\n",
+        &format!("[coder]\nstreams = {streams}\n"),
+        1,
+    );
+    std::fs::write(cfg, text).expect("write the config");
+}
+
 /// Two file sinks of `dir`, `siem` writing ECS to `ecs.ndjson` and `lake` writing OCSF to
 /// `ocsf.ndjson`, with the `[server]` listener: the paths and the config's sink tables.
 pub fn ecs_and_ocsf_files(dir: &Path) -> (PathBuf, PathBuf, String) {
