@@ -7,7 +7,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --no-default-features --features kafka,s3,security_lake,splunk,syslog --bin coder-audit-shipper
+RUN cargo build --release --locked --no-default-features --features elasticsearch,http,kafka,s3,security_lake,splunk,syslog --bin coder-audit-shipper
 
 # Run: no shell, non-root, read-only root filesystem friendly (state in a volume).
 FROM gcr.io/distroless/cc-debian12:nonroot

@@ -91,6 +91,10 @@ macro_rules! registry {
 registry! {
     File(sink_file::FileSinkConfig),
     Stdout(sink_file::StdoutSinkConfig),
+    #[cfg(feature = "elasticsearch")]
+    Elasticsearch(sink_elasticsearch::ElasticsearchSinkConfig),
+    #[cfg(feature = "http")]
+    Http(sink_http::HttpSinkConfig),
     #[cfg(feature = "kafka")]
     Kafka(sink_kafka::KafkaSinkConfig),
     #[cfg(feature = "s3")]

@@ -25,6 +25,7 @@
 pub mod authcheck;
 pub mod connections;
 pub mod directory;
+pub mod elastic;
 pub mod generate;
 pub mod hec;
 pub mod keys;

@@ -95,6 +95,7 @@ impl<'a> Streams<'a> {
                 name,
                 &self.config.origin_host(),
                 self.config.streams_of(name),
+                Some(stream),
             )
             .await?;
         let outlet = SinkOutlet::new(

@@ -47,6 +47,8 @@ pub async fn replay_dead_letters(config_path: &Path, sink_name: &str) -> anyhow:
             sink_name,
             &config.origin_host(),
             config.streams_of(sink_name),
+            // Dead letters do not say which log they came from.
+            None,
         )
         .await?;
     // A bounded budget: a replay is run by hand and should say so when the peer is still

@@ -79,7 +79,7 @@ pub async fn send(
         streams.push(Stream::Audit);
     }
     let mut built = sink
-        .build(name, &config.origin_host(), &streams)
+        .build(name, &config.origin_host(), &streams, Some(Stream::Audit))
         .await
         .map_err(|e| e.to_string())?;
     let (batch, _) = encoder.encode(std::slice::from_ref(event));

@@ -269,7 +269,7 @@ pub async fn validate(
     }
     for (name, sink) in &config.sinks {
         let result = match sink
-            .build(name, &config.origin_host(), config.streams_of(name))
+            .build(name, &config.origin_host(), config.streams_of(name), None)
             .await
         {
             Ok(mut built) => built.sink.check().await,

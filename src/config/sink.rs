@@ -44,12 +44,14 @@ impl SinkConfig {
     }
 
     /// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
-    /// default HEC `host` and syslog HOSTNAME; `streams` the logs it is sent.
+    /// default HEC `host` and syslog HOSTNAME; `streams` the logs it is sent, `stream`
+    /// the one this instance is sent (`None` to check it, or for a test event).
     pub async fn build(
         &self,
         name: &str,
         origin: &str,
         streams: &[Stream],
+        stream: Option<Stream>,
     ) -> Result<Built, BuildError> {
         let schema = self.encoding.schema_name();
         let classes = self.ocsf_classes(streams);
@@ -59,6 +61,7 @@ impl SinkConfig {
             format: self.encoding.format_name(),
             schema: &schema,
             classes: &classes,
+            stream: stream.map(Stream::name),
         };
         self.kind.build(&ctx).await.map_err(|error| BuildError {
             name: name.to_owned(),

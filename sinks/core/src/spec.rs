@@ -87,6 +87,11 @@ pub struct SinkContext<'a> {
     /// The OCSF classes (`class_uid`) the records may be, as configured; empty unless
     /// the format is OCSF.
     pub classes: &'a [u32],
+    /// The one log this instance is sent (`audit` or `connection`): each stream a sink
+    /// takes gets its own instance. `None` when it is built to be checked (`validate`) or
+    /// for a test event; a sink that writes per stream (an Elasticsearch data stream)
+    /// then takes its first.
+    pub stream: Option<&'a str>,
 }
 
 /// How a sink wants its records gathered before a send.

@@ -101,6 +101,7 @@ mod tests {
             format: "raw",
             schema: "coder",
             classes: &[],
+            stream: None,
         };
         let built = tokio::runtime::Builder::new_current_thread()
             .build()

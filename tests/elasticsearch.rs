@@ -1,0 +1,292 @@
+//! The Elasticsearch sink end to end: the Coder simulator → `coder-audit-shipper run` →
+//! a bulk endpoint.
+//!
+//! Per-item answers (409 for an id the index has, 429 for one item, a mapping error for
+//! another) are tested against `coder_sim::elastic`, a simulator written from Elastic's
+//! Bulk API documentation: no installable peer gives them (Tenzir's
+//! `accept_elasticsearch` takes everything; it is the transport peer, in
+//! `tests/elasticsearch_peer.rs`).
+#![cfg(feature = "elasticsearch")]
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use coder_sim::elastic::{EsOptions, EsSim};
+use common::{run_log, scrape, spawn_run, stop_gracefully, wait_until};
+
+const AUDIT: &str = "logs-coder.audit-default";
+const CONNECTION: &str = "logs-coder.connection-default";
+
+/// The config with one Elasticsearch sink, `elastic`, in ECS, made of `extra`'s lines.
+fn write_config(dir: &Path, coder_url: &str, es: &EsSim, extra: &str) -> PathBuf {
+    common::shipper_config(
+        dir,
+        coder_url,
+        100,
+        &format!(
+            "{}\n[sinks.elastic]\ntype = \"elasticsearch\"\nformat = \"ecs\"\nendpoint = \"{}\"\n\
+             api_key = \"{}\"\nbatch_timeout = \"200ms\"\n{extra}",
+            scrape::SERVER,
+            es.url(),
+            EsOptions::default().api_key
+        ),
+    )
+}
+
+/// An audit row whose user agent is `marker` (what the simulator refuses, when told to).
+fn marked_entry(marker: &str, t: chrono::DateTime<Utc>) -> (String, serde_json::Value) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let entry = serde_json::json!({
+        "id": id, "request_id": uuid::Uuid::new_v4().to_string(),
+        "time": t.to_rfc3339(),
+        "ip": "10.0.0.1", "user_agent": marker, "resource_type": "template",
+        "resource_id": uuid::Uuid::new_v4().to_string(), "resource_target": "t",
+        "resource_icon": "", "action": "write", "status_code": 200, "additional_fields": {},
+        "description": "{user} updated template {target}", "resource_link": "", "diff": {},
+        "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
+    });
+    (id, entry)
+}
+
+fn ids_of(sim: &coder_sim::SimHandle) -> HashSet<String> {
+    sim.inserted().into_iter().map(|(id, _)| id).collect()
+}
+
+#[test]
+fn per_item_answers_resend_only_what_was_refused_for_now_and_dead_letter_mapping_errors() {
+    let rt = common::runtime();
+    let marker = "refuse-me-es-0123456789";
+    let sim = rt.block_on(common::unlimited_sim());
+    let busy_items = 7;
+    let es = rt
+        .block_on(EsSim::start(EsOptions {
+            busy_requests: 2,
+            busy_items,
+            reject_marker: Some(marker.into()),
+            ..EsOptions::default()
+        }))
+        .unwrap();
+    let t = Utc::now() - TimeDelta::minutes(30);
+    sim.backlog(300, Duration::from_secs(600), t);
+    sim.connection_backlog(20, 0, Duration::from_secs(600), t);
+    let (bad_id, bad) = marked_entry(marker, t - TimeDelta::minutes(3));
+    assert!(sim.insert_entry(&bad));
+    let mut expected = ids_of(&sim);
+    expected.remove(&bad_id);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), &es, "");
+    common::read_streams(&cfg, r#"["audit", "connection"]"#);
+    let mut child = spawn_run(&cfg);
+    let dead_file = dir.path().join("state/dead-letter/elastic.ndjson");
+    let done = wait_until(Duration::from_secs(60), || {
+        let stored: HashSet<String> = es.documents(AUDIT).into_keys().collect();
+        stored == expected && dead_file.exists() && !es.documents(CONNECTION).is_empty()
+    });
+    let metrics = scrape::metrics_address(&cfg)
+        .and_then(|a| scrape::http_get(&a, "/metrics"))
+        .unwrap_or_default();
+    stop_gracefully(&mut child);
+    let log = run_log(&cfg);
+    assert!(done, "{log}");
+
+    let stored = es.documents(AUDIT);
+    for (id, doc) in &stored {
+        assert_eq!(doc["event"]["id"], id.as_str(), "_id is the audit id");
+        assert!(doc["@timestamp"].is_string());
+        assert_eq!(doc["event"]["dataset"], "coder.audit");
+    }
+    // Each refused-for-now item came once more; nothing else was sent twice: not the
+    // batch of a refused item, not the 200 created items around it.
+    let received = es.received();
+    let copies: usize = received.values().sum();
+    let audit_copies: usize = expected.iter().map(|id| received[id]).sum();
+    let connection_docs = es.documents(CONNECTION).len();
+    assert_eq!(
+        copies,
+        expected.len() + 1 + connection_docs + busy_items,
+        "every document once, the bad one once, and one more copy per busy item"
+    );
+    assert!(audit_copies >= expected.len());
+    assert_eq!(
+        es.conflicts(),
+        0,
+        "nothing was resent that had been created"
+    );
+    assert!(!stored.contains_key(&bad_id));
+    let dead = std::fs::read_to_string(&dead_file).unwrap();
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(
+        dead.contains(&bad_id) && dead.contains("document_parsing_exception"),
+        "{dead}"
+    );
+    // The connection log went to its own data stream, as ECS with its own dataset.
+    let sessions: HashSet<String> = sim
+        .connections_inserted()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let shipped: HashSet<String> = es
+        .documents(CONNECTION)
+        .values()
+        .filter_map(|d| d["coder"]["connection"]["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(shipped, sessions);
+    // Installed by each stream's instance before its first write (PUT is idempotent).
+    let templates = es.templates();
+    assert_eq!(templates.len(), 4, "{templates:?}");
+    for pair in templates.chunks(2) {
+        assert_eq!(
+            pair,
+            [
+                "_component_template/coder-audit-shipper@mappings",
+                "_index_template/logs-coder"
+            ]
+        );
+    }
+    assert!(
+        scrape::metric(
+            &metrics,
+            "component_sent_events_total",
+            &["component_id=\"elastic\""]
+        )
+        .is_some(),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_resend_after_lost_answers_and_kill_9_is_answered_409_and_nothing_is_indexed_twice() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let es = rt
+        .block_on(EsSim::start(EsOptions {
+            lose_replies: 3,
+            lose_from: 2,
+            ..EsOptions::default()
+        }))
+        .unwrap();
+    sim.backlog(
+        3_000,
+        Duration::from_secs(3_600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let expected = ids_of(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &sim.url(),
+        &es,
+        "max_request_bytes = \"64KiB\"\nbatch_max_bytes = \"128KiB\"",
+    );
+    // SIGKILL three times mid-run: whatever was indexed past the checkpoint is sent again.
+    for round in 0..3 {
+        let mut child = spawn_run(&cfg);
+        let before = es.documents(AUDIT).len();
+        let moved = wait_until(Duration::from_secs(30), || {
+            es.documents(AUDIT).len() > before + 200
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(moved, "round {round}: {}", run_log(&cfg));
+    }
+    let mut child = spawn_run(&cfg);
+    let done = wait_until(Duration::from_secs(60), || {
+        es.documents(AUDIT).len() >= expected.len()
+    });
+    let metrics = scrape::metrics_address(&cfg)
+        .and_then(|a| scrape::http_get(&a, "/metrics"))
+        .unwrap_or_default();
+    stop_gracefully(&mut child);
+    let log = run_log(&cfg);
+    assert!(done, "{log}");
+    let stored: HashSet<String> = es.documents(AUDIT).into_keys().collect();
+    assert_eq!(stored, expected, "every id, and (a map keyed by _id) once");
+    // The resends happened (lost answers, kills) and each came back 409: counted copies,
+    // none of them indexed.
+    let received = es.received();
+    let resent: usize = received.values().map(|n| n - 1).sum();
+    assert!(resent > 0, "no resend: the test proved nothing");
+    assert_eq!(es.conflicts(), resent, "every resend was answered 409");
+    assert!(log.contains("already in the index (409)"), "{log}");
+    let counted = scrape::metric(
+        &metrics,
+        "component_already_delivered_events_total",
+        &["component_id=\"elastic\""],
+    );
+    assert!(counted.is_some_and(|n| n > 0.0), "{metrics}");
+}
+
+#[test]
+fn wrong_credentials_end_the_run_with_an_error_that_hides_them_and_validate_says_so() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let es = rt.block_on(EsSim::start(EsOptions::default())).unwrap();
+    sim.backlog(10, Duration::from_secs(600), Utc::now());
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "d3JvbmctaHVudGVyMg==";
+    let key_file = dir.path().join("es-api-key");
+    std::fs::write(&key_file, format!("{secret}\n")).unwrap();
+    let cfg = write_config(dir.path(), &sim.url(), &es, "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("api_key = \"{}\"", EsOptions::default().api_key),
+        &format!("api_key_file = \"{}\"", key_file.display()),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let run = |command: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args([command, "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a refused key ends the run:\n{err}");
+    assert!(err.contains("401") && err.contains("credentials"), "{err}");
+    assert!(
+        !err.contains("d3JvbmctaHVudGVyMg"),
+        "the key leaked:\n{err}"
+    );
+    assert!(
+        es.received().is_empty(),
+        "nothing was sent with the wrong key"
+    );
+
+    let out = run("validate");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("NOT reachable") && text.contains("401"),
+        "{text}"
+    );
+    assert!(!text.contains("d3JvbmctaHVudGVyMg"));
+}
+
+#[test]
+fn validate_says_whether_the_credentials_may_write() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let dir = tempfile::tempdir().unwrap();
+    for (may_write, says) in [
+        (true, "reachable"),
+        (false, "may not write to logs-coder.audit-default"),
+    ] {
+        let es = rt
+            .block_on(EsSim::start(EsOptions {
+                may_write,
+                ..EsOptions::default()
+            }))
+            .unwrap();
+        let cfg = write_config(dir.path(), &sim.url(), &es, "");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args(["validate", "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(says), "{text}");
+        assert_eq!(text.contains("NOT reachable"), !may_write, "{text}");
+        assert!(es.received().is_empty(), "validate writes no event");
+    }
+}
