@@ -28,6 +28,7 @@ pub mod directory;
 pub mod elastic;
 pub mod generate;
 pub mod hec;
+pub mod intake;
 pub mod keys;
 pub mod query;
 pub mod redirect;

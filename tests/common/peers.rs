@@ -39,15 +39,20 @@ fn running(name: &str) -> bool {
 pub fn ensure(name: &str) -> HashMap<String, String> {
     use std::io::Write;
     let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
-    let script = script(&format!("start-{name}.sh"));
+    // One script starts both HTTP intakes, told which by HTTP_ENCODING.
+    let (script, encoding) = match name.strip_prefix("http-") {
+        Some(encoding) => (script("start-http.sh"), encoding),
+        None => (script(&format!("start-{name}.sh")), ""),
+    };
     let owner = std::os::unix::process::parent_id();
     previous_run_done_with(&run_dir(), name, owner);
     if !running(name) {
         let keep = std::env::var_os("KEEP_TEST_PEERS").is_some();
         let _ = writeln!(
             std::io::stderr(),
-            "starting test peer {name} with tests/peers/start-{name}.sh (the first time it \
+            "starting test peer {name} with tests/peers/{} (the first time it \
              installs it); {}",
+            script.file_name().unwrap_or_default().to_string_lossy(),
             if keep {
                 "KEEP_TEST_PEERS is set: it keeps running, tests/peers/stop-peers.sh stops it"
             } else {
@@ -63,6 +68,7 @@ pub fn ensure(name: &str) -> HashMap<String, String> {
     }
     let out = Command::new("bash")
         .arg(&script)
+        .env("HTTP_ENCODING", encoding)
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
     if !out.status.success() {
@@ -193,6 +199,18 @@ pub fn kafka_tls() -> (String, String) {
 /// The HEC peer (Tenzir): `HEC_URL`, `HEC_TOKEN`, `HEC_EVENTS_FILE`.
 pub fn hec() -> HashMap<String, String> {
     from_env_or_start("hec", &["HEC_URL", "HEC_TOKEN", "HEC_EVENTS_FILE"], "")
+}
+
+/// The Elasticsearch Bulk API peer (Tenzir's `accept_elasticsearch`): `ES_URL`,
+/// `ES_EVENTS_FILE`.
+pub fn elasticsearch() -> HashMap<String, String> {
+    from_env_or_start("elasticsearch", &["ES_URL", "ES_EVENTS_FILE"], "")
+}
+
+/// The HTTP intake reading `encoding` (`ndjson`, `json_array`): `HTTP_URL`,
+/// `HTTP_EVENTS_FILE`.
+pub fn http(encoding: &str) -> HashMap<String, String> {
+    ensure(&format!("http-{encoding}"))
 }
 
 /// The HEC peer over HTTPS: the same keys plus `HEC_CA_FILE`.

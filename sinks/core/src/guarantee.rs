@@ -23,6 +23,13 @@ pub enum DeliveryGuarantee {
     /// Acknowledgment"): an outage before indexing can still lose it. Turn on `ack` where
     /// the token allows it (Splunk Cloud offers it only for Kinesis Firehose).
     Accepted,
+    /// Elasticsearch's bulk item said `created` (or 409: already there): the primary
+    /// shard has it in its translog, fsynced before the answer under the default
+    /// `index.translog.durability: request` ("Translog" settings).
+    Created,
+    /// An HTTP intake answered 2xx. What it promises by that is its own (Datadog's 202
+    /// "accepted for processing"); none of the ones we configure acknowledges indexing.
+    Answered,
     /// Syslog over TCP, TLS or UDP: handed to the kernel; no application acknowledgement
     /// (RFC 5425/6587 define none), so a receiver that dies may lose the last bytes.
     Sent,
@@ -37,6 +44,8 @@ impl DeliveryGuarantee {
             DeliveryGuarantee::Stored => "stored",
             DeliveryGuarantee::Indexed => "indexed",
             DeliveryGuarantee::Accepted => "accepted",
+            DeliveryGuarantee::Created => "created",
+            DeliveryGuarantee::Answered => "answered",
             DeliveryGuarantee::Sent => "sent",
         }
     }
@@ -55,6 +64,12 @@ impl DeliveryGuarantee {
             }
             DeliveryGuarantee::Accepted => {
                 "a batch counts once HEC accepted it (200), not once indexed: an indexer failure can still lose it; set ack = true where the token allows"
+            }
+            DeliveryGuarantee::Created => {
+                "a batch counts once Elasticsearch created (or already had) every document: in the primary shard's translog"
+            }
+            DeliveryGuarantee::Answered => {
+                "a batch counts once the intake answered 2xx: what it does with it after is its own"
             }
             DeliveryGuarantee::Sent => {
                 "a batch counts once the kernel took it: syslog has no acknowledgement"

@@ -218,7 +218,7 @@ impl SinkSpec for ElasticsearchSinkConfig {
     /// A bulk item's 201 means the primary shard has it and, by default
     /// (`wait_for_active_shards=1`), no replica has to.
     fn guarantee(&self) -> DeliveryGuarantee {
-        DeliveryGuarantee::Accepted
+        DeliveryGuarantee::Created
     }
 
     fn destination(&self) -> Option<(&'static str, String)> {

@@ -201,7 +201,7 @@ impl SinkSpec for HttpSinkConfig {
     }
 
     fn guarantee(&self) -> DeliveryGuarantee {
-        DeliveryGuarantee::Accepted
+        DeliveryGuarantee::Answered
     }
 
     fn exposure(&self) -> Option<String> {
