@@ -7,7 +7,9 @@
 #       SINK: file | kafka | s3 | lake (Security Lake layout on the S3 peer, OCSF 1.1.0
 #             Parquet, read back with pyarrow) | hec (Tenzir, no acks) | hec-ack (the HEC
 #             simulator, indexer acknowledgement on) | syslog-tls (rsyslog over TLS) |
-#             syslog-tcp (the peers are started with tests/peers/start-*.sh)
+#             syslog-tcp (the peers are started with tests/peers/start-*.sh) |
+#             elasticsearch (a Tenzir accept_elasticsearch of its own on 127.0.0.1:19290,
+#             writing every action and document to the work directory; FORMAT ecs)
 #       FORMAT: raw | ecs | ocsf (lake: always OCSF 1.1.0; LAKE_MAX_BYTES sets max_bytes,
 #             LAKE_COMPRESSION the codec)
 #   SINKS=3 (file sink only; default 1) backfills into that many file sinks of the same
@@ -42,8 +44,9 @@ work=$(mktemp -d)
 export PEERS_RUN=${PEERS_RUN:-/tmp/coder-audit-shipper-peers}
 bucket=
 hec_pid=
+es_pid=
 sim_pid=
-trap 'kill "$sim_pid" $hec_pid 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
+trap 'kill "$sim_pid" $hec_pid $es_pid 2>/dev/null || true; rm -rf "$work"; [ -z "$bucket" ] || rm -rf "$PEERS_RUN/s3-data/$bucket"' EXIT
 
 ./target/release/coder-sim --backlog "$rows" --backlog-span "$span" --rate-limit 0 \
   --workspaces-readable --request-log "$work/requests.log" >"$work/sim.out" 2>"$work/sim.err" &
@@ -127,7 +130,17 @@ syslog-tls|syslog-tcp)
     printf '[sinks.siem]\ntype = "syslog"\naddress = "%s"\nformat = "%s"\napp_name = "bench"\n' \
       "$SYSLOG_TCP" "$format" >>"$work/bench.toml"
   fi ;;
-*) echo "unknown sink $sink (file|kafka|s3|lake|hec|hec-ack|syslog-tls|syslog-tcp)" >&2; exit 2 ;;
+elasticsearch)
+  # The shared peer's venv (start-hec.sh installs Tenzir), a receiver of this run's own.
+  [ -x "${PEERS_HOME:-$HOME/.cache/coder-audit-shipper/peers}/venv-hec/bin/tenzir" ] || { bash tests/peers/start-hec.sh >/dev/null; bash tests/peers/stop-peers.sh hec; }
+  "${PEERS_HOME:-$HOME/.cache/coder-audit-shipper/peers}/venv-hec/bin/tenzir" \
+    'accept_elasticsearch "127.0.0.1:19290", keep_actions=true, max_request_size=64Mi | write_ndjson' \
+    >"$work/es.ndjson" 2>"$work/es.err" &
+  es_pid=$!
+  for _ in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/19290) 2>/dev/null && break; sleep 0.1; done
+  printf '[sinks.elastic]\ntype = "elasticsearch"\nendpoint = "http://127.0.0.1:19290"\nformat = "%s"\n' \
+    "$format" >>"$work/bench.toml" ;;
+*) echo "unknown sink $sink (file|kafka|s3|lake|hec|hec-ack|syslog-tls|syslog-tcp|elasticsearch)" >&2; exit 2 ;;
 esac
 
 from=$(date -u -d "-40 days" +%Y-%m-%d)
@@ -156,6 +169,10 @@ for f in glob.glob(sys.argv[1] + "/**/*.parquet", recursive=True):
 print(len(ids))
 PY
 ) ;;
+elasticsearch)
+  # Tenzir flushes its output when it stops.
+  kill "$es_pid"; wait "$es_pid" 2>/dev/null || true; es_pid=
+  unique=$(python3 -c "import json,sys; print(len({d['create']['_id'] for d in map(json.loads, open(sys.argv[1])) if 'create' in d}))" "$work/es.ndjson") ;;
 *) unique="(not read back; tests/kafka.rs checks delivery)" ;;
 esac
 rss_kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
