@@ -133,3 +133,48 @@ fn a_test_event_needs_the_network_and_a_sink_filter_needs_a_test_event() {
     assert!(text(&o).contains("--send-test-event"), "{}", text(&o));
     assert!(!dir.path().join("a.ndjson").exists(), "nothing was sent");
 }
+
+/// The test event into Elasticsearch (the bulk simulator: a document keyed by the test
+/// event's id in `logs-coder.audit-default`) and into an HTTP intake that refuses it.
+#[cfg(all(feature = "elasticsearch", feature = "http"))]
+#[test]
+fn elasticsearch_and_http_sinks_say_whether_they_took_the_test_event() {
+    use coder_sim::elastic::{EsOptions, EsSim};
+    use coder_sim::intake::{IntakeOptions, IntakeSim};
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    let es = rt.block_on(EsSim::start(EsOptions::default())).unwrap();
+    let refusing = rt
+        .block_on(IntakeSim::start(IntakeOptions {
+            reject_marker: Some("coder_audit_shipper_test".into()),
+            ..IntakeOptions::default()
+        }))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::shipper_config(
+        dir.path(),
+        &sim.url(),
+        100,
+        &format!(
+            "[sinks.elastic]\ntype = \"elasticsearch\"\nformat = \"ecs\"\nendpoint = \"{}\"\n\
+             api_key = \"{}\"\n\n[sinks.webhook]\ntype = \"http\"\nuri = \"{}\"\n",
+            es.url(),
+            EsOptions::default().api_key,
+            refusing.url()
+        ),
+    );
+    let o = validate(&cfg, &["--send-test-event"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "one sink refused it: {out}");
+    assert!(out.contains("sink elastic: test event accepted"), "{out}");
+    assert!(out.contains("sink webhook: test event NOT accepted"), "{out}");
+    assert!(out.contains("HTTP 400"), "the intake's answer is shown: {out}");
+    let docs = es.documents("logs-coder.audit-default");
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let doc = docs.values().next().unwrap();
+    assert_eq!(
+        doc["coder"]["audit"]["resource"]["type"],
+        "coder_audit_shipper_test"
+    );
+    assert!(refusing.records().is_empty());
+}
