@@ -38,21 +38,6 @@ fn write_config(dir: &Path, coder_url: &str, es: &EsSim, extra: &str) -> PathBuf
     )
 }
 
-/// An audit row whose user agent is `marker` (what the simulator refuses, when told to).
-fn marked_entry(marker: &str, t: chrono::DateTime<Utc>) -> (String, serde_json::Value) {
-    let id = uuid::Uuid::new_v4().to_string();
-    let entry = serde_json::json!({
-        "id": id, "request_id": uuid::Uuid::new_v4().to_string(),
-        "time": t.to_rfc3339(),
-        "ip": "10.0.0.1", "user_agent": marker, "resource_type": "template",
-        "resource_id": uuid::Uuid::new_v4().to_string(), "resource_target": "t",
-        "resource_icon": "", "action": "write", "status_code": 200, "additional_fields": {},
-        "description": "{user} updated template {target}", "resource_link": "", "diff": {},
-        "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
-    });
-    (id, entry)
-}
-
 fn ids_of(sim: &coder_sim::SimHandle) -> HashSet<String> {
     sim.inserted().into_iter().map(|(id, _)| id).collect()
 }
@@ -74,7 +59,7 @@ fn per_item_answers_resend_only_what_was_refused_for_now_and_dead_letter_mapping
     let t = Utc::now() - TimeDelta::minutes(30);
     sim.backlog(300, Duration::from_secs(600), t);
     sim.connection_backlog(20, 0, Duration::from_secs(600), t);
-    let (bad_id, bad) = marked_entry(marker, t - TimeDelta::minutes(3));
+    let (bad_id, bad) = common::marked_entry(marker, t - TimeDelta::minutes(3));
     assert!(sim.insert_entry(&bad));
     let mut expected = ids_of(&sim);
     expected.remove(&bad_id);

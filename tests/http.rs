@@ -108,16 +108,8 @@ fn throttling_is_waited_out_and_a_refused_record_is_dead_lettered_alone() {
     let sim = rt.block_on(common::unlimited_sim());
     let t = Utc::now() - TimeDelta::minutes(30);
     sim.backlog(200, Duration::from_secs(600), t);
-    let bad_id = uuid::Uuid::new_v4().to_string();
-    assert!(sim.insert_entry(&serde_json::json!({
-        "id": bad_id, "request_id": uuid::Uuid::new_v4().to_string(),
-        "time": (t - TimeDelta::minutes(3)).to_rfc3339(),
-        "ip": "10.0.0.1", "user_agent": marker, "resource_type": "template",
-        "resource_id": uuid::Uuid::new_v4().to_string(), "resource_target": "t",
-        "resource_icon": "", "action": "write", "status_code": 200, "additional_fields": {},
-        "description": "{user} updated template {target}", "resource_link": "", "diff": {},
-        "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
-    })));
+    let (bad_id, bad) = common::marked_entry(marker, t - TimeDelta::minutes(3));
+    assert!(sim.insert_entry(&bad));
     let mut expected: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
     expected.remove(&bad_id);
     let dir = tempfile::tempdir().unwrap();

@@ -614,16 +614,8 @@ fn an_event_hec_refuses_is_dead_lettered_and_the_rest_of_its_request_delivered()
         .unwrap();
     let t = Utc::now() - TimeDelta::minutes(30);
     sim.backlog(50, Duration::from_secs(600), t);
-    let bad_id = uuid::Uuid::new_v4().to_string();
-    assert!(sim.insert_entry(&serde_json::json!({
-        "id": bad_id, "request_id": uuid::Uuid::new_v4().to_string(),
-        "time": (t - TimeDelta::minutes(3)).to_rfc3339(),
-        "ip": "10.0.0.1", "user_agent": marker, "resource_type": "template",
-        "resource_id": uuid::Uuid::new_v4().to_string(), "resource_target": "t",
-        "resource_icon": "", "action": "write", "status_code": 200, "additional_fields": {},
-        "description": "{user} updated template {target}", "resource_link": "", "diff": {},
-        "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
-    })));
+    let (bad_id, bad) = common::marked_entry(marker, t - TimeDelta::minutes(3));
+    assert!(sim.insert_entry(&bad));
     let ids: HashSet<String> = inserted(&sim).into_keys().collect();
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(

@@ -167,8 +167,14 @@ fn elasticsearch_and_http_sinks_say_whether_they_took_the_test_event() {
     let out = text(&o);
     assert!(!o.status.success(), "one sink refused it: {out}");
     assert!(out.contains("sink elastic: test event accepted"), "{out}");
-    assert!(out.contains("sink webhook: test event NOT accepted"), "{out}");
-    assert!(out.contains("HTTP 400"), "the intake's answer is shown: {out}");
+    assert!(
+        out.contains("sink webhook: test event NOT accepted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("HTTP 400"),
+        "the intake's answer is shown: {out}"
+    );
     let docs = es.documents("logs-coder.audit-default");
     assert_eq!(docs.len(), 1, "{docs:?}");
     let doc = docs.values().next().unwrap();

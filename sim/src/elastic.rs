@@ -26,7 +26,6 @@
 //! is lost, and a resend must be answered 409).
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -244,20 +243,8 @@ async fn bulk(
     if let Some(r) = refused(&shared, &headers) {
         return r;
     }
-    let gzip = headers
-        .get("content-encoding")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let body = if gzip {
-        let mut out = Vec::new();
-        if flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut out)
-            .is_err()
-        {
-            return (StatusCode::BAD_REQUEST, "bad gzip").into_response();
-        }
-        out
-    } else {
-        body.to_vec()
+    let Some(body) = crate::body::decoded(&headers, &body) else {
+        return (StatusCode::BAD_REQUEST, "bad gzip").into_response();
     };
     let bad_request = |reason: &str| {
         (

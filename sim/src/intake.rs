@@ -17,7 +17,6 @@
 //! over `max_body` bytes (uncompressed) is answered 413. Bodies are NDJSON or a JSON
 //! array (by `Content-Type`), gzip or not.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -134,20 +133,8 @@ async fn intake(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         inner.throttle_left -= 1;
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
     }
-    let gzip = headers
-        .get("content-encoding")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let body = if gzip {
-        let mut out = Vec::new();
-        if flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut out)
-            .is_err()
-        {
-            return (StatusCode::BAD_REQUEST, "bad gzip").into_response();
-        }
-        out
-    } else {
-        body.to_vec()
+    let Some(body) = crate::body::decoded(&headers, &body) else {
+        return (StatusCode::BAD_REQUEST, "bad gzip").into_response();
     };
     if body.len() > shared.options.max_body {
         return (StatusCode::PAYLOAD_TOO_LARGE, "").into_response();

@@ -23,6 +23,7 @@
 //! no installable HEC server answers truthfully.
 
 pub mod authcheck;
+pub mod body;
 pub mod connections;
 pub mod directory;
 pub mod elastic;

@@ -306,6 +306,22 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// A name no other test uses (topics, HEC sources, syslog app names).
+/// A template-update audit entry at `time` whose user agent is `marker`: what a peer
+/// simulator told to refuse `marker` refuses. Returns its id and the entry.
+pub fn marked_entry(marker: &str, time: DateTime<Utc>) -> (String, serde_json::Value) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let entry = serde_json::json!({
+        "id": id, "request_id": uuid::Uuid::new_v4().to_string(),
+        "time": time.to_rfc3339(),
+        "ip": "10.0.0.1", "user_agent": marker, "resource_type": "template",
+        "resource_id": uuid::Uuid::new_v4().to_string(), "resource_target": "t",
+        "resource_icon": "", "action": "write", "status_code": 200, "additional_fields": {},
+        "description": "{user} updated template {target}", "resource_link": "", "diff": {},
+        "is_deleted": false, "organization_id": uuid::Uuid::new_v4().to_string(), "user": null
+    });
+    (id, entry)
+}
+
 pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}",

@@ -19,45 +19,14 @@
 # Files:  $PEERS_RUN/elasticsearch.pid, .log, .env (ES_URL, ES_EVENTS_FILE)
 # Stop:   stop-peers.sh elasticsearch   (SIGTERM: graceful, flushes the file)
 set -euo pipefail
-
-PEERS_HOME=${PEERS_HOME:-$HOME/.cache/coder-audit-shipper/peers}
-PEERS_RUN=${PEERS_RUN:-/tmp/coder-audit-shipper-peers}
+. "$(dirname "$0")/tenzir.sh"
 NAME=elasticsearch
 ES_PORT=${ES_PORT:-19200}
-READY_TIMEOUT=${READY_TIMEOUT:-60}
-
-log() { echo "[start-$NAME] $*" >&2; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-D="$PEERS_RUN/$NAME"
-mkdir -p "$PEERS_HOME" "$D"
-PIDFILE="$PEERS_RUN/$NAME.pid"
-if [[ -s $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && port_open "$ES_PORT"; then
-  log "already running on 127.0.0.1:$ES_PORT"; cat "$PIDFILE"; exit 0
-fi
-if port_open "$ES_PORT"; then log "port $ES_PORT is taken by another process"; exit 1; fi
-
-VENV="$PEERS_HOME/venv-hec"
-if [[ ! -x $VENV/bin/tenzir ]]; then
-  # One install for the HEC and Elasticsearch peers: start-hec.sh knows how.
-  PEERS_RUN=$PEERS_RUN bash "$(dirname "$0")/start-hec.sh" >/dev/null
-  bash "$(dirname "$0")/stop-peers.sh" hec
-fi
-
-OUT="$D/events.ndjson"
-: > "$OUT"; : > "$PEERS_RUN/$NAME.log"
-nohup "$VENV/bin/tenzir" "accept_elasticsearch \"127.0.0.1:$ES_PORT\", keep_actions=true, max_request_size=64Mi | write_ndjson" \
-  >>"$OUT" 2>>"$PEERS_RUN/$NAME.log" </dev/null &
-PID=$!; echo "$PID" > "$PIDFILE"
-
-deadline=$((SECONDS + READY_TIMEOUT))
-until port_open "$ES_PORT"; do
-  if ! kill -0 "$PID" 2>/dev/null; then log "receiver exited:"; tail -20 "$PEERS_RUN/$NAME.log" >&2; exit 1; fi
-  if (( SECONDS >= deadline )); then log "not ready after ${READY_TIMEOUT}s"; kill "$PID"; exit 1; fi
-  sleep 0.2
-done
+tenzir_start "$NAME" "$ES_PORT" \
+  "accept_elasticsearch \"127.0.0.1:$ES_PORT\", keep_actions=true, max_request_size=64Mi | write_ndjson"
 {
   echo "ES_URL=http://127.0.0.1:$ES_PORT"
-  echo "ES_EVENTS_FILE=$OUT"
+  echo "ES_EVENTS_FILE=$PEERS_RUN/$NAME/events.ndjson"
 } > "$PEERS_RUN/$NAME.env"
-log "ready: http://127.0.0.1:$ES_PORT/_bulk (pid $PID, events -> $OUT)"
-echo "$PID"
+echo "[start-$NAME] ready: http://127.0.0.1:$ES_PORT/_bulk (pid $TENZIR_PID)" >&2
+echo "$TENZIR_PID"

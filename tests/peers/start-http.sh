@@ -13,9 +13,7 @@
 # Files:  $PEERS_RUN/http-<encoding>.pid, .log, .env (HTTP_URL, HTTP_EVENTS_FILE)
 # Stop:   stop-peers.sh http-ndjson http-json_array
 set -euo pipefail
-
-PEERS_HOME=${PEERS_HOME:-$HOME/.cache/coder-audit-shipper/peers}
-PEERS_RUN=${PEERS_RUN:-/tmp/coder-audit-shipper-peers}
+. "$(dirname "$0")/tenzir.sh"
 HTTP_ENCODING=${HTTP_ENCODING:-ndjson}
 case $HTTP_ENCODING in
   ndjson) PORT=${HTTP_PORT:-19210}; READ="read_ndjson" ;;
@@ -23,39 +21,11 @@ case $HTTP_ENCODING in
   *) echo "[start-http] HTTP_ENCODING is ndjson or json_array" >&2; exit 2 ;;
 esac
 NAME=http-$HTTP_ENCODING
-READY_TIMEOUT=${READY_TIMEOUT:-60}
-
-log() { echo "[start-$NAME] $*" >&2; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-D="$PEERS_RUN/$NAME"
-mkdir -p "$PEERS_HOME" "$D"
-PIDFILE="$PEERS_RUN/$NAME.pid"
-if [[ -s $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && port_open "$PORT"; then
-  log "already running on 127.0.0.1:$PORT"; cat "$PIDFILE"; exit 0
-fi
-if port_open "$PORT"; then log "port $PORT is taken by another process"; exit 1; fi
-
-VENV="$PEERS_HOME/venv-hec"
-if [[ ! -x $VENV/bin/tenzir ]]; then
-  PEERS_RUN=$PEERS_RUN bash "$(dirname "$0")/start-hec.sh" >/dev/null
-  bash "$(dirname "$0")/stop-peers.sh" hec
-fi
-
-OUT="$D/events.ndjson"
-: > "$OUT"; : > "$PEERS_RUN/$NAME.log"
-nohup "$VENV/bin/tenzir" "accept_http \"127.0.0.1:$PORT\", max_request_size=64Mi { $READ } | write_ndjson" \
-  >>"$OUT" 2>>"$PEERS_RUN/$NAME.log" </dev/null &
-PID=$!; echo "$PID" > "$PIDFILE"
-
-deadline=$((SECONDS + READY_TIMEOUT))
-until port_open "$PORT"; do
-  if ! kill -0 "$PID" 2>/dev/null; then log "receiver exited:"; tail -20 "$PEERS_RUN/$NAME.log" >&2; exit 1; fi
-  if (( SECONDS >= deadline )); then log "not ready after ${READY_TIMEOUT}s"; kill "$PID"; exit 1; fi
-  sleep 0.2
-done
+tenzir_start "$NAME" "$PORT" \
+  "accept_http \"127.0.0.1:$PORT\", max_request_size=64Mi { $READ } | write_ndjson"
 {
   echo "HTTP_URL=http://127.0.0.1:$PORT/ingest"
-  echo "HTTP_EVENTS_FILE=$OUT"
+  echo "HTTP_EVENTS_FILE=$PEERS_RUN/$NAME/events.ndjson"
 } > "$PEERS_RUN/$NAME.env"
-log "ready: http://127.0.0.1:$PORT/ingest (pid $PID, events -> $OUT)"
-echo "$PID"
+echo "[start-$NAME] ready: http://127.0.0.1:$PORT/ingest (pid $TENZIR_PID)" >&2
+echo "$TENZIR_PID"

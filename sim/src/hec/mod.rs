@@ -32,7 +32,6 @@
 mod balancer;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -310,24 +309,11 @@ fn event_on(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let gzip = headers
-        .get("content-encoding")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let bytes = if gzip {
-        let mut out = Vec::new();
-        if flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut out)
-            .is_err()
-        {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                json!({"text": "Invalid data format", "code": 6}),
-            );
-        }
-        out
-    } else {
-        body.to_vec()
+    let Some(bytes) = crate::body::decoded(&headers, &body) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"text": "Invalid data format", "code": 6}),
+        );
     };
     // Parse before taking the lock: ack queries must not wait behind a large body.
     let mut events = Vec::new();
