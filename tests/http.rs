@@ -100,7 +100,9 @@ fn throttling_is_waited_out_and_a_refused_record_is_dead_lettered_alone() {
     let intake = rt
         .block_on(IntakeSim::start(IntakeOptions {
             auth: Some(("DD-API-KEY".into(), key.into())),
+            // After two requests taken: a retry must not send them again.
             throttle: 3,
+            throttle_from: 2,
             reject_marker: Some(marker.into()),
             ..IntakeOptions::default()
         }))
@@ -217,4 +219,109 @@ fn a_refused_key_ends_the_run_and_validate_hides_the_url_from_a_file() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("http POST the URL in"), "{text}");
     assert!(!text.contains("sumo-secret-path"), "{text}");
+}
+
+/// `config/http-{sentinel,datadog,sumo}.toml` as shipped, pointed at the intake simulator
+/// (their URLs, secret files and the Coder address swapped, nothing else): each delivers
+/// every event with the credential in the header its vendor documents, in its encoding.
+#[test]
+fn the_example_configs_for_sentinel_datadog_and_sumo_deliver_as_their_vendors_document() {
+    let rt = common::runtime();
+    let configs = [
+        (
+            "http-sentinel.toml",
+            Some(("Authorization", "Bearer entra-token")),
+            "entra-token",
+            "application/json",
+        ),
+        (
+            "http-datadog.toml",
+            Some(("DD-API-KEY", "dd-key")),
+            "dd-key",
+            "application/json",
+        ),
+        ("http-sumo.toml", None, "", "application/x-ndjson"),
+    ];
+    for (file, auth, secret, content_type) in configs {
+        let intake = rt
+            .block_on(IntakeSim::start(IntakeOptions {
+                auth: auth.map(|(h, v)| (h.to_owned(), v.to_owned())),
+                ..IntakeOptions::default()
+            }))
+            .unwrap();
+        let sim = rt.block_on(common::unlimited_sim());
+        sim.backlog(
+            120,
+            Duration::from_secs(3_600),
+            Utc::now() - TimeDelta::minutes(5),
+        );
+        let expected: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = dir.path().join("secret");
+        std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+        let coder_token = dir.path().join("coder-token");
+        std::fs::write(&coder_token, coder_sim::SimConfig::DEFAULT_TOKEN).unwrap();
+        // Sumo's URL (the credential) comes from a file: one under a secret path.
+        let url_file = dir.path().join("url");
+        std::fs::write(
+            &url_file,
+            intake.url_of("/receiver/v1/http/ZaVnC4dhaV3secret"),
+        )
+        .unwrap();
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config")
+                .join(file),
+        )
+        .unwrap();
+        let quoted = |p: &Path| format!("\"{}\"", p.display());
+        let text: String = shipped
+            .lines()
+            .map(|line| {
+                let key = line.split('=').next().unwrap_or("").trim();
+                match key {
+                    // The backlog too: a new config starts at now by default.
+                    "url" => format!("url = \"{}\"\nstart_at = \"beginning\"", sim.url()),
+                    "token_file" => format!("token_file = {}", quoted(&coder_token)),
+                    "dir" => format!("dir = {}", quoted(&dir.path().join("state"))),
+                    "uri" => {
+                        // The shipped URL's path and query, at the simulator.
+                        let u = line.split('"').nth(1).unwrap();
+                        let path = &u[u.find("://").map(|i| i + 3).unwrap()..];
+                        let path = &path[path.find('/').unwrap()..];
+                        format!("uri = \"{}\"", intake.url_of(path))
+                    }
+                    "uri_file" => format!("uri_file = {}", quoted(&url_file)),
+                    "auth_file" => format!("auth_file = {}", quoted(&secret_file)),
+                    _ => line.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = dir.path().join("shipper.toml");
+        std::fs::write(&cfg, format!("{text}\n")).unwrap();
+        let mut child = spawn_run(&cfg);
+        let done = wait_until(Duration::from_secs(60), || {
+            delivered::distinct(&ids(&intake.records())).0 == expected
+        });
+        stop_gracefully(&mut child);
+        let log = run_log(&cfg);
+        assert!(done, "{file}: {log}");
+        let (_, copies) = delivered::distinct(&ids(&intake.records()));
+        assert_eq!(copies, 0, "{file}");
+        assert!(
+            intake.content_types().iter().all(|c| c == content_type),
+            "{file}: {:?}",
+            intake.content_types()
+        );
+        assert!(
+            intake
+                .records()
+                .iter()
+                .all(|r| r["ecs"]["version"].is_string()),
+            "{file}: ECS documents"
+        );
+        assert!(secret.is_empty() || !log.contains(secret), "{file}: {log}");
+        assert!(!log.contains("ZaVnC4dhaV3secret"), "{file}: {log}");
+    }
 }

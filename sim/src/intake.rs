@@ -13,7 +13,8 @@
 //!
 //! A request is all or nothing (none of these intakes documents partial acceptance): a
 //! body with a record containing `reject_marker` is refused whole with 400 and nothing of
-//! it kept. The first `throttle` requests are answered 429 with `Retry-After: 1`. A body
+//! it kept. `throttle` requests from the `throttle_from`th on are answered 429 with
+//! `Retry-After: 1`. A body
 //! over `max_body` bytes (uncompressed) is answered 413. Bodies are NDJSON or a JSON
 //! array (by `Content-Type`), gzip or not.
 
@@ -33,6 +34,8 @@ pub struct IntakeOptions {
     /// The header and value a request must carry (`DD-API-KEY`, `key`).
     pub auth: Option<(String, String)>,
     pub throttle: usize,
+    /// The first throttled request (0: the first request).
+    pub throttle_from: usize,
     pub reject_marker: Option<String>,
     pub max_body: usize,
 }
@@ -42,6 +45,7 @@ impl Default for IntakeOptions {
         IntakeOptions {
             auth: None,
             throttle: 0,
+            throttle_from: 0,
             reject_marker: None,
             max_body: 5_000_000,
         }
@@ -86,8 +90,9 @@ impl IntakeSim {
             })),
             options: Arc::new(options),
         };
+        // Any path: each intake has its own (Datadog's /api/v2/logs, a DCR's stream).
         let app = Router::new()
-            .route("/api/v2/logs", post(intake))
+            .fallback(post(intake))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -99,6 +104,11 @@ impl IntakeSim {
 
     pub fn url(&self) -> String {
         format!("http://{}/api/v2/logs", self.addr)
+    }
+
+    /// The URL of `path` (any path takes records).
+    pub fn url_of(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
     }
 
     /// Every record kept, copies included, in arrival order.
@@ -129,7 +139,7 @@ async fn intake(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             return (StatusCode::FORBIDDEN, r#"{"errors":["Forbidden"]}"#).into_response();
         }
     }
-    if inner.throttle_left > 0 {
+    if inner.throttle_left > 0 && inner.requests > shared.options.throttle_from {
         inner.throttle_left -= 1;
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
     }
