@@ -311,6 +311,46 @@ mod tests {
         );
     }
 
+    fn build(c: &ElasticsearchSinkConfig, format: &str, stream: &str) -> Result<Built, BuildError> {
+        let ctx = SinkContext {
+            name: "elastic",
+            origin: "coder.example.com",
+            format,
+            schema: "",
+            classes: &[],
+            stream: Some(stream),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(c.build(&ctx))
+    }
+
+    #[test]
+    fn ecs_goes_anywhere_raw_only_into_an_index_of_its_own_and_nothing_else() {
+        let default = parse(serde_json::json!({"endpoint": "https://es:9200"}));
+        assert!(build(&default, "ecs", "connection").is_ok());
+        let e = build(&default, "raw", "audit").err().unwrap().to_string();
+        assert!(e.contains("@timestamp") && e.contains("index"), "{e}");
+        let e = build(&default, "ocsf", "audit").err().unwrap().to_string();
+        assert!(e.contains("format = \"ocsf\""), "{e}");
+        let own = parse(
+            serde_json::json!({"endpoint": "https://es:9200", "index": "coder-raw-{stream}"}),
+        );
+        assert!(build(&own, "raw", "audit").is_ok());
+        assert_eq!(own.index_of("audit"), "coder-raw-audit");
+        let e = build(
+            &parse(serde_json::json!({"endpoint": "https://es:9200", "user": "u"})),
+            "ecs",
+            "audit",
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("no password"), "{e}");
+    }
+
     #[test]
     fn secrets_never_show() {
         let c = parse(serde_json::json!({"endpoint": "https://es", "api_key": "c2VjcmV0OmtleQ=="}));

@@ -6,7 +6,8 @@
 //! `templates/coder-audit-shipper@mappings.json` (a component template) types every
 //! ECS field we write (from ECS 9.4's `fields.csv`) and our `coder.*` fields, with
 //! `coder.audit.diff` as `flattened` (its shape differs per resource type: as objects,
-//! two resource types' diffs would fight over one mapping). `templates/logs-coder.json`
+//! two resource types' diffs would fight over one mapping) and `coder.audit.ip` as a
+//! keyword (it is Coder's text when that is no address). `templates/logs-coder.json`
 //! (an index template, priority 200, above Elastic's built-in `logs` at 100) applies it to
 //! `logs-coder.*-*` as data streams ("Index templates", "Component templates").
 //!
@@ -186,5 +187,74 @@ mod tests {
         assert_eq!(index["composed_of"][0], COMPONENT_NAME);
         assert_eq!(index["index_patterns"][0], "logs-coder.*-*");
         assert!(index["data_stream"].is_object());
+    }
+
+    /// Whether `path` (`a.b.c`) has a type in the component template: its own, or inside
+    /// an object mapped whole (`flattened`) or left to the dynamic template (`labels`).
+    fn typed(mappings: &Value, path: &str) -> bool {
+        let mut node = &mappings["properties"];
+        for part in path.split('.') {
+            let field = &node[part];
+            if field.is_null() {
+                return false;
+            }
+            if field["type"] == "flattened" || field["dynamic"] == true {
+                return true;
+            }
+            if field.get("properties").is_none() {
+                return field.get("type").is_some();
+            }
+            node = &field["properties"];
+        }
+        false
+    }
+
+    fn leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(x, &p, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| leaves(x, prefix, out)),
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    /// Every field of every golden ECS event (audit and connection, all shapes) is typed
+    /// by the template: a field the normalizer starts writing fails here until typed.
+    #[test]
+    fn every_field_the_golden_ecs_events_carry_is_typed() {
+        let component: Value = serde_json::from_str(COMPONENT).unwrap();
+        let mappings = &component["template"]["mappings"];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
+        let mut checked = 0;
+        let mut untyped = std::collections::BTreeSet::new();
+        for dir in [root.clone(), root.join("connection")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if !path.to_string_lossy().ends_with(".ecs.json") {
+                    continue;
+                }
+                let event: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                let mut fields = Vec::new();
+                leaves(&event, "", &mut fields);
+                for f in fields {
+                    // `labels.*` are keyword by the dynamic template, as ECS defines them.
+                    if !f.starts_with("labels.") && !typed(mappings, &f) {
+                        untyped.insert(f);
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 15, "{checked} golden events");
+        assert!(untyped.is_empty(), "not in the template: {untyped:?}");
     }
 }
