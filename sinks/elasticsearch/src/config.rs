@@ -94,6 +94,8 @@ pub enum Credentials {
 #[derive(Debug, Clone)]
 pub struct ElasticsearchConfig {
     pub endpoint: String,
+    /// The stream this instance is sent (`audit`, `connection`): a metrics label.
+    pub stream: String,
     /// The index of this instance's stream, `{stream}` replaced.
     pub index: String,
     pub credentials: Credentials,
@@ -257,6 +259,7 @@ impl SinkSpec for ElasticsearchSinkConfig {
         let config = ElasticsearchConfig {
             endpoint: self.endpoint.trim_end_matches('/').to_owned(),
             index: self.index_of(stream),
+            stream: stream.to_owned(),
             credentials: self.credentials()?,
             pipeline: self.pipeline.clone(),
             // The template types ECS fields: raw entries go to an index of their own.

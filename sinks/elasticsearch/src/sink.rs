@@ -16,6 +16,8 @@ pub struct ElasticsearchSink {
     name: String,
     config: ElasticsearchConfig,
     client: reqwest::Client,
+    /// `ApiKey ...` or `Bearer ...`, marked sensitive; `None` for basic or no auth.
+    authorization: Option<HeaderValue>,
     bulk_url: String,
     /// Whether the templates were installed, or need not be (tried once per process).
     templates_done: bool,
@@ -78,8 +80,22 @@ impl ElasticsearchSink {
             bulk_url.push_str("?pipeline=");
             bulk_url.push_str(&percent_encode(p));
         }
+        let authorization = match &config.credentials {
+            Credentials::ApiKey(key) => Some(format!("ApiKey {}", key.expose())),
+            Credentials::Bearer(token) => Some(format!("Bearer {}", token.expose())),
+            Credentials::None | Credentials::Basic { .. } => None,
+        }
+        .map(|value| {
+            let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                ClientError::Client("the credential has characters a header cannot carry".into())
+            })?;
+            v.set_sensitive(true);
+            Ok::<_, ClientError>(v)
+        })
+        .transpose()?;
         Ok(ElasticsearchSink {
             name: name.to_owned(),
+            authorization,
             templates_done: !config.templates,
             config,
             client,
@@ -91,19 +107,12 @@ impl ElasticsearchSink {
     /// A request to `url` with the credentials.
     pub(crate) fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
         let builder = self.client.request(method, url);
-        match &self.config.credentials {
-            Credentials::None => builder,
-            Credentials::ApiKey(key) => builder.header(
-                AUTHORIZATION,
-                sensitive(&format!("ApiKey {}", key.expose())),
-            ),
-            Credentials::Bearer(token) => builder.header(
-                AUTHORIZATION,
-                sensitive(&format!("Bearer {}", token.expose())),
-            ),
-            Credentials::Basic { user, password } => {
+        match (&self.authorization, &self.config.credentials) {
+            (Some(value), _) => builder.header(AUTHORIZATION, value.clone()),
+            (None, Credentials::Basic { user, password }) => {
                 builder.basic_auth(user, Some(password.expose()))
             }
+            (None, _) => builder,
         }
     }
 
@@ -201,7 +210,9 @@ impl ElasticsearchSink {
             metrics::counter!(
                 "component_already_delivered_events_total",
                 "component_kind" => "sink",
-                "component_id" => self.name.clone()
+                "component_id" => self.name.clone(),
+                "component_type" => "elasticsearch",
+                "stream" => self.config.stream.clone()
             )
             .increment(already);
             tracing::info!(sink = %self.name, documents = already, "already in the index (409): sent before, not duplicated");
@@ -214,12 +225,6 @@ impl ElasticsearchSink {
             dead,
         }
     }
-}
-
-fn sensitive(value: &str) -> HeaderValue {
-    let mut v = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
-    v.set_sensitive(true);
-    v
 }
 
 /// A query value with everything but unreserved characters (RFC 3986 §2.3) escaped.
