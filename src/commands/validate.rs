@@ -269,7 +269,13 @@ pub async fn validate(
     }
     for (name, sink) in &config.sinks {
         let result = match sink
-            .build(name, &config.origin_host(), config.streams_of(name), None)
+            .build(
+                name,
+                &config.origin_host(),
+                config.streams_of(name),
+                // Checked as it writes its first log (an Elasticsearch sink: its index).
+                config.streams_of(name).first().copied(),
+            )
             .await
         {
             Ok(mut built) => built.sink.check().await,

@@ -45,7 +45,8 @@ impl SinkConfig {
 
     /// Build sink `name`. `origin` is the host the events come from (the Coder URL's), the
     /// default HEC `host` and syslog HOSTNAME; `streams` the logs it is sent, `stream`
-    /// the one this instance is sent (`None` to check it, or for a test event).
+    /// the one this instance is sent (`None` when no one log applies: a replay of dead
+    /// letters, which do not say theirs).
     pub async fn build(
         &self,
         name: &str,

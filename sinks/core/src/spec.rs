@@ -88,9 +88,10 @@ pub struct SinkContext<'a> {
     /// the format is OCSF.
     pub classes: &'a [u32],
     /// The one log this instance is sent (`audit` or `connection`): each stream a sink
-    /// takes gets its own instance. `None` when it is built to be checked (`validate`) or
-    /// for a test event; a sink that writes per stream (an Elasticsearch data stream)
-    /// then takes its first.
+    /// takes gets its own instance (`validate` checks the sink as built for its first,
+    /// a test event goes as `audit`). `None` when no one log applies (a replay of dead
+    /// letters, which do not say theirs): a sink that writes per log (an Elasticsearch
+    /// data stream) then writes as for `audit`.
     pub stream: Option<&'a str>,
 }
 
