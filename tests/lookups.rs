@@ -401,3 +401,35 @@ fn through_run_two_sinks_share_one_lookup_per_id() {
         "{asked:?}"
     );
 }
+
+/// Through `run`, a stream whose sinks are all `raw`: the look-ups' answers would become
+/// fields of normalized formats only, so none is asked for, and the entries ship as Coder
+/// sent them.
+#[test]
+fn a_stream_whose_sinks_are_all_raw_asks_no_lookups() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.set_workspaces_readable(true);
+    sim.backlog(300, Duration::from_secs(3_600), Utc::now());
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw.ndjson");
+    let cfg = common::shipper_config(
+        dir.path(),
+        &sim.url(),
+        100,
+        &format!(
+            "[sinks.archive]\ntype = \"file\"\npath = \"{}\"\nformat = \"raw\"\n",
+            raw.display()
+        ),
+    );
+    let mut child = common::spawn_run(&cfg);
+    let all: Vec<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let caught_up = common::wait_until(Duration::from_secs(60), || {
+        let (got, _) = common::delivered::distinct(&common::delivered::file(&raw));
+        all.iter().all(|id| got.contains(id))
+    });
+    common::stop_gracefully(&mut child);
+    assert!(caught_up, "{}", common::run_log(&cfg));
+    let asked: u64 = sim.lookup_requests().values().sum();
+    assert_eq!(asked, 0, "{:?}", sim.lookup_requests());
+}

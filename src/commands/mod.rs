@@ -138,8 +138,20 @@ impl<'a> Streams<'a> {
                 .coder
                 .overlap_reread_interval
                 .min(self.overlap.to_std().unwrap_or_default()),
-            lookups: self.lookups.clone(),
+            // The answers become fields of ECS, OCSF, CEF and LEEF; `raw` ships Coder's
+            // bytes, so a stream whose sinks are all raw asks Coder nothing more.
+            lookups: self.lookups.clone().filter(|_| self.normalized(stream)),
         }
+    }
+
+    /// Whether a sink of `stream` writes anything but `raw`.
+    fn normalized(&self, stream: Stream) -> bool {
+        self.config.sinks_of(stream).any(|name| {
+            self.config
+                .sinks
+                .get(name)
+                .is_some_and(|sink| sink.encoding().target().is_some())
+        })
     }
 
     /// How a sink that reads `stream` alone beside a shared reader gets its tailer.
