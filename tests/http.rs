@@ -325,3 +325,89 @@ fn the_example_configs_for_sentinel_datadog_and_sumo_deliver_as_their_vendors_do
         assert!(!log.contains("ZaVnC4dhaV3secret"), "{file}: {log}");
     }
 }
+
+/// Over HTTPS with `tls_ca_file`, to a real server that checks the credential: Splunk
+/// HEC's raw endpoint (`/services/collector/raw`, Tenzir's `accept_splunk` over TLS), which
+/// takes any body with `Authorization: Splunk <token>` and a channel header, as the
+/// generic sink sends them (`auth_scheme`, `headers`). Without the CA the server is not
+/// trusted: `validate` says so and `run` stops with it.
+#[test]
+fn over_https_with_a_custom_ca_to_a_real_server_and_refused_without_it() {
+    use base64::Engine;
+    let hec = peers::hec_tls();
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(
+        200,
+        Duration::from_secs(3_600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let expected: HashSet<String> = sim.inserted().into_iter().map(|(id, _)| id).collect();
+    let source = common::unique("http-tls");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!(
+        "uri = \"{}/services/collector/raw?source={source}&sourcetype=_json\"\n\
+         auth_scheme = \"Splunk\"\nauth = \"{}\"\ntls_ca_file = \"{}\"\n\
+         max_request_events = 25\n\
+         [sinks.siem.headers]\n\"X-Splunk-Request-Channel\" = \"{}\"",
+        hec["HEC_URL"],
+        hec["HEC_TOKEN"],
+        hec["HEC_CA_FILE"],
+        uuid::Uuid::new_v4()
+    );
+    // Each request is one record in Tenzir's file: its body, base64.
+    let received = || -> Vec<String> {
+        read_lines(&hec["HEC_EVENTS_FILE"])
+            .iter()
+            .filter(|v| v["source"] == source.as_str())
+            .filter_map(|v| v["raw"].as_str())
+            .filter_map(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .flat_map(|body| {
+                String::from_utf8_lossy(&body)
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|v| v["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let cfg = write_config(dir.path(), &sim.url(), &sink);
+    let mut child = spawn_run(&cfg);
+    let done = wait_until(Duration::from_secs(60), || {
+        delivered::distinct(&received()).0 == expected
+    });
+    stop_gracefully(&mut child);
+    assert!(done, "{}", run_log(&cfg));
+    assert_eq!(delivered::distinct(&received()).1, 0, "each event once");
+
+    let dir = tempfile::tempdir().unwrap();
+    let untrusted: String = sink
+        .lines()
+        .filter(|l| !l.starts_with("tls_ca_file"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cfg = write_config(dir.path(), &sim.url(), &untrusted);
+    let run = |command: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args([command, "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run("validate");
+    assert!(
+        !ok && text.contains("not trusted") && text.contains("tls_ca_file"),
+        "{text}"
+    );
+    let (ok, text) = run("run");
+    assert!(!ok && text.contains("not trusted"), "{text}");
+    assert!(
+        !text.contains(&hec["HEC_TOKEN"]),
+        "the token leaked: {text}"
+    );
+}
