@@ -371,3 +371,66 @@ fn kill_9_and_a_30_second_outage_of_a_real_bulk_endpoint_lose_nothing() {
         got.len()
     );
 }
+
+/// Basic and bearer credentials, each from its file, are what the cluster is sent: the
+/// right ones write, a wrong password is refused.
+#[test]
+fn basic_and_bearer_credentials_from_files_write_and_a_wrong_password_is_refused() {
+    let rt = common::runtime();
+    let sim = rt.block_on(common::unlimited_sim());
+    sim.backlog(
+        20,
+        Duration::from_secs(600),
+        Utc::now() - TimeDelta::minutes(5),
+    );
+    let expected = ids_of(&sim);
+    let es = rt
+        .block_on(EsSim::start(EsOptions {
+            basic: Some(("shipper".into(), "s3cret-pass".into())),
+            bearer: Some("bearer-t0ken".into()),
+            ..EsOptions::default()
+        }))
+        .unwrap();
+    for (credentials, secret) in [
+        ("user = \"shipper\"\npassword_file", "s3cret-pass"),
+        ("bearer_token_file", "bearer-t0ken"),
+        ("user = \"shipper\"\npassword_file", "wrong-pass"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, format!("{secret}\n")).unwrap();
+        let cfg = common::shipper_config(
+            dir.path(),
+            &sim.url(),
+            100,
+            &format!(
+                "[sinks.elastic]\ntype = \"elasticsearch\"\nformat = \"ecs\"\nendpoint = \"{}\"\n\
+                 {credentials} = \"{}\"\nindex = \"logs-coder.{{stream}}-{}\"\nbatch_timeout = \"200ms\"",
+                es.url(),
+                file.display(),
+                &secret[..6]
+            ),
+        );
+        let index = format!("logs-coder.audit-{}", &secret[..6]);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coder-audit-shipper"))
+            .args(["validate", "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains(secret), "{text}");
+        if secret == "wrong-pass" {
+            assert!(
+                text.contains("NOT reachable") && text.contains("401"),
+                "{text}"
+            );
+            continue;
+        }
+        assert!(text.contains("sink elastic: reachable"), "{secret}: {text}");
+        let mut child = spawn_run(&cfg);
+        let done = wait_until(Duration::from_secs(30), || {
+            es.documents(&index).into_keys().collect::<HashSet<_>>() == expected
+        });
+        stop_gracefully(&mut child);
+        assert!(done, "{secret}: {}", run_log(&cfg));
+    }
+}

@@ -14,8 +14,9 @@
 //!   ("only write ops with an op_type of create are allowed in data streams", 400) and
 //!   needs `@timestamp` ("data stream timestamp field [@timestamp] is missing", 400
 //!   `document_parsing_exception`); documents land in a backing index `.ds-<name>-...`;
-//! * "Security": `Authorization: ApiKey <encoded>` (401 `security_exception` without or
-//!   wrong, with `WWW-Authenticate`), `POST /_security/user/_has_privileges`;
+//! * "Security": `Authorization: ApiKey <encoded>`, `Basic`, `Bearer` (401
+//!   `security_exception` without or wrong, with `WWW-Authenticate`),
+//!   `POST /_security/user/_has_privileges`;
 //! * `GET /` (cluster info), `PUT /_component_template/<n>`, `PUT /_index_template/<n>`.
 //!
 //! Fault injection ([`EsOptions`]): whole requests answered 429
@@ -41,6 +42,10 @@ use serde_json::{Value, json};
 pub struct EsOptions {
     /// `Authorization: ApiKey <api_key>`.
     pub api_key: String,
+    /// Also taken: `Authorization: Basic` of this user and password ...
+    pub basic: Option<(String, String)>,
+    /// ... and `Authorization: Bearer` of this token.
+    pub bearer: Option<String>,
     /// Whole bulk requests answered 429 (the first `busy_requests`).
     pub busy_requests: usize,
     /// Items answered 429 one by one (the first `busy_items` create actions).
@@ -59,6 +64,8 @@ impl Default for EsOptions {
     fn default() -> Self {
         EsOptions {
             api_key: "ZXMtc2ltOmtleQ==".into(),
+            basic: None,
+            bearer: None,
             busy_requests: 0,
             busy_items: 0,
             reject_marker: None,
@@ -165,12 +172,21 @@ impl EsSim {
 
 /// `None` when the request carries the API key, else the 401 to answer.
 fn refused(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let expected = format!("ApiKey {}", shared.options.api_key);
+    use base64::Engine;
+    let options = &shared.options;
+    let mut taken = vec![format!("ApiKey {}", options.api_key)];
+    if let Some((user, password)) = &options.basic {
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        taken.push(format!("Basic {pair}"));
+    }
+    if let Some(token) = &options.bearer {
+        taken.push(format!("Bearer {token}"));
+    }
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if given == expected {
+    if taken.iter().any(|t| t == given) {
         return None;
     }
     let body = json!({"error": {"root_cause": [{"type": "security_exception", "reason": "unable to authenticate with provided credentials and anonymous access is not allowed for this request"}], "type": "security_exception", "reason": "unable to authenticate with provided credentials and anonymous access is not allowed for this request"}, "status": 401});
