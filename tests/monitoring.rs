@@ -237,13 +237,15 @@ mod live {
         let _guard = rt.enter();
         let dir = tempfile::tempdir().unwrap();
         let rsyslog = Rsyslog::start(&dir.path().join("peers"));
+        // The archive in ECS: look-ups are made only for streams with a normalized sink,
+        // and the "Look-ups" panel needs some.
         let cfg = common::shipper_config(
             dir.path(),
             &sim.url(),
             100,
             &format!(
                 "{server}[fanout]\ndetach_after = \"2s\"\n\n\
-                 [sinks.archive]\ntype = \"file\"\npath = \"{archive}\"\n\n\
+                 [sinks.archive]\ntype = \"file\"\npath = \"{archive}\"\nformat = \"ecs\"\n\n\
                  [sinks.syslog]\ntype = \"syslog\"\naddress = \"{syslog}\"\ntransport = \"tcp\"\n\n\
                  [sinks.siem]\ntype = \"splunk_hec\"\nendpoint = \"{hec}\"\ntoken = \"{token}\"\n\
                  ack = true\nbatch_timeout = \"100ms\"\nack_poll_interval = \"200ms\"\n",
