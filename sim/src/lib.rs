@@ -28,6 +28,7 @@ pub mod connections;
 pub mod directory;
 pub mod elastic;
 pub mod generate;
+pub mod go_json;
 pub mod hec;
 pub mod intake;
 pub mod keys;

@@ -41,7 +41,7 @@ impl Row {
         Some(Row {
             id: s(entry.get("id")),
             time,
-            json: html_escape(&serde_json::to_string(entry).ok()?),
+            json: html_escape(&crate::go_json::audit_entry(entry)),
             action: s(entry.get("action")),
             resource_type: s(entry.get("resource_type")),
             resource_id: s(entry.get("resource_id")),
