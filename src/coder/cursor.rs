@@ -23,7 +23,14 @@ impl EntryKey {
     pub fn from_id(id: &str) -> Self {
         match uuid::Uuid::try_parse(id) {
             // Only the canonical form maps to the compact key, so `to_string` gives the id back.
-            Ok(u) if u.hyphenated().to_string() == id => EntryKey::Uuid(u.as_u128()),
+            // Compared on the stack: this runs for every entry read.
+            Ok(u)
+                if u.hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer())
+                    == id =>
+            {
+                EntryKey::Uuid(u.as_u128())
+            }
             _ => EntryKey::Other(id.into()),
         }
     }

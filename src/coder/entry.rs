@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::lazy::FirstOf;
+
 /// Object fields kept unread, by name, as their JSON text.
 pub type Unread = BTreeMap<String, Box<RawValue>>;
 
@@ -239,7 +241,13 @@ pub(super) fn field<'de, A: MapAccess<'de>, T: Lenient>(
 impl Lenient for AuditEntry {
     fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
         let mut e = AuditEntry::default();
+        let mut first = FirstOf::default();
         while let Some(Key(key)) = map.next_key::<Key>()? {
+            if first.repeated(&key) {
+                // As the glance reads them (see `super::lazy`).
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             match key.as_ref() {
                 "id" => e.id = field(&mut map)?,
                 "request_id" => e.request_id = field(&mut map)?,

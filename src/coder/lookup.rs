@@ -265,7 +265,7 @@ impl Lookups {
             }
             let context = Some(Arc::new(context));
             match &mut event.entry {
-                Entry::Audit(a) => a.context = context,
+                Entry::Audit(a) => a.entry_mut().context = context,
                 Entry::Connection(c) => c.log.context = context,
             }
         }

@@ -16,7 +16,7 @@
 
 use super::budget::Purpose;
 use super::skim::Elided;
-use super::{CoderClient, CoderError, Entry, Oversized, Page, Stream};
+use super::{CoderClient, CoderError, Oversized, Page, Stream};
 
 /// A page, and how many rows were asked for to get it (fewer than wanted when the page
 /// had to shrink).
@@ -126,7 +126,7 @@ async fn skimmed(
             fields_omitted: fields,
             original_bytes,
         };
-        if let Entry::Audit(a) = &mut event.entry {
+        if let Some(a) = event.audit_mut() {
             a.oversized = Some(oversized.clone());
         }
         event.oversized = Some(oversized);

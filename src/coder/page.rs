@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use super::connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase};
 use super::entry::parse_time;
+use super::lazy::LazyAudit;
 use super::{AuditEntry, EntryKey, Oversized, Stream};
 
 /// One entry as it travels through the pipeline.
@@ -29,8 +30,11 @@ pub struct Event {
 /// The lenient view of an entry, by the log it came from.
 #[derive(Debug, Clone)]
 pub enum Entry {
-    Audit(AuditEntry),
-    Connection(ConnectionEvent),
+    /// Read at a glance; whole when something asks (see [`super::lazy`]).
+    Audit(LazyAudit),
+    /// Boxed, as the whole audit entry is: events are moved between vectors and queues
+    /// by the thousand, and the views were most of their size.
+    Connection(Box<ConnectionEvent>),
 }
 
 impl Event {
@@ -74,7 +78,7 @@ impl Event {
     /// structured data): the audit `resource_type`, or the connection `type`.
     pub fn resource_type(&self) -> Option<&str> {
         match &self.entry {
-            Entry::Audit(a) => a.resource_type.as_deref(),
+            Entry::Audit(a) => a.glanced().resource_type.as_deref(),
             Entry::Connection(c) => c.log.connection_type.as_deref(),
         }
     }
@@ -82,7 +86,7 @@ impl Event {
     /// The audit `action`, or `connect`/`disconnect` (the syslog MSGID).
     pub fn action(&self) -> Option<&str> {
         match &self.entry {
-            Entry::Audit(a) => a.action.as_deref(),
+            Entry::Audit(a) => a.glanced().action.as_deref(),
             Entry::Connection(c) => Some(match c.phase {
                 Phase::Connect | Phase::ConnectAndDisconnect => "connect",
                 Phase::Disconnect => "disconnect",
@@ -90,10 +94,18 @@ impl Event {
         }
     }
 
-    /// The audit entry, for audit events.
+    /// The whole audit entry, for audit events (read now if it was only glanced at).
     pub fn audit(&self) -> Option<&AuditEntry> {
         match &self.entry {
-            Entry::Audit(a) => Some(a),
+            Entry::Audit(a) => Some(a.entry()),
+            Entry::Connection(_) => None,
+        }
+    }
+
+    /// The whole audit entry, to add what the pipeline learns of it.
+    pub fn audit_mut(&mut self) -> Option<&mut AuditEntry> {
+        match &mut self.entry {
+            Entry::Audit(a) => Some(a.entry_mut()),
             Entry::Connection(_) => None,
         }
     }
@@ -123,25 +135,42 @@ pub fn parse_page(body: Bytes) -> Result<Page, String> {
     parse_stream_page(Stream::Audit, body)
 }
 
+/// Parse a response body of `stream`, audit entries read at a glance (see
+/// [`parse_stream_page_as`]).
+pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<Page, String> {
+    parse_stream_page_as(stream, body, Reading::Glance)
+}
+
+/// How far a page's audit entries are read before anything asks (see [`LazyAudit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Their id, time, resource type and action; the rest when asked.
+    Glance,
+    /// Whole, at once.
+    Whole,
+}
+
 /// Parse a response body of `stream`. Fails only when the body as a whole is not such a
 /// page (not JSON, truncated, no `audit_logs` / `connection_logs`): then nothing in it can
 /// be trusted and the request is retried. A single odd entry inside a valid page never
 /// fails the page.
-pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<Page, String> {
+pub fn parse_stream_page_as(stream: Stream, body: Bytes, reading: Reading) -> Result<Page, String> {
     // Coder (Go) never sends invalid UTF-8, but a proxy or a broken replica might. Waiting
     // would stall the stream on that page for ever; the bytes that are not UTF-8 become
     // U+FFFD instead (what Go's encoder does), with a warning, and the page goes through.
-    let body = match std::str::from_utf8(&body) {
-        Ok(_) => body,
+    let repaired;
+    let (body, text) = match std::str::from_utf8(&body) {
+        Ok(text) => (&body, text),
         Err(e) => {
             crate::ops::metrics::coder_error("invalid_utf8");
             tracing::warn!(
                 "Coder's page is not valid UTF-8 ({e}): the invalid bytes are shipped as U+FFFD"
             );
-            Bytes::from(String::from_utf8_lossy(&body).into_owned())
+            repaired = Bytes::from(String::from_utf8_lossy(&body).into_owned());
+            let text = std::str::from_utf8(&repaired).map_err(|e| format!("not UTF-8: {e}"))?;
+            (&repaired, text)
         }
     };
-    let text = std::str::from_utf8(&body).map_err(|e| format!("not UTF-8: {e}"))?;
     let wire: Wire = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let list = match stream {
         Stream::Audit => wire.audit_logs,
@@ -165,33 +194,28 @@ pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<Page, String> {
             let raw = body.slice(start..start + json.len());
             let (entry, id, time) = match stream {
                 Stream::Audit => {
-                    let entry = AuditEntry::parse(json);
-                    if !entry.unreadable.is_empty() {
-                        crate::ops::metrics::coder_error("unreadable_field");
-                        tracing::warn!(
-                            id = entry.id.as_deref().unwrap_or(""),
-                            fields = ?entry.unreadable,
-                            "audit entry fields nested too deep to read: shipped raw, normalized without them"
-                        );
-                    }
-                    let (id, time) = (entry.id.clone(), parse_time(entry.time.as_deref()));
+                    let entry = match reading {
+                        Reading::Glance => LazyAudit::glance(raw.clone(), json),
+                        Reading::Whole => LazyAudit::whole(raw.clone(), json),
+                    };
+                    let glance = entry.glanced();
+                    let id = key_of(glance.id.as_deref(), &raw);
+                    let time = parse_time(glance.time.as_deref());
                     (Entry::Audit(entry), id, time)
                 }
                 Stream::Connection => {
                     let log = ConnectionLog::parse(json);
-                    let (id, time) = (log.id.clone(), parse_time(log.connect_time.as_deref()));
+                    let id = key_of(log.id.as_deref(), &raw);
+                    let time = parse_time(log.connect_time.as_deref());
                     let phase = Phase::Connect;
-                    (Entry::Connection(ConnectionEvent { log, phase }), id, time)
+                    let event = Box::new(ConnectionEvent { log, phase });
+                    (Entry::Connection(event), id, time)
                 }
-            };
-            let key = match id.as_deref() {
-                Some(id) if !id.is_empty() => EntryKey::from_id(id),
-                _ => EntryKey::digest(&raw),
             };
             Event {
                 raw,
                 entry,
-                key,
+                key: id,
                 time,
                 oversized: None,
             }
@@ -201,6 +225,14 @@ pub fn parse_stream_page(stream: Stream, body: Bytes) -> Result<Page, String> {
         events,
         count: wire.count,
     })
+}
+
+/// The dedupe key of an entry: its id, or a digest of its bytes when it has none.
+fn key_of(id: Option<&str>, raw: &[u8]) -> EntryKey {
+    match id {
+        Some(id) if !id.is_empty() => EntryKey::from_id(id),
+        _ => EntryKey::digest(raw),
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +252,33 @@ mod tests {
         );
         assert_eq!(e.audit().unwrap().description.as_deref(), Some("a & b"));
         assert_eq!(e.time.unwrap().to_rfc3339(), "2026-01-01T08:00:00+00:00");
+    }
+
+    #[test]
+    fn a_page_read_whole_agrees_with_one_read_at_a_glance() {
+        let body = Bytes::from_static(
+            br#"{"audit_logs":[{"id":"7c9a8f1e-0000-4000-8000-000000000001","time":"2026-01-01T10:00:00Z","resource_type":"template","action":"write","user":{"username":"mia"}}],"count":1}"#,
+        );
+        let glanced = parse_stream_page_as(Stream::Audit, body.clone(), Reading::Glance).unwrap();
+        let whole = parse_stream_page_as(Stream::Audit, body, Reading::Whole).unwrap();
+        let (g, w) = (&glanced.events[0], &whole.events[0]);
+        let read = |e: &Event| matches!(&e.entry, Entry::Audit(a) if a.is_whole());
+        assert!(!read(g) && read(w));
+        assert_eq!((g.key.clone(), g.time), (w.key.clone(), w.time));
+        assert_eq!(
+            (g.resource_type(), g.action()),
+            (w.resource_type(), w.action())
+        );
+        assert_eq!(
+            g.audit()
+                .unwrap()
+                .user
+                .as_ref()
+                .unwrap()
+                .username
+                .as_deref(),
+            Some("mia")
+        );
     }
 
     #[test]

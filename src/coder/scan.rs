@@ -229,8 +229,9 @@ impl Scan {
         known: &impl Fn(&EntryKey) -> bool,
     ) -> (Vec<(Event, DateTime<Utc>)>, usize, bool) {
         let done_above = self.window.upper.and(self.mark);
-        let mut fresh = Vec::new();
-        let mut fresh_keys: HashSet<EntryKey> = HashSet::new();
+        let rows = take.min(events.len());
+        let mut fresh = Vec::with_capacity(rows);
+        let mut fresh_keys: HashSet<EntryKey> = HashSet::with_capacity(rows);
         let mut reread = 0;
         for (event, t) in events.into_iter().zip(times).take(take) {
             if t < self.window.lower {

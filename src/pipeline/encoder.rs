@@ -46,7 +46,8 @@ impl Encoder {
                     let id = e.key.to_string();
                     let resource_type = e.resource_type().map(str::to_owned);
                     match &e.entry {
-                        Entry::Audit(entry) => {
+                        Entry::Audit(lazy) => {
+                            let entry = lazy.entry();
                             for encoded in n.encode(entry, read_at) {
                                 if encoded.truncated {
                                     truncated += 1;
@@ -131,5 +132,53 @@ impl EncodedGroup {
             filtered: (events.len() - admitted.len()) as u64,
             newest,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::coder::{Entry, parse_page};
+    use crate::normalize::{Enrichment, Target};
+
+    fn events() -> Vec<Event> {
+        let body = r#"{"audit_logs":[{"id":"7c9a8f1e-0000-4000-8000-000000000001","time":"2026-01-01T10:00:00Z","resource_type":"workspace","action":"start","user":{"username":"mia"},"diff":{}}],"count":1}"#;
+        parse_page(Bytes::from_static(body.as_bytes()))
+            .expect("a page")
+            .events
+    }
+
+    fn whole(events: &[Event]) -> bool {
+        events
+            .iter()
+            .all(|e| matches!(&e.entry, Entry::Audit(a) if a.is_whole()))
+    }
+
+    #[test]
+    fn raw_records_are_made_from_the_glance_alone() {
+        let events = events();
+        let (batch, _) = Encoder::Raw.encode(&events);
+        let record = &batch.records()[0];
+        assert_eq!(record.id, "7c9a8f1e-0000-4000-8000-000000000001");
+        assert_eq!(record.action.as_deref(), Some("start"));
+        assert_eq!(record.resource_type.as_deref(), Some("workspace"));
+        assert_eq!(record.payload, events[0].raw);
+        assert!(!whole(&events), "raw records never read the whole entry");
+    }
+
+    #[test]
+    fn normalized_records_read_the_whole_entry_once_for_every_sink_after() {
+        let events = events();
+        let ecs = Encoder::Normalized(Normalizer::new(Target::Ecs, Enrichment::default(), None));
+        let (batch, _) = ecs.encode(&events);
+        assert!(whole(&events));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&batch.records()[0].payload).expect("ECS JSON");
+        assert_eq!(doc["user"]["name"], "mia");
+        // A second sink sharing the events finds the entry already read.
+        let shared = events.clone();
+        assert!(whole(&shared));
     }
 }

@@ -81,7 +81,8 @@ impl<'a> Subject<'a> {
     /// The subjects of `event`: one for an audit entry, one per moment of a connection row.
     pub fn of(event: &'a Event) -> Vec<Subject<'a>> {
         match &event.entry {
-            Entry::Audit(entry) => {
+            Entry::Audit(lazy) => {
+                let entry = lazy.entry();
                 let facts = Facts::of(entry);
                 // The classes OCSF 1.8.0 gives the entry with the semantic classes (the
                 // default); a role change beside a status change is two.

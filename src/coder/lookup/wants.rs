@@ -39,7 +39,7 @@ fn unnamed_organization(org: Option<&Organization>, org_id: Option<&str>) -> Opt
 impl Wants {
     pub fn of(event: &Event) -> Self {
         match &event.entry {
-            Entry::Audit(a) => Self::of_audit(a),
+            Entry::Audit(a) => Self::of_audit(a.entry()),
             Entry::Connection(c) => Self::of_connection(&c.log),
         }
     }

@@ -1,0 +1,278 @@
+//! An audit entry read only as far as its sinks need.
+//!
+//! A `raw` sink ships Coder's bytes as they came. What the pipeline needs of such an entry
+//! is its id and time (cursor, dedupe, keys, partitions) and its `resource_type` and
+//! `action` (Kafka topic templates, the syslog MSGID). Building the whole lenient view of
+//! every entry anyway (every string owned, `diff` and `additional_fields` as trees, unknown
+//! fields in a map) was 41 % of a raw backfill's CPU (BENCHMARKS.md, "The raw path's
+//! profile"). So an entry is first read at a [`Glance`]: one pass that keeps those four
+//! fields and allocates nothing else. The whole [`AuditEntry`] is built the first time
+//! something asks for it (a normalizing encoder, a filter, the look-ups, the marks of an
+//! oversized entry), once, and shared by every sink after that.
+//!
+//! The glance reads fields as [`AuditEntry`] does (same leniency), and stops as soon as
+//! it has seen all four: Coder writes them first (`id`, `time`, `resource_type`, `action`,
+//! then `diff`, `additional_fields` and `user`, the bulk of an entry), so most of an entry
+//! is never read twice. The page has already checked that the whole entry is valid JSON.
+//! Stopping early means the first of two equal keys wins, so [`AuditEntry`] keeps the
+//! first of these four too ([`FirstOf`]), and the two always agree. (Go's encoder never
+//! writes a key twice; only a broken proxy could.)
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+
+use super::AuditEntry;
+use super::entry::{Key, field};
+
+/// The fields of an audit entry every sink needs, whatever its format.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Glance {
+    pub id: Option<String>,
+    /// As Coder sent it; the page parses it.
+    pub time: Option<String>,
+    pub resource_type: Option<String>,
+    pub action: Option<String>,
+}
+
+/// Which of the glanced keys an object has shown so far: the first of each counts.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct FirstOf(u8);
+
+impl FirstOf {
+    const ALL: u8 = 0b1111;
+
+    /// The bit of a glanced key, 0 for any other key.
+    fn bit(key: &str) -> u8 {
+        match key {
+            "id" => 1,
+            "time" => 2,
+            "resource_type" => 4,
+            "action" => 8,
+            _ => 0,
+        }
+    }
+
+    /// Whether `key` is a glanced key seen before in this object (then its value is
+    /// skipped); notes it otherwise.
+    pub(super) fn repeated(&mut self, key: &str) -> bool {
+        let bit = Self::bit(key);
+        let repeated = self.0 & bit != 0;
+        self.0 |= bit;
+        repeated
+    }
+
+    fn complete(self) -> bool {
+        self.0 == Self::ALL
+    }
+}
+
+/// Reads an entry object into a [`Glance`] and stops once it has all four keys. Stopping
+/// is an error for serde (the object is left unfinished), so the glance is written to
+/// `into` as it is read, and [`Read::complete`] tells the stop from a real error.
+struct Read<'g> {
+    into: &'g mut Glance,
+    seen: &'g mut FirstOf,
+}
+
+/// The error that stops a glance (never shown: see [`Read`]).
+const GLANCED: &str = "glanced";
+
+impl<'de> Visitor<'de> for Read<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an audit entry object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            if FirstOf::bit(&key) == 0 || self.seen.repeated(&key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let value = field(&mut map)?;
+            match key.as_ref() {
+                "id" => self.into.id = value,
+                "time" => self.into.time = value,
+                "resource_type" => self.into.resource_type = value,
+                _ => self.into.action = value,
+            }
+            if self.seen.complete() {
+                return Err(A::Error::custom(GLANCED));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Glance {
+    /// The glance of `json`, or `None` when it is not an object that reads (the caller
+    /// then reads it whole, with [`AuditEntry::parse`]'s fallbacks).
+    fn read(json: &str) -> Option<Self> {
+        let mut glance = Glance::default();
+        let mut seen = FirstOf::default();
+        let read = Read {
+            into: &mut glance,
+            seen: &mut seen,
+        };
+        let result = serde_json::Deserializer::from_str(json).deserialize_map(read);
+        (result.is_ok() || seen.complete()).then_some(glance)
+    }
+
+    fn of_entry(e: &AuditEntry) -> Self {
+        Glance {
+            id: e.id.clone(),
+            time: e.time.clone(),
+            resource_type: e.resource_type.clone(),
+            action: e.action.clone(),
+        }
+    }
+}
+
+/// One audit entry: its [`Glance`], and its whole view once anything needed it.
+#[derive(Debug, Clone)]
+pub struct LazyAudit {
+    glance: Glance,
+    /// The entry's JSON (the same bytes as [`super::Event::raw`]).
+    raw: Bytes,
+    /// Boxed: most events never need it, and a smaller event is cheaper to move.
+    whole: OnceLock<Box<AuditEntry>>,
+}
+
+impl LazyAudit {
+    /// Read `raw` (whose text is `json`) at a glance. Any JSON gives one (a value that is
+    /// not an object gives an empty glance, as it gives an empty entry); JSON that the
+    /// glance cannot read at all is read whole at once, with [`AuditEntry::parse`]'s own
+    /// fallbacks.
+    pub fn glance(raw: Bytes, json: &str) -> Self {
+        match Glance::read(json) {
+            Some(glance) => LazyAudit {
+                glance,
+                raw,
+                whole: OnceLock::new(),
+            },
+            None => Self::whole(raw, json),
+        }
+    }
+
+    /// Read `raw` (whose text is `json`) whole now: for a stream whose sinks read whole
+    /// entries anyway, where a glance first would only add work.
+    pub fn whole(raw: Bytes, json: &str) -> Self {
+        let entry = parse_whole(json);
+        LazyAudit {
+            glance: Glance::of_entry(&entry),
+            raw,
+            whole: OnceLock::from(Box::new(entry)),
+        }
+    }
+
+    pub fn glanced(&self) -> &Glance {
+        &self.glance
+    }
+
+    /// The whole entry, built on the first call.
+    pub fn entry(&self) -> &AuditEntry {
+        // The page made its body valid UTF-8 before slicing entries out of it (see
+        // [`super::parse_stream_page`]), so this borrows; the lossy copy is never made.
+        self.whole
+            .get_or_init(|| Box::new(parse_whole(&String::from_utf8_lossy(&self.raw))))
+    }
+
+    /// The whole entry, to add what the pipeline learns of it (look-ups, truncation).
+    pub fn entry_mut(&mut self) -> &mut AuditEntry {
+        self.entry();
+        match self.whole.get_mut() {
+            Some(entry) => entry,
+            // `entry()` just filled it; `OnceLock` has no `get_mut_or_init` on stable yet.
+            None => unreachable!("the entry was read just above"),
+        }
+    }
+
+    /// Whether the whole entry has been built (for tests and benchmarks).
+    pub fn is_whole(&self) -> bool {
+        self.whole.get().is_some()
+    }
+}
+
+fn parse_whole(json: &str) -> AuditEntry {
+    let entry = AuditEntry::parse(json);
+    if !entry.unreadable.is_empty() {
+        crate::ops::metrics::coder_error("unreadable_field");
+        tracing::warn!(
+            id = entry.id.as_deref().unwrap_or(""),
+            fields = ?entry.unreadable,
+            "audit entry fields nested too deep to read: shipped raw, normalized without them"
+        );
+    }
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(raw: &str) -> (Glance, Glance) {
+        let lazy = LazyAudit::glance(Bytes::from(raw.to_owned()), raw);
+        // Only what is not an object is read whole at once.
+        assert_eq!(lazy.is_whole(), !raw.starts_with('{'), "{raw}");
+        let glanced = lazy.glanced().clone();
+        (glanced, Glance::of_entry(lazy.entry()))
+    }
+
+    #[test]
+    fn the_glance_agrees_with_the_whole_entry() {
+        let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+        for raw in [
+            r#"{"id":"a","time":"2026-01-01T00:00:00Z","action":"write","resource_type":"workspace","diff":{"x":{"old":1}}}"#.to_owned(),
+            // Escaped keys and values, wrong types, a repeated key (the first wins).
+            r#"{"i\u0064":"a\"b","action":7,"resource_type":"a","resource_type":"b","time":null}"#.to_owned(),
+            // All four seen, then repeated: the glance has stopped reading by then.
+            r#"{"id":"a","time":"t","resource_type":"r","action":"x","id":"b","action":"y"}"#.to_owned(),
+            // Keys in another order, and some missing (the glance reads to the end).
+            r#"{"diff":{"id":"not mine"},"action":"login","user":null,"id":"c"}"#.to_owned(),
+            r#"{"user":{"id":"u","action":"not mine"},"additional_fields":{"action":"nor this"}}"#.to_owned(),
+            "42".to_owned(),
+            "[1,2]".to_owned(),
+            "null".to_owned(),
+            format!(r#"{{"id":"a","diff":{{"x":{deep}}},"action":"create"}}"#),
+        ] {
+            let (glanced, whole) = both(&raw);
+            assert_eq!(glanced, whole, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_first_of_a_repeated_key_counts_in_both_views() {
+        let raw = r#"{"id":"a","time":"t","resource_type":"r","action":"x","id":"b","action":"y"}"#;
+        let (glanced, whole) = both(raw);
+        assert_eq!(glanced.id.as_deref(), Some("a"));
+        assert_eq!(whole.action.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn a_glance_keeps_only_its_four_fields_until_the_entry_is_asked_for() {
+        let json =
+            r#"{"id":"a","action":"write","resource_type":"template","user":{"username":"mia"}}"#;
+        let lazy = LazyAudit::glance(Bytes::from_static(json.as_bytes()), json);
+        assert_eq!(lazy.glanced().action.as_deref(), Some("write"));
+        assert!(!lazy.is_whole());
+        let user = lazy
+            .entry()
+            .user
+            .as_ref()
+            .and_then(|u| u.username.as_deref());
+        assert_eq!(user, Some("mia"));
+        assert!(lazy.is_whole());
+    }
+
+    #[test]
+    fn what_is_added_to_the_whole_entry_stays() {
+        let json = r#"{"id":"a"}"#;
+        let mut lazy = LazyAudit::glance(Bytes::from_static(json.as_bytes()), json);
+        lazy.entry_mut().unreadable.push("diff".into());
+        assert_eq!(lazy.entry().unreadable, ["diff"]);
+        assert_eq!(lazy.clone().entry().unreadable, ["diff"]);
+    }
+}
