@@ -19,7 +19,7 @@ use super::Stream;
 use super::budget::{Purpose, RequestBudget};
 use super::call::Call;
 use super::error::{Retry, parse_retry_after, transport_error, without_query};
-use super::page::{Page, parse_stream_page};
+use super::page::{Page, Reading, parse_stream_page_as};
 use super::skim::{Elided, Skimmer};
 use crate::secret::Secret;
 
@@ -57,6 +57,9 @@ pub struct ClientOptions {
     /// `coder.max_requests_per_minute`: every request of the process waits for it (see
     /// [`super::budget`]). `None`: no budget (the tests' clients).
     pub max_requests_per_minute: Option<u32>,
+    /// Read every audit entry whole at once, instead of at a glance first (see
+    /// [`super::LazyAudit`]): for a process whose audit sinks read them whole anyway.
+    pub whole_audit_entries: bool,
 }
 
 impl Default for ClientOptions {
@@ -68,6 +71,7 @@ impl Default for ClientOptions {
             retry_max: Duration::from_secs(60),
             tls_ca_file: None,
             max_requests_per_minute: None,
+            whole_audit_entries: false,
         }
     }
 }
@@ -144,6 +148,14 @@ impl CoderClient {
         })
     }
 
+    /// How far a page's audit entries are read (see [`ClientOptions::whole_audit_entries`]).
+    fn reading(&self) -> Reading {
+        match self.options.whole_audit_entries {
+            true => Reading::Whole,
+            false => Reading::Glance,
+        }
+    }
+
     /// `coder.max_response_bytes`: the largest answer read whole.
     pub fn max_response_bytes(&self) -> u64 {
         self.options.max_response_bytes
@@ -207,9 +219,10 @@ impl CoderClient {
             stream: Some(stream),
             purpose,
         };
+        let reading = self.reading();
         self.get_parsed(call, |body| {
             let (body, elided) = body.into_parts();
-            parse_stream_page(stream, body).map(|page| (page, elided))
+            parse_stream_page_as(stream, body, reading).map(|page| (page, elided))
         })
         .await
     }
@@ -261,8 +274,11 @@ impl CoderClient {
             stream: Some(stream),
             purpose,
         };
-        self.get_parsed(call, |body| parse_stream_page(stream, body.into_bytes()))
-            .await
+        let reading = self.reading();
+        self.get_parsed(call, |body| {
+            parse_stream_page_as(stream, body.into_bytes(), reading)
+        })
+        .await
     }
 
     /// Make `call` and parse the body, retrying (per [`CoderError::retry`]) until it parses

@@ -140,18 +140,11 @@ impl<'a> Streams<'a> {
                 .min(self.overlap.to_std().unwrap_or_default()),
             // The answers become fields of ECS, OCSF, CEF and LEEF; `raw` ships Coder's
             // bytes, so a stream whose sinks are all raw asks Coder nothing more.
-            lookups: self.lookups.clone().filter(|_| self.normalized(stream)),
+            lookups: self
+                .lookups
+                .clone()
+                .filter(|_| self.config.normalizes(stream)),
         }
-    }
-
-    /// Whether a sink of `stream` writes anything but `raw`.
-    fn normalized(&self, stream: Stream) -> bool {
-        self.config.sinks_of(stream).any(|name| {
-            self.config
-                .sinks
-                .get(name)
-                .is_some_and(|sink| sink.encoding().target().is_some())
-        })
     }
 
     /// How a sink that reads `stream` alone beside a shared reader gets its tailer.
@@ -248,6 +241,7 @@ pub(crate) async fn connect(config: &Config) -> anyhow::Result<Connected> {
             max_response_bytes: config.coder.max_response_bytes,
             tls_ca_file: config.coder.tls_ca_file.clone(),
             max_requests_per_minute: Some(config.coder.max_requests_per_minute).filter(|n| *n > 0),
+            whole_audit_entries: config.reads_whole(Stream::Audit),
             ..ClientOptions::default()
         },
     )?;

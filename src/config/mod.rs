@@ -162,6 +162,24 @@ impl Config {
             .map(|(name, _)| name)
     }
 
+    /// Whether a sink of `stream` writes anything but `raw`.
+    pub fn normalizes(&self, stream: Stream) -> bool {
+        self.sinks_of(stream)
+            .filter_map(|name| self.sinks.get(name))
+            .any(|sink| sink.encoding().target().is_some())
+    }
+
+    /// Whether `stream`'s entries are all read whole: a sink normalizes them or filters
+    /// them on their fields. A stream whose sinks are all unfiltered `raw` reads only what
+    /// every sink needs (see `coder::LazyAudit`).
+    pub fn reads_whole(&self, stream: Stream) -> bool {
+        self.normalizes(stream)
+            || self
+                .sinks_of(stream)
+                .filter_map(|name| self.sinks.get(name))
+                .any(|sink| !sink.filter.is_empty())
+    }
+
     /// The logs sink `name` is sent (none if there is no such sink).
     pub fn streams_of(&self, name: &str) -> &[Stream] {
         self.sinks

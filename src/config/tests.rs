@@ -167,6 +167,22 @@ fn a_sinks_filter_is_read_and_its_mistakes_named() {
     }
 }
 
+/// Entries are read whole at once only where some sink of the stream reads them whole: a
+/// normalizing format, or a filter on their fields.
+#[test]
+fn a_stream_is_read_whole_only_for_a_sink_that_normalizes_or_filters() {
+    use crate::coder::Stream;
+    let raw = load(MINIMAL).unwrap();
+    assert!(!raw.normalizes(Stream::Audit) && !raw.reads_whole(Stream::Audit));
+    let filtered = load(&format!(
+        "{MINIMAL}[sinks.archive.filter]\ninclude = [{{ outcome = [\"failure\"] }}]\n"
+    ))
+    .unwrap();
+    assert!(!filtered.normalizes(Stream::Audit) && filtered.reads_whole(Stream::Audit));
+    let ecs = with_sink_keys("format = \"ecs\"").unwrap();
+    assert!(ecs.normalizes(Stream::Audit) && ecs.reads_whole(Stream::Audit));
+}
+
 #[test]
 fn unknown_keys_are_errors_naming_the_key() {
     let err = load(&MINIMAL.replace("token = \"abc\"", "token = \"abc\"\npage_sise = 5"))

@@ -44,6 +44,7 @@ pub fn client_with(sim: &SimHandle, cap: u64, request_timeout: Duration) -> Arc<
                 retry_max: Duration::from_millis(50),
                 max_response_bytes: cap,
                 max_requests_per_minute: None,
+                whole_audit_entries: false,
             },
         )
         .expect("client"),
