@@ -70,7 +70,7 @@ impl FirstOf {
 
 /// Reads an entry object into a [`Glance`] and stops once it has all four keys. Stopping
 /// is an error for serde (the object is left unfinished), so the glance is written to
-/// `into` as it is read, and [`Read::complete`] tells the stop from a real error.
+/// `into` as it is read, and `seen` being complete tells the stop from a real error.
 struct Read<'g> {
     into: &'g mut Glance,
     seen: &'g mut FirstOf,

@@ -192,30 +192,30 @@ pub fn parse_stream_page_as(stream: Stream, body: Bytes, reading: Reading) -> Re
             let json = raw.get();
             let start = json.as_ptr() as usize - base;
             let raw = body.slice(start..start + json.len());
-            let (entry, id, time) = match stream {
+            let (entry, key, time) = match stream {
                 Stream::Audit => {
                     let entry = match reading {
                         Reading::Glance => LazyAudit::glance(raw.clone(), json),
                         Reading::Whole => LazyAudit::whole(raw.clone(), json),
                     };
                     let glance = entry.glanced();
-                    let id = key_of(glance.id.as_deref(), &raw);
+                    let key = key_of(glance.id.as_deref(), &raw);
                     let time = parse_time(glance.time.as_deref());
-                    (Entry::Audit(entry), id, time)
+                    (Entry::Audit(entry), key, time)
                 }
                 Stream::Connection => {
                     let log = ConnectionLog::parse(json);
-                    let id = key_of(log.id.as_deref(), &raw);
+                    let key = key_of(log.id.as_deref(), &raw);
                     let time = parse_time(log.connect_time.as_deref());
                     let phase = Phase::Connect;
                     let event = Box::new(ConnectionEvent { log, phase });
-                    (Entry::Connection(event), id, time)
+                    (Entry::Connection(event), key, time)
                 }
             };
             Event {
                 raw,
                 entry,
-                key: id,
+                key,
                 time,
                 oversized: None,
             }
