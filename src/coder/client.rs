@@ -57,9 +57,9 @@ pub struct ClientOptions {
     /// `coder.max_requests_per_minute`: every request of the process waits for it (see
     /// [`super::budget`]). `None`: no budget (the tests' clients).
     pub max_requests_per_minute: Option<u32>,
-    /// Read every audit entry whole at once, instead of at a glance first (see
-    /// [`super::LazyAudit`]): for a process whose audit sinks read them whole anyway.
-    pub whole_audit_entries: bool,
+    /// How far each audit entry is read before anything asks (see [`super::LazyAudit`]):
+    /// whole at once for a process whose audit sinks read them whole anyway.
+    pub audit_reading: Reading,
 }
 
 impl Default for ClientOptions {
@@ -71,7 +71,7 @@ impl Default for ClientOptions {
             retry_max: Duration::from_secs(60),
             tls_ca_file: None,
             max_requests_per_minute: None,
-            whole_audit_entries: false,
+            audit_reading: Reading::Glance,
         }
     }
 }
@@ -148,14 +148,6 @@ impl CoderClient {
         })
     }
 
-    /// How far a page's audit entries are read (see [`ClientOptions::whole_audit_entries`]).
-    fn reading(&self) -> Reading {
-        match self.options.whole_audit_entries {
-            true => Reading::Whole,
-            false => Reading::Glance,
-        }
-    }
-
     /// `coder.max_response_bytes`: the largest answer read whole.
     pub fn max_response_bytes(&self) -> u64 {
         self.options.max_response_bytes
@@ -219,7 +211,7 @@ impl CoderClient {
             stream: Some(stream),
             purpose,
         };
-        let reading = self.reading();
+        let reading = self.options.audit_reading;
         self.get_parsed(call, |body| {
             let (body, elided) = body.into_parts();
             parse_stream_page_as(stream, body, reading).map(|page| (page, elided))
@@ -274,7 +266,7 @@ impl CoderClient {
             stream: Some(stream),
             purpose,
         };
-        let reading = self.reading();
+        let reading = self.options.audit_reading;
         self.get_parsed(call, |body| {
             parse_stream_page_as(stream, body.into_bytes(), reading)
         })

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use coder_audit_shipper::checkpoint::{CheckpointKey, CheckpointStore, FileStore};
 use coder_audit_shipper::coder::{
-    ClientOptions, CoderClient, Cursor, Stream, Tailer, TailerOptions, TokenSource,
+    ClientOptions, CoderClient, Cursor, Reading, Stream, Tailer, TailerOptions, TokenSource,
 };
 use coder_audit_shipper::pipeline::{SinkOutlet, StreamStats};
 use coder_audit_shipper::secret::Secret;
@@ -44,7 +44,7 @@ pub fn client_with(sim: &SimHandle, cap: u64, request_timeout: Duration) -> Arc<
                 retry_max: Duration::from_millis(50),
                 max_response_bytes: cap,
                 max_requests_per_minute: None,
-                whole_audit_entries: false,
+                audit_reading: Reading::Glance,
             },
         )
         .expect("client"),
