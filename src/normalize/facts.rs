@@ -192,7 +192,7 @@ impl<'a> Facts<'a> {
         let organization = entry.organization.as_ref();
         let role_names = user
             .and_then(|u| u.roles.as_ref())
-            .map(|roles| roles.iter().filter_map(role_name).collect())
+            .map(|roles| roles.iter().map(String::as_str).collect())
             .unwrap_or_default();
         let status = Status::of(resource_type, action, entry.status_code);
         Facts {
@@ -296,15 +296,6 @@ impl<'a> Facts<'a> {
 }
 
 /// A role's name: role objects (`{name, display_name, ...}`) or, in old shapes, strings.
-fn role_name(role: &Value) -> Option<&str> {
-    match role {
-        Value::String(s) => Some(s.as_str()),
-        Value::Object(o) => o.get("name").and_then(Value::as_str),
-        _ => None,
-    }
-    .filter(|s| !s.is_empty())
-}
-
 /// Coder's `ip` as an address. Empty (Go's zero `netip.Addr`) and garbage give `None`;
 /// `::ffff:a.b.c.d` gives the IPv4 address a SIEM will search for; a zone (`%eth0`) or a
 /// prefix length (`/32`, as Postgres `inet` prints) is dropped.
