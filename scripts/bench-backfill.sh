@@ -23,7 +23,9 @@
 #   PAGE_SIZE=2000 (default 500) sets coder.page_size; SAVE_INTERVAL=0s (default 1s) sets
 #   checkpoint.save_interval (0s: a checkpoint write per page and sink); BENCH_WRAP="perf record -g --" profiles,
 #   with SHIPPER=target/profiling/coder-audit-shipper (cargo build --profile profiling) for
-#   call graphs (perf record --call-graph dwarf).
+#   call graphs (perf record --call-graph dwarf). On a noisy machine, BENCH_WRAP="valgrind
+#   --tool=callgrind --trace-children=yes --callgrind-out-file=/tmp/cg.%p" counts
+#   instructions instead (they repeat within 0.1 %; use ~50000 rows: it runs ~50x slower).
 #
 # Besides the run's own figures it prints two "physical limits" for the same run: the
 # simulator alone, serving the very requests the shipper made (replayed with one curl

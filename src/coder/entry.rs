@@ -246,7 +246,8 @@ impl Lenient for RoleNames {
     }
 }
 
-/// One role's name: the role itself when it is a string, or its `name` field.
+/// One role's name: the role itself when it is a string, or its `name` field (the last one,
+/// as every field of the user; a `name` that is not a string gives nothing).
 struct RoleName(String);
 
 impl Lenient for RoleName {
@@ -256,7 +257,7 @@ impl Lenient for RoleName {
     fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
         let mut name = None;
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            if key == "name" && name.is_none() {
+            if key == "name" {
                 name = field::<A, String>(&mut map)?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -477,8 +478,8 @@ mod tests {
         assert_eq!(
             roles(
                 r#"[{"name":"owner","display_name":"Owner"},"auditor",{"display_name":"x"},5,
-                    {"name":""},{"organization_id":"o","name":"org-admin","name":"second"},
-                    [{"name":"nested"}],{"name":7},null]"#
+                    {"name":""},{"organization_id":"o","name":"first","name":"org-admin"},
+                    [{"name":"nested"}],{"name":7},{"name":"x","name":null},null]"#
             ),
             Some(vec!["owner".into(), "auditor".into(), "org-admin".into()])
         );

@@ -295,7 +295,6 @@ impl<'a> Facts<'a> {
     }
 }
 
-/// A role's name: role objects (`{name, display_name, ...}`) or, in old shapes, strings.
 /// Coder's `ip` as an address. Empty (Go's zero `netip.Addr`) and garbage give `None`;
 /// `::ffff:a.b.c.d` gives the IPv4 address a SIEM will search for; a zone (`%eth0`) or a
 /// prefix length (`/32`, as Postgres `inet` prints) is dropped.
