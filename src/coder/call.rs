@@ -32,4 +32,18 @@ impl<'a> Call<'a> {
             purpose: Purpose::Control,
         }
     }
+
+    /// A page of `stream`'s endpoint with the query `params`, read whole and retried on a
+    /// time-out (the page requests set `skim` and `timeout_returns` as they need).
+    pub fn page(stream: Stream, purpose: Purpose, params: &'a [(&'a str, String)]) -> Self {
+        Call {
+            path: stream.path(),
+            params,
+            skim: None,
+            post: None,
+            timeout_returns: false,
+            stream: Some(stream),
+            purpose,
+        }
+    }
 }

@@ -23,7 +23,7 @@ impl CoderClient {
         self.page(Stream::Audit, purpose, q, offset, limit).await
     }
 
-    /// The page [`Self::page`] would return, read through a [`Skimmer`]: every field of an
+    /// The page [`Self::page`] would return, read through a [`Skimmer`](super::super::skim::Skimmer): every field of an
     /// entry larger than `field_budget` bytes is left out (`null`) and the entry marked, so
     /// an entry larger than `coder.max_response_bytes` can still be shipped. The entries
     /// that lost fields come back with what they lost.
@@ -38,13 +38,8 @@ impl CoderClient {
     ) -> Result<(Page, Vec<Elided>), CoderError> {
         let params = page_params(q, offset, limit);
         let call = Call {
-            path: stream.path(),
-            params: &params,
             skim: Some(field_budget),
-            post: None,
-            timeout_returns: false,
-            stream: Some(stream),
-            purpose,
+            ..Call::page(stream, purpose, &params)
         };
         let reading = self.options.audit_reading;
         self.get_parsed(call, |body| {
@@ -93,13 +88,8 @@ impl CoderClient {
     ) -> Result<Page, CoderError> {
         let params = page_params(q, offset, limit);
         let call = Call {
-            path: stream.path(),
-            params: &params,
-            skim: None,
-            post: None,
             timeout_returns,
-            stream: Some(stream),
-            purpose,
+            ..Call::page(stream, purpose, &params)
         };
         let reading = self.options.audit_reading;
         self.get_parsed(call, |body| {
