@@ -31,7 +31,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::checkpoint::{CheckpointKey, CheckpointStore, FileStore, PostgresStore};
 use crate::coder::lookup::Lookups;
-use crate::coder::{ClientOptions, CoderClient, Cursor, Reading, Stream, Tailer, TailerOptions};
+use crate::coder::{ClientOptions, CoderClient, Cursor, Stream, Tailer, TailerOptions};
 use crate::config::{Config, StoreKind};
 use crate::dead_letter::DeadLetters;
 use crate::normalize::{Enrichment, Normalizer};
@@ -241,11 +241,7 @@ pub(crate) async fn connect(config: &Config) -> anyhow::Result<Connected> {
             max_response_bytes: config.coder.max_response_bytes,
             tls_ca_file: config.coder.tls_ca_file.clone(),
             max_requests_per_minute: Some(config.coder.max_requests_per_minute).filter(|n| *n > 0),
-            audit_reading: if config.reads_whole(Stream::Audit) {
-                Reading::Whole
-            } else {
-                Reading::Glance
-            },
+            audit_reading: config.reading(Stream::Audit),
             ..ClientOptions::default()
         },
     )?;

@@ -34,7 +34,7 @@ pub use fanout::FanoutConfig;
 pub use server::{DeadLetterConfig, ServerConfig};
 pub use sink::SinkConfig;
 
-use crate::coder::Stream;
+use crate::coder::{Reading, Stream};
 use crate::normalize::Enrichment;
 use crate::secret::Secret;
 
@@ -169,15 +169,20 @@ impl Config {
             .any(|sink| sink.encoding().target().is_some())
     }
 
-    /// Whether `stream`'s entries are all read whole: a sink normalizes them or filters
-    /// them on their fields. A stream whose sinks are all unfiltered `raw` reads only what
-    /// every sink needs (see `coder::LazyAudit`).
-    pub fn reads_whole(&self, stream: Stream) -> bool {
-        self.normalizes(stream)
+    /// How far `stream`'s entries are read at once: whole when a sink normalizes them or
+    /// filters them on their fields. A stream whose sinks are all unfiltered `raw` reads
+    /// only what every sink needs (see `coder::LazyAudit`).
+    pub fn reading(&self, stream: Stream) -> Reading {
+        let whole = self.normalizes(stream)
             || self
                 .sinks_of(stream)
                 .filter_map(|name| self.sinks.get(name))
-                .any(|sink| !sink.filter.is_empty())
+                .any(|sink| !sink.filter.is_empty());
+        if whole {
+            Reading::Whole
+        } else {
+            Reading::Glance
+        }
     }
 
     /// The logs sink `name` is sent (none if there is no such sink).

@@ -171,16 +171,18 @@ fn a_sinks_filter_is_read_and_its_mistakes_named() {
 /// normalizing format, or a filter on their fields.
 #[test]
 fn a_stream_is_read_whole_only_for_a_sink_that_normalizes_or_filters() {
-    use crate::coder::Stream;
+    use crate::coder::{Reading, Stream};
     let raw = load(MINIMAL).unwrap();
-    assert!(!raw.normalizes(Stream::Audit) && !raw.reads_whole(Stream::Audit));
+    assert!(!raw.normalizes(Stream::Audit) && raw.reading(Stream::Audit) == Reading::Glance);
     let filtered = load(&format!(
         "{MINIMAL}[sinks.archive.filter]\ninclude = [{{ outcome = [\"failure\"] }}]\n"
     ))
     .unwrap();
-    assert!(!filtered.normalizes(Stream::Audit) && filtered.reads_whole(Stream::Audit));
+    assert!(
+        !filtered.normalizes(Stream::Audit) && filtered.reading(Stream::Audit) == Reading::Whole
+    );
     let ecs = with_sink_keys("format = \"ecs\"").unwrap();
-    assert!(ecs.normalizes(Stream::Audit) && ecs.reads_whole(Stream::Audit));
+    assert!(ecs.normalizes(Stream::Audit) && ecs.reading(Stream::Audit) == Reading::Whole);
 }
 
 #[test]
