@@ -135,6 +135,54 @@ impl EncodedGroup {
     }
 }
 
+/// A group a shared reader hands to the members of one encoding, encoded by the first of
+/// their delivery tasks to need it, once for all of them.
+///
+/// The shared reader used to encode each group itself before handing it on, so encoding
+/// (about 40 % of a normalized event's instructions) ran in turn with fetching and parsing
+/// the next page. A sink reading alone overlaps the two: its relay's task encodes while
+/// the tailer reads on. Handed unencoded, a shared group's encoding overlaps the same way
+/// (BENCHMARKS.md, "The encoding leaves the reader's task").
+#[derive(Debug)]
+pub struct PendingGroup {
+    encoder: Encoder,
+    filter: Filter,
+    /// Until the group is encoded; dropped then, so a group queued behind a slow sink
+    /// holds its records, not its events as well.
+    events: std::sync::Mutex<Option<std::sync::Arc<[Event]>>>,
+    encoded: tokio::sync::OnceCell<EncodedGroup>,
+}
+
+impl PendingGroup {
+    pub fn new(encoder: &Encoder, filter: &Filter, events: std::sync::Arc<[Event]>) -> Self {
+        PendingGroup {
+            encoder: encoder.clone(),
+            filter: filter.clone(),
+            events: std::sync::Mutex::new(Some(events)),
+            encoded: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The group's records: encoded by the first caller while any other waits for it.
+    pub async fn encoded(&self) -> &EncodedGroup {
+        self.encoded
+            .get_or_init(|| async {
+                // The events are let go only once encoded (the cell is set in the same
+                // poll): an encoding that panicked leaves them for the next caller, never
+                // an empty group in their place.
+                let events = self.held_events().clone().unwrap_or_default();
+                let encoded = EncodedGroup::of(&self.encoder, &self.filter, &events);
+                *self.held_events() = None;
+                encoded
+            })
+            .await
+    }
+
+    fn held_events(&self) -> std::sync::MutexGuard<'_, Option<std::sync::Arc<[Event]>>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
@@ -166,6 +214,35 @@ mod tests {
         assert_eq!(record.resource_type.as_deref(), Some("workspace"));
         assert_eq!(record.payload, events[0].raw);
         assert!(!whole(&events), "raw records never read the whole entry");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pending_group_is_encoded_once_for_every_member_and_then_lets_its_events_go() {
+        let events: std::sync::Arc<[Event]> = events().into();
+        let ecs = Encoder::Normalized(Normalizer::new(Target::Ecs, Enrichment::default(), None));
+        let group = std::sync::Arc::new(PendingGroup::new(&ecs, &Filter::default(), events));
+        let members: Vec<_> = (0..3)
+            .map(|_| {
+                let group = group.clone();
+                tokio::spawn(async move {
+                    let encoded = group.encoded().await;
+                    (encoded as *const EncodedGroup as usize, encoded.batch.len())
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for member in members {
+            seen.push(member.await.unwrap());
+        }
+        assert!(seen.iter().all(|s| *s == seen[0]), "one encoding: {seen:?}");
+        assert_eq!(seen[0].1, 1);
+        assert!(
+            group.held_events().is_none(),
+            "encoded, the events are let go"
+        );
+        let doc: serde_json::Value =
+            serde_json::from_slice(&group.encoded().await.batch.records()[0].payload).unwrap();
+        assert_eq!(doc["user"]["name"], "mia");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
-use super::encoder::EncodedGroup;
+use super::encoder::PendingGroup;
 use super::relay::{Driver, Refused, Relay};
 use super::{Encoder, Filter, Reading, SinkOutlet, StreamStats};
 use crate::coder::{Cursor, Event, Outlet, SkipSet, Stream};
@@ -79,17 +79,21 @@ impl Member {
     /// re-delivering anything that old (`depth` below its position).
     fn share(
         &mut self,
-        events: &[Event],
-        encoded: &mut Vec<(Encoder, Filter, Arc<EncodedGroup>)>,
+        events: &Arc<[Event]>,
+        encoded: &mut Vec<(Encoder, Filter, Arc<PendingGroup>)>,
         cursor: &Cursor,
         depth: TimeDelta,
-    ) -> (Arc<EncodedGroup>, Cursor) {
+    ) -> (Arc<PendingGroup>, Cursor) {
         if self.skip.is_empty() {
             let same = |(e, f, _): &&(Encoder, Filter, _)| *e == self.encoder && *f == self.filter;
             let group = match encoded.iter().find(same) {
                 Some((_, _, group)) => group.clone(),
                 None => {
-                    let group = Arc::new(EncodedGroup::of(&self.encoder, &self.filter, events));
+                    let group = Arc::new(PendingGroup::new(
+                        &self.encoder,
+                        &self.filter,
+                        events.clone(),
+                    ));
                     encoded.push((self.encoder.clone(), self.filter.clone(), group.clone()));
                     group
                 }
@@ -98,7 +102,7 @@ impl Member {
         }
         let mut handed = Vec::with_capacity(events.len());
         let mut met = Vec::new();
-        for event in events {
+        for event in events.iter() {
             if self.skip.contains_key(&event.key) {
                 met.push(event.key.clone());
             } else {
@@ -119,7 +123,11 @@ impl Member {
             .seen
             .extend(self.skip.iter().map(|(k, t)| (k.clone(), *t)));
         (
-            Arc::new(EncodedGroup::of(&self.encoder, &self.filter, &handed)),
+            Arc::new(PendingGroup::new(
+                &self.encoder,
+                &self.filter,
+                Arc::from(handed),
+            )),
             cursor,
         )
     }
@@ -211,8 +219,9 @@ impl Outlet for FanOut {
     /// Hand the group to every member, each waiting for room until one shared deadline:
     /// the others wait for a slow member at most `detach_after` in all.
     async fn commit(&mut self, cursor: &Cursor) -> Result<(), FanOutError> {
-        let events = std::mem::take(&mut self.pending);
-        // Each encoding made once, for every member that has it.
+        let events: Arc<[Event]> = Arc::from(std::mem::take(&mut self.pending));
+        // Each encoding made once, for every member that has it, by the first of their
+        // delivery tasks to need it: the tailer reads on meanwhile.
         let mut encoded = Vec::new();
         let deadline = tokio::time::Instant::now() + self.detach_after;
         // Members stay in place while they are handed the group: a commit cancelled at

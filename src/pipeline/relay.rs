@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::DeliveryError;
 use super::SinkOutlet;
-use super::encoder::EncodedGroup;
+use super::encoder::PendingGroup;
 use crate::coder::{Cursor, Event, Outlet};
 
 /// Messages the tailer may be ahead of its sink: two pages (each is a `Deliver` and a
@@ -27,10 +27,10 @@ pub const READ_AHEAD: usize = 4;
 enum Message {
     Deliver(Vec<Event>),
     Commit(Cursor),
-    /// A shared reader's group: its records (encoded once for every sink of the same
-    /// encoding) and the cursor after them, handed as one, so a sink that leaves the group has never been
-    /// handed half of one.
-    Group(Arc<EncodedGroup>, Cursor),
+    /// A shared reader's group: its events (encoded once for every sink of the same
+    /// encoding, by the first of their tasks to reach it) and the cursor after them,
+    /// handed as one, so a sink that leaves the group has never been handed half of one.
+    Group(Arc<PendingGroup>, Cursor),
     /// A scan of Coder completed: send a batch that has become due, then mark the stream
     /// as moving (`/readyz`).
     ScanDone,
@@ -80,7 +80,7 @@ impl Relay {
     /// until `failing` says the sink is failing: then it will not make room soon.
     pub async fn hand(
         &mut self,
-        events: Arc<EncodedGroup>,
+        events: Arc<PendingGroup>,
         cursor: Cursor,
         deadline: tokio::time::Instant,
         failing: &std::sync::atomic::AtomicBool,
@@ -187,7 +187,7 @@ async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), Deliver
         Message::Deliver(events) => outlet.deliver(events).await,
         Message::Commit(cursor) => outlet.commit(&cursor).await,
         Message::Group(events, cursor) => {
-            outlet.deliver_encoded(&events).await?;
+            outlet.deliver_encoded(events.encoded().await).await?;
             outlet.commit(&cursor).await
         }
         Message::ScanDone => {
