@@ -5,7 +5,8 @@
 #      into each sink's real peer, raw and normalized, via scripts/bench-backfill.sh: events/s,
 #      CPU seconds per million events, peak RSS, and the simulator alone serving the same
 #      requests (the "physical limit"; for the file sink `cat` of the output too);
-#   2. idle RSS and start-up to first poll of `run` against an empty simulator (5 starts);
+#   2. idle RSS and start-up to first poll of `run` against an empty simulator (5 starts,
+#      scripts/bench-idle.sh);
 #   3. steady-state CPU and RSS of `run` at 10 events/s for STEADY_SECS (default 60).
 #
 #   scripts/bench.sh                  everything (about 15 minutes on 2 cores)
@@ -59,25 +60,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # 2. Idle RSS and start-up to first poll, five starts.
 echo "== idle: run against an empty simulator, file sink"
-for i in 1 2 3 4 5; do
-  start_sim "idle$i"
-  t0=$(date +%s%N)
-  ./target/release/coder-audit-shipper run --config "$out/idle$i.toml" 2>"$out/idle$i.log" &
-  shipper=$!
-  pids+=("$shipper")
-  for _ in $(seq 1 200); do
-    [ -s "$out/idle$i.requests" ] && break
-    sleep 0.01
-  done
-  first=$(awk 'NR == 1 {print $1}' "$out/idle$i.requests")
-  sleep 5
-  startup_ms=$(echo "($first - $t0) / 1000000" | bc -l)
-  printf 'start %d: first audit request after %.1f ms; RSS after 5 s idle: %.1f MiB\n' \
-    "$i" "$startup_ms" "$(echo "$(rss_kib "$shipper") / 1024" | bc -l)"
-  echo "idle startup_ms=$startup_ms rss_kib=$(rss_kib "$shipper")" >>"$out/results.txt"
-  kill "$shipper"
-  wait "$shipper" 2>/dev/null || true
-done
+scripts/bench-idle.sh | tee "$out/idle.txt" | grep -v '^idle'
+grep '^idle' "$out/idle.txt" >>"$out/results.txt"
 echo
 
 # 3. Steady state: 10 new rows a second.
