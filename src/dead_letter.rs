@@ -76,10 +76,10 @@ impl DeadLetters {
                 message: e.to_string(),
             })?;
             records.push(Record {
-                id: line.id.into_owned(),
+                id: line.id.into(),
                 time_micros: line.time_micros,
-                resource_type: line.resource_type.map(|c| c.into_owned()),
-                action: line.action.map(|c| c.into_owned()),
+                resource_type: line.resource_type.map(Into::into),
+                action: line.action.map(Into::into),
                 payload: line.payload.into_owned().into(),
             });
         }
@@ -103,7 +103,7 @@ impl DeadLetters {
             };
             let line = Line {
                 sink: sink.into(),
-                id: record.id.as_str().into(),
+                id: (&*record.id).into(),
                 reason: d.reason.as_str().into(),
                 dead_lettered_at: now.clone(),
                 payload: String::from_utf8_lossy(&record.payload),

@@ -52,7 +52,7 @@ impl Sink for Switched {
             };
         }
         let mut got = self.got.lock().unwrap();
-        got.extend(batch.records().iter().map(|r| r.id.clone()));
+        got.extend(batch.records().iter().map(|r| r.id.to_string()));
         Delivery::Delivered
     }
 }

@@ -41,7 +41,7 @@ impl Sink for Kept {
     }
     async fn deliver(&mut self, batch: &Batch) -> Delivery {
         let mut got = self.0.lock().unwrap();
-        got.extend(batch.records().iter().map(|r| r.id.clone()));
+        got.extend(batch.records().iter().map(|r| r.id.to_string()));
         Delivery::Delivered
     }
 }

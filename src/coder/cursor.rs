@@ -46,6 +46,23 @@ impl EntryKey {
     }
 }
 
+impl EntryKey {
+    /// The key as a record's id, written once into its own allocation (not a `String`
+    /// first): every sink's copy of the record shares it.
+    pub fn shared(&self) -> std::sync::Arc<str> {
+        match self {
+            EntryKey::Uuid(u) => {
+                let mut buf = uuid::Uuid::encode_buffer();
+                (&*uuid::Uuid::from_u128(*u)
+                    .hyphenated()
+                    .encode_lower(&mut buf))
+                    .into()
+            }
+            EntryKey::Other(s) => (&**s).into(),
+        }
+    }
+}
+
 impl std::fmt::Display for EntryKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -228,6 +245,22 @@ impl<'de> Deserialize<'de> for Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keys_shared_id_is_its_text() {
+        for id in [
+            "7c9a8f1e-0000-4000-8000-00000000000a",
+            "not-a-uuid",
+            "7C9A8F1E-0000-4000-8000-00000000000A",
+        ] {
+            let key = EntryKey::from_id(id);
+            assert_eq!(&*key.shared(), key.to_string(), "{id}");
+        }
+        assert_eq!(
+            &*EntryKey::from_id("7c9a8f1e-0000-4000-8000-00000000000a").shared(),
+            "7c9a8f1e-0000-4000-8000-00000000000a"
+        );
+    }
 
     #[test]
     fn uuid_keys_round_trip_through_text() {

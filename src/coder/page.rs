@@ -1,6 +1,8 @@
 //! One page of `GET /api/v2/audit` or `GET /api/v2/connectionlog`, split into events
 //! without losing a byte.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -41,7 +43,7 @@ impl Event {
     /// The idempotency key of the event's records: the entry's id, and for the end of a
     /// session the id with [`DISCONNECT_SUFFIX`], so the two moments of one session never
     /// overwrite each other in a sink that keys by it.
-    pub fn record_id(&self) -> String {
+    pub fn record_id(&self) -> Arc<str> {
         self.moment_id(self.is_disconnect())
     }
 
@@ -53,11 +55,11 @@ impl Event {
 
     /// The record id of the connect (`false`) or of the disconnect (`true`) this event
     /// reports; one event may report both.
-    pub fn moment_id(&self, disconnect: bool) -> String {
+    pub fn moment_id(&self, disconnect: bool) -> Arc<str> {
         if disconnect {
-            format!("{}{DISCONNECT_SUFFIX}", self.key)
+            format!("{}{DISCONNECT_SUFFIX}", self.key).into()
         } else {
-            self.key.to_string()
+            self.key.shared()
         }
     }
 
@@ -351,7 +353,7 @@ mod tests {
         );
         assert_eq!(e.resource_type(), Some("ssh"));
         assert_eq!(e.action(), Some("connect"));
-        assert_eq!(e.record_id(), "7884a866-4ae1-4945-9fba-b2b8d2b7c5a9");
+        assert_eq!(&*e.record_id(), "7884a866-4ae1-4945-9fba-b2b8d2b7c5a9");
         // An audit page is not a connection page, and the reverse.
         assert!(parse_page(body).is_err());
         assert!(

@@ -29,8 +29,8 @@ impl Encoder {
                     .map(|e| Record {
                         id: e.record_id(),
                         time_micros: e.moment_time().map(|t| t.timestamp_micros()),
-                        resource_type: e.resource_type().map(str::to_owned),
-                        action: e.action().map(str::to_owned),
+                        resource_type: e.resource_type().map(Into::into),
+                        action: e.action().map(Into::into),
                         payload: e.raw.clone(),
                     })
                     .collect(),
@@ -43,8 +43,9 @@ impl Encoder {
                 let mut truncated = 0;
                 let mut records = Vec::with_capacity(events.len());
                 for e in events {
-                    let id = e.key.to_string();
-                    let resource_type = e.resource_type().map(str::to_owned);
+                    let id = e.key.shared();
+                    let resource_type: Option<std::sync::Arc<str>> =
+                        e.resource_type().map(Into::into);
                     match &e.entry {
                         Entry::Audit(lazy) => {
                             let entry = lazy.entry();
@@ -62,7 +63,7 @@ impl Encoder {
                                     id: id.clone(),
                                     time_micros: e.time.map(|t| t.timestamp_micros()),
                                     resource_type: resource_type.clone(),
-                                    action: entry.action.clone(),
+                                    action: entry.action.as_deref().map(Into::into),
                                     payload: encoded.payload.into(),
                                 });
                             }
@@ -78,7 +79,7 @@ impl Encoder {
                                         .time_of(disconnect)
                                         .map(|t| t.timestamp_micros()),
                                     resource_type: resource_type.clone(),
-                                    action: Some(moment.action().to_owned()),
+                                    action: Some(moment.action().into()),
                                     payload: encoded.payload.into(),
                                 });
                             }
@@ -209,7 +210,7 @@ mod tests {
         let events = events();
         let (batch, _) = Encoder::Raw.encode(&events);
         let record = &batch.records()[0];
-        assert_eq!(record.id, "7c9a8f1e-0000-4000-8000-000000000001");
+        assert_eq!(&*record.id, "7c9a8f1e-0000-4000-8000-000000000001");
         assert_eq!(record.action.as_deref(), Some("start"));
         assert_eq!(record.resource_type.as_deref(), Some("workspace"));
         assert_eq!(record.payload, events[0].raw);

@@ -257,7 +257,7 @@ impl SinkOutlet {
         for d in &dead {
             tracing::error!(
                 sink = %sink_name,
-                id = batch.records().get(d.index).map_or("", |r| r.id.as_str()),
+                id = batch.records().get(d.index).map_or("", |r| &*r.id),
                 file = %self.dead_letters.path().display(),
                 "record dead-lettered: {}", d.reason
             );

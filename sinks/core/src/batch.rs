@@ -1,5 +1,7 @@
 //! Records and batches: what a sink is asked to deliver.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 /// One audit event, already encoded in the sink's format (one JSON document, no trailing
@@ -7,15 +9,19 @@ use bytes::Bytes;
 ///
 /// `id` is Coder's audit id: the only stable key, so every sink that can use an idempotency
 /// key (Kafka message key, S3 object name, HEC `fields`) uses this one.
+///
+/// The strings are shared, not owned: every sink of a shared read keeps its own copy of
+/// the records it has pending, and a copy is then three reference counts, not three
+/// allocations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    pub id: String,
+    pub id: Arc<str>,
     /// The event's own time as Unix microseconds, when the entry carried a parseable one.
     pub time_micros: Option<i64>,
     /// Coder's `resource_type` (routing: Kafka topic templates).
-    pub resource_type: Option<String>,
+    pub resource_type: Option<Arc<str>>,
     /// Coder's `action` (the syslog MSGID).
-    pub action: Option<String>,
+    pub action: Option<Arc<str>>,
     pub payload: Bytes,
 }
 

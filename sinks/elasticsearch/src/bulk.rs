@@ -18,10 +18,10 @@ pub fn document_ids(records: &[Record]) -> Vec<String> {
     records
         .iter()
         .map(|r| {
-            let n = seen.entry(r.id.as_str()).or_default();
+            let n = seen.entry(&r.id).or_default();
             *n += 1;
             if *n == 1 {
-                r.id.clone()
+                r.id.to_string()
             } else {
                 format!("{}-{}", r.id, *n)
             }

@@ -109,7 +109,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(n, &len)| Record {
-                id: format!("r{n}"),
+                id: format!("r{n}").into(),
                 time_micros: None,
                 resource_type: None,
                 action: None,

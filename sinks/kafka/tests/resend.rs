@@ -17,7 +17,7 @@ use sink_kafka::{Compression, KafkaSettings, KafkaSink, MessageTime, TopicTempla
 
 fn record(n: usize, resource_type: &str) -> Record {
     Record {
-        id: format!("{resource_type}-{n}"),
+        id: format!("{resource_type}-{n}").into(),
         time_micros: Some(1_700_000_000_000_000),
         resource_type: Some(resource_type.into()),
         action: Some("write".into()),

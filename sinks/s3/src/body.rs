@@ -46,7 +46,7 @@ mod tests {
     fn gzip_ndjson_round_trips() {
         let records: Vec<Record> = (0..3)
             .map(|i| Record {
-                id: i.to_string(),
+                id: i.to_string().into(),
                 time_micros: None,
                 resource_type: None,
                 action: None,

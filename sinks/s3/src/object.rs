@@ -136,7 +136,7 @@ mod tests {
             objects[0]
                 .records
                 .iter()
-                .map(|r| r.id.as_str())
+                .map(|r| &*r.id)
                 .collect::<Vec<_>>(),
             ["a", "b"]
         );

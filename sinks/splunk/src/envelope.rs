@@ -68,7 +68,7 @@ impl Envelope {
         out.extend_from_slice(b",\"fields\":{\"coder_audit_id\":");
         // An id is Coder's UUID; serde escapes anything else.
         out.extend_from_slice(
-            serde_json::to_string(&record.id)
+            serde_json::to_string(&*record.id)
                 .unwrap_or_else(|_| "\"\"".into())
                 .as_bytes(),
         );

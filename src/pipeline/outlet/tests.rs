@@ -104,7 +104,7 @@ impl Sink for Staging {
                     reason: "never".into(),
                 });
             } else {
-                self.staged.lock().unwrap().push(r.id.clone());
+                self.staged.lock().unwrap().push(r.id.to_string());
             }
         }
         Delivery::PartlyDelivered { dead }
