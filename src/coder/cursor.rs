@@ -44,9 +44,7 @@ impl EntryKey {
         }
         EntryKey::Other(format!("no-id:{h:032x}").into())
     }
-}
 
-impl EntryKey {
     /// The key as a record's id, written once into its own allocation (not a `String`
     /// first): every sink's copy of the record shares it.
     pub fn shared(&self) -> std::sync::Arc<str> {
