@@ -19,18 +19,11 @@ token=SimTokenId-s3cretS3cretS3cretS3cr
 out=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"' EXIT
+. scripts/lib/sim.sh
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 for i in $(seq 1 "${STARTS:-5}"); do
-  ./target/release/coder-sim --rate-limit 0 --request-log "$out/idle$i.requests" >"$out/idle$i.sim" 2>&1 &
-  pids+=($!)
-  url=
-  for _ in $(seq 1 100); do
-    url=$(sed -n 's/^listening on //p' "$out/idle$i.sim")
-    [ -n "$url" ] && break
-    sleep 0.05
-  done
-  [ -n "$url" ] || { echo "coder-sim did not start" >&2; exit 1; }
+  start_coder_sim "$out/idle$i.sim" --rate-limit 0 --request-log "$out/idle$i.requests"
   printf '[coder]\nurl = "%s"\ntoken = "%s"\n[checkpoint]\ndir = "%s"\n[sinks.archive]\ntype = "file"\npath = "%s"\n' \
     "$url" "$token" "$out/idle$i.state" "$out/idle$i.ndjson" >"$out/idle$i.toml"
   t0=$(date +%s%N)

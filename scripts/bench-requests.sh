@@ -21,6 +21,7 @@ token=SimTokenId-s3cretS3cretS3cretS3cr
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/lib/sim.sh
 
 # The sum of coder_requests_total's samples whose labels contain $2 (all when empty).
 requests() {
@@ -29,15 +30,7 @@ requests() {
 }
 
 for n in $counts; do
-  ./target/release/coder-sim --rate-limit 0 --rate 0.1 >"$work/sim$n.out" 2>&1 &
-  pids+=($!)
-  url=
-  for _ in $(seq 1 200); do
-    url=$(sed -n 's/^listening on //p' "$work/sim$n.out")
-    [ -n "$url" ] && break
-    sleep 0.05
-  done
-  [ -n "$url" ] || { echo "coder-sim did not start" >&2; exit 1; }
+  start_coder_sim "$work/sim$n.out" --rate-limit 0 --rate 0.1
   cfg=$work/run$n.toml
   printf '[server]\nlisten = "127.0.0.1:0"\n[coder]\nurl = "%s"\ntoken = "%s"\nstreams = ["audit", "connection"]\n[checkpoint]\ndir = "%s"\n' \
     "$url" "$token" "$work/state$n" >"$cfg"

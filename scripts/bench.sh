@@ -44,14 +44,9 @@ for rows in $rows_list; do
 done
 
 # A simulator with an empty (or live) log, its URL, and a config for `run` into a file.
+. scripts/lib/sim.sh
 start_sim() { # args: name, extra coder-sim flags
-  ./target/release/coder-sim --rate-limit 0 --request-log "$out/$1.requests" "${@:2}" >"$out/$1.sim" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    url=$(sed -n 's/^listening on //p' "$out/$1.sim")
-    [ -n "$url" ] && break
-    sleep 0.05
-  done
+  start_coder_sim "$out/$1.sim" --rate-limit 0 --request-log "$out/$1.requests" "${@:2}"
   printf '[coder]\nurl = "%s"\ntoken = "%s"\n[checkpoint]\ndir = "%s"\n[sinks.archive]\ntype = "file"\npath = "%s"\n' \
     "$url" "$token" "$out/$1.state" "$out/$1.ndjson" >"$out/$1.toml"
 }
