@@ -151,6 +151,8 @@ pub struct PendingGroup {
     /// Until the group is encoded; dropped then, so a group queued behind a slow sink
     /// holds its records, not its events as well.
     events: std::sync::Mutex<Option<std::sync::Arc<[Event]>>>,
+    /// The events' bytes as Coder sent them: what the group weighs in a relay's queue.
+    bytes: usize,
     encoded: tokio::sync::OnceCell<EncodedGroup>,
 }
 
@@ -159,9 +161,15 @@ impl PendingGroup {
         PendingGroup {
             encoder: encoder.clone(),
             filter: filter.clone(),
+            bytes: events.iter().map(|e| e.raw.len()).sum(),
             events: std::sync::Mutex::new(Some(events)),
             encoded: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The events' bytes as Coder sent them.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The group's records: encoded by the first caller while any other waits for it.

@@ -6,11 +6,12 @@
 //! save the checkpoint, and only then ask Coder for the next page. The tailer now runs
 //! ahead by at most [`READ_AHEAD`] messages while a task of its own drives the
 //! [`SinkOutlet`]; the messages keep their order, so a checkpoint is still saved only after
-//! the records it covers were confirmed, and memory stays bounded by a few pages.
+//! the records it covers were confirmed, and memory stays bounded by a few pages and by
+//! [`QUEUE_BYTES`] of Coder's entries.
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::DeliveryError;
@@ -22,15 +23,25 @@ use crate::coder::{Cursor, Event, Outlet};
 /// `Commit`). One more page would not overlap more work; it would only hold more memory.
 pub const READ_AHEAD: usize = 4;
 
+/// The bytes of Coder's entries (the page's own bytes) a relay may hold queued. A page may
+/// be as large as `coder.max_response_bytes` (64 MiB by default): four of them queued for
+/// each sink would be far more than a sidecar's memory. A message larger than the whole
+/// budget waits until the queue is empty and goes alone.
+pub const QUEUE_BYTES: usize = 16 << 20;
+
+/// The share of its relay's [`QUEUE_BYTES`] a queued message holds, given back once the
+/// message is handled, or dropped with the queue.
+type Room = OwnedSemaphorePermit;
+
 /// What the tailer hands on, in the order the outlet must see it.
 #[derive(Debug)]
 enum Message {
-    Deliver(Vec<Event>),
+    Deliver(Vec<Event>, Room),
     Commit(Cursor),
     /// A shared reader's group: its events (encoded once for every sink of the same
     /// encoding, by the first of their tasks to reach it) and the cursor after them,
     /// handed as one, so a sink that leaves the group has never been handed half of one.
-    Group(Arc<PendingGroup>, Cursor),
+    Group(Arc<PendingGroup>, Cursor, Room),
     /// A scan of Coder completed: send a batch that has become due, then mark the stream
     /// as moving (`/readyz`).
     ScanDone,
@@ -39,6 +50,9 @@ enum Message {
 /// The tailer's side: an [`Outlet`] that queues.
 pub struct Relay {
     tx: mpsc::Sender<Message>,
+    /// What is left of the byte budget.
+    room: Arc<Semaphore>,
+    budget: usize,
 }
 
 /// Why a group was not handed.
@@ -62,8 +76,29 @@ impl Relay {
     /// (its records stay before the checkpoint, so nothing is lost) and leaving the queue,
     /// but for the commits of pages it had delivered (see `keep_delivered_commits`).
     pub fn start(outlet: SinkOutlet, shutdown: watch::Receiver<bool>) -> (Relay, Driver) {
+        Self::with_budget(outlet, shutdown, QUEUE_BYTES)
+    }
+
+    /// [`Relay::start`] with a byte budget of `budget` instead of [`QUEUE_BYTES`].
+    fn with_budget(
+        outlet: SinkOutlet,
+        shutdown: watch::Receiver<bool>,
+        budget: usize,
+    ) -> (Relay, Driver) {
+        let budget = budget.min(Semaphore::MAX_PERMITS).min(u32::MAX as usize);
         let (tx, rx) = mpsc::channel(READ_AHEAD);
-        (Relay { tx }, tokio::spawn(drive(outlet, rx, shutdown)))
+        let relay = Relay {
+            tx,
+            room: Arc::new(Semaphore::new(budget)),
+            budget,
+        };
+        (relay, tokio::spawn(drive(outlet, rx, shutdown)))
+    }
+
+    /// The room `bytes` of entries take: never more than the whole budget, so that a
+    /// message larger than it still goes, alone.
+    fn room_for(&self, bytes: usize) -> u32 {
+        u32::try_from(bytes.min(self.budget)).unwrap_or(u32::MAX)
     }
 
     /// The outlet's task has ended: nothing more can be handed on.
@@ -85,24 +120,13 @@ impl Relay {
         deadline: tokio::time::Instant,
         failing: &std::sync::atomic::AtomicBool,
     ) -> Result<(), Refused> {
-        // `reserve` takes no message, so giving up on it loses nothing.
-        const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(200);
-        loop {
-            let wait = deadline.min(tokio::time::Instant::now() + LOOK_AGAIN);
-            match tokio::time::timeout_at(wait, self.tx.reserve()).await {
-                Ok(Ok(permit)) => {
-                    permit.send(Message::Group(events, cursor));
-                    return Ok(());
-                }
-                Ok(Err(_)) => return Err(Refused::Closed),
-                Err(_) => {
-                    let failing = failing.load(std::sync::atomic::Ordering::Relaxed);
-                    if failing || tokio::time::Instant::now() >= deadline {
-                        return Err(Refused::Full);
-                    }
-                }
-            }
-        }
+        // Neither wait takes the message, so giving up on either loses nothing.
+        let bytes = self.room_for(events.bytes());
+        let room = self.room.clone();
+        let room = until(deadline, failing, || room.clone().acquire_many_owned(bytes)).await?;
+        let permit = until(deadline, failing, || self.tx.reserve()).await?;
+        permit.send(Message::Group(events, cursor, room));
+        Ok(())
     }
 
     /// Tell the outlet a scan completed, unless its queue is full: a sink behind is not
@@ -119,11 +143,47 @@ impl Relay {
     }
 }
 
+/// Wait for `ready` until `deadline`, looking at `failing` every so often: a failing sink
+/// will not make room soon. An error of `ready` means the other side is gone.
+async fn until<T, E, F>(
+    deadline: tokio::time::Instant,
+    failing: &std::sync::atomic::AtomicBool,
+    mut ready: impl FnMut() -> F,
+) -> Result<T, Refused>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(200);
+    loop {
+        let wait = deadline.min(tokio::time::Instant::now() + LOOK_AGAIN);
+        match tokio::time::timeout_at(wait, ready()).await {
+            Ok(Ok(t)) => return Ok(t),
+            Ok(Err(_)) => return Err(Refused::Closed),
+            Err(_) => {
+                let failing = failing.load(std::sync::atomic::Ordering::Relaxed);
+                if failing || tokio::time::Instant::now() >= deadline {
+                    return Err(Refused::Full);
+                }
+            }
+        }
+    }
+}
+
 impl Outlet for Relay {
     type Error = DeliveryError;
 
+    /// Queued once there is room for its bytes: the driver gives room back as it
+    /// delivers, and all of it when it ends (its queue is dropped), so this never waits
+    /// for an outlet that has stopped.
     async fn deliver(&mut self, events: Vec<Event>) -> Result<(), DeliveryError> {
-        self.send(Message::Deliver(events)).await
+        let bytes = self.room_for(events.iter().map(|e| e.raw.len()).sum());
+        let room = self
+            .room
+            .clone()
+            .acquire_many_owned(bytes)
+            .await
+            .map_err(|_| DeliveryError::OutletStopped)?;
+        self.send(Message::Deliver(events, room)).await
     }
 
     async fn commit(&mut self, cursor: &Cursor) -> Result<(), DeliveryError> {
@@ -177,16 +237,18 @@ fn keep_delivered_commits(outlet: &mut SinkOutlet, rx: &mut mpsc::Receiver<Messa
         match message {
             Message::Commit(cursor) => outlet.commit_at_close(cursor),
             Message::ScanDone => {}
-            Message::Deliver(_) | Message::Group(..) => break,
+            Message::Deliver(..) | Message::Group(..) => break,
         }
     }
 }
 
 async fn handle(outlet: &mut SinkOutlet, message: Message) -> Result<(), DeliveryError> {
     match message {
-        Message::Deliver(events) => outlet.deliver(events).await,
+        // The room is held until the message is handled (the binding lives to the end of
+        // its arm).
+        Message::Deliver(events, _room) => outlet.deliver(events).await,
         Message::Commit(cursor) => outlet.commit(&cursor).await,
-        Message::Group(events, cursor) => {
+        Message::Group(events, cursor, _room) => {
             outlet.deliver_encoded(events.encoded().await).await?;
             outlet.commit(&cursor).await
         }
@@ -263,6 +325,80 @@ mod tests {
         delivered.unwrap();
         assert_eq!(*sink.sent.lock().unwrap(), vec![2, 3]);
         assert_eq!(saved_position(&store, &key), Some(cursor(5).position));
+    }
+
+    fn bytes(events: &[Event]) -> usize {
+        events.iter().map(|e| e.raw.len()).sum()
+    }
+
+    #[tokio::test]
+    async fn the_queue_holds_no_more_than_its_byte_budget_and_a_larger_page_goes_alone() {
+        let (sink, _store, _key, outlet, _dir) = setup();
+        let (_stop, shutdown) = watch::channel(false);
+        let budget = bytes(&events(3)) * 3 / 2;
+        let (mut relay, driver) = Relay::with_budget(outlet, shutdown, budget);
+
+        // One page queued; the sink holds it, so its bytes stay taken.
+        relay.deliver(events(3)).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(100), relay.deliver(events(3)));
+        assert!(
+            waiting.await.is_err(),
+            "a second page fits only once the first is sent"
+        );
+
+        // Sent, its room is given back.
+        sink.gate.add_permits(1);
+        tokio::time::timeout(Duration::from_secs(2), relay.deliver(events(3)))
+            .await
+            .expect("room after the first page was sent")
+            .unwrap();
+
+        // Three times the page, more than the whole budget: it waits for the queue to
+        // empty, then goes alone.
+        assert!(bytes(&events(9)) > budget);
+        let waiting = tokio::time::timeout(Duration::from_millis(100), relay.deliver(events(9)));
+        assert!(waiting.await.is_err());
+        sink.gate.add_permits(1);
+        tokio::time::timeout(Duration::from_secs(2), relay.deliver(events(9)))
+            .await
+            .expect("a page over the budget goes once the queue is empty")
+            .unwrap();
+        sink.gate.add_permits(1);
+        drop(relay);
+        let (_outlet, delivered) = driver.await.unwrap();
+        delivered.unwrap();
+        assert_eq!(*sink.sent.lock().unwrap(), vec![3, 3, 9]);
+    }
+
+    #[tokio::test]
+    async fn a_group_without_room_by_the_deadline_is_refused_as_full_and_takes_nothing() {
+        let (sink, _store, _key, outlet, _dir) = setup();
+        let (_stop, shutdown) = watch::channel(false);
+        let (mut relay, driver) = Relay::with_budget(outlet, shutdown, bytes(&events(3)));
+        relay.deliver(events(3)).await.unwrap();
+        let group = Arc::new(PendingGroup::new(
+            &crate::pipeline::Encoder::Raw,
+            &crate::pipeline::Filter::default(),
+            events(3).into(),
+        ));
+        let failing = std::sync::atomic::AtomicBool::new(false);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+        let handed = relay
+            .hand(group.clone(), cursor(3), deadline, &failing)
+            .await;
+        assert_eq!(handed, Err(Refused::Full));
+
+        // Room again once the page is sent: the same group is taken whole.
+        sink.gate.add_permits(2);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        assert_eq!(
+            relay.hand(group, cursor(3), deadline, &failing).await,
+            Ok(())
+        );
+        drop(relay);
+        let (_outlet, delivered) = driver.await.unwrap();
+        delivered.unwrap();
+        assert_eq!(*sink.sent.lock().unwrap(), vec![3, 3]);
     }
 
     #[tokio::test]
