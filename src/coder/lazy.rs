@@ -21,6 +21,7 @@
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use super::AuditEntry;
@@ -68,12 +69,15 @@ impl FirstOf {
     }
 }
 
-/// Reads an entry object into a [`Glance`] and stops once it has all four keys. Stopping
-/// is an error for serde (the object is left unfinished), so the glance is written to
-/// `into` as it is read, and `seen` being complete tells the stop from a real error.
+/// Reads an entry object into a [`Glance`] and, when `stop`, stops once it has all four
+/// keys. Stopping is an error for serde (the object is left unfinished), so the glance is
+/// written to `into` as it is read, and `seen` being complete tells the stop from a real
+/// error. Without `stop` the rest of the object is skipped, unread: the one-pass page
+/// reader must reach each entry's end anyway (see `super::page`).
 struct Read<'g> {
     into: &'g mut Glance,
     seen: &'g mut FirstOf,
+    stop: bool,
 }
 
 /// The error that stops a glance (never shown: see [`Read`]).
@@ -99,7 +103,7 @@ impl<'de> Visitor<'de> for Read<'_> {
                 "resource_type" => self.into.resource_type = value,
                 _ => self.into.action = value,
             }
-            if self.seen.complete() {
+            if self.stop && self.seen.complete() {
                 return Err(A::Error::custom(GLANCED));
             }
         }
@@ -116,6 +120,7 @@ impl Glance {
         let read = Read {
             into: &mut glance,
             seen: &mut seen,
+            stop: true,
         };
         let result = serde_json::Deserializer::from_str(json).deserialize_map(read);
         (result.is_ok() || seen.complete()).then_some(glance)
@@ -128,6 +133,21 @@ impl Glance {
             resource_type: e.resource_type.clone(),
             action: e.action.clone(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Glance {
+    /// The glance of an entry object, read to the object's end; anything but an object is
+    /// an error (the page is then read the general way, see `super::page`).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut glance = Glance::default();
+        let mut seen = FirstOf::default();
+        d.deserialize_map(Read {
+            into: &mut glance,
+            seen: &mut seen,
+            stop: false,
+        })?;
+        Ok(glance)
     }
 }
 
@@ -148,19 +168,28 @@ impl LazyAudit {
     /// fallbacks.
     pub fn glance(raw: Bytes, json: &str) -> Self {
         match Glance::read(json) {
-            Some(glance) => LazyAudit {
-                glance,
-                raw,
-                whole: OnceLock::new(),
-            },
+            Some(glance) => Self::glanced_as(raw, glance),
             None => Self::whole(raw, json),
+        }
+    }
+
+    /// `raw`, already glanced at.
+    pub(super) fn glanced_as(raw: Bytes, glance: Glance) -> Self {
+        LazyAudit {
+            glance,
+            raw,
+            whole: OnceLock::new(),
         }
     }
 
     /// Read `raw` (whose text is `json`) whole now: for a stream whose sinks read whole
     /// entries anyway, where a glance first would only add work.
     pub fn whole(raw: Bytes, json: &str) -> Self {
-        let entry = parse_whole(json);
+        Self::read_as(raw, parse_whole(json))
+    }
+
+    /// `raw`, already read whole.
+    pub(super) fn read_as(raw: Bytes, entry: AuditEntry) -> Self {
         LazyAudit {
             glance: Glance::of_entry(&entry),
             raw,

@@ -9,9 +9,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase};
-use super::entry::parse_time;
-use super::lazy::LazyAudit;
+use super::entry::{Field, parse_time};
+use super::lazy::{Glance, LazyAudit};
 use super::{AuditEntry, EntryKey, Oversized, Stream};
+
+mod one_pass;
 
 /// One entry as it travels through the pipeline.
 #[derive(Debug, Clone)]
@@ -173,6 +175,19 @@ pub fn parse_stream_page_as(stream: Stream, body: Bytes, reading: Reading) -> Re
             (&repaired, text)
         }
     };
+    match read_in_one_pass(stream, reading, body, text) {
+        Some(page) => Ok(page),
+        None => read_in_two_passes(stream, reading, body, text),
+    }
+}
+
+/// The general reader: serde_json finds every entry's bytes, then each is read.
+fn read_in_two_passes(
+    stream: Stream,
+    reading: Reading,
+    body: &Bytes,
+    text: &str,
+) -> Result<Page, String> {
     let wire: Wire = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let list = match stream {
         Stream::Audit => wire.audit_logs,
@@ -194,32 +209,14 @@ pub fn parse_stream_page_as(stream: Stream, body: Bytes, reading: Reading) -> Re
             let json = raw.get();
             let start = json.as_ptr() as usize - base;
             let raw = body.slice(start..start + json.len());
-            let (entry, key, time) = match stream {
-                Stream::Audit => {
-                    let entry = match reading {
-                        Reading::Glance => LazyAudit::glance(raw.clone(), json),
-                        Reading::Whole => LazyAudit::whole(raw.clone(), json),
-                    };
-                    let glance = entry.glanced();
-                    let key = key_of(glance.id.as_deref(), &raw);
-                    let time = parse_time(glance.time.as_deref());
-                    (Entry::Audit(entry), key, time)
+            match (stream, reading) {
+                (Stream::Audit, Reading::Glance) => {
+                    audit_event(LazyAudit::glance(raw.clone(), json), raw)
                 }
-                Stream::Connection => {
-                    let log = ConnectionLog::parse(json);
-                    let key = key_of(log.id.as_deref(), &raw);
-                    let time = parse_time(log.connect_time.as_deref());
-                    let phase = Phase::Connect;
-                    let event = Box::new(ConnectionEvent { log, phase });
-                    (Entry::Connection(event), key, time)
+                (Stream::Audit, Reading::Whole) => {
+                    audit_event(LazyAudit::whole(raw.clone(), json), raw)
                 }
-            };
-            Event {
-                raw,
-                entry,
-                key,
-                time,
-                oversized: None,
+                (Stream::Connection, _) => connection_event(ConnectionLog::parse(json), raw),
             }
         })
         .collect();
@@ -227,6 +224,82 @@ pub fn parse_stream_page_as(stream: Stream, body: Bytes, reading: Reading) -> Re
         events,
         count: wire.count,
     })
+}
+
+/// The page read by [`one_pass`], or `None` when it takes the general way.
+fn read_in_one_pass(stream: Stream, reading: Reading, body: &Bytes, text: &str) -> Option<Page> {
+    let field = stream.list_field();
+    let (events, count) = match (stream, reading) {
+        (Stream::Audit, Reading::Glance) => {
+            let listed = one_pass::read::<Glance>(text, field)?;
+            let events = listed.entries.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(glance, at)| {
+                        let raw = body.slice(at);
+                        audit_event(LazyAudit::glanced_as(raw.clone(), glance), raw)
+                    })
+                    .collect()
+            });
+            (events, listed.count)
+        }
+        (Stream::Audit, Reading::Whole) => {
+            let listed = one_pass::read::<AuditEntry>(text, field)?;
+            let events = listed.entries.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(entry, at)| {
+                        let raw = body.slice(at);
+                        audit_event(LazyAudit::read_as(raw.clone(), entry), raw)
+                    })
+                    .collect()
+            });
+            (events, listed.count)
+        }
+        (Stream::Connection, _) => {
+            let listed = one_pass::read::<Field<ConnectionLog>>(text, field)?;
+            let events = listed.entries.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(log, at)| connection_event(log.0.unwrap_or_default(), body.slice(at)))
+                    .collect()
+            });
+            (events, listed.count)
+        }
+    };
+    Some(Page {
+        events: events.unwrap_or_default(),
+        count,
+    })
+}
+
+fn audit_event(entry: LazyAudit, raw: Bytes) -> Event {
+    let glance = entry.glanced();
+    let key = key_of(glance.id.as_deref(), &raw);
+    let time = parse_time(glance.time.as_deref());
+    Event {
+        raw,
+        entry: Entry::Audit(entry),
+        key,
+        time,
+        oversized: None,
+    }
+}
+
+fn connection_event(log: ConnectionLog, raw: Bytes) -> Event {
+    let key = key_of(log.id.as_deref(), &raw);
+    let time = parse_time(log.connect_time.as_deref());
+    let entry = Entry::Connection(Box::new(ConnectionEvent {
+        log,
+        phase: Phase::Connect,
+    }));
+    Event {
+        raw,
+        entry,
+        key,
+        time,
+        oversized: None,
+    }
 }
 
 /// The dedupe key of an entry: its id, or a digest of its bytes when it has none.
