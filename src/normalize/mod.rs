@@ -20,6 +20,7 @@ pub mod ecs;
 mod enrich;
 pub mod facts;
 pub mod geoip;
+mod json;
 pub mod leef;
 pub mod looked_up;
 pub mod ocsf;
@@ -302,20 +303,40 @@ impl Normalizer {
     }
 }
 
-/// Room for a typical document (ECS and OCSF events of the sample pages are 1.5 to 3 KiB):
-/// growing from empty re-allocated and copied each one five or six times, the largest
-/// single cost in a profile of an ECS backfill (BENCHMARKS.md).
+/// Room for a typical document (ECS and OCSF events of the sample pages are 1.5 to 3 KiB).
 const DOCUMENT_CAPACITY: usize = 4096;
 
+thread_local! {
+    /// Where each document is written before it is copied out at its size: growing a new
+    /// vector from empty re-allocated and copied each document five or six times, and
+    /// shrinking one made at `DOCUMENT_CAPACITY` re-allocated and copied it once more
+    /// (4 % of an ECS backfill's instructions; BENCHMARKS.md, "Writing the documents").
+    static SCRATCH: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(DOCUMENT_CAPACITY));
+}
+
 fn to_vec(value: &impl Serialize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(DOCUMENT_CAPACITY);
     // Our documents have string keys only and borrow valid JSON values, so serializing to
     // a Vec cannot fail; should that ever change, say so loudly rather than panic.
-    match serde_json::to_writer(&mut out, value) {
-        Ok(()) => {
-            out.shrink_to_fit();
-            out
+    let written = SCRATCH.with(|scratch| {
+        // A document that serializes another one inside itself (none does) finds the
+        // scratch taken, and writes into a vector of its own.
+        let mut own = Vec::new();
+        let mut borrowed = scratch.try_borrow_mut();
+        let out = match borrowed.as_mut() {
+            Ok(scratch) => &mut **scratch,
+            Err(_) => &mut own,
+        };
+        out.clear();
+        let written = json::to_writer(out, value).map(|()| out.to_vec());
+        // A huge document must not pin its buffer for the life of the thread.
+        if out.capacity() > 16 * DOCUMENT_CAPACITY {
+            *out = Vec::with_capacity(DOCUMENT_CAPACITY);
         }
+        written
+    });
+    match written {
+        Ok(bytes) => bytes,
         Err(e) => {
             tracing::error!("cannot serialize a normalized event: {e}");
             format!(r#"{{"error":"cannot serialize a normalized event: {e}"}}"#).into_bytes()

@@ -1,0 +1,185 @@
+//! Arrays, objects and the variants around them, an element or a field at a time.
+
+use serde::Serialize;
+use serde::ser;
+
+use super::{Error, Json, Key, write_str};
+
+/// An array or object being written.
+pub(super) struct Compound<'a> {
+    out: &'a mut Vec<u8>,
+    /// No element or field written yet (no comma before the next).
+    first: bool,
+    /// `]` or `}`.
+    close: u8,
+    /// Inside `{"variant":…}`, closed with it.
+    variant: bool,
+    /// serde_json's `RawValue`: its one field's string is JSON, written as it is.
+    raw: bool,
+}
+
+impl<'a> Compound<'a> {
+    pub(super) fn open(out: &'a mut Vec<u8>, open: u8, close: u8) -> Self {
+        out.push(open);
+        Compound {
+            out,
+            first: true,
+            close,
+            variant: false,
+            raw: false,
+        }
+    }
+
+    /// `{"variant":` then the array or object.
+    pub(super) fn variant(out: &'a mut Vec<u8>, name: &str, open: u8, close: u8) -> Self {
+        out.push(b'{');
+        write_str(out, name);
+        out.push(b':');
+        Compound {
+            variant: true,
+            ..Self::open(out, open, close)
+        }
+    }
+
+    pub(super) fn raw(out: &'a mut Vec<u8>) -> Self {
+        Compound {
+            out,
+            first: true,
+            close: b'}',
+            variant: false,
+            raw: true,
+        }
+    }
+
+    fn comma(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+    }
+
+    fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        self.comma();
+        value.serialize(Json { out: self.out })
+    }
+
+    fn field<T: ?Sized + Serialize>(&mut self, key: &str, value: &T) -> Result<(), Error> {
+        if self.raw {
+            return self.raw_text(value);
+        }
+        self.comma();
+        write_str(self.out, key);
+        self.out.push(b':');
+        value.serialize(Json { out: self.out })
+    }
+
+    /// The JSON text a `RawValue` holds, unquoted. Never in our own documents (they
+    /// borrow `Value`s), so the round trip through a string costs nothing that matters.
+    fn raw_text<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        let mut quoted = Vec::new();
+        value.serialize(Json { out: &mut quoted })?;
+        let text: String = serde_json::from_slice(&quoted).map_err(|e| Error(e.to_string()))?;
+        self.out.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        if !self.raw {
+            self.out.push(self.close);
+            if self.variant {
+                self.out.push(b'}');
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), Error> {
+        self.comma();
+        key.serialize(Key { out: self.out })
+    }
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        self.out.push(b':');
+        value.serialize(Json { out: self.out })
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
