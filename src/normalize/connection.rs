@@ -34,11 +34,12 @@ mod tests;
 use std::fmt::Write;
 use std::net::IpAddr;
 
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Value, json};
 
 use super::facts::{non_empty, non_nil, parse_ip};
 use super::outcome::{ExitDetail, signal};
+use super::time::rfc3339_micros;
 use crate::coder::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, User};
 
 pub use ecs::ecs_document;
@@ -365,11 +366,6 @@ impl<'a> ConnectionFacts<'a> {
             (None, e) => e,
         }
     }
-}
-
-/// RFC 3339 in UTC with microseconds, Coder's own precision.
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// `coder.connection.*` (ECS) and `unmapped.coder.*` (OCSF): Coder's own fields.

@@ -8,13 +8,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::diff::Redacted;
 use super::facts::{Facts, non_empty, non_nil};
 use super::geoip::EcsPlace;
 use super::outcome::{ExitDetail, Outcome, Status, signal};
+use super::time::rfc3339_micros;
 use super::{Enrichment, Trim, classify, looked_up};
 
 mod fields;
@@ -99,7 +100,7 @@ pub fn document<'a>(
     let exit_code = facts.status.exit_code();
     let reason = reason(facts);
     Document {
-        timestamp: rfc3339(timestamp),
+        timestamp: rfc3339_micros(timestamp),
         ecs: Ecs {
             version: ECS_VERSION,
         },
@@ -111,7 +112,7 @@ pub fn document<'a>(
             action: facts.operation(),
             outcome: (facts.outcome != Outcome::Unknown).then(|| facts.outcome.as_str()),
             id: non_empty(entry.id.as_deref()),
-            created: rfc3339(read_at),
+            created: rfc3339_micros(read_at),
             dataset: "coder.audit",
             module: "coder",
             provider: "coderd",
@@ -240,9 +241,4 @@ fn reason<'a>(facts: &Facts<'a>) -> Option<Cow<'a, str>> {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(Cow::Borrowed)
-}
-
-/// RFC 3339 in UTC with microseconds, Coder's own precision.
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields, rfc3339};
+use super::{ConnectionFacts, Kind, Moment, Verdict, coder_fields, rfc3339_micros as rfc3339};
 use crate::normalize::Enrichment;
 use crate::normalize::facts::non_empty;
 use crate::normalize::geoip;
