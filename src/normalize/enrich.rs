@@ -42,7 +42,7 @@ impl Enrichment {
         }
         let base = self.access_url.as_deref()?.trim_end_matches('/');
         let sep = if link.starts_with('/') { "" } else { "/" };
-        Some(format!("{base}{sep}{link}"))
+        Some([base, sep, link].concat())
     }
 }
 
