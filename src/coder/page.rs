@@ -229,47 +229,22 @@ fn read_in_two_passes(
 /// The page read by [`one_pass`], or `None` when it takes the general way.
 fn read_in_one_pass(stream: Stream, reading: Reading, body: &Bytes, text: &str) -> Option<Page> {
     let field = stream.list_field();
-    let (events, count) = match (stream, reading) {
-        (Stream::Audit, Reading::Glance) => {
-            let listed = one_pass::read::<Glance>(text, field)?;
-            let events = listed.entries.map(|entries| {
-                entries
-                    .into_iter()
-                    .map(|(glance, at)| {
-                        let raw = body.slice(at);
-                        audit_event(LazyAudit::glanced_as(raw.clone(), glance), raw)
-                    })
-                    .collect()
-            });
-            (events, listed.count)
-        }
-        (Stream::Audit, Reading::Whole) => {
-            let listed = one_pass::read::<AuditEntry>(text, field)?;
-            let events = listed.entries.map(|entries| {
-                entries
-                    .into_iter()
-                    .map(|(entry, at)| {
-                        let raw = body.slice(at);
-                        audit_event(LazyAudit::read_as(raw.clone(), entry), raw)
-                    })
-                    .collect()
-            });
-            (events, listed.count)
-        }
-        (Stream::Connection, _) => {
-            let listed = one_pass::read::<Field<ConnectionLog>>(text, field)?;
-            let events = listed.entries.map(|entries| {
-                entries
-                    .into_iter()
-                    .map(|(log, at)| connection_event(log.0.unwrap_or_default(), body.slice(at)))
-                    .collect()
-            });
-            (events, listed.count)
-        }
+    let listed = match (stream, reading) {
+        (Stream::Audit, Reading::Glance) => one_pass::read(text, field, |glance: Glance, at| {
+            let raw = body.slice(at);
+            audit_event(LazyAudit::glanced_as(raw.clone(), glance), raw)
+        })?,
+        (Stream::Audit, Reading::Whole) => one_pass::read(text, field, |entry: AuditEntry, at| {
+            let raw = body.slice(at);
+            audit_event(LazyAudit::read_as(raw.clone(), entry), raw)
+        })?,
+        (Stream::Connection, _) => one_pass::read(text, field, |log: Field<ConnectionLog>, at| {
+            connection_event(log.0.unwrap_or_default(), body.slice(at))
+        })?,
     };
     Some(Page {
-        events: events.unwrap_or_default(),
-        count,
+        events: listed.entries.unwrap_or_default(),
+        count: listed.count,
     })
 }
 

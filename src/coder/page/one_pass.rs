@@ -21,19 +21,22 @@ use serde::Deserialize;
 
 use super::super::entry::Key;
 
-/// Entries, each with its bytes' place in the page.
-pub(super) type Entries<T> = Vec<(T, Range<usize>)>;
-
-/// The entries of a page's list.
-pub(super) struct Listed<T> {
+/// The entries of a page's list, each made into an `E` as it was read.
+pub(super) struct Listed<E> {
     /// `None` for a list sent as `null` (a Go nil slice).
-    pub entries: Option<Entries<T>>,
+    pub entries: Option<Vec<E>>,
     pub count: Option<i64>,
 }
 
-/// Read the page `text`'s list `field` in one pass, each entry as a `T`; `None` when the
-/// page is anything but the plain shape (see the module's doc).
-pub(super) fn read<'de, T: Deserialize<'de>>(text: &'de str, field: &str) -> Option<Listed<T>> {
+/// Read the page `text`'s list `field` in one pass, each entry as a `T` that `each` makes
+/// an `E` of at once, with its bytes' place in the page (a page's entries read whole are
+/// about 800 bytes each: collecting them first held a second copy of the page). `None`
+/// when the page is anything but the plain shape (see the module's doc).
+pub(super) fn read<'de, T: Deserialize<'de>, E>(
+    text: &'de str,
+    field: &str,
+    mut each: impl FnMut(T, Range<usize>) -> E,
+) -> Option<Listed<E>> {
     let mut walk = Walk { text, at: 0 };
     walk.expect(b'{')?;
     let mut listed = Listed {
@@ -47,7 +50,7 @@ pub(super) fn read<'de, T: Deserialize<'de>>(text: &'de str, field: &str) -> Opt
             walk.expect(b':')?;
             if key == field && !seen_list {
                 seen_list = true;
-                listed.entries = walk.list()?;
+                listed.entries = walk.list(&mut each)?;
             } else if key == "count" && !seen_count {
                 seen_count = true;
                 listed.count = walk.value::<Option<i64>>()?.0;
@@ -113,7 +116,10 @@ impl<'de> Walk<'de> {
     }
 
     /// A list of entries, or `null`.
-    fn list<T: Deserialize<'de>>(&mut self) -> Option<Option<Entries<T>>> {
+    fn list<T: Deserialize<'de>, E>(
+        &mut self,
+        each: &mut impl FnMut(T, Range<usize>) -> E,
+    ) -> Option<Option<Vec<E>>> {
         if !self.eat(b'[') {
             let (null, _) = self.value::<Option<serde::de::IgnoredAny>>()?;
             return null.is_none().then_some(None);
@@ -123,7 +129,8 @@ impl<'de> Walk<'de> {
             return Some(Some(entries));
         }
         loop {
-            entries.push(self.value::<T>()?);
+            let (entry, at) = self.value::<T>()?;
+            entries.push(each(entry, at));
             if self.eat(b',') {
                 continue;
             }
