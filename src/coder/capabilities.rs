@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::budget::Purpose;
 use super::call::Call;
-use super::client::{BuildInfo, CoderClient};
+use super::client::{BuildInfo, CoderClient, OnTimeout};
 use super::{CoderError, Stream};
 
 impl CoderClient {
@@ -47,7 +47,14 @@ impl CoderClient {
     /// licensed, or the token's user may not read it) and 404 (older than v2.25).
     pub async fn connection_log_available(&self) -> Result<Result<(), String>, CoderError> {
         match self
-            .page(Stream::Connection, Purpose::Control, "", 0, 1)
+            .page(
+                Stream::Connection,
+                Purpose::Control,
+                "",
+                0,
+                1,
+                OnTimeout::Retry,
+            )
             .await
         {
             Ok(_) => Ok(Ok(())),

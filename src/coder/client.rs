@@ -24,6 +24,7 @@ use super::skim::{Elided, Skimmer};
 use crate::secret::Secret;
 
 mod pages;
+pub use pages::OnTimeout;
 
 const TOKEN_HEADER: &str = "Coder-Session-Token";
 

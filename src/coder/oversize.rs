@@ -15,6 +15,7 @@
 //! [`super::Tailer`]) cannot take fewer rows: such a request is skimmed at once instead.
 
 use super::budget::Purpose;
+use super::client::OnTimeout;
 use super::skim::Elided;
 use super::{CoderClient, CoderError, Oversized, Page, Stream};
 
@@ -44,13 +45,14 @@ pub(super) async fn fetch(
     loop {
         // A request that can take fewer rows gives up on a time-out at once: a page too
         // slow to serve (diffs with a template's README) times out every time.
-        let page = if rows > 1 && !whole {
-            client
-                .page_or_timeout(stream, purpose, q, offset, rows)
-                .await
+        let on_timeout = if rows > 1 && !whole {
+            OnTimeout::Return
         } else {
-            client.page(stream, purpose, q, offset, rows).await
+            OnTimeout::Retry
         };
+        let page = client
+            .page(stream, purpose, q, offset, rows, on_timeout)
+            .await;
         match page {
             Ok(page) => {
                 return Ok(Fetched {

@@ -42,6 +42,11 @@ pub enum Entry {
 }
 
 impl Event {
+    /// The bytes of `events` as Coder sent them: what byte budgets count.
+    pub fn raw_bytes(events: &[Event]) -> usize {
+        events.iter().map(|e| e.raw.len()).sum()
+    }
+
     /// The idempotency key of the event's records: the entry's id, and for the end of a
     /// session the id with [`DISCONNECT_SUFFIX`], so the two moments of one session never
     /// overwrite each other in a sink that keys by it.

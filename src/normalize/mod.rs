@@ -338,11 +338,40 @@ fn to_vec(value: &impl Serialize) -> Vec<u8> {
     });
     match written {
         Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::error!("cannot serialize a normalized event: {e}");
-            format!(r#"{{"error":"cannot serialize a normalized event: {e}"}}"#).into_bytes()
-        }
+        Err(e) => error_document(&e.to_string()),
     }
+}
+
+/// What a sink ships in place of a document that could not be written: still valid JSON,
+/// whatever the serializer's message holds.
+fn error_document(reason: &str) -> Vec<u8> {
+    tracing::error!("cannot serialize a normalized event: {reason}");
+    let mut out = br#"{"error":"#.to_vec();
+    json::write_str(
+        &mut out,
+        &format!("cannot serialize a normalized event: {reason}"),
+    );
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+#[test]
+fn a_document_that_cannot_be_written_becomes_a_valid_error_document() {
+    // Tuple keys are refused by the writer, and the message names the key.
+    let refused = std::collections::BTreeMap::from([((1, "\"\u{1}"), 2)]);
+    let doc: serde_json::Value = serde_json::from_slice(&to_vec(&refused)).expect("valid JSON");
+    let reason = doc["error"].as_str().expect("an error message");
+    assert!(
+        reason.starts_with("cannot serialize a normalized event: "),
+        "{reason}"
+    );
+    let quoted: serde_json::Value =
+        serde_json::from_slice(&error_document("a \"quoted\" \\ reason\n")).expect("valid JSON");
+    assert_eq!(
+        quoted["error"],
+        "cannot serialize a normalized event: a \"quoted\" \\ reason\n"
+    );
 }
 
 /// Leave out nulls, and objects and arrays left empty: every field is optional, and an

@@ -161,7 +161,7 @@ impl PendingGroup {
         PendingGroup {
             encoder: encoder.clone(),
             filter: filter.clone(),
-            bytes: events.iter().map(|e| e.raw.len()).sum(),
+            bytes: Event::raw_bytes(&events),
             events: std::sync::Mutex::new(Some(events)),
             encoded: tokio::sync::OnceCell::new(),
         }

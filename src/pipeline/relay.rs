@@ -176,7 +176,7 @@ impl Outlet for Relay {
     /// delivers, and all of it when it ends (its queue is dropped), so this never waits
     /// for an outlet that has stopped.
     async fn deliver(&mut self, events: Vec<Event>) -> Result<(), DeliveryError> {
-        let bytes = self.room_for(events.iter().map(|e| e.raw.len()).sum());
+        let bytes = self.room_for(Event::raw_bytes(&events));
         let room = self
             .room
             .clone()
@@ -327,15 +327,11 @@ mod tests {
         assert_eq!(saved_position(&store, &key), Some(cursor(5).position));
     }
 
-    fn bytes(events: &[Event]) -> usize {
-        events.iter().map(|e| e.raw.len()).sum()
-    }
-
     #[tokio::test]
     async fn the_queue_holds_no_more_than_its_byte_budget_and_a_larger_page_goes_alone() {
         let (sink, _store, _key, outlet, _dir) = setup();
         let (_stop, shutdown) = watch::channel(false);
-        let budget = bytes(&events(3)) * 3 / 2;
+        let budget = Event::raw_bytes(&events(3)) * 3 / 2;
         let (mut relay, driver) = Relay::with_budget(outlet, shutdown, budget);
 
         // One page queued; the sink holds it, so its bytes stay taken.
@@ -355,7 +351,7 @@ mod tests {
 
         // Three times the page, more than the whole budget: it waits for the queue to
         // empty, then goes alone.
-        assert!(bytes(&events(9)) > budget);
+        assert!(Event::raw_bytes(&events(9)) > budget);
         let waiting = tokio::time::timeout(Duration::from_millis(100), relay.deliver(events(9)));
         assert!(waiting.await.is_err());
         sink.gate.add_permits(1);
@@ -374,7 +370,8 @@ mod tests {
     async fn a_group_without_room_by_the_deadline_is_refused_as_full_and_takes_nothing() {
         let (sink, _store, _key, outlet, _dir) = setup();
         let (_stop, shutdown) = watch::channel(false);
-        let (mut relay, driver) = Relay::with_budget(outlet, shutdown, bytes(&events(3)));
+        let (mut relay, driver) =
+            Relay::with_budget(outlet, shutdown, Event::raw_bytes(&events(3)));
         relay.deliver(events(3)).await.unwrap();
         let group = Arc::new(PendingGroup::new(
             &crate::pipeline::Encoder::Raw,

@@ -10,6 +10,16 @@ use super::super::page::{Page, parse_stream_page_as};
 use super::super::skim::Elided;
 use super::{CoderClient, CoderError};
 
+/// What a page request that times out does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// It is tried again at the same size, as any other transient failure.
+    Retry,
+    /// It comes back as [`CoderError::TimedOut`], for the caller to ask for fewer rows (a
+    /// page that is too slow to serve would time out every time).
+    Return,
+}
+
 impl CoderClient {
     /// One page of `GET /api/v2/audit?q=…&limit=…&offset=…`, retried until it is a valid
     /// page or a non-retriable error.
@@ -20,7 +30,8 @@ impl CoderClient {
         offset: u64,
         limit: u32,
     ) -> Result<Page, CoderError> {
-        self.page(Stream::Audit, purpose, q, offset, limit).await
+        self.page(Stream::Audit, purpose, q, offset, limit, OnTimeout::Retry)
+            .await
     }
 
     /// The page [`Self::page`] would return, read through a [`Skimmer`](super::super::skim::Skimmer): every field of an
@@ -49,7 +60,8 @@ impl CoderClient {
         .await
     }
 
-    /// One page of `stream`'s endpoint, as [`Self::audit_page`].
+    /// One page of `stream`'s endpoint, as [`Self::audit_page`]; `on_timeout` says what a
+    /// request that times out does.
     pub async fn page(
         &self,
         stream: Stream,
@@ -57,38 +69,11 @@ impl CoderClient {
         q: &str,
         offset: u64,
         limit: u32,
-    ) -> Result<Page, CoderError> {
-        self.page_inner(stream, purpose, q, offset, limit, false)
-            .await
-    }
-
-    /// [`Self::page`], but a request that times out is not tried again at the same size:
-    /// it comes back as [`CoderError::TimedOut`], for the caller to ask for fewer rows (a
-    /// page that is too slow to serve would time out every time).
-    pub async fn page_or_timeout(
-        &self,
-        stream: Stream,
-        purpose: Purpose,
-        q: &str,
-        offset: u64,
-        limit: u32,
-    ) -> Result<Page, CoderError> {
-        self.page_inner(stream, purpose, q, offset, limit, true)
-            .await
-    }
-
-    async fn page_inner(
-        &self,
-        stream: Stream,
-        purpose: Purpose,
-        q: &str,
-        offset: u64,
-        limit: u32,
-        timeout_returns: bool,
+        on_timeout: OnTimeout,
     ) -> Result<Page, CoderError> {
         let params = page_params(q, offset, limit);
         let call = Call {
-            timeout_returns,
+            timeout_returns: on_timeout == OnTimeout::Return,
             ..Call::page(stream, purpose, &params)
         };
         let reading = self.options.audit_reading;
