@@ -51,34 +51,51 @@ fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-/// Whether any of the 8 bytes in `word` needs escaping. Exact (no false answers either
-/// way): the has-less-than and has-zero-byte tests of "Bit Twiddling Hacks" (Sean Eron
-/// Anderson), each exact as a whole-word answer.
-fn any_needs_escape(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-    below_space || has_zero(word ^ (ONES * u64::from(b'"'))) || has_zero(word ^ (ONES * 0x5c))
+/// A word whose high bits (`HIGHS`) are all clear when none of the 8 bytes in `word`
+/// needs escaping, and not all clear otherwise. Exact as a whole-word answer (no false
+/// answers either way, though a set bit need not sit on the byte that set it): the
+/// has-less-than and has-zero-byte tests of "Bit Twiddling Hacks" (Sean Eron Anderson).
+/// The three tests are combined with `|`, not `||`: one branch per word instead of three,
+/// and the answers of several words can be combined the same way before the one test.
+fn escape_bits(word: u64) -> u64 {
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    (below_space | quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash)
+        & HIGHS
 }
 
-/// Whether no byte of `bytes` needs escaping, a word at a time: whole words, then the
-/// last 8 bytes again (overlapping) for the rest; a short string as two overlapping halves.
-/// Most strings are keys and values of 4 to 40 bytes, so the short ones matter as much.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether no byte of `bytes` needs escaping, 16 bytes (two words) a test: whole blocks,
+/// then the last 16 bytes again (overlapping) for the rest. Most strings are keys and
+/// values of 4 to 40 bytes, so the short ones matter as much: 8 to 15 bytes are the first
+/// and last 8 (overlapping), 4 to 7 the first and last 4, and 1 to 3 bytes are each among
+/// the first, middle and last.
 fn clean(bytes: &[u8]) -> bool {
     let n = bytes.len();
-    if n >= 8 {
-        let mut words = bytes.chunks_exact(8);
-        if words.any(|w| any_needs_escape(word(w))) {
-            return false;
+    let pair = |at: usize| {
+        escape_bits(word(&bytes[at..at + 8])) | escape_bits(word(&bytes[at + 8..at + 16]))
+    };
+    if n >= 16 {
+        let mut at = 0;
+        while at + 16 <= n {
+            if pair(at) != 0 {
+                return false;
+            }
+            at += 16;
         }
-        n % 8 == 0 || !any_needs_escape(word(&bytes[n - 8..]))
+        at == n || pair(n - 16) == 0
+    } else if n >= 8 {
+        escape_bits(word(&bytes[..8])) | escape_bits(word(&bytes[n - 8..])) == 0
     } else if n >= 4 {
-        let low = u64::from(half(&bytes[..4]));
-        let high = u64::from(half(&bytes[n - 4..]));
-        !any_needs_escape(low | high << 32)
+        escape_bits(u64::from(half(&bytes[..4])) | u64::from(half(&bytes[n - 4..])) << 32) == 0
     } else {
-        !bytes.iter().any(|&b| needs_escape(b))
+        n == 0
+            || ![bytes[0], bytes[n / 2], bytes[n - 1]]
+                .into_iter()
+                .any(needs_escape)
     }
 }
 
@@ -97,7 +114,7 @@ fn half(bytes: &[u8]) -> u32 {
 }
 
 /// `value` as a JSON string, quotes included.
-fn write_str(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');

@@ -104,13 +104,17 @@ fn keys_json_cannot_hold_are_errors_as_in_serde_json() {
 
 #[test]
 fn every_byte_is_escaped_as_serde_json_escapes_it_wherever_it_falls_in_a_word() {
-    // Each ASCII byte at each of the 8 places of a word, and just past a whole word.
+    // Each ASCII byte at each place of a string of each length up to 40: every length
+    // class of the check (1-3 bytes, half words, overlapping words, 16-byte blocks and
+    // the overlapping last block) and every place in each word.
     for byte in 0u8..=127 {
-        for at in 0..17 {
-            let mut s = "x".repeat(at);
-            s.push(char::from(byte));
-            s.push_str("tail");
-            agree(&s);
+        for len in 1..=40 {
+            for at in 0..len {
+                let mut s = "x".repeat(at);
+                s.push(char::from(byte));
+                s.push_str(&"y".repeat(len - at - 1));
+                agree(&s);
+            }
         }
     }
 }
