@@ -86,7 +86,7 @@ impl ConnectionLog {
 
     /// When the session ended, when Coder says so and the time parses.
     pub fn disconnect_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        super::entry::parse_time(
+        super::time::parse_time(
             self.ssh_info
                 .as_ref()
                 .and_then(|s| s.disconnect_time.as_deref()),

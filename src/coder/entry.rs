@@ -403,12 +403,6 @@ impl AuditEntry {
     }
 }
 
-/// An RFC 3339 time in UTC, when there is one that parses.
-pub(crate) fn parse_time(t: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
-    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@ mod sessions;
 pub mod skim;
 mod stream;
 mod tailer;
+mod time;
 mod window;
 
 pub use client::{BuildInfo, ClientOptions, CoderClient, TokenSource};

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase};
-use super::entry::{Field, parse_time};
+use super::entry::Field;
 use super::lazy::{Glance, LazyAudit};
+use super::time::parse_time;
 use super::{AuditEntry, EntryKey, Oversized, Stream};
 
 mod one_pass;
