@@ -11,11 +11,21 @@ use coder_audit_shipper::{commands, telemetry};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read when it starts: one arena instead of four per core. The
-/// shipper has a few busy threads, and every extra arena held its own free pages (peak RSS
-/// of an ECS backfill: 39 MiB with the default, 29 MiB with one, at the same speed).
+/// jemalloc's options, read when it starts (`_RJEM_MALLOC_CONF` in the environment still
+/// overrides them):
+/// - `narenas:1`: one arena instead of four per core. The shipper has a few busy threads,
+///   and every extra arena held its own free pages (peak RSS of an ECS backfill: 39 MiB
+///   with the default, 29 MiB with one, at the same speed).
+/// - `tcache_nslots_small_max:2000,tcache_gc_incr_bytes:1048576`: room for up to 2,000
+///   small objects per size in each thread's cache (200 by default), and its clean-up every
+///   1 MiB allocated instead of 64 KiB. An entry's strings are allocated on the tailer's
+///   thread and freed on the sink's, so one thread's cache empties and the other's
+///   overflows all the time; refilling and flushing them in larger batches saved 3.5 %
+///   of an ECS backfill's instructions for 1.4 MiB more peak RSS (BENCHMARKS.md, "A
+///   release build for the hot path").
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: MallocConf = MallocConf(c"narenas:1".as_ptr());
+static MALLOC_CONF: MallocConf =
+    MallocConf(c"narenas:1,tcache_nslots_small_max:2000,tcache_gc_incr_bytes:1048576".as_ptr());
 
 /// A C string pointer that jemalloc reads as `const char *malloc_conf`.
 #[repr(transparent)]
