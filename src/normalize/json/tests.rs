@@ -48,6 +48,11 @@ struct Document<'a> {
     bool_keys: BTreeMap<bool, u128>,
     floats: [f64; 6],
     small: [f32; 2],
+    // Field names are written on a path of their own: one that needs escaping too.
+    #[serde(rename = "quoted \"key\"\\")]
+    quoted_key: u8,
+    #[serde(rename = "")]
+    empty_key: u8,
 }
 
 #[derive(Serialize, Debug)]
@@ -86,6 +91,8 @@ fn every_shape_serde_hands_over_is_written_as_serde_json_writes_it() {
             1.5e-7,
         ],
         small: [f32::NAN, 3.25],
+        quoted_key: 1,
+        empty_key: 2,
     };
     agree(&doc);
     agree(&[(); 0]);
