@@ -358,7 +358,8 @@ fn error_document(reason: &str) -> Vec<u8> {
 #[cfg(test)]
 #[test]
 fn a_document_that_cannot_be_written_becomes_a_valid_error_document() {
-    // Tuple keys are refused by the writer, and the message names the key.
+    // A tuple key is refused by the writer (JSON keys are strings); its message, and any
+    // message with quotes, backslashes or controls, must still make valid JSON.
     let refused = std::collections::BTreeMap::from([((1, "\"\u{1}"), 2)]);
     let doc: serde_json::Value = serde_json::from_slice(&to_vec(&refused)).expect("valid JSON");
     let reason = doc["error"].as_str().expect("an error message");
