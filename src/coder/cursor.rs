@@ -6,7 +6,7 @@
 //! row lands below the watermark, is found by the next scan of the overlap, and is told
 //! apart from the rows already shipped by its id, the only stable key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,17 @@ impl std::fmt::Display for EntryKey {
     }
 }
 
+/// How the maps and sets keyed by [`EntryKey`] hash: foldhash instead of std's SipHash.
+/// Every entry read is looked up in two or three of them, and SipHash was 2 % of a raw
+/// backfill's instructions (BENCHMARKS.md, "Cheaper per event"). The keys are Coder's own
+/// ids (random UUIDs, or digests of an entry's bytes), not values a client picks, and the
+/// seed is still random per process.
+pub type KeyHasher = foldhash::fast::RandomState;
+/// A map keyed by [`EntryKey`] (see [`KeyHasher`]).
+pub type KeyMap<V> = HashMap<EntryKey, V, KeyHasher>;
+/// A set of [`EntryKey`]s (see [`KeyHasher`]).
+pub type KeySet = HashSet<EntryKey, KeyHasher>;
+
 /// The state of one stream for one sink. See the module doc for why it looks like this.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
@@ -79,13 +90,13 @@ pub struct Cursor {
     /// Rows older than this are never emitted (`start_at`, `backfill --from`).
     pub floor: Option<DateTime<Utc>>,
     /// Ids delivered whose time is within `overlap` below `position` (or above it).
-    pub seen: HashMap<EntryKey, DateTime<Utc>>,
+    pub seen: KeyMap<DateTime<Utc>>,
     /// Progress through a closed window that was interrupted.
     pub partial: Option<Partial>,
     /// Connection log only: sessions whose connect was delivered and whose disconnect was
     /// not yet seen, by row id. Rows are updated when a session ends, so these are read
     /// again until it does (see [`super::sessions`]).
-    pub sessions: HashMap<EntryKey, OpenSession>,
+    pub sessions: KeyMap<OpenSession>,
     /// Connection log only: how many rows were known in each stretch below the overlap,
     /// for the late sweep to tell when Coder has more ([`super::late`]).
     pub late: Vec<LateBucket>,
@@ -156,9 +167,9 @@ impl Cursor {
         Self {
             position,
             floor,
-            seen: HashMap::new(),
+            seen: KeyMap::default(),
             partial: None,
-            sessions: HashMap::new(),
+            sessions: KeyMap::default(),
             late: Vec::new(),
         }
     }

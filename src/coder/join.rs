@@ -13,15 +13,13 @@
 //! not a state. Both readers read the same Coder with the same options, so they agree
 //! again within a deep read or a session sweep.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{EntryKey, Stream, Tailer};
+use super::{EntryKey, KeyMap, KeySet, Stream, Tailer};
 
 /// Rows the sink delivered that the shared reader has not: dropped from what the shared
 /// reader hands that sink, by id.
-pub type SkipSet = HashMap<EntryKey, DateTime<Utc>>;
+pub type SkipSet = KeyMap<DateTime<Utc>>;
 
 /// Why a sink may not join yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +70,7 @@ impl Tailer {
             return Err(Refusal::Unlearnt);
         }
         if self.options().stream == Stream::Connection {
-            let open = |t: &Tailer| t.cursor().sessions.keys().cloned().collect::<HashSet<_>>();
+            let open = |t: &Tailer| t.cursor().sessions.keys().cloned().collect::<KeySet>();
             if open(self) != open(solo) {
                 return Err(Refusal::SessionsDiffer);
             }
@@ -196,7 +194,7 @@ mod tests {
     fn the_same_cursor_joins_with_nothing_to_skip() {
         let c = cursor("2026-01-01T12:00:00Z", &[("a", "2026-01-01T11:59:00Z")]);
         let plan = audit(c.clone()).join_plan(&audit(c));
-        assert_eq!(plan, Ok(SkipSet::new()));
+        assert_eq!(plan, Ok(SkipSet::default()));
     }
 
     #[test]
@@ -234,7 +232,7 @@ mod tests {
         // position, so a group row 8 minutes below is past its memory, not missing.
         let group = cursor("2026-01-01T12:00:00Z", &[("old", "2026-01-01T11:52:00Z")]);
         let solo = cursor("2026-01-01T12:03:00Z", &[]);
-        assert_eq!(audit(group).join_plan(&audit(solo)), Ok(SkipSet::new()));
+        assert_eq!(audit(group).join_plan(&audit(solo)), Ok(SkipSet::default()));
     }
 
     #[test]
@@ -254,7 +252,7 @@ mod tests {
         let caught_up = cursor("2026-01-01T11:59:30Z", &[("new", "2026-01-01T11:59:30Z")]);
         assert_eq!(
             audit(group).join_plan(&audit(caught_up)),
-            Ok(SkipSet::new())
+            Ok(SkipSet::default())
         );
     }
 
@@ -263,7 +261,7 @@ mod tests {
         // No row for an hour: the shared reader's position stays at the last one.
         let group = cursor("2026-01-01T11:00:00Z", &[]);
         let solo = cursor("2026-01-01T12:00:00Z", &[]);
-        assert_eq!(audit(group).join_plan(&audit(solo)), Ok(SkipSet::new()));
+        assert_eq!(audit(group).join_plan(&audit(solo)), Ok(SkipSet::default()));
     }
 
     #[test]
@@ -274,7 +272,7 @@ mod tests {
         );
         let mut solo = cursor("2026-01-01T12:00:00Z", &[]);
         solo.floor = Some(at("2026-01-01T11:59:00Z"));
-        assert_eq!(audit(group).join_plan(&audit(solo)), Ok(SkipSet::new()));
+        assert_eq!(audit(group).join_plan(&audit(solo)), Ok(SkipSet::default()));
     }
 
     #[test]
@@ -307,7 +305,7 @@ mod tests {
         open(&mut solo, "s1");
         assert_eq!(
             conn(group.clone()).join_plan(&conn(solo.clone())),
-            Ok(SkipSet::new())
+            Ok(SkipSet::default())
         );
         // The sink saw s2's disconnect (or the group has not seen s2 yet): not now.
         open(&mut group, "s2");
@@ -330,7 +328,7 @@ mod tests {
         });
         assert_eq!(
             conn(group.clone()).join_plan(&conn(group.clone())),
-            Ok(SkipSet::new())
+            Ok(SkipSet::default())
         );
         assert_eq!(conn(group).join_plan(&conn(solo)), Err(Refusal::Unlearnt));
     }

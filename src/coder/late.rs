@@ -24,7 +24,6 @@
 //! the shipper was down is shipped whole (its rows cannot be told apart), counted as
 //! `reason="unknown_after_restart"`: duplicates, bounded by that hour, never a loss.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +35,8 @@ use super::page::Event;
 use super::sessions::first_sight;
 use super::stream::filter_time;
 use super::{
-    CoderClient, CoderError, Cursor, EntryKey, LateBucket, Outlet, Stream, TailError, TailerOptions,
+    CoderClient, CoderError, Cursor, EntryKey, KeyMap, KeySet, LateBucket, Outlet, Stream,
+    TailError, TailerOptions,
 };
 
 /// Coder's `count` stops here (`count_cap` 2000, the query counts one more).
@@ -62,7 +62,7 @@ pub struct LateSweep {
     every: Duration,
     last: Option<Instant>,
     /// Rows this stream delivered (or found already shipped), by id, with `connect_time`.
-    known: HashMap<EntryKey, DateTime<Utc>>,
+    known: KeyMap<DateTime<Utc>>,
     /// Hours from the checkpoint whose ids are not in `known` yet (after a restart).
     unloaded: Vec<LateBucket>,
     /// The stream did not read below this (it started here): nothing older is compared.
@@ -96,7 +96,7 @@ impl LateSweep {
     }
 
     /// The ids this stream delivered within the horizon, with their `connect_time`.
-    pub fn known(&self) -> &HashMap<EntryKey, DateTime<Utc>> {
+    pub fn known(&self) -> &KeyMap<DateTime<Utc>> {
         &self.known
     }
 
@@ -134,7 +134,7 @@ impl LateSweep {
             return Ok(report);
         }
         let mut found: Vec<Event> = Vec::new();
-        let mut found_keys: HashSet<EntryKey> = HashSet::new();
+        let mut found_keys = KeySet::default();
 
         // Hours from before a restart: learn their ids, or ship them whole if they changed.
         for bucket in std::mem::take(&mut self.unloaded) {
@@ -310,7 +310,7 @@ async fn read(
     let query = range_query(start, end);
     let limit = page_size.max(1);
     let mut rows: Vec<Event> = Vec::new();
-    let mut keys: HashSet<EntryKey> = HashSet::new();
+    let mut keys = KeySet::default();
     let mut offset = 0u64;
     loop {
         let fetched = oversize::fetch(

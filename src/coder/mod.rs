@@ -32,7 +32,9 @@ mod window;
 pub use client::{BuildInfo, ClientOptions, CoderClient, TokenSource};
 pub use connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, SshInfo, WebInfo};
 pub use context::CoderContext;
-pub use cursor::{Cursor, EntryKey, LateBucket, OpenSession, Partial, SeenEntry};
+pub use cursor::{
+    Cursor, EntryKey, KeyHasher, KeyMap, KeySet, LateBucket, OpenSession, Partial, SeenEntry,
+};
 pub use entry::{AuditEntry, Organization, Oversized, User};
 pub use error::CoderError;
 pub use join::{Refusal, SkipSet};

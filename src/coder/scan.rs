@@ -17,12 +17,10 @@
 //!   size for [`GROW_AFTER`] pages, then doubles; a scan losing the race to inserts reads
 //!   more rows per request, up to [`MAX_LIMIT`], for the rest of the scan.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::window::Window;
-use super::{EntryKey, Event};
+use super::{EntryKey, Event, KeyHasher, KeyMap, KeySet};
 
 /// How many back-offs one scan may make before it stops checking and goes on.
 const MAX_BACKOFFS: usize = 64;
@@ -82,7 +80,7 @@ pub struct Scan {
     keep_from: Option<DateTime<Utc>>,
     newest: Option<DateTime<Utc>>,
     /// Ids handled in this window, merged into the cursor when the window is done.
-    seen: HashMap<EntryKey, DateTime<Utc>>,
+    seen: KeyMap<DateTime<Utc>>,
     backoffs: usize,
 }
 
@@ -107,7 +105,7 @@ impl Scan {
             boundary: None,
             mark: done_above,
             newest: None,
-            seen: HashMap::new(),
+            seen: KeyMap::default(),
             backoffs: 0,
         }
     }
@@ -231,7 +229,7 @@ impl Scan {
         let done_above = self.window.upper.and(self.mark);
         let rows = take.min(events.len());
         let mut fresh = Vec::with_capacity(rows);
-        let mut fresh_keys: HashSet<EntryKey> = HashSet::with_capacity(rows);
+        let mut fresh_keys = KeySet::with_capacity_and_hasher(rows, KeyHasher::default());
         let mut reread = 0;
         for (event, t) in events.into_iter().zip(times).take(take) {
             if t < self.window.lower {
@@ -317,7 +315,7 @@ impl Scan {
     }
 
     /// The ids handled in this window.
-    pub fn into_seen(self) -> HashMap<EntryKey, DateTime<Utc>> {
+    pub fn into_seen(self) -> KeyMap<DateTime<Utc>> {
         self.seen
     }
 }

@@ -15,7 +15,6 @@
 //! disconnect, and the cursor must stay bounded. Sessions given up that way, and rows
 //! deleted before their end was seen, are counted and logged.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -27,7 +26,8 @@ use super::page::Entry;
 use super::permission::PermissionGate;
 use super::stream::filter_time;
 use super::{
-    CoderClient, Cursor, EntryKey, Event, OpenSession, Outlet, Stream, TailError, TailerOptions,
+    CoderClient, Cursor, EntryKey, Event, KeySet, OpenSession, Outlet, Stream, TailError,
+    TailerOptions,
 };
 
 /// What a sweep did.
@@ -148,7 +148,7 @@ pub(super) async fn sweep<O: Outlet>(
         filter_time(oldest - overlap)
     );
     let limit = page_size.max(1);
-    let mut still_open: HashSet<EntryKey> = HashSet::new();
+    let mut still_open = KeySet::default();
     let mut offset = 0u64;
     loop {
         let fetched = oversize::fetch(

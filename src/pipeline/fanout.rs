@@ -69,7 +69,7 @@ impl Member {
             stats,
             encoder,
             filter,
-            skip: SkipSet::new(),
+            skip: SkipSet::default(),
         }
     }
 
