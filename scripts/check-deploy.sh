@@ -26,6 +26,9 @@ log "Dockerfile: hadolint, and its build command is the one .ci/run runs"
 build=$(sed -n 's/^RUN \(cargo build .*\)$/\1/p' Dockerfile)
 [[ -n $build ]] && grep -qxF "$build" .ci/run \
   || { log "the Dockerfile's build command ($build) is not in .ci/run"; exit 1; }
+flags=$(sed -n 's/^ENV RUSTFLAGS=\(".*"\)$/\1/p' Dockerfile)
+[[ -n $flags ]] && grep -qxF "export RUSTFLAGS=$flags" .ci/run \
+  || { log "the Dockerfile's RUSTFLAGS ($flags) are not the ones .ci/run builds with"; exit 1; }
 
 log "deploy/kubernetes: kubernetes-validate --strict"
 # The ServiceMonitor is a Prometheus Operator CRD with no schema in kubernetes-validate.
