@@ -10,6 +10,15 @@
 #   SHIPPER=path STARTS=10 scripts/bench-idle.sh   another build, e.g. one with fewer
 #                                              features (cargo build --release
 #                                              --no-default-features: the file sink only)
+#   DROP_CACHES=1 scripts/bench-idle.sh        drop the page cache before each start (root):
+#                                              the binary's code is then read from disk, as
+#                                              on a node that has not run it lately
+#
+# The file-backed part depends on how the binary sits in the page cache: the kernel maps
+# what is cached around each page a start touches (64 KiB), and a file just written (a
+# build, a copy, an image just pulled) maps more than one read back from disk: 18.5-19.0
+# MiB against 16.8-17.1 for the same binary here (BENCHMARKS.md, "Idle RSS: packed
+# relocations"). Compare builds in the same state.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,6 +32,10 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"' EXIT
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 for i in $(seq 1 "${STARTS:-5}"); do
+  if [[ -n "${DROP_CACHES:-}" ]]; then
+    sync
+    echo 1 >/proc/sys/vm/drop_caches
+  fi
   start_coder_sim "$out/idle$i.sim" --rate-limit 0 --request-log "$out/idle$i.requests"
   printf '[coder]\nurl = "%s"\ntoken = "%s"\n[checkpoint]\ndir = "%s"\n[sinks.archive]\ntype = "file"\npath = "%s"\n' \
     "$url" "$token" "$out/idle$i.state" "$out/idle$i.ndjson" >"$out/idle$i.toml"
