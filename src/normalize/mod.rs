@@ -345,12 +345,10 @@ fn to_vec(value: &impl Serialize) -> Vec<u8> {
 /// What a sink ships in place of a document that could not be written: still valid JSON,
 /// whatever the serializer's message holds.
 fn error_document(reason: &str) -> Vec<u8> {
-    tracing::error!("cannot serialize a normalized event: {reason}");
+    let message = format!("cannot serialize a normalized event: {reason}");
+    tracing::error!("{message}");
     let mut out = br#"{"error":"#.to_vec();
-    json::write_str(
-        &mut out,
-        &format!("cannot serialize a normalized event: {reason}"),
-    );
+    json::write_str(&mut out, &message);
     out.push(b'}');
     out
 }
