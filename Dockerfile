@@ -8,8 +8,8 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 # Packed relative relocations (DT_RELR): at each start the loader reads 14 KB of them
-# instead of 1.2 MB, which is 1.1-1.5 MiB less idle RSS (BENCHMARKS.md, "Idle RSS: packed
-# relocations"). They need glibc 2.36 at run time, which the runtime image below has
+# instead of 1.2 MB, which is 1.1-1.5 MiB less idle RSS (BENCHMARKS.md, "Idle RSS and
+# hashing"). They need glibc 2.36 at run time, which the runtime image below has
 # (Debian 12), so only this image is built with them; a build for any other host is not.
 ENV RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs"
 RUN cargo build --release --locked --no-default-features --features elasticsearch,http,kafka,s3,security_lake,splunk,syslog --bin coder-audit-shipper

@@ -71,10 +71,10 @@ impl std::fmt::Display for EntryKey {
 }
 
 /// How the maps and sets keyed by [`EntryKey`] hash: foldhash instead of std's SipHash.
-/// Every entry read is looked up in two or three of them, and SipHash was 2 % of a raw
-/// backfill's instructions (BENCHMARKS.md, "Cheaper per event"). The keys are Coder's own
-/// ids (random UUIDs, or digests of an entry's bytes), not values a client picks, and the
-/// seed is still random per process.
+/// Every entry read is looked up in two or three of them, and foldhash took 1.5 % off an
+/// ECS backfill's instructions and 3.7 % off a raw one (BENCHMARKS.md, "Idle RSS and
+/// hashing"). The keys are Coder's own ids (random UUIDs, or digests of an entry's bytes),
+/// not values a client picks, and the seed is still random per process.
 pub type KeyHasher = foldhash::fast::RandomState;
 /// A map keyed by [`EntryKey`] (see [`KeyHasher`]).
 pub type KeyMap<V> = HashMap<EntryKey, V, KeyHasher>;
