@@ -15,9 +15,9 @@
 #                                              on a node that has not run it lately
 #
 # The file-backed part depends on how the binary sits in the page cache: the kernel maps
-# what is cached around each page a start touches (64 KiB), and a file just written (a
-# build, a copy, an image just pulled) maps more than one read back from disk: 18.4-19.0
-# MiB against 16.8-17.1 for the same binary here (BENCHMARKS.md, "Idle RSS and
+# what is cached around each page a start touches (64 KiB), and a copy made with `cp` maps
+# more than the linker's own output or the file read back from disk: 18.4-19.0 MiB against
+# 16.8-17.1 for the same binary here (BENCHMARKS.md, "Idle RSS and
 # hashing"). Compare builds in the same state.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
