@@ -34,7 +34,8 @@ status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 for i in $(seq 1 "${STARTS:-5}"); do
   if [[ -n "${DROP_CACHES:-}" ]]; then
     sync
-    echo 1 >/proc/sys/vm/drop_caches
+    echo 1 2>/dev/null >/proc/sys/vm/drop_caches \
+      || { echo "DROP_CACHES=1 needs root (it writes /proc/sys/vm/drop_caches)" >&2; exit 1; }
   fi
   start_coder_sim "$out/idle$i.sim" --rate-limit 0 --request-log "$out/idle$i.requests"
   printf '[coder]\nurl = "%s"\ntoken = "%s"\n[checkpoint]\ndir = "%s"\n[sinks.archive]\ntype = "file"\npath = "%s"\n' \
