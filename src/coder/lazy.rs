@@ -10,6 +10,11 @@
 //! something asks for it (a normalizing encoder, a filter, the look-ups, the marks of an
 //! oversized entry), once, and shared by every sink after that.
 //!
+//! The glance's id and time are borrowed from the page: the page makes the entry's key and
+//! time of them at once and keeps neither string. Only the [`Route`] (`resource_type` and
+//! `action`) stays with the entry, and only while it has not been read whole: a whole
+//! entry answers for itself.
+//!
 //! The glance reads fields as [`AuditEntry`] does (same leniency), and stops as soon as
 //! it has seen all four: Coder writes them first (`id`, `time`, `resource_type`, `action`,
 //! then `diff`, `additional_fields` and `user`, the bulk of an entry), so most of an entry
@@ -18,6 +23,7 @@
 //! first of these four too ([`FirstOf`]), and the two always agree. (Go's encoder never
 //! writes a key twice; only a broken proxy could.)
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -25,14 +31,23 @@ use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use super::AuditEntry;
-use super::entry::{Key, field};
+use super::entry::{Key, Text, field};
 
-/// The fields of an audit entry every sink needs, whatever its format.
+/// The fields of an audit entry every sink needs, whatever its format, as one pass over
+/// the entry reads them: the id and time borrowed from the page where they have no
+/// escapes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Glance {
-    pub id: Option<String>,
+pub struct Glance<'a> {
+    pub id: Option<Cow<'a, str>>,
     /// As Coder sent it; the page parses it.
-    pub time: Option<String>,
+    pub time: Option<Cow<'a, str>>,
+    pub route: Route,
+}
+
+/// What routing needs of an audit entry (Kafka topic templates, the syslog MSGID): the
+/// part of a [`Glance`] kept with the entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
     pub resource_type: Option<String>,
     pub action: Option<String>,
 }
@@ -74,8 +89,8 @@ impl FirstOf {
 /// written to `into` as it is read, and `seen` being complete tells the stop from a real
 /// error. Without `stop` the rest of the object is skipped, unread: the one-pass page
 /// reader must reach each entry's end anyway (see `super::page`).
-struct Read<'g> {
-    into: &'g mut Glance,
+struct Read<'g, 'a> {
+    into: &'g mut Glance<'a>,
     seen: &'g mut FirstOf,
     stop: bool,
 }
@@ -83,7 +98,7 @@ struct Read<'g> {
 /// The error that stops a glance (never shown: see [`Read`]).
 const GLANCED: &str = "glanced";
 
-impl<'de> Visitor<'de> for Read<'_> {
+impl<'de> Visitor<'de> for Read<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -96,12 +111,11 @@ impl<'de> Visitor<'de> for Read<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let value = field(&mut map)?;
             match key.as_ref() {
-                "id" => self.into.id = value,
-                "time" => self.into.time = value,
-                "resource_type" => self.into.resource_type = value,
-                _ => self.into.action = value,
+                "id" => self.into.id = map.next_value::<Text>()?.0,
+                "time" => self.into.time = map.next_value::<Text>()?.0,
+                "resource_type" => self.into.route.resource_type = field(&mut map)?,
+                _ => self.into.route.action = field(&mut map)?,
             }
             if self.stop && self.seen.complete() {
                 return Err(A::Error::custom(GLANCED));
@@ -111,10 +125,10 @@ impl<'de> Visitor<'de> for Read<'_> {
     }
 }
 
-impl Glance {
+impl<'a> Glance<'a> {
     /// The glance of `json`, or `None` when it is not an object that reads (the caller
     /// then reads it whole, with [`AuditEntry::parse`]'s fallbacks).
-    fn read(json: &str) -> Option<Self> {
+    pub(super) fn read(json: &'a str) -> Option<Self> {
         let mut glance = Glance::default();
         let mut seen = FirstOf::default();
         let read = Read {
@@ -125,18 +139,9 @@ impl Glance {
         let result = serde_json::Deserializer::from_str(json).deserialize_map(read);
         (result.is_ok() || seen.complete()).then_some(glance)
     }
-
-    fn of_entry(e: &AuditEntry) -> Self {
-        Glance {
-            id: e.id.clone(),
-            time: e.time.clone(),
-            resource_type: e.resource_type.clone(),
-            action: e.action.clone(),
-        }
-    }
 }
 
-impl<'de> Deserialize<'de> for Glance {
+impl<'de> Deserialize<'de> for Glance<'de> {
     /// The glance of an entry object, read to the object's end; anything but an object is
     /// an error (the page is then read the general way, see `super::page`).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -151,10 +156,12 @@ impl<'de> Deserialize<'de> for Glance {
     }
 }
 
-/// One audit entry: its [`Glance`], and its whole view once anything needed it.
+/// One audit entry: its [`Route`] while only glanced at, and its whole view once anything
+/// needed it.
 #[derive(Debug, Clone)]
 pub struct LazyAudit {
-    glance: Glance,
+    /// Empty once `whole` is set at the start (the entry answers then).
+    route: Route,
     /// The entry's JSON (the same bytes as [`super::Event::raw`]).
     raw: Bytes,
     /// Boxed: most events never need it, and a smaller event is cheaper to move.
@@ -162,28 +169,18 @@ pub struct LazyAudit {
 }
 
 impl LazyAudit {
-    /// Read `raw` (whose text is `json`) at a glance. Any JSON gives one (a value that is
-    /// not an object gives an empty glance, as it gives an empty entry); JSON that the
-    /// glance cannot read at all is read whole at once, with [`AuditEntry::parse`]'s own
-    /// fallbacks.
-    pub fn glance(raw: Bytes, json: &str) -> Self {
-        match Glance::read(json) {
-            Some(glance) => Self::glanced_as(raw, glance),
-            None => Self::whole(raw, json),
-        }
-    }
-
     /// `raw`, already glanced at.
-    pub(super) fn glanced_as(raw: Bytes, glance: Glance) -> Self {
+    pub(super) fn glanced_as(raw: Bytes, route: Route) -> Self {
         LazyAudit {
-            glance,
+            route,
             raw,
             whole: OnceLock::new(),
         }
     }
 
     /// Read `raw` (whose text is `json`) whole now: for a stream whose sinks read whole
-    /// entries anyway, where a glance first would only add work.
+    /// entries anyway, where a glance first would only add work; and for JSON a glance
+    /// cannot read at all, with [`AuditEntry::parse`]'s own fallbacks.
     pub fn whole(raw: Bytes, json: &str) -> Self {
         Self::read_as(raw, parse_whole(json))
     }
@@ -191,14 +188,26 @@ impl LazyAudit {
     /// `raw`, already read whole.
     pub(super) fn read_as(raw: Bytes, entry: AuditEntry) -> Self {
         LazyAudit {
-            glance: Glance::of_entry(&entry),
+            route: Route::default(),
             raw,
             whole: OnceLock::from(Box::new(entry)),
         }
     }
 
-    pub fn glanced(&self) -> &Glance {
-        &self.glance
+    /// The entry's `resource_type`.
+    pub fn resource_type(&self) -> Option<&str> {
+        match self.whole.get() {
+            Some(entry) => entry.resource_type.as_deref(),
+            None => self.route.resource_type.as_deref(),
+        }
+    }
+
+    /// The entry's `action`.
+    pub fn action(&self) -> Option<&str> {
+        match self.whole.get() {
+            Some(entry) => entry.action.as_deref(),
+            None => self.route.action.as_deref(),
+        }
     }
 
     /// The whole entry, built on the first call.
@@ -242,12 +251,29 @@ fn parse_whole(json: &str) -> AuditEntry {
 mod tests {
     use super::*;
 
-    fn both(raw: &str) -> (Glance, Glance) {
-        let lazy = LazyAudit::glance(Bytes::from(raw.to_owned()), raw);
-        // Only what is not an object is read whole at once.
-        assert_eq!(lazy.is_whole(), !raw.starts_with('{'), "{raw}");
-        let glanced = lazy.glanced().clone();
-        (glanced, Glance::of_entry(lazy.entry()))
+    type Four<'a> = [Option<&'a str>; 4];
+
+    fn four_of_glance<'a>(g: &'a Glance<'_>) -> Four<'a> {
+        [
+            g.id.as_deref(),
+            g.time.as_deref(),
+            g.route.resource_type.as_deref(),
+            g.route.action.as_deref(),
+        ]
+    }
+
+    fn four_of_entry(e: &AuditEntry) -> Four<'_> {
+        [
+            e.id.as_deref(),
+            e.time.as_deref(),
+            e.resource_type.as_deref(),
+            e.action.as_deref(),
+        ]
+    }
+
+    fn glanced(json: &str) -> LazyAudit {
+        let glance = Glance::read(json).expect("an object glances");
+        LazyAudit::glanced_as(Bytes::from(json.to_owned()), glance.route)
     }
 
     #[test]
@@ -257,6 +283,10 @@ mod tests {
             r#"{"id":"a","time":"2026-01-01T00:00:00Z","action":"write","resource_type":"workspace","diff":{"x":{"old":1}}}"#.to_owned(),
             // Escaped keys and values, wrong types, a repeated key (the first wins).
             r#"{"i\u0064":"a\"b","action":7,"resource_type":"a","resource_type":"b","time":null}"#.to_owned(),
+            // Every kind of value where a string belongs, for the borrowed id and time too.
+            r#"{"id":["a"],"time":{"t":"x"},"resource_type":1.5,"action":false}"#.to_owned(),
+            r#"{"id":-3,"time":true,"resource_type":null,"action":{"a":[1]}}"#.to_owned(),
+            r#"{"id":"\u00e9t\u00e9","time":"2026-01-01T00:00:00\u005a"}"#.to_owned(),
             // All four seen, then repeated: the glance has stopped reading by then.
             r#"{"id":"a","time":"t","resource_type":"r","action":"x","id":"b","action":"y"}"#.to_owned(),
             // Keys in another order, and some missing (the glance reads to the end).
@@ -267,25 +297,54 @@ mod tests {
             "null".to_owned(),
             format!(r#"{{"id":"a","diff":{{"x":{deep}}},"action":"create"}}"#),
         ] {
-            let (glanced, whole) = both(&raw);
-            assert_eq!(glanced, whole, "{raw}");
+            let whole = AuditEntry::parse(&raw);
+            match Glance::read(&raw) {
+                Some(glance) => {
+                    assert_eq!(four_of_glance(&glance), four_of_entry(&whole), "{raw}");
+                    // And the entry, glanced at, routes as it does read whole.
+                    let lazy = glanced(&raw);
+                    let route = [lazy.resource_type(), lazy.action()];
+                    assert_eq!(route, [whole.resource_type.as_deref(), whole.action.as_deref()]);
+                    assert!(!lazy.is_whole());
+                    assert_eq!(four_of_entry(lazy.entry()), four_of_entry(&whole), "{raw}");
+                    assert_eq!([lazy.resource_type(), lazy.action()], route, "{raw}");
+                }
+                // Only what is not an object is read whole at once.
+                None => assert!(!raw.starts_with('{'), "{raw}"),
+            }
         }
+    }
+
+    #[test]
+    fn an_id_and_time_without_escapes_are_borrowed_and_escaped_ones_unescaped() {
+        let plain = r#"{"id":"a1","time":"2026-01-01T00:00:00Z"}"#;
+        let g = Glance::read(plain).unwrap();
+        assert!(matches!(g.id, Some(Cow::Borrowed("a1"))), "{g:?}");
+        assert!(matches!(
+            g.time,
+            Some(Cow::Borrowed("2026-01-01T00:00:00Z"))
+        ));
+        let escaped = r#"{"id":"a\u0031","time":"\"t\""}"#;
+        let g = Glance::read(escaped).unwrap();
+        assert_eq!(g.id.as_deref(), Some("a1"));
+        assert_eq!(g.time.as_deref(), Some("\"t\""));
     }
 
     #[test]
     fn the_first_of_a_repeated_key_counts_in_both_views() {
         let raw = r#"{"id":"a","time":"t","resource_type":"r","action":"x","id":"b","action":"y"}"#;
-        let (glanced, whole) = both(raw);
-        assert_eq!(glanced.id.as_deref(), Some("a"));
-        assert_eq!(whole.action.as_deref(), Some("x"));
+        let glance = Glance::read(raw).unwrap();
+        assert_eq!(glance.id.as_deref(), Some("a"));
+        assert_eq!(glanced(raw).action(), Some("x"));
+        assert_eq!(AuditEntry::parse(raw).action.as_deref(), Some("x"));
     }
 
     #[test]
-    fn a_glance_keeps_only_its_four_fields_until_the_entry_is_asked_for() {
+    fn a_glance_keeps_only_its_route_until_the_entry_is_asked_for() {
         let json =
             r#"{"id":"a","action":"write","resource_type":"template","user":{"username":"mia"}}"#;
-        let lazy = LazyAudit::glance(Bytes::from_static(json.as_bytes()), json);
-        assert_eq!(lazy.glanced().action.as_deref(), Some("write"));
+        let lazy = glanced(json);
+        assert_eq!(lazy.action(), Some("write"));
         assert!(!lazy.is_whole());
         let user = lazy
             .entry()
@@ -294,12 +353,29 @@ mod tests {
             .and_then(|u| u.username.as_deref());
         assert_eq!(user, Some("mia"));
         assert!(lazy.is_whole());
+        assert_eq!(lazy.resource_type(), Some("template"));
+    }
+
+    #[test]
+    fn an_entry_read_whole_routes_by_itself() {
+        let json = r#"{"id":"a","action":"write","resource_type":"template"}"#;
+        let lazy = LazyAudit::whole(Bytes::from_static(json.as_bytes()), json);
+        assert!(lazy.is_whole());
+        assert_eq!(
+            lazy.route,
+            Route::default(),
+            "nothing copied beside the entry"
+        );
+        assert_eq!(
+            [lazy.resource_type(), lazy.action()],
+            [Some("template"), Some("write")]
+        );
     }
 
     #[test]
     fn what_is_added_to_the_whole_entry_stays() {
         let json = r#"{"id":"a"}"#;
-        let mut lazy = LazyAudit::glance(Bytes::from_static(json.as_bytes()), json);
+        let mut lazy = glanced(json);
         lazy.entry_mut().unreadable.push("diff".into());
         assert_eq!(lazy.entry().unreadable, ["diff"]);
         assert_eq!(lazy.clone().entry().unreadable, ["diff"]);

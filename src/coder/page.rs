@@ -88,7 +88,7 @@ impl Event {
     /// structured data): the audit `resource_type`, or the connection `type`.
     pub fn resource_type(&self) -> Option<&str> {
         match &self.entry {
-            Entry::Audit(a) => a.glanced().resource_type.as_deref(),
+            Entry::Audit(a) => a.resource_type(),
             Entry::Connection(c) => c.log.connection_type.as_deref(),
         }
     }
@@ -96,7 +96,7 @@ impl Event {
     /// The audit `action`, or `connect`/`disconnect` (the syslog MSGID).
     pub fn action(&self) -> Option<&str> {
         match &self.entry {
-            Entry::Audit(a) => a.glanced().action.as_deref(),
+            Entry::Audit(a) => a.action(),
             Entry::Connection(c) => Some(match c.phase {
                 Phase::Connect | Phase::ConnectAndDisconnect => "connect",
                 Phase::Disconnect => "disconnect",
@@ -216,11 +216,12 @@ fn read_in_two_passes(
             let start = json.as_ptr() as usize - base;
             let raw = body.slice(start..start + json.len());
             match (stream, reading) {
-                (Stream::Audit, Reading::Glance) => {
-                    audit_event(LazyAudit::glance(raw.clone(), json), raw)
-                }
+                (Stream::Audit, Reading::Glance) => match Glance::read(json) {
+                    Some(glance) => glanced_event(glance, raw),
+                    None => whole_event(LazyAudit::whole(raw.clone(), json), raw),
+                },
                 (Stream::Audit, Reading::Whole) => {
-                    audit_event(LazyAudit::whole(raw.clone(), json), raw)
+                    whole_event(LazyAudit::whole(raw.clone(), json), raw)
                 }
                 (Stream::Connection, _) => connection_event(ConnectionLog::parse(json), raw),
             }
@@ -237,12 +238,11 @@ fn read_in_one_pass(stream: Stream, reading: Reading, body: &Bytes, text: &str) 
     let field = stream.list_field();
     let listed = match (stream, reading) {
         (Stream::Audit, Reading::Glance) => one_pass::read(text, field, |glance: Glance, at| {
-            let raw = body.slice(at);
-            audit_event(LazyAudit::glanced_as(raw.clone(), glance), raw)
+            glanced_event(glance, body.slice(at))
         })?,
         (Stream::Audit, Reading::Whole) => one_pass::read(text, field, |entry: AuditEntry, at| {
             let raw = body.slice(at);
-            audit_event(LazyAudit::read_as(raw.clone(), entry), raw)
+            whole_event(LazyAudit::read_as(raw.clone(), entry), raw)
         })?,
         (Stream::Connection, _) => one_pass::read(text, field, |log: Field<ConnectionLog>, at| {
             connection_event(log.0.unwrap_or_default(), body.slice(at))
@@ -254,10 +254,24 @@ fn read_in_one_pass(stream: Stream, reading: Reading, body: &Bytes, text: &str) 
     })
 }
 
-fn audit_event(entry: LazyAudit, raw: Bytes) -> Event {
-    let glance = entry.glanced();
+/// The event of an entry read at a glance: its key and time are made of the glance's id
+/// and time here, and only its route is kept.
+fn glanced_event(glance: Glance<'_>, raw: Bytes) -> Event {
     let key = key_of(glance.id.as_deref(), &raw);
     let time = parse_time(glance.time.as_deref());
+    let entry = LazyAudit::glanced_as(raw.clone(), glance.route);
+    audit_event(entry, raw, key, time)
+}
+
+/// The event of an entry read whole (`entry` is).
+fn whole_event(entry: LazyAudit, raw: Bytes) -> Event {
+    let whole = entry.entry();
+    let key = key_of(whole.id.as_deref(), &raw);
+    let time = parse_time(whole.time.as_deref());
+    audit_event(entry, raw, key, time)
+}
+
+fn audit_event(entry: LazyAudit, raw: Bytes, key: EntryKey, time: Option<DateTime<Utc>>) -> Event {
     Event {
         raw,
         entry: Entry::Audit(entry),
