@@ -6,27 +6,34 @@
 //! (`coder-api/NOTES.md` §1), so it is `metadata.correlation_uid` as in
 //! [`super::connection`]; the workspace is `dst_endpoint`, the agent its `agent_list`
 //! (1.8) or `unmapped.coder.agent_name` (1.1.0); a disconnect's exit code is its status.
-//! Built as a `serde_json::Value`, like the connection events: these rows are few.
+//!
+//! Written from borrowed structs, as the other audit events are ([`super::ocsf`]): these
+//! rows were built as a `serde_json::Value` tree first, and the tenth of a backfill's rows
+//! that are agent rows took a fifth of its OCSF encoding (BENCHMARKS.md, "Glances that
+//! borrow"). Every attribute without a value is left out, as the tree's pruning did.
 
-use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::Value;
 
 use super::classify::Activity;
-use super::facts::{Facts, non_empty};
-use super::geoip;
+use super::facts::{Facts, Workspace, non_empty};
+use super::geoip::OcsfPlace;
 use super::ocsf::{Context, Nth, OcsfVersion, status, status_detail};
-use super::ocsf_types::agent;
-use super::prune;
-use super::{Trim, severity};
+use super::ocsf_types::{Agent, agent};
+use super::{Trim, Truncation, severity};
 
 /// The OCSF event of one agent row, for `activity` (an [`super::Class::SshActivity`] or
 /// [`super::Class::NetworkActivity`] from [`super::classify::ocsf`]).
-pub fn ocsf_event(
-    facts: &Facts<'_>,
+pub fn ocsf_event<'a>(
+    facts: &'a Facts<'a>,
     activity: &Activity,
     nth: Nth,
-    ctx: &Context<'_>,
-    trim: &Trim,
-) -> Value {
+    ctx: &'a Context<'a>,
+    trim: &'a Trim,
+) -> SessionEvent<'a> {
     let v18 = ctx.version == OcsfVersion::V1_8_0;
     let entry = facts.entry;
     let class = activity.class;
@@ -35,113 +42,284 @@ pub fn ocsf_event(
     let id = non_empty(entry.id.as_deref());
     let uid = id.map(|id| {
         if nth.count > 1 {
-            format!("{id}:{}", nth.index)
+            Cow::Owned(format!("{id}:{}", nth.index))
         } else {
-            id.to_owned()
+            Cow::Borrowed(id)
         }
     });
     let workspace = facts.workspace.unwrap_or_default();
     let agent_name = non_empty(entry.resource_target.as_deref());
-    let owner = (workspace.owner_id.is_some() || workspace.owner_name.is_some())
-        .then(|| json!({"uid": workspace.owner_id, "name": workspace.owner_name}));
-    let mut dst = json!({
-        "uid": workspace.id,
-        "name": workspace.name,
-        "owner": owner.filter(|_| v18),
-        "agent_list": agent(facts.resource_id, agent_name)
-            .filter(|_| v18)
-            .map(|a| vec![a]),
+    let owner = (workspace.owner_id.is_some() || workspace.owner_name.is_some()).then_some(Named {
+        uid: workspace.owner_id,
+        name: workspace.owner_name,
     });
-    if workspace.id.is_none() && workspace.name.is_none() {
+    let no_workspace = workspace.id.is_none() && workspace.name.is_none();
+    let dst = Destination {
+        uid: workspace.id,
         // 1.1.0 requires a destination; an agent row without its workspace still has one.
-        dst["name"] = json!(agent_name.unwrap_or("unknown"));
-    }
-    let src = match facts.ip {
-        Some(ip) => {
-            let mut src = json!({"ip": ip});
-            if let Some(place) = ctx.enrich.place(Some(ip)) {
-                geoip::add_to(&mut src, geoip::OcsfPlace { place, v18 });
-            }
-            src
-        }
-        None => json!({"name": "unknown"}),
-    };
-    let actor = facts.user.map(|u| {
-        json!({"user": {
-            "uid": facts.user_id(),
-            "name": facts.username(),
-            "full_name": non_empty(u.name.as_deref()),
-            "type_id": 1,
-        }})
-    });
-    let mut labels: Vec<String> = ctx.enrich.tags.clone();
-    labels.extend(ctx.enrich.labels.iter().map(|(k, v)| format!("{k}:{v}")));
-    let read_at = ctx.read_at;
-    let additional = facts.additional_fields().filter(|_| !trim.drop_additional);
-    let caption = class.activity_caption(activity.id).unwrap_or("Other");
-    let mut event = json!({
-        "class_uid": class.uid(),
-        "class_name": class.caption(),
-        "category_uid": class.category_uid(),
-        "category_name": class.category_caption(),
-        "activity_id": activity.id,
-        "activity_name": activity.name(),
-        "type_uid": class.uid() * 100 + activity.id,
-        "type_name": format!("{}: {caption}", class.caption()),
-        "severity_id": severity_id,
-        "severity": if severity_id == 2 { "Low" } else { "Informational" },
-        "time": facts.time_utc().unwrap_or(read_at).timestamp_millis(),
-        "timezone_offset": facts.time.map(|t| t.offset().local_minus_utc() / 60),
-        "status_id": status_id,
-        "status": status,
-        "status_code": entry.status_code.map(|c| c.to_string()),
-        "status_detail": status_detail(facts),
-        "message": facts.message(),
-        "metadata": {
-            "version": ctx.version.as_str(),
-            "uid": uid,
-            "original_event_uid": id.filter(|_| v18),
-            "correlation_uid": facts.request_id,
-            "event_code": facts.operation(),
-            "log_name": "audit",
-            "original_time": non_empty(entry.time.as_deref()),
-            "processed_time": read_at.timestamp_millis(),
-            "product": {
-                "name": "Coder",
-                "vendor_name": "Coder",
-                "version": ctx.enrich.coder_version,
-            },
-            "labels": labels,
-            // `actor` belongs to these classes only through the `host` profile.
-            "profiles": if actor.is_some() { vec!["host"] } else { Vec::new() },
-            "is_truncated": trim.truncation.as_ref().filter(|_| v18).map(|_| true),
-            "untruncated_size": trim.truncation.as_ref().filter(|_| v18).map(|t| t.original_bytes),
+        name: if no_workspace {
+            Some(agent_name.unwrap_or("unknown"))
+        } else {
+            workspace.name
         },
-        "actor": actor,
-        "src_endpoint": src,
-        "dst_endpoint": dst,
-        "unmapped": {"coder": {
-            "truncated": trim.truncation.as_ref().map(|_| true),
-            "action": facts.action,
-            "resource_type": facts.resource_type,
-            "agent_id": facts.resource_id,
-            "agent_name": agent_name.filter(|_| !v18),
-            "workspace_owner": owner_name_for_1_1(&workspace, v18),
-            "additional_fields": additional,
-            "ip": facts.ip_not_source(),
-            "deployment": ctx.enrich.deployment,
-            "organization": (facts.organization_id.is_some() || facts.organization_name.is_some())
-                .then(|| json!({"uid": facts.organization_id, "name": facts.organization_name})),
-            "truncation": trim.truncation,
-        }},
+        owner: owner.filter(|_| v18),
+        agent_list: agent(facts.resource_id, agent_name)
+            .filter(|_| v18)
+            .map(|a| [a]),
+    };
+    let src = match facts.ip {
+        Some(ip) => Source {
+            ip: Some(ip),
+            name: None,
+            place: ctx
+                .enrich
+                .place(Some(ip))
+                .map(|place| OcsfPlace { place, v18 }),
+        },
+        None => Source {
+            ip: None,
+            name: Some("unknown"),
+            place: None,
+        },
+    };
+    let actor = facts.user.map(|u| Actor {
+        user: ActorUser {
+            uid: facts.user_id(),
+            name: facts.username(),
+            full_name: non_empty(u.name.as_deref()),
+            type_id: 1,
+        },
     });
-    prune(&mut event);
-    event
+    let mut labels: Vec<Cow<'a, str>> = ctx.enrich.tags.iter().map(|t| t.into()).collect();
+    labels.extend(
+        ctx.enrich
+            .labels
+            .iter()
+            .map(|(k, v)| Cow::Owned(format!("{k}:{v}"))),
+    );
+    let read_at = ctx.read_at;
+    let truncation = trim.truncation.as_ref();
+    let caption = class.activity_caption(activity.id).unwrap_or("Other");
+    SessionEvent {
+        class_uid: class.uid(),
+        class_name: class.caption(),
+        category_uid: class.category_uid(),
+        category_name: class.category_caption(),
+        activity_id: activity.id,
+        activity_name: activity.name(),
+        type_uid: class.uid() * 100 + activity.id,
+        type_name: format!("{}: {caption}", class.caption()),
+        severity_id,
+        severity: if severity_id == 2 {
+            "Low"
+        } else {
+            "Informational"
+        },
+        time: facts.time_utc().unwrap_or(read_at).timestamp_millis(),
+        timezone_offset: facts.time.map(|t| t.offset().local_minus_utc() / 60),
+        status_id,
+        status,
+        status_code: entry.status_code.map(|c| c.to_string()),
+        status_detail: status_detail(facts),
+        message: facts.message(),
+        metadata: Metadata {
+            version: ctx.version.as_str(),
+            uid,
+            original_event_uid: id.filter(|_| v18),
+            correlation_uid: facts.request_id,
+            event_code: facts.operation(),
+            log_name: "audit",
+            original_time: non_empty(entry.time.as_deref()),
+            processed_time: read_at.timestamp_millis(),
+            product: Product {
+                name: "Coder",
+                vendor_name: "Coder",
+                version: ctx.enrich.coder_version.as_deref(),
+            },
+            labels,
+            // `actor` belongs to these classes only through the `host` profile.
+            profiles: if actor.is_some() {
+                vec!["host"]
+            } else {
+                Vec::new()
+            },
+            is_truncated: truncation.filter(|_| v18).map(|_| true),
+            untruncated_size: truncation.filter(|_| v18).map(|t| t.original_bytes),
+        },
+        actor,
+        src_endpoint: src,
+        dst_endpoint: dst,
+        unmapped: Unmapped {
+            coder: UnmappedCoder {
+                truncated: truncation.map(|_| true),
+                action: facts.action,
+                resource_type: facts.resource_type,
+                agent_id: facts.resource_id,
+                agent_name: agent_name.filter(|_| !v18),
+                workspace_owner: owner_name_for_1_1(&workspace, v18),
+                additional_fields: facts.additional_fields().filter(|_| !trim.drop_additional),
+                ip: facts.ip_not_source(),
+                deployment: ctx.enrich.deployment.as_deref(),
+                organization: (facts.organization_id.is_some()
+                    || facts.organization_name.is_some())
+                .then_some(Named {
+                    uid: facts.organization_id,
+                    name: facts.organization_name,
+                }),
+                truncation,
+            },
+        },
+    }
 }
 
 /// 1.1.0 has no `network_endpoint.owner`: the owner's name goes to `unmapped`.
-fn owner_name_for_1_1<'a>(w: &super::facts::Workspace<'a>, v18: bool) -> Option<&'a str> {
+fn owner_name_for_1_1<'a>(w: &Workspace<'a>, v18: bool) -> Option<&'a str> {
     w.owner_name.filter(|_| !v18)
+}
+
+/// An SSH Activity or Network Activity event of an agent row.
+#[derive(Serialize)]
+pub struct SessionEvent<'a> {
+    class_uid: u32,
+    class_name: &'static str,
+    category_uid: u32,
+    category_name: &'static str,
+    activity_id: u32,
+    activity_name: String,
+    type_uid: u32,
+    type_name: String,
+    severity_id: u32,
+    severity: &'static str,
+    time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone_offset: Option<i32>,
+    status_id: u32,
+    status: Cow<'static, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_detail: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Cow<'a, str>>,
+    metadata: Metadata<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<Actor<'a>>,
+    src_endpoint: Source<'a>,
+    dst_endpoint: Destination<'a>,
+    unmapped: Unmapped<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_event_uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_uid: Option<&'a str>,
+    event_code: String,
+    log_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_time: Option<&'a str>,
+    processed_time: i64,
+    product: Product<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    profiles: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_truncated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untruncated_size: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Product<'a> {
+    name: &'static str,
+    vendor_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Actor<'a> {
+    user: ActorUser<'a>,
+}
+
+#[derive(Serialize)]
+struct ActorUser<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_name: Option<&'a str>,
+    type_id: u32,
+}
+
+/// Where the session came from: the client's address (and its place, with
+/// `[enrich.geoip]`), or `unknown`.
+#[derive(Serialize)]
+struct Source<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(flatten)]
+    place: Option<OcsfPlace>,
+}
+
+/// The workspace the session reached.
+#[derive(Serialize)]
+struct Destination<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Named<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_list: Option<[Agent<'a>; 1]>,
+}
+
+/// A user or an organization, by id and name.
+#[derive(Serialize)]
+struct Named<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Unmapped<'a> {
+    coder: UnmappedCoder<'a>,
+}
+
+/// `unmapped.coder.*`: what the classes have no attribute for.
+#[derive(Serialize)]
+struct UnmappedCoder<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
+    action: &'a str,
+    resource_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workspace_owner: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_fields: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization: Option<Named<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncation: Option<&'a Truncation>,
 }
 
 #[cfg(test)]
@@ -168,7 +346,14 @@ mod tests {
                 read_at: Utc::now(),
             };
             let nth = Nth { index: 0, count: 1 };
-            let e = ocsf_event(&facts, &activities[0], nth, &ctx, &Trim::default());
+            let e = serde_json::to_value(ocsf_event(
+                &facts,
+                &activities[0],
+                nth,
+                &ctx,
+                &Trim::default(),
+            ))
+            .unwrap();
             assert_eq!(e["type_uid"], 400702, "{e}");
             assert_eq!(e["status_id"], 2);
             assert_eq!(e["status_code"], "137");
@@ -185,6 +370,46 @@ mod tests {
             } else {
                 assert_eq!(e["unmapped"]["coder"]["agent_name"], "main");
                 assert_eq!(e["unmapped"]["coder"]["workspace_owner"], "alice");
+            }
+        }
+    }
+
+    /// What the tree these events were once built as left out (nulls, empty objects and
+    /// arrays) the structs leave out too, for rows with and without each part.
+    #[test]
+    fn no_attribute_is_written_without_a_value() {
+        let rows = [
+            DISCONNECT.to_owned(),
+            // No address, no workspace, no agent name, a user, an organization.
+            r#"{"id":"e2","time":"2025-04-01T10:00:00+02:00","resource_type":"workspace_agent","action":"connect","status_code":200,"organization_id":"o1","organization":{"id":"o1","name":"coder"},"user":{"id":"u1","username":"mia","name":""},"additional_fields":{"connection_type":"Web Terminal"}}"#.to_owned(),
+            // Nothing but the kind of row.
+            r#"{"resource_type":"workspace_agent","action":"disconnect","additional_fields":{"connection_type":"VS Code"}}"#.to_owned(),
+        ];
+        let enrich = Enrichment {
+            tags: vec!["prod".into()],
+            ..Enrichment::default()
+        };
+        for row in &rows {
+            let entry = AuditEntry::parse(row);
+            let facts = Facts::of(&entry);
+            for version in [OcsfVersion::V1_8_0, OcsfVersion::V1_1_0] {
+                let ctx = Context {
+                    version,
+                    enrich: &enrich,
+                    read_at: Utc::now(),
+                };
+                for activity in ocsf::activities(&facts, ClassStrategy::Semantic, version) {
+                    let nth = Nth { index: 0, count: 1 };
+                    let trim = Trim::default();
+                    let e = ocsf_event(&facts, &activity, nth, &ctx, &trim);
+                    let e = serde_json::to_value(e).unwrap();
+                    let mut pruned = e.clone();
+                    crate::normalize::prune(&mut pruned);
+                    assert_eq!(e, pruned, "{row}");
+                    assert!(e["dst_endpoint"]["name"].is_string(), "{e}");
+                    assert_eq!(e["metadata"]["labels"][0], "prod");
+                    assert_eq!(e["unmapped"]["coder"]["resource_type"], "workspace_agent");
+                }
             }
         }
     }

@@ -18,7 +18,6 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::{Value, json};
 
 use super::classify::Class;
 
@@ -138,15 +137,26 @@ fn is_ip(value: &str) -> bool {
 
 /// OCSF `agent` for Coder's workspace agent: software in the workspace through which
 /// Coder reaches it (type 9, Remote Access).
-pub fn agent(uid: Option<&str>, name: Option<&str>) -> Option<Value> {
-    (uid.is_some() || name.is_some()).then(|| {
-        json!({
-            "uid": uid,
-            "name": name,
-            "type_id": 9,
-            "type": "Remote Access",
-            "vendor_name": "Coder",
-        })
+#[derive(serde::Serialize)]
+pub struct Agent<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    type_id: u32,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    vendor_name: &'static str,
+}
+
+/// The [`Agent`] of a workspace agent with this id or name, if it has either.
+pub fn agent<'a>(uid: Option<&'a str>, name: Option<&'a str>) -> Option<Agent<'a>> {
+    (uid.is_some() || name.is_some()).then_some(Agent {
+        uid,
+        name,
+        type_id: 9,
+        kind: "Remote Access",
+        vendor_name: "Coder",
     })
 }
 
