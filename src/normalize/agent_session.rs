@@ -13,7 +13,6 @@
 //! borrow"). Every attribute without a value is left out, as the tree's pruning did.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -21,7 +20,8 @@ use serde_json::Value;
 use super::classify::Activity;
 use super::facts::{Facts, Workspace, non_empty};
 use super::geoip::OcsfPlace;
-use super::ocsf::{Context, Nth, OcsfVersion, status, status_detail};
+use super::ocsf::document::{Actor, Endpoint, Metadata, OcsfUser, Org, Product};
+use super::ocsf::{Context, Nth, OcsfVersion, labels, status, status_detail};
 use super::ocsf_types::{Agent, agent};
 use super::{Trim, Truncation, severity};
 
@@ -49,10 +49,12 @@ pub fn ocsf_event<'a>(
     });
     let workspace = facts.workspace.unwrap_or_default();
     let agent_name = non_empty(entry.resource_target.as_deref());
-    let owner = (workspace.owner_id.is_some() || workspace.owner_name.is_some()).then_some(Named {
-        uid: workspace.owner_id,
-        name: workspace.owner_name,
-    });
+    let owner =
+        (workspace.owner_id.is_some() || workspace.owner_name.is_some()).then(|| OcsfUser {
+            uid: workspace.owner_id,
+            name: workspace.owner_name,
+            ..OcsfUser::default()
+        });
     let no_workspace = workspace.id.is_none() && workspace.name.is_none();
     let dst = Destination {
         uid: workspace.id,
@@ -68,35 +70,29 @@ pub fn ocsf_event<'a>(
             .map(|a| [a]),
     };
     let src = match facts.ip {
-        Some(ip) => Source {
+        Some(ip) => Endpoint {
             ip: Some(ip),
-            name: None,
             place: ctx
                 .enrich
                 .place(Some(ip))
                 .map(|place| OcsfPlace { place, v18 }),
+            ..Endpoint::default()
         },
-        None => Source {
-            ip: None,
+        None => Endpoint {
             name: Some("unknown"),
-            place: None,
+            ..Endpoint::default()
         },
     };
     let actor = facts.user.map(|u| Actor {
-        user: ActorUser {
+        user: Some(OcsfUser {
             uid: facts.user_id(),
             name: facts.username(),
             full_name: non_empty(u.name.as_deref()),
-            type_id: 1,
-        },
+            type_id: Some(1),
+            ..OcsfUser::default()
+        }),
+        ..Actor::default()
     });
-    let mut labels: Vec<Cow<'a, str>> = ctx.enrich.tags.iter().map(|t| t.into()).collect();
-    labels.extend(
-        ctx.enrich
-            .labels
-            .iter()
-            .map(|(k, v)| Cow::Owned(format!("{k}:{v}"))),
-    );
     let read_at = ctx.read_at;
     let truncation = trim.truncation.as_ref();
     let caption = class.activity_caption(activity.id).unwrap_or("Other");
@@ -136,7 +132,7 @@ pub fn ocsf_event<'a>(
                 vendor_name: "Coder",
                 version: ctx.enrich.coder_version.as_deref(),
             },
-            labels,
+            labels: labels(ctx.enrich),
             // `actor` belongs to these classes only through the `host` profile.
             profiles: if actor.is_some() {
                 vec!["host"]
@@ -162,7 +158,7 @@ pub fn ocsf_event<'a>(
                 deployment: ctx.enrich.deployment.as_deref(),
                 organization: (facts.organization_id.is_some()
                     || facts.organization_name.is_some())
-                .then_some(Named {
+                .then_some(Org {
                     uid: facts.organization_id,
                     name: facts.organization_name,
                 }),
@@ -204,70 +200,9 @@ pub struct SessionEvent<'a> {
     metadata: Metadata<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     actor: Option<Actor<'a>>,
-    src_endpoint: Source<'a>,
+    src_endpoint: Endpoint<'a>,
     dst_endpoint: Destination<'a>,
     unmapped: Unmapped<'a>,
-}
-
-#[derive(Serialize)]
-struct Metadata<'a> {
-    version: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original_event_uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    correlation_uid: Option<&'a str>,
-    event_code: String,
-    log_name: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original_time: Option<&'a str>,
-    processed_time: i64,
-    product: Product<'a>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    labels: Vec<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    profiles: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_truncated: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    untruncated_size: Option<usize>,
-}
-
-#[derive(Serialize)]
-struct Product<'a> {
-    name: &'static str,
-    vendor_name: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Actor<'a> {
-    user: ActorUser<'a>,
-}
-
-#[derive(Serialize)]
-struct ActorUser<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_name: Option<&'a str>,
-    type_id: u32,
-}
-
-/// Where the session came from: the client's address (and its place, with
-/// `[enrich.geoip]`), or `unknown`.
-#[derive(Serialize)]
-struct Source<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(flatten)]
-    place: Option<OcsfPlace>,
 }
 
 /// The workspace the session reached.
@@ -278,18 +213,9 @@ struct Destination<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<Named<'a>>,
+    owner: Option<OcsfUser<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     agent_list: Option<[Agent<'a>; 1]>,
-}
-
-/// A user or an organization, by id and name.
-#[derive(Serialize)]
-struct Named<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -317,7 +243,7 @@ struct UnmappedCoder<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     deployment: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    organization: Option<Named<'a>>,
+    organization: Option<Org<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncation: Option<&'a Truncation>,
 }

@@ -20,7 +20,7 @@ use super::ocsf_types::StringType;
 use super::outcome::{ExitDetail, Outcome, Status};
 use super::{Enrichment, Trim, classify, looked_up, severity};
 
-mod document;
+pub(super) mod document;
 
 pub use document::Event;
 use document::{
@@ -64,6 +64,22 @@ pub fn activities(
 }
 
 /// OCSF `status_id` and `status`: the caption, or for 99 (Other) what the source says.
+/// `metadata.labels`: the operator's tags, and each label as `key:value`.
+pub(super) fn labels(enrich: &Enrichment) -> Vec<Cow<'_, str>> {
+    let mut labels: Vec<Cow<'_, str>> = enrich
+        .tags
+        .iter()
+        .map(|t| Cow::Borrowed(t.as_str()))
+        .collect();
+    labels.extend(
+        enrich
+            .labels
+            .iter()
+            .map(|(k, v)| Cow::Owned(format!("{k}:{v}"))),
+    );
+    labels
+}
+
 pub(super) fn status(facts: &Facts<'_>) -> (u32, Cow<'static, str>) {
     match (facts.outcome, facts.status) {
         (Outcome::Success, _) => (1, Cow::Borrowed("Success")),
@@ -248,17 +264,7 @@ pub fn event<'a>(
         }
     });
 
-    let mut labels: Vec<Cow<'a, str>> = enrich
-        .tags
-        .iter()
-        .map(|t| Cow::Borrowed(t.as_str()))
-        .collect();
-    labels.extend(
-        enrich
-            .labels
-            .iter()
-            .map(|(k, v)| Cow::Owned(format!("{k}:{v}"))),
-    );
+    let labels = labels(enrich);
 
     let login_type = facts.user.and_then(|u| non_empty(u.login_type.as_deref()));
     let (auth_protocol_id, auth_protocol) = match (class, login_type) {

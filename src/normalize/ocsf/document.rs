@@ -71,63 +71,63 @@ pub struct Event<'a> {
 }
 
 #[derive(Serialize)]
-pub(super) struct Metadata<'a> {
-    pub(super) version: &'static str,
+pub(in crate::normalize) struct Metadata<'a> {
+    pub(in crate::normalize) version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) uid: Option<Cow<'a, str>>,
+    pub(in crate::normalize) uid: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) original_event_uid: Option<&'a str>,
+    pub(in crate::normalize) original_event_uid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) correlation_uid: Option<&'a str>,
-    pub(super) event_code: String,
-    pub(super) log_name: &'static str,
+    pub(in crate::normalize) correlation_uid: Option<&'a str>,
+    pub(in crate::normalize) event_code: String,
+    pub(in crate::normalize) log_name: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) original_time: Option<&'a str>,
-    pub(super) processed_time: i64,
-    pub(super) product: Product<'a>,
+    pub(in crate::normalize) original_time: Option<&'a str>,
+    pub(in crate::normalize) processed_time: i64,
+    pub(in crate::normalize) product: Product<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) labels: Vec<Cow<'a, str>>,
+    pub(in crate::normalize) labels: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) profiles: Vec<&'static str>,
+    pub(in crate::normalize) profiles: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) is_truncated: Option<bool>,
+    pub(in crate::normalize) is_truncated: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) untruncated_size: Option<usize>,
+    pub(in crate::normalize) untruncated_size: Option<usize>,
 }
 
 #[derive(Serialize)]
-pub(super) struct Product<'a> {
-    pub(super) name: &'static str,
-    pub(super) vendor_name: &'static str,
+pub(in crate::normalize) struct Product<'a> {
+    pub(in crate::normalize) name: &'static str,
+    pub(in crate::normalize) vendor_name: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) version: Option<&'a str>,
+    pub(in crate::normalize) version: Option<&'a str>,
 }
 
 #[derive(Serialize, Default)]
-pub(super) struct Actor<'a> {
+pub(in crate::normalize) struct Actor<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) user: Option<OcsfUser<'a>>,
+    pub(in crate::normalize) user: Option<OcsfUser<'a>>,
     /// 1.2+.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) app_name: Option<&'static str>,
+    pub(in crate::normalize) app_name: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) invoked_by: Option<&'a str>,
+    pub(in crate::normalize) invoked_by: Option<&'a str>,
 }
 
 #[derive(Serialize, Clone, Default)]
-pub(super) struct OcsfUser<'a> {
+pub(in crate::normalize) struct OcsfUser<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) uid: Option<&'a str>,
+    pub(in crate::normalize) uid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) name: Option<&'a str>,
+    pub(in crate::normalize) name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) email_addr: Option<&'a str>,
+    pub(in crate::normalize) email_addr: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) full_name: Option<&'a str>,
+    pub(in crate::normalize) full_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) type_id: Option<u32>,
+    pub(in crate::normalize) type_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) org: Option<Org<'a>>,
+    pub(in crate::normalize) org: Option<Org<'a>>,
 }
 
 impl OcsfUser<'_> {
@@ -141,11 +141,11 @@ impl OcsfUser<'_> {
 }
 
 #[derive(Serialize, Clone)]
-pub(super) struct Org<'a> {
+pub(in crate::normalize) struct Org<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) uid: Option<&'a str>,
+    pub(in crate::normalize) uid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) name: Option<&'a str>,
+    pub(in crate::normalize) name: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -197,21 +197,21 @@ pub(super) struct ApiResponse {
 }
 
 #[derive(Serialize, Default)]
-pub(super) struct Endpoint<'a> {
+pub(in crate::normalize) struct Endpoint<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) uid: Option<&'a str>,
+    pub(in crate::normalize) uid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) name: Option<&'a str>,
+    pub(in crate::normalize) name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) ip: Option<IpAddr>,
+    pub(in crate::normalize) ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) svc_name: Option<&'static str>,
+    pub(in crate::normalize) svc_name: Option<&'static str>,
     /// 1.6+.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) owner: Option<OcsfUser<'a>>,
+    pub(in crate::normalize) owner: Option<OcsfUser<'a>>,
     /// `location` and `autonomous_system` (`[enrich.geoip]`).
     #[serde(flatten)]
-    pub(super) place: Option<OcsfPlace>,
+    pub(in crate::normalize) place: Option<OcsfPlace>,
 }
 
 #[derive(Serialize)]
