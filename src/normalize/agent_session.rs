@@ -20,8 +20,8 @@ use serde_json::Value;
 use super::classify::Activity;
 use super::facts::{Facts, Workspace, non_empty};
 use super::geoip::OcsfPlace;
-use super::ocsf::document::{Actor, Endpoint, Metadata, OcsfUser, Org, Product};
-use super::ocsf::{Context, Nth, OcsfVersion, labels, status, status_detail};
+use super::ocsf::document::{Actor, Endpoint, Metadata, OcsfUser, Org};
+use super::ocsf::{Context, Nth, OcsfVersion, labels, product, status, status_detail};
 use super::ocsf_types::{Agent, agent};
 use super::{Trim, Truncation, severity};
 
@@ -127,11 +127,7 @@ pub fn ocsf_event<'a>(
             log_name: "audit",
             original_time: non_empty(entry.time.as_deref()),
             processed_time: read_at.timestamp_millis(),
-            product: Product {
-                name: "Coder",
-                vendor_name: "Coder",
-                version: ctx.enrich.coder_version.as_deref(),
-            },
+            product: product(ctx.enrich),
             labels: labels(ctx.enrich),
             // `actor` belongs to these classes only through the `host` profile.
             profiles: if actor.is_some() {

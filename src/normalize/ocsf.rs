@@ -64,6 +64,15 @@ pub fn activities(
 }
 
 /// OCSF `status_id` and `status`: the caption, or for 99 (Other) what the source says.
+/// `metadata.product`: Coder, at the version the deployment reported.
+pub(super) fn product(enrich: &Enrichment) -> Product<'_> {
+    Product {
+        name: "Coder",
+        vendor_name: "Coder",
+        version: enrich.coder_version.as_deref(),
+    }
+}
+
 /// `metadata.labels`: the operator's tags, and each label as `key:value`.
 pub(super) fn labels(enrich: &Enrichment) -> Vec<Cow<'_, str>> {
     let mut labels: Vec<Cow<'_, str>> = enrich
@@ -307,11 +316,7 @@ pub fn event<'a>(
             log_name: "audit",
             original_time: non_empty(entry.time.as_deref()),
             processed_time: read_at.timestamp_millis(),
-            product: Product {
-                name: "Coder",
-                vendor_name: "Coder",
-                version: enrich.coder_version.as_deref(),
-            },
+            product: product(enrich),
             labels,
             profiles,
             is_truncated: trim.truncation.as_ref().filter(|_| v18).map(|_| true),
