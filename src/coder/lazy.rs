@@ -160,12 +160,23 @@ impl<'de> Deserialize<'de> for Glance<'de> {
 /// needed it.
 #[derive(Debug, Clone)]
 pub struct LazyAudit {
-    /// Empty once `whole` is set at the start (the entry answers then).
+    /// Empty for an entry read whole at the start (the entry answers then).
     route: Route,
     /// The entry's JSON (the same bytes as [`super::Event::raw`]).
     raw: Bytes,
-    /// Boxed: most events never need it, and a smaller event is cheaper to move.
-    whole: OnceLock<Box<AuditEntry>>,
+    whole: Whole,
+}
+
+/// The whole entry. Boxed: most events of a raw stream never need it, and a smaller event
+/// is cheaper to move.
+#[derive(Debug, Clone)]
+enum Whole {
+    /// Read with the page. Not a filled `OnceLock`: filling one takes `Once`'s slow path
+    /// (its atomics), once per entry: 6 of 863 samples of an OCSF backfill's profile,
+    /// 0.15 % of its instructions.
+    Read(Box<AuditEntry>),
+    /// Read the first time something asks.
+    Later(OnceLock<Box<AuditEntry>>),
 }
 
 impl LazyAudit {
@@ -174,7 +185,7 @@ impl LazyAudit {
         LazyAudit {
             route,
             raw,
-            whole: OnceLock::new(),
+            whole: Whole::Later(OnceLock::new()),
         }
     }
 
@@ -190,13 +201,21 @@ impl LazyAudit {
         LazyAudit {
             route: Route::default(),
             raw,
-            whole: OnceLock::from(Box::new(entry)),
+            whole: Whole::Read(Box::new(entry)),
+        }
+    }
+
+    /// The whole entry if it has been read.
+    fn read(&self) -> Option<&AuditEntry> {
+        match &self.whole {
+            Whole::Read(entry) => Some(entry),
+            Whole::Later(cell) => cell.get().map(|entry| &**entry),
         }
     }
 
     /// The entry's `resource_type`.
     pub fn resource_type(&self) -> Option<&str> {
-        match self.whole.get() {
+        match self.read() {
             Some(entry) => entry.resource_type.as_deref(),
             None => self.route.resource_type.as_deref(),
         }
@@ -204,7 +223,7 @@ impl LazyAudit {
 
     /// The entry's `action`.
     pub fn action(&self) -> Option<&str> {
-        match self.whole.get() {
+        match self.read() {
             Some(entry) => entry.action.as_deref(),
             None => self.route.action.as_deref(),
         }
@@ -212,25 +231,35 @@ impl LazyAudit {
 
     /// The whole entry, built on the first call.
     pub fn entry(&self) -> &AuditEntry {
-        // The page made its body valid UTF-8 before slicing entries out of it (see
-        // [`super::parse_stream_page`]), so this borrows; the lossy copy is never made.
-        self.whole
-            .get_or_init(|| Box::new(parse_whole(&String::from_utf8_lossy(&self.raw))))
+        match &self.whole {
+            Whole::Read(entry) => entry,
+            // The page made its body valid UTF-8 before slicing entries out of it (see
+            // [`super::parse_stream_page`]), so this borrows; the lossy copy is never made.
+            Whole::Later(cell) => {
+                cell.get_or_init(|| Box::new(parse_whole(&String::from_utf8_lossy(&self.raw))))
+            }
+        }
     }
 
     /// The whole entry, to add what the pipeline learns of it (look-ups, truncation).
     pub fn entry_mut(&mut self) -> &mut AuditEntry {
-        self.entry();
-        match self.whole.get_mut() {
-            Some(entry) => entry,
-            // `entry()` just filled it; `OnceLock` has no `get_mut_or_init` on stable yet.
-            None => unreachable!("the entry was read just above"),
+        if let Whole::Later(cell) = &mut self.whole {
+            let entry = match cell.take() {
+                Some(entry) => entry,
+                None => Box::new(parse_whole(&String::from_utf8_lossy(&self.raw))),
+            };
+            self.whole = Whole::Read(entry);
+        }
+        match &mut self.whole {
+            Whole::Read(entry) => entry,
+            // Made `Read` just above.
+            Whole::Later(_) => unreachable!("the entry was read just above"),
         }
     }
 
     /// Whether the whole entry has been built (for tests and benchmarks).
     pub fn is_whole(&self) -> bool {
-        self.whole.get().is_some()
+        self.read().is_some()
     }
 }
 
@@ -379,5 +408,13 @@ mod tests {
         lazy.entry_mut().unreadable.push("diff".into());
         assert_eq!(lazy.entry().unreadable, ["diff"]);
         assert_eq!(lazy.clone().entry().unreadable, ["diff"]);
+        // Read first, then changed: the entry read is the one changed.
+        let mut lazy = glanced(r#"{"id":"b","action":"login"}"#);
+        assert_eq!(lazy.entry().action.as_deref(), Some("login"));
+        lazy.entry_mut().action = Some("logout".into());
+        assert_eq!(
+            (lazy.action(), lazy.entry().id.as_deref()),
+            (Some("logout"), Some("b"))
+        );
     }
 }
