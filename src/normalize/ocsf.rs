@@ -63,7 +63,6 @@ pub fn activities(
     activities
 }
 
-/// OCSF `status_id` and `status`: the caption, or for 99 (Other) what the source says.
 /// `metadata.product`: Coder, at the version the deployment reported.
 pub(super) fn product(enrich: &Enrichment) -> Product<'_> {
     Product {
@@ -89,6 +88,7 @@ pub(super) fn labels(enrich: &Enrichment) -> Vec<Cow<'_, str>> {
     labels
 }
 
+/// OCSF `status_id` and `status`: the caption, or for 99 (Other) what the source says.
 pub(super) fn status(facts: &Facts<'_>) -> (u32, Cow<'static, str>) {
     match (facts.outcome, facts.status) {
         (Outcome::Success, _) => (1, Cow::Borrowed("Success")),
