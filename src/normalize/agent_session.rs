@@ -9,7 +9,7 @@
 //!
 //! Written from borrowed structs, as the other audit events are ([`super::ocsf`]): these
 //! rows were built as a `serde_json::Value` tree first, and the tenth of a backfill's rows
-//! that are agent rows took a fifth of its OCSF encoding (BENCHMARKS.md, "Glances that
+//! that are agent rows took about a sixth of its OCSF encoding (BENCHMARKS.md, "Glances that
 //! borrow"). Every attribute without a value is left out, as the tree's pruning did.
 
 use std::borrow::Cow;
