@@ -192,6 +192,9 @@ if [ "$sink" = file ]; then
   cat_secs=$(echo "$(date +%s.%N) - $cat_start" | bc -l)
 fi
 cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/time.txt")
+user_cpu=$(awk -F': ' '/User time/ {print $2}' "$work/time.txt")
+sys_cpu=$(awk -F': ' '/System time/ {print $2}' "$work/time.txt")
+out_bytes=$([ "$sink" = file ] && stat -c %s "$work/audit.ndjson" || echo -)
 secs=$(echo "$end - $start" | bc -l)
 printf 'sink: %s, format: %s, sinks: %s\n' "$sink" "$format" "${SINKS:-1}"
 if [ "$sink" = file ] && [ "${SINKS:-1}" -gt 1 ]; then
@@ -202,6 +205,7 @@ if [ "$sink" = file ] && [ "${SINKS:-1}" -gt 1 ]; then
 fi
 printf 'rows in simulator: %s (+ day-edge rows)\n' "$rows"
 printf 'shipped: %s events, %s unique ids read back\n' "$shipped" "$unique"
+printf 'cpu split: user %s s, system %s s; output: %s bytes\n' "$user_cpu" "$sys_cpu" "$out_bytes"
 printf 'wall: %.2f s   cpu: %.2f s   rate: %.0f events/s   simulator cpu: %.2f s\n' "$secs" "$cpu" "$(echo "$shipped / $secs" | bc -l)" "$sim_cpu"
 printf 'peak RSS: %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"
 printf 'simulator alone: the same %s requests in %.2f s, %.0f events/s\n' "$requests" "$replay_secs" "$(echo "$shipped / $replay_secs" | bc -l)"

@@ -14,8 +14,9 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Vis
 use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::json_text::{JsonText, Unkept};
 use super::lazy::FirstOf;
 
 /// Object fields kept unread, by name, as their JSON text.
@@ -34,9 +35,11 @@ pub struct AuditEntry {
     pub resource_target: Option<String>,
     pub resource_icon: Option<String>,
     pub action: Option<String>,
-    pub diff: Option<Map<String, Value>>,
+    /// An object, as its text (see [`JsonText`]).
+    pub diff: Option<JsonText>,
     pub status_code: Option<i64>,
-    pub additional_fields: Option<Value>,
+    /// Any JSON value, as its text.
+    pub additional_fields: Option<JsonText>,
     pub description: Option<String>,
     pub resource_link: Option<String>,
     pub is_deleted: Option<bool>,
@@ -285,11 +288,19 @@ impl<'de> Visitor<'de> for TextVisitor {
 }
 
 /// A field whose value is kept as JSON of one kind (an object, an array), or `None`.
-fn object<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Map<String, Value>>, A::Error> {
-    Ok(match map.next_value::<Value>()? {
-        Value::Object(m) => Some(m),
-        _ => None,
-    })
+/// A value kept as its text, or named in `unreadable` when it is nested too deep to keep.
+fn text<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    name: &str,
+    unreadable: &mut Vec<String>,
+) -> Result<Option<JsonText>, A::Error> {
+    match JsonText::new(map.next_value::<Box<RawValue>>()?) {
+        Ok(text) => Ok(Some(text)),
+        Err(Unkept::TooDeep) => {
+            unreadable.push(name.to_owned());
+            Ok(None)
+        }
+    }
 }
 
 /// `user.roles` read as the roles' names: an array of role objects (or, in old versions,
@@ -354,9 +365,11 @@ impl Lenient for AuditEntry {
                 "resource_target" => e.resource_target = field(&mut map)?,
                 "resource_icon" => e.resource_icon = field(&mut map)?,
                 "action" => e.action = field(&mut map)?,
-                "diff" => e.diff = object(&mut map)?,
+                "diff" => e.diff = text(&mut map, "diff", &mut e.unreadable)?.filter(JsonText::is_object),
                 "status_code" => e.status_code = field(&mut map)?,
-                "additional_fields" => e.additional_fields = Some(map.next_value::<Value>()?),
+                "additional_fields" => {
+                    e.additional_fields = text(&mut map, "additional_fields", &mut e.unreadable)?;
+                }
                 "description" => e.description = field(&mut map)?,
                 "resource_link" => e.resource_link = field(&mut map)?,
                 "is_deleted" => e.is_deleted = field(&mut map)?,

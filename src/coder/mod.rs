@@ -12,6 +12,7 @@ pub mod entitlement;
 mod entry;
 mod error;
 mod join;
+mod json_text;
 mod late;
 mod lazy;
 pub mod lookup;
@@ -38,6 +39,7 @@ pub use cursor::{
 pub use entry::{AuditEntry, Organization, Oversized, User};
 pub use error::CoderError;
 pub use join::{Refusal, SkipSet};
+pub use json_text::{JsonText, is_secret, write_raw};
 pub use lazy::{Glance, LazyAudit};
 pub use options::TailerOptions;
 pub use outlet::{Outlet, TailError};

@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::Value;
+use crate::coder::JsonText;
 
 use super::classify::Activity;
 use super::facts::{Facts, Workspace, non_empty};
@@ -233,7 +233,7 @@ struct UnmappedCoder<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     workspace_owner: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    additional_fields: Option<&'a Value>,
+    additional_fields: Option<&'a JsonText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ip: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

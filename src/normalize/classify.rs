@@ -5,9 +5,10 @@
 //! unknown resource type is configuration, an unknown action is OCSF activity 99 carrying
 //! Coder's verb, so a new Coder version degrades to coarser categories, never to silence.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::diff;
+use crate::coder::JsonText;
 use super::outcome::Outcome;
 
 /// Resource types whose changes administer the deployment (roles, orgs, IdP sync, OAuth2).
@@ -302,7 +303,7 @@ fn title_case(verb: &str) -> String {
 pub struct Row<'a> {
     pub resource_type: &'a str,
     pub action: &'a str,
-    pub diff: Option<&'a Map<String, Value>>,
+    pub diff: Option<&'a JsonText>,
     /// The acting user is the user the entry changes (someone writing their own account).
     pub self_service: bool,
     /// `additional_fields.connection_type` of an agent row (v2.20–v2.24): "SSH",
@@ -407,7 +408,7 @@ fn api_activity(action: &str) -> Activity {
 /// A new password is a Password Reset (4), not a Password Change (3), when someone else
 /// set it (an admin's `PUT /users/{user}/password`) or a one-time passcode did (Coder's
 /// reset flow clears `one_time_passcode_expires_at` in the same write).
-fn user_write(diff: Option<&Map<String, Value>>, self_service: bool) -> Vec<Activity> {
+fn user_write(diff: Option<&JsonText>, self_service: bool) -> Vec<Activity> {
     let mut out = privilege_changes(diff);
     let status = diff::new_value(diff, "status").and_then(Value::as_str);
     let old_status = diff::old_value(diff, "status").and_then(Value::as_str);
@@ -435,7 +436,7 @@ fn user_write(diff: Option<&Map<String, Value>>, self_service: bool) -> Vec<Acti
     out
 }
 
-fn privilege_changes(diff: Option<&Map<String, Value>>) -> Vec<Activity> {
+fn privilege_changes(diff: Option<&JsonText>) -> Vec<Activity> {
     let roles = diff::role_change(diff);
     let mut out = Vec::new();
     if !roles.added.is_empty() {

@@ -4,10 +4,14 @@
 //! Coder already blanks the values of `secret: true` fields, but we do not rely on it: a
 //! secret field is emitted as `{"secret": true}` and nothing else, whatever Coder sent.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::coder::{JsonText, is_secret, write_raw};
 
 /// Which diff fields an encoding keeps (all, unless the event had to be cut to size).
 #[derive(Debug, Clone, Default)]
@@ -26,73 +30,88 @@ impl Keep {
     }
 }
 
-/// The diff as it is emitted: secrets redacted, limited to the kept fields.
+/// The diff as it is emitted: secrets redacted, limited to the kept fields. Each change
+/// is written as the text Coder sent (see [`JsonText`]), never parsed into a tree.
 pub struct Redacted<'a> {
-    pub diff: &'a Map<String, Value>,
+    pub diff: &'a JsonText,
     pub keep: &'a Keep,
 }
 
 impl Serialize for Redacted<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        for (field, change) in self.diff {
-            if self.keep.keeps(field) {
-                map.serialize_entry(field, &RedactedChange(change))?;
+        for (field, change) in self.diff.fields() {
+            if self.keep.keeps(&field) {
+                map.serialize_entry(&field, &RedactedChange::of(change, self.diff))?;
             }
         }
         map.end()
     }
 }
 
-struct RedactedChange<'a>(&'a Value);
+struct RedactedChange<'a> {
+    change: &'a RawValue,
+    compact: bool,
+}
 
-impl Serialize for RedactedChange<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if is_secret(self.0) {
-            let mut map = s.serialize_map(Some(1))?;
-            map.serialize_entry("secret", &true)?;
-            map.end()
-        } else {
-            self.0.serialize(s)
+impl<'a> RedactedChange<'a> {
+    fn of(change: &'a RawValue, diff: &JsonText) -> Self {
+        RedactedChange {
+            change,
+            compact: diff.compact(),
         }
     }
 }
 
-fn is_secret(change: &Value) -> bool {
-    change.get("secret").and_then(Value::as_bool) == Some(true)
+impl Serialize for RedactedChange<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if is_secret(self.change) {
+            let mut map = s.serialize_map(Some(1))?;
+            map.serialize_entry("secret", &true)?;
+            map.end()
+        } else {
+            write_raw(self.change, self.compact, s)
+        }
+    }
 }
 
 /// The emitted size of each field (name and redacted change), for choosing what to keep.
-pub fn field_sizes(diff: &Map<String, Value>) -> Vec<(&str, usize)> {
-    diff.iter()
+pub fn field_sizes(diff: &JsonText) -> Vec<(Cow<'_, str>, usize)> {
+    diff.fields()
+        .into_iter()
         .map(|(field, change)| {
-            let size = serde_json::to_vec(&RedactedChange(change)).map_or(0, |v| v.len());
-            (field.as_str(), field.len() + size + 4)
+            let size = serde_json::to_vec(&RedactedChange::of(change, diff)).map_or(0, |v| v.len());
+            let len = field.len();
+            (field, len + size + 4)
         })
         .collect()
 }
 
-/// The new value of a field that is not secret.
-pub fn new_value<'a>(diff: Option<&'a Map<String, Value>>, field: &str) -> Option<&'a Value> {
-    let change = diff?.get(field)?;
-    if is_secret(change) {
+/// The change of a field that is not secret, from the tree. The tree cannot tell a
+/// `secret` key given twice: there the last counts, where [`Redacted`] takes any that is
+/// `true`. Coder (Go's `encoding/json`) never writes a key twice.
+fn change<'a>(diff: Option<&'a JsonText>, field: &str) -> Option<&'a Value> {
+    let change = diff?.object()?.get(field)?;
+    if change.get("secret").and_then(Value::as_bool) == Some(true) {
         return None;
     }
-    change.get("new")
+    Some(change)
+}
+
+/// The new value of a field that is not secret.
+pub fn new_value<'a>(diff: Option<&'a JsonText>, field: &str) -> Option<&'a Value> {
+    change(diff, field)?.get("new")
 }
 
 /// The old value of a field that is not secret.
-pub fn old_value<'a>(diff: Option<&'a Map<String, Value>>, field: &str) -> Option<&'a Value> {
-    let change = diff?.get(field)?;
-    if is_secret(change) {
-        return None;
-    }
-    change.get("old")
+pub fn old_value<'a>(diff: Option<&'a JsonText>, field: &str) -> Option<&'a Value> {
+    change(diff, field)?.get("old")
 }
 
 /// Whether the diff mentions `field` at all (secret or not).
-pub fn touches(diff: Option<&Map<String, Value>>, field: &str) -> bool {
-    diff.is_some_and(|d| d.contains_key(field))
+pub fn touches(diff: Option<&JsonText>, field: &str) -> bool {
+    diff.and_then(JsonText::object)
+        .is_some_and(|d| d.contains_key(field))
 }
 
 /// What was added to and removed from a list-valued field, by element identity: a string,
@@ -109,7 +128,7 @@ impl ListChange {
     }
 }
 
-pub fn list_change(diff: Option<&Map<String, Value>>, field: &str) -> ListChange {
+pub fn list_change(diff: Option<&JsonText>, field: &str) -> ListChange {
     let ids = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_array)
             .map(|a| a.iter().filter_map(element_id).collect())
@@ -146,7 +165,7 @@ fn element_id(v: &Value) -> Option<String> {
 }
 
 /// Role changes in a user or member diff: `roles` today, `rbac_roles` before v2.13.
-pub fn role_change(diff: Option<&Map<String, Value>>) -> ListChange {
+pub fn role_change(diff: Option<&JsonText>) -> ListChange {
     let change = list_change(diff, "roles");
     if change.is_empty() {
         list_change(diff, "rbac_roles")
@@ -159,8 +178,8 @@ pub fn role_change(diff: Option<&Map<String, Value>>) -> ListChange {
 mod tests {
     use super::*;
 
-    fn diff(json: &str) -> Map<String, Value> {
-        serde_json::from_str(json).unwrap()
+    fn diff(json: &str) -> JsonText {
+        JsonText::parse(json).unwrap()
     }
 
     #[test]

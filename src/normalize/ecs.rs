@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::diff::Redacted;
 use super::facts::{Facts, non_empty, non_nil};
@@ -232,13 +231,5 @@ fn reason<'a>(facts: &Facts<'a>) -> Option<Cow<'a, str>> {
     if facts.outcome == Outcome::Redirect && facts.action == "open" {
         return Some(Cow::Borrowed("redirected to sign-in"));
     }
-    facts
-        .entry
-        .additional_fields
-        .as_ref()
-        .filter(|_| facts.resource_type == "workspace_build")
-        .and_then(|f| f.get("build_reason"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(Cow::Borrowed)
+    facts.build_reason.map(Cow::Borrowed)
 }

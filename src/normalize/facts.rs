@@ -8,11 +8,10 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use serde_json::Value;
 
 use super::outcome::{Outcome, Status};
 use crate::coder::context::UserInfo;
-use crate::coder::{AuditEntry, CoderContext, User};
+use crate::coder::{AuditEntry, CoderContext, JsonText, User};
 
 const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -96,6 +95,9 @@ pub struct Facts<'a> {
     pub organization_id: Option<&'a str>,
     pub organization_name: Option<&'a str>,
     pub actor: Actor<'a>,
+    /// `additional_fields.build_reason` of a workspace build ("initiator", "autostart",
+    /// …), when not empty.
+    pub build_reason: Option<&'a str>,
     /// The acting user ([`Actor::User`]), unless Coder sent `null` or an empty shell.
     pub user: Option<&'a User>,
     /// The entry's user when it is not the actor: the account a password reset was
@@ -122,22 +124,34 @@ impl<'a> Facts<'a> {
         let recorded = entry.user.as_ref().filter(|u| {
             non_nil(u.id.as_deref()).is_some() || non_empty(u.username.as_deref()).is_some()
         });
-        let additional = |key: &str| {
-            entry
-                .additional_fields
-                .as_ref()
-                .and_then(|f| f.get(key))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
+        // What the facts read of `additional_fields`, found in one pass over its text.
+        let [
+            build_reason,
+            automatic_actor,
+            automatic_subsystem,
+            workspace_id,
+            workspace_name,
+            workspace_owner,
+        ] = entry
+            .additional_fields
+            .as_ref()
+            .map(|f| {
+                f.strings([
+                    "build_reason",
+                    "automatic_actor",
+                    "automatic_subsystem",
+                    "workspace_id",
+                    "workspace_name",
+                    "workspace_owner",
+                ])
+                .map(non_empty)
+            })
+            .unwrap_or_default();
         let resource_type = non_empty(entry.resource_type.as_deref()).unwrap_or("unknown");
         let action = non_empty(entry.action.as_deref()).unwrap_or("unknown");
-        let automatic = additional("build_reason")
+        let automatic = build_reason
             .filter(|r| SCHEDULED_BUILD_REASONS.contains(r))
-            .or_else(|| {
-                additional("automatic_actor")
-                    .map(|actor| additional("automatic_subsystem").unwrap_or(actor))
-            });
+            .or_else(|| automatic_actor.map(|actor| automatic_subsystem.unwrap_or(actor)));
         let actor = match (automatic, recorded) {
             (Some(reason), _) => Actor::Coder { reason },
             // Coder: "Requesting a password reset can be performed by anyone that knows
@@ -152,7 +166,7 @@ impl<'a> Facts<'a> {
         };
         let subject = recorded.filter(|_| user.is_none());
         let target =
-            non_empty(entry.resource_target.as_deref()).or_else(|| additional("workspace_name"));
+            non_empty(entry.resource_target.as_deref()).or(workspace_name);
         let resource_id = non_nil(entry.resource_id.as_deref());
         let context = entry.context.as_deref();
         let workspace = match resource_type {
@@ -162,8 +176,8 @@ impl<'a> Facts<'a> {
                 ..Workspace::default()
             }),
             _ => Some(Workspace {
-                id: non_nil(additional("workspace_id")),
-                name: additional("workspace_name"),
+                id: non_nil(workspace_id),
+                name: workspace_name,
                 ..Workspace::default()
             }),
         }
@@ -175,7 +189,7 @@ impl<'a> Facts<'a> {
                 name: w
                     .name
                     .or_else(|| found.and_then(|f| non_empty(f.name.as_deref()))),
-                owner_name: additional("workspace_owner")
+                owner_name: workspace_owner
                     .or_else(|| owner.and_then(|u| non_empty(u.username.as_deref())))
                     .or_else(|| found.and_then(|f| non_empty(f.owner_name.as_deref()))),
                 owner_id: owner
@@ -205,6 +219,7 @@ impl<'a> Facts<'a> {
             resource_type,
             action,
             resource_id,
+            build_reason: build_reason.filter(|_| resource_type == "workspace_build"),
             request_id: non_nil(entry.request_id.as_deref()),
             organization_id: non_nil(organization.and_then(|o| o.id.as_deref()))
                 .or_else(|| non_nil(entry.organization_id.as_deref())),
@@ -285,11 +300,11 @@ impl<'a> Facts<'a> {
     }
 
     /// `additional_fields` when it says something (Coder sends `{}` for most entries).
-    pub fn additional_fields(&self) -> Option<&'a Value> {
+    pub fn additional_fields(&self) -> Option<&'a JsonText> {
         self.entry
             .additional_fields
             .as_ref()
-            .filter(|v| !matches!(v, Value::Null) && v.as_object().is_none_or(|o| !o.is_empty()))
+            .filter(|v| !v.is_empty())
     }
 }
 

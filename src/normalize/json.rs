@@ -39,7 +39,7 @@ impl From<io::Error> for Error {
 
 /// Append `value` to `out` as compact JSON.
 pub fn to_writer<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
-    value.serialize(Json { out })
+    value.serialize(Json::new(out))
 }
 
 /// The token serde_json's `RawValue` serializes under: a struct of this name with one
@@ -154,6 +154,18 @@ fn write_escape(out: &mut Vec<u8>, byte: u8) {
 /// The serializer: a value at a time, appended to `out`.
 struct Json<'a> {
     out: &'a mut Vec<u8>,
+    /// A string is JSON text, appended as it is: the one field of serde_json's
+    /// `RawValue` (`diff` and `additional_fields` as Coder sent them).
+    verbatim: bool,
+}
+
+impl<'a> Json<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        Json {
+            out,
+            verbatim: false,
+        }
+    }
 }
 
 /// Numbers are written by serde_json's own formatter, so they agree digit for digit.
@@ -215,7 +227,11 @@ impl<'a> ser::Serializer for Json<'a> {
     }
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(self.out, v);
+        if self.verbatim {
+            self.out.extend_from_slice(v.as_bytes());
+        } else {
+            write_str(self.out, v);
+        }
         Ok(())
     }
 
@@ -274,7 +290,7 @@ impl<'a> ser::Serializer for Json<'a> {
         self.out.push(b'{');
         write_str(self.out, variant);
         self.out.push(b':');
-        value.serialize(Json { out: self.out })?;
+        value.serialize(Json::new(self.out))?;
         self.out.push(b'}');
         Ok(())
     }

@@ -20,7 +20,7 @@ pub mod ecs;
 mod enrich;
 pub mod facts;
 pub mod geoip;
-mod json;
+pub(crate) mod json;
 pub mod leef;
 pub mod looked_up;
 pub mod ocsf;
@@ -275,10 +275,10 @@ impl Normalizer {
             let base = build(&trim_with(&[])).len();
             let mut budget = max.saturating_sub(base);
             let mut kept: Vec<(&str, usize)> = Vec::new();
-            for &(field, size) in &sizes {
-                if size <= budget {
+            for (field, size) in &sizes {
+                if *size <= budget {
                     budget -= size;
-                    kept.push((field, size));
+                    kept.push((field, *size));
                 }
             }
             loop {

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
 
 use super::LookupResult;
 use super::cache::{Key, Outcome};
@@ -49,8 +48,7 @@ impl Wants {
         let additional = |key: &str| {
             a.additional_fields
                 .as_ref()
-                .and_then(|f| f.get(key))
-                .and_then(Value::as_str)
+                .and_then(|f| f.string(key))
         };
         let kind = a.resource_type.as_deref().unwrap_or_default();
         Wants {

@@ -2,11 +2,11 @@
 
 use super::*;
 
-fn d(json: &str) -> Map<String, Value> {
-    serde_json::from_str(json).unwrap()
+fn d(json: &str) -> JsonText {
+    JsonText::parse(json).unwrap()
 }
 
-fn with_diff<'a>(rt: &'a str, action: &'a str, diff: &'a Map<String, Value>) -> Row<'a> {
+fn with_diff<'a>(rt: &'a str, action: &'a str, diff: &'a JsonText) -> Row<'a> {
     Row {
         diff: Some(diff),
         ..Row::new(rt, action)

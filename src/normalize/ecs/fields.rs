@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::coder::JsonText;
 use crate::normalize::Truncation;
 use crate::normalize::diff::{self, Redacted};
 use crate::normalize::geoip::EcsPlace;
@@ -127,7 +128,7 @@ pub(super) struct UserChanges<'a> {
 }
 
 impl<'a> UserChanges<'a> {
-    pub(super) fn of(d: Option<&'a Map<String, Value>>) -> Self {
+    pub(super) fn of(d: Option<&'a JsonText>) -> Self {
         let text = |f: &str| {
             diff::new_value(d, f)
                 .and_then(Value::as_str)
@@ -275,7 +276,7 @@ pub(super) struct CoderAudit<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) diff: Option<Redacted<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) additional_fields: Option<&'a Value>,
+    pub(super) additional_fields: Option<&'a JsonText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) request_id: Option<&'a str>,
     /// A status that is neither an HTTP status nor an exit code, as Coder sent it.

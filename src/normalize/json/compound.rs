@@ -60,7 +60,7 @@ impl<'a> Compound<'a> {
 
     fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
         self.comma();
-        value.serialize(Json { out: self.out })
+        value.serialize(Json::new(self.out))
     }
 
     fn field<T: ?Sized + Serialize>(&mut self, key: &str, value: &T) -> Result<(), Error> {
@@ -69,17 +69,15 @@ impl<'a> Compound<'a> {
         }
         self.comma();
         write_key(self.out, key);
-        value.serialize(Json { out: self.out })
+        value.serialize(Json::new(self.out))
     }
 
-    /// The JSON text a `RawValue` holds, unquoted. Never in our own documents (they
-    /// borrow `Value`s), so the round trip through a string costs nothing that matters.
+    /// The JSON text a `RawValue` holds (its one field, a string), as it is.
     fn raw_text<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        let mut quoted = Vec::new();
-        value.serialize(Json { out: &mut quoted })?;
-        let text: String = serde_json::from_slice(&quoted).map_err(|e| Error(e.to_string()))?;
-        self.out.extend_from_slice(text.as_bytes());
-        Ok(())
+        value.serialize(Json {
+            out: self.out,
+            verbatim: true,
+        })
     }
 
     fn finish(self) -> Result<(), Error> {
@@ -145,7 +143,7 @@ impl ser::SerializeMap for Compound<'_> {
     }
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
         self.out.push(b':');
-        value.serialize(Json { out: self.out })
+        value.serialize(Json::new(self.out))
     }
     fn end(self) -> Result<(), Error> {
         self.finish()

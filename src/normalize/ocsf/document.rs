@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde::Serialize;
-use serde_json::Value;
 
+use crate::coder::JsonText;
 use crate::normalize::Truncation;
 use crate::normalize::diff::Redacted;
 use crate::normalize::geoip::OcsfPlace;
@@ -168,7 +168,7 @@ pub(super) struct ResourceDetails<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) owner: Option<OcsfUser<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) data: Option<&'a Value>,
+    pub(super) data: Option<&'a JsonText>,
 }
 
 #[derive(Serialize)]
@@ -253,7 +253,7 @@ pub(super) struct UnmappedCoder<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) diff: Option<Redacted<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) additional_fields: Option<&'a Value>,
+    pub(super) additional_fields: Option<&'a JsonText>,
     /// The actor's role names, as Coder reads them now (not at the event).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) actor_roles: Vec<&'a str>,

@@ -107,9 +107,18 @@ fn other_shapes_take_the_general_reader() {
         (r#"[]"#.to_owned(), false, false),
         // Not objects: an empty entry read whole, but no glance.
         (r#"{"audit_logs":[17,"s",null]}"#.to_owned(), false, true),
-        // Past serde's depth: a glance skips it, a whole read falls back field by field.
+        // Past serde's depth in `diff`: a glance skips it, and a whole read leaves the
+        // diff out and names it (`JsonText::new`), as the general reader does.
         (
             format!(r#"{{"audit_logs":[{{"id":"a","diff":{deep}}}]}}"#),
+            true,
+            true,
+        ),
+        // A lone surrogate in a field read as a string: a whole read falls back field by
+        // field (no field is read as a tree any more, so depth alone no longer does).
+        (
+            r#"{"audit_logs":[{"id":"a","resource_target":"\ud800","user":{"roles":[[1]]}}]}"#
+                .to_owned(),
             true,
             false,
         ),
