@@ -13,8 +13,8 @@ use std::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::json_text::{JsonText, Unkept};
 use super::lazy::FirstOf;
@@ -365,7 +365,9 @@ impl Lenient for AuditEntry {
                 "resource_target" => e.resource_target = field(&mut map)?,
                 "resource_icon" => e.resource_icon = field(&mut map)?,
                 "action" => e.action = field(&mut map)?,
-                "diff" => e.diff = text(&mut map, "diff", &mut e.unreadable)?.filter(JsonText::is_object),
+                "diff" => {
+                    e.diff = text(&mut map, "diff", &mut e.unreadable)?.filter(JsonText::is_object)
+                }
                 "status_code" => e.status_code = field(&mut map)?,
                 "additional_fields" => {
                     e.additional_fields = text(&mut map, "additional_fields", &mut e.unreadable)?;

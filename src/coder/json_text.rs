@@ -27,9 +27,12 @@ const MAX_DEPTH: usize = 128;
 #[derive(Debug, Clone)]
 pub struct JsonText {
     text: Box<RawValue>,
-    /// The text has no line breaks or tabs outside its strings (inside them JSON forbids
-    /// them raw), so it can be written as it is into one NDJSON line.
-    compact: bool,
+    /// The text can be written as it is: no line breaks or tabs between its tokens
+    /// (inside strings JSON forbids them raw), so it stays on one NDJSON line, and no
+    /// escapes, so its strings read as the rest of the document's do (Go writes `&`,
+    /// `<` and `>` as `\u0026`, `\u003c`, `\u003e`; a SIEM's search of the raw text
+    /// would miss them).
+    verbatim: bool,
     /// The tree, built the first time someone asks; `None` if it cannot be built.
     tree: OnceLock<Option<Value>>,
 }
@@ -54,7 +57,8 @@ impl JsonText {
             return Err(Unkept::TooDeep);
         }
         Ok(JsonText {
-            compact: memchr::memchr3(b'\n', b'\r', b'\t', bytes).is_none(),
+            verbatim: memchr::memchr3(b'\n', b'\r', b'\t', bytes).is_none()
+                && memchr::memchr(b'\\', bytes).is_none(),
             text,
             tree: OnceLock::new(),
         })
@@ -152,27 +156,29 @@ impl JsonText {
             .find_map(|(n, v)| (n == name).then_some(v))
     }
 
-    /// Whether the line breaks and tabs between its tokens must go before it is written.
-    pub fn compact(&self) -> bool {
-        self.compact
+    /// Whether it is written as it is (see [`write_raw`]).
+    pub fn verbatim(&self) -> bool {
+        self.verbatim
     }
 }
 
 impl Serialize for JsonText {
-    /// The text, as it is when it has no line breaks between tokens, else without them.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        write_raw(self.text.as_ref(), self.compact, s)
+        write_raw(self.text.as_ref(), self.verbatim, s)
     }
 }
 
-/// Write `value` as its text, with the whitespace between tokens taken out unless the
-/// text is known `compact`.
-pub fn write_raw<S: Serializer>(value: &RawValue, compact: bool, s: S) -> Result<S::Ok, S::Error> {
-    if compact {
+/// Write `value`: as its text when `verbatim` (see [`JsonText`]), else rewritten as the
+/// document writes any value (escapes decoded, no whitespace), through a tree. A value no
+/// tree can hold (a lone surrogate escape) is written as Coder sent it, on one line.
+pub fn write_raw<S: Serializer>(value: &RawValue, verbatim: bool, s: S) -> Result<S::Ok, S::Error> {
+    if verbatim {
         return value.serialize(s);
     }
-    let minified = minify(value.get());
-    match RawValue::from_string(minified) {
+    if let Ok(tree) = serde_json::from_str::<Value>(value.get()) {
+        return tree.serialize(s);
+    }
+    match RawValue::from_string(minify(value.get())) {
         Ok(raw) => raw.serialize(s),
         Err(e) => Err(serde::ser::Error::custom(e)),
     }

@@ -193,15 +193,15 @@ impl LazyAudit {
     /// entries anyway, where a glance first would only add work; and for JSON a glance
     /// cannot read at all, with [`AuditEntry::parse`]'s own fallbacks.
     pub fn whole(raw: Bytes, json: &str) -> Self {
-        Self::read_as(raw, parse_whole(json))
+        Self::read_as(raw, AuditEntry::parse(json))
     }
 
-    /// `raw`, already read whole.
+    /// `raw`, already read whole (by the page's one pass, or by [`Self::whole`]).
     pub(super) fn read_as(raw: Bytes, entry: AuditEntry) -> Self {
         LazyAudit {
             route: Route::default(),
             raw,
-            whole: Whole::Read(Box::new(entry)),
+            whole: Whole::Read(Box::new(noted(entry))),
         }
     }
 
@@ -264,7 +264,11 @@ impl LazyAudit {
 }
 
 fn parse_whole(json: &str) -> AuditEntry {
-    let entry = AuditEntry::parse(json);
+    noted(AuditEntry::parse(json))
+}
+
+/// `entry`, with the fields it could not read counted and logged, however it was read.
+fn noted(entry: AuditEntry) -> AuditEntry {
     if !entry.unreadable.is_empty() {
         crate::ops::metrics::coder_error("unreadable_field");
         tracing::warn!(

@@ -14,8 +14,8 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
 use crate::coder::JsonText;
+use serde::Serialize;
 
 use super::classify::Activity;
 use super::facts::{Facts, Workspace, non_empty};

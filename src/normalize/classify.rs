@@ -8,8 +8,8 @@
 use serde_json::Value;
 
 use super::diff;
-use crate::coder::JsonText;
 use super::outcome::Outcome;
+use crate::coder::JsonText;
 
 /// Resource types whose changes administer the deployment (roles, orgs, IdP sync, OAuth2).
 fn is_admin_resource(resource_type: &str) -> bool {

@@ -51,14 +51,14 @@ impl Serialize for Redacted<'_> {
 
 struct RedactedChange<'a> {
     change: &'a RawValue,
-    compact: bool,
+    verbatim: bool,
 }
 
 impl<'a> RedactedChange<'a> {
     fn of(change: &'a RawValue, diff: &JsonText) -> Self {
         RedactedChange {
             change,
-            compact: diff.compact(),
+            verbatim: diff.verbatim(),
         }
     }
 }
@@ -70,7 +70,7 @@ impl Serialize for RedactedChange<'_> {
             map.serialize_entry("secret", &true)?;
             map.end()
         } else {
-            write_raw(self.change, self.compact, s)
+            write_raw(self.change, self.verbatim, s)
         }
     }
 }

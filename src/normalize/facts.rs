@@ -165,8 +165,7 @@ impl<'a> Facts<'a> {
             _ => None,
         };
         let subject = recorded.filter(|_| user.is_none());
-        let target =
-            non_empty(entry.resource_target.as_deref()).or(workspace_name);
+        let target = non_empty(entry.resource_target.as_deref()).or(workspace_name);
         let resource_id = non_nil(entry.resource_id.as_deref());
         let context = entry.context.as_deref();
         let workspace = match resource_type {

@@ -14,7 +14,14 @@ fn strings_finds_several_keys_in_one_pass_the_last_of_a_repeated_key() {
         r#"{"build_reason":"autostart","n":7,"workspace_name":"dev","nested":{"workspace_id":"no"},"workspace_name":"prod","owner":null}"#,
     );
     assert_eq!(
-        t.strings(["workspace_name", "build_reason", "n", "workspace_id", "owner", "gone"]),
+        t.strings([
+            "workspace_name",
+            "build_reason",
+            "n",
+            "workspace_id",
+            "owner",
+            "gone"
+        ]),
         [Some("prod"), Some("autostart"), None, None, None, None]
     );
 }
@@ -95,7 +102,7 @@ fn a_value_nested_past_the_limit_is_not_kept_and_brackets_in_strings_do_not_coun
 fn text_with_line_breaks_between_tokens_is_written_on_one_line() {
     let pretty = "{\n\t\"a\": [1, 2],\r\n  \"b\": \"x\\ny \\\" z\"\n}";
     let t = text(pretty);
-    assert!(!t.compact());
+    assert!(!t.verbatim());
     let theirs = serde_json::to_string(&t).unwrap();
     let mut ours = Vec::new();
     crate::normalize::json::to_writer(&mut ours, &t).unwrap();
@@ -103,8 +110,33 @@ fn text_with_line_breaks_between_tokens_is_written_on_one_line() {
     assert_eq!(String::from_utf8(ours).unwrap(), theirs);
     // Spaces alone stay as Coder sent them: one line either way.
     let spaced = text(r#"{"a": 1}"#);
-    assert!(spaced.compact());
+    assert!(spaced.verbatim());
     assert_eq!(serde_json::to_string(&spaced).unwrap(), r#"{"a": 1}"#);
+}
+
+#[test]
+fn escaped_text_is_written_as_the_document_writes_strings() {
+    // Go's encoder writes `&`, `<`, `>` escaped; the document writes them as they are.
+    let t = text(r#"{"name":{"new":"security \u0026 ops \u003cb\u003e","old":"a\/b"}}"#);
+    assert!(!t.verbatim());
+    let mut ours = Vec::new();
+    crate::normalize::json::to_writer(&mut ours, &t).unwrap();
+    assert_eq!(
+        String::from_utf8(ours).unwrap(),
+        r#"{"name":{"new":"security & ops <b>","old":"a/b"}}"#
+    );
+    let redacted = Redacted {
+        diff: &t,
+        keep: &Keep::All,
+    };
+    assert_eq!(
+        serde_json::to_string(&redacted).unwrap(),
+        r#"{"name":{"new":"security & ops <b>","old":"a/b"}}"#
+    );
+    // A lone surrogate no tree can hold: written as Coder sent it, on one line.
+    let lone = text("{\"a\":\n\"\\ud800\"}");
+    assert!(lone.tree().is_none());
+    assert_eq!(serde_json::to_string(&lone).unwrap(), r#"{"a":"\ud800"}"#);
 }
 
 /// A diff's text: its fields in the given order (a name may repeat), each change written

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-
 use super::LookupResult;
 use super::cache::{Key, Outcome};
 use super::fetch::{Kind, is_uuid};
@@ -45,11 +44,7 @@ impl Wants {
 
     fn of_audit(a: &AuditEntry) -> Self {
         let resource = a.resource_id.as_deref();
-        let additional = |key: &str| {
-            a.additional_fields
-                .as_ref()
-                .and_then(|f| f.string(key))
-        };
+        let additional = |key: &str| a.additional_fields.as_ref().and_then(|f| f.string(key));
         let kind = a.resource_type.as_deref().unwrap_or_default();
         Wants {
             workspace: match kind {
