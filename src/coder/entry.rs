@@ -287,7 +287,6 @@ impl<'de> Visitor<'de> for TextVisitor {
     }
 }
 
-/// A field whose value is kept as JSON of one kind (an object, an array), or `None`.
 /// A value kept as its text, or named in `unreadable` when it is nested too deep to keep.
 fn text<'de, A: MapAccess<'de>>(
     map: &mut A,
