@@ -212,12 +212,15 @@ fn backfill_ships_its_range_resumes_after_kill_9_and_reruns_as_a_no_op() {
     );
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &sim.url(), SimConfig::DEFAULT_TOKEN, "");
-    // A checkpoint after every page, for the bound on duplicates below. (By default one a
-    // second at most: a kill -9 then sends up to a second of the backfill again; 144
-    // duplicates here against at most 100, RELIABILITY.md.)
-    let per_page = std::fs::read_to_string(&cfg)
+    // A checkpoint after every page, and every page written alone, for the bound on
+    // duplicates below. (By default a checkpoint a second at most: a kill -9 then sends up
+    // to a second of the backfill again; 144 duplicates here against at most 100,
+    // RELIABILITY.md. And the file sink gathers a scan's pages into 1 MiB writes: a kill
+    // after such a write and before its checkpoint sends every page of it again.)
+    let mut per_page = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace("[checkpoint]\n", "[checkpoint]\nsave_interval = \"0s\"\n");
+    per_page.push_str("batch_max_bytes = \"0\"\n");
     std::fs::write(&cfg, per_page).unwrap();
     let cfg_s = cfg.to_str().unwrap();
     let (from_s, to_s) = (
