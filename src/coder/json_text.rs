@@ -149,13 +149,6 @@ impl JsonText {
         unique
     }
 
-    /// The value of the field `name` (its last, if given twice).
-    pub fn field(&self, name: &str) -> Option<&RawValue> {
-        self.fields()
-            .into_iter()
-            .find_map(|(n, v)| (n == name).then_some(v))
-    }
-
     /// Whether it is written as it is (see [`write_raw`]).
     pub fn verbatim(&self) -> bool {
         self.verbatim
