@@ -23,7 +23,7 @@ mod fetch;
 mod outlet;
 mod wants;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,10 +38,10 @@ pub use cache::{FAILURE_TTL, LookupCache, Outcome};
 pub use fetch::{Answer, Kind, is_uuid};
 pub use outlet::Enriching;
 
-use super::context::Found;
+use super::context::CoderContext;
 use super::{CoderClient, CoderError, Entry, Event};
 use cache::{Key, Probe};
-use wants::Wants;
+use wants::{Answers, Tally, Wants};
 
 /// Fetches running at once, whatever a page asks: a page naming a thousand new ids must
 /// not spend the request budget in one go.
@@ -110,6 +110,15 @@ pub enum LookupResult {
 }
 
 impl LookupResult {
+    pub const ALL: [LookupResult; 6] = [
+        LookupResult::Hit,
+        LookupResult::Miss,
+        LookupResult::Gone,
+        LookupResult::Error,
+        LookupResult::Timeout,
+        LookupResult::Deferred,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             LookupResult::Hit => "hit",
@@ -129,10 +138,6 @@ impl std::fmt::Debug for Lookups {
             .field("cache", &self.cache.size())
             .finish_non_exhaustive()
     }
-}
-
-fn index(kind: Kind) -> usize {
-    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
 impl Lookups {
@@ -208,12 +213,12 @@ impl Lookups {
                 "enrich.coder: the token's user may read workspaces now; workspace look-ups are on"
             );
         }
-        self.off[index(Kind::Workspace)].store(!on, Ordering::Relaxed);
+        self.off[Kind::Workspace.index()].store(!on, Ordering::Relaxed);
         crate::ops::metrics::lookup_kind_on(Kind::Workspace.label(), on);
     }
 
     fn is_off(&self, kind: Kind) -> bool {
-        self.off[index(kind)].load(Ordering::Relaxed)
+        self.off[kind.index()].load(Ordering::Relaxed)
     }
 
     /// Whether any kind of look-up is on.
@@ -238,32 +243,46 @@ impl Lookups {
             return;
         }
         let wants: Vec<Wants> = events.iter().map(Wants::of).collect();
-        let keys: BTreeSet<Key> = wants.iter().flat_map(Wants::keys).collect();
+        let keys: BTreeSet<(Kind, &str)> = wants.iter().flat_map(|w| w.keys()).collect();
+        let keys = keys.into_iter().map(|(kind, id)| (kind, id.to_owned()));
         let mut answers = self.resolve(keys, deadline).await;
         // The owners the workspaces named, when the rows did not.
-        let owners: BTreeSet<Key> = wants
+        let owners: BTreeSet<&str> = wants
             .iter()
             .filter(|w| w.owner.is_none())
-            .filter_map(|w| w.workspace.as_ref())
-            .filter_map(|id| match answers.get(&(Kind::Workspace, id.clone())) {
-                Some((Outcome::Found(Found::Workspace(ws)), _)) => ws.owner_id.clone(),
-                _ => None,
-            })
-            .filter(|id| is_uuid(id))
-            .map(|id| (Kind::User, id))
-            .filter(|k| !answers.contains_key(k))
+            .filter_map(|w| answers.owner_of(w.workspace))
+            .filter(|id| answers.get(Kind::User, id).is_none())
+            .collect();
+        let owners: Vec<Key> = owners
+            .into_iter()
+            .map(|id| (Kind::User, id.to_owned()))
             .collect();
         answers.extend(self.resolve(owners, deadline).await);
         tracing::debug!(waited = ?started.elapsed(), events = events.len(), "enrich.coder: looked up");
-        for (event, want) in events.iter_mut().zip(&wants) {
-            for (kind, how) in want.results(&answers) {
-                crate::ops::metrics::enrich_lookup(kind.label(), how.label());
-            }
-            let context = want.context(&answers);
-            if context.is_empty() {
+        // Events that want the same ids share one context.
+        let mut made: HashMap<Wants, Option<Arc<CoderContext>>, foldhash::fast::RandomState> =
+            HashMap::default();
+        let mut tally = Tally::default();
+        let contexts: Vec<Option<Arc<CoderContext>>> = wants
+            .iter()
+            .map(|want| {
+                for (kind, how) in want.results(&answers) {
+                    tally.add(kind, how);
+                }
+                let made = made.entry(*want).or_insert_with(|| {
+                    let context = want.context(&answers);
+                    (!context.is_empty()).then(|| Arc::new(context))
+                });
+                made.clone()
+            })
+            .collect();
+        for (kind, how, n) in tally.counts() {
+            crate::ops::metrics::enrich_lookups(kind.label(), how.label(), n);
+        }
+        for (event, context) in events.iter_mut().zip(contexts) {
+            if context.is_none() {
                 continue;
             }
-            let context = Some(Arc::new(context));
             match &mut event.entry {
                 Entry::Audit(a) => a.entry_mut().context = context,
                 Entry::Connection(c) => c.log.context = context,
@@ -275,10 +294,10 @@ impl Lookups {
     /// Keys of kinds that are off are left out. Each key counts once per call.
     async fn resolve(
         self: &Arc<Self>,
-        keys: BTreeSet<Key>,
+        keys: impl IntoIterator<Item = Key>,
         deadline: Instant,
-    ) -> BTreeMap<Key, (Outcome, LookupResult)> {
-        let mut answers = BTreeMap::new();
+    ) -> Answers {
+        let mut answers = Answers::default();
         let mut waiting = Vec::new();
         for key in keys {
             if self.is_off(key.0) {
@@ -365,7 +384,7 @@ impl Lookups {
             Ok(Answer::Found(found)) => Outcome::Found(found),
             Ok(Answer::Gone) => Outcome::Gone,
             Err(CoderError::Forbidden { message, .. }) => {
-                if !self.off[index(kind)].swap(true, Ordering::Relaxed) {
+                if !self.off[kind.index()].swap(true, Ordering::Relaxed) {
                     crate::ops::metrics::lookup_kind_on(kind.label(), false);
                     tracing::warn!(
                         kind = kind.label(),

@@ -314,9 +314,9 @@ pub fn geoip_lookup(result: &'static str) {
     ::metrics::counter!(GEOIP_LOOKUPS, "result" => result).increment(1);
 }
 
-/// How one Coder look-up of one event ended (see [`LOOKUPS`]).
-pub fn enrich_lookup(kind: &'static str, result: &'static str) {
-    ::metrics::counter!(LOOKUPS, "kind" => kind, "result" => result).increment(1);
+/// How `n` Coder look-ups of events ended (see [`LOOKUPS`]).
+pub fn enrich_lookups(kind: &'static str, result: &'static str, n: u64) {
+    ::metrics::counter!(LOOKUPS, "kind" => kind, "result" => result).increment(n);
 }
 
 /// Whether a kind of Coder look-up is on (see [`LOOKUP_ON`]).

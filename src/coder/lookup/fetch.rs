@@ -30,6 +30,11 @@ impl Kind {
         Kind::User,
     ];
 
+    /// Its place in [`Kind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The `kind` label of `enrich_lookups_total`, and Coder's RBAC resource type.
     pub fn label(self) -> &'static str {
         match self {
