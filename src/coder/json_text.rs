@@ -104,7 +104,9 @@ impl JsonText {
     /// `None`, and an escaped one is read from the tree.
     pub fn strings<const N: usize>(&self, keys: [&str; N]) -> [Option<&str>; N] {
         let mut found = [Found::Missing; N];
-        if self.is_object() {
+        if self.is_object() && self.verbatim {
+            plain::strings(self.text.get(), &keys, &mut found);
+        } else if self.is_object() {
             let seed = FindStrings {
                 keys: &keys,
                 found: &mut found,
@@ -335,5 +337,6 @@ impl<'a> serde::Deserialize<'a> for Fields<'a> {
     }
 }
 
+mod plain;
 #[cfg(test)]
 mod tests;

@@ -215,3 +215,88 @@ proptest! {
         prop_assert_eq!(written, redacted_by_tree(&source));
     }
 }
+
+/// What one pass found for each key, as text: the plain scan's and serde's agree on it.
+fn found_by(text: &str, plain_scan: bool, keys: [&str; 4]) -> [String; 4] {
+    let mut found = [Found::Missing; 4];
+    if plain_scan {
+        plain::strings(text, &keys, &mut found);
+    } else {
+        let seed = FindStrings {
+            keys: &keys,
+            found: &mut found,
+        };
+        seed.deserialize(&mut serde_json::Deserializer::from_str(text))
+            .unwrap();
+    }
+    found.map(|f| match f {
+        Found::Missing => "missing".to_owned(),
+        Found::Str(s) => format!("str {s}"),
+        Found::Escaped => "escaped".to_owned(),
+        Found::Other => "other".to_owned(),
+    })
+}
+
+#[test]
+fn the_plain_scan_skips_nested_keys_and_brackets_inside_strings() {
+    let source = r#"{ "a" : [ {"b":"x"}, "]}" ], "b":"{\"", "c": {"a":"no"},"d" :null , "b" : "yes","c":"}"}"#
+        .replace("\\\"", "'");
+    let keys = ["a", "b", "c", "d"];
+    let plain = found_by(&source, true, keys);
+    assert_eq!(plain, ["other", "str yes", "str }", "other"]);
+    assert_eq!(plain, found_by(&source, false, keys));
+    // A text with line breaks between tokens reads the same.
+    let broken = "{\n\t\"a\":\r\n\"1\",\n\"b\":\n2}";
+    assert_eq!(found_by(broken, true, keys), found_by(broken, false, keys));
+}
+
+fn plain_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        // Everything JSON's structure is made of, but the quote and the backslash (a
+        // text with either inside a string is escaped, and read by serde).
+        "[a-d{}\\[\\]:, é]{0,8}".prop_map(Value::from),
+    ]
+}
+
+proptest! {
+    /// For any object without escapes (keys repeated, nested, values of every kind,
+    /// spaces or line breaks between tokens), the plain scan finds what serde finds.
+    #[test]
+    fn the_plain_scan_finds_what_serde_finds(
+        fields in proptest::collection::vec(
+            ("[a-d]{1,2}", plain_leaf().prop_recursive(3, 16, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    proptest::collection::vec(("[a-d]{1,2}", inner), 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })),
+            0..8,
+        ),
+        spacing in 0..3usize,
+    ) {
+        // Written by hand, so that a key may repeat, as Coder's text might.
+        let sep = [",", ", ", ",\n  "][spacing];
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| {
+                let v = if spacing == 2 { serde_json::to_string_pretty(v) } else { serde_json::to_string(v) };
+                format!("\"{k}\":{}{}", if spacing == 0 { "" } else { " " }, v.unwrap())
+            })
+            .collect();
+        let source = format!("{{{}}}", body.join(sep));
+        prop_assume!(!source.contains('\\'));
+        let keys = ["a", "b", "cd", "d"];
+        prop_assert_eq!(found_by(&source, true, keys), found_by(&source, false, keys), "{}", source);
+        // And through the public method, which takes the plain scan when it may.
+        let t = text(&source);
+        let by_tree = keys.map(|k| t.object().and_then(|o| o.get(k)?.as_str().map(str::to_owned)));
+        prop_assert_eq!(t.strings(keys).map(|s| s.map(str::to_owned)), by_tree);
+    }
+}
