@@ -338,6 +338,16 @@ mod tests {
     }
 
     #[test]
+    fn indices_are_places_in_all() {
+        for (at, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), at);
+        }
+        for (at, how) in LookupResult::ALL.into_iter().enumerate() {
+            assert_eq!(how as usize, at);
+        }
+    }
+
+    #[test]
     fn a_tally_counts_each_kind_and_result_apart() {
         let mut tally = Tally::default();
         tally.add(Kind::User, LookupResult::Deferred);
