@@ -105,15 +105,17 @@ impl JsonText {
     /// `None`, and an escaped one is read from the tree.
     pub fn strings<const N: usize>(&self, keys: [&str; N]) -> [Option<&str>; N] {
         let mut found = [Found::Missing; N];
-        if self.is_object() && self.verbatim {
-            plain::strings(self.text.get(), &keys, &mut found);
-        } else if self.is_object() {
-            let seed = FindStrings {
-                keys: &keys,
-                found: &mut found,
-            };
-            // The text is valid JSON: it was read as such.
-            let _ = seed.deserialize(&mut serde_json::Deserializer::from_str(self.text.get()));
+        if self.is_object() {
+            if self.verbatim {
+                plain::strings(self.text.get(), &keys, &mut found);
+            } else {
+                let seed = FindStrings {
+                    keys: &keys,
+                    found: &mut found,
+                };
+                // The text is valid JSON: it was read as such.
+                let _ = seed.deserialize(&mut serde_json::Deserializer::from_str(self.text.get()));
+            }
         }
         let mut out = [None; N];
         for ((slot, found), key) in out.iter_mut().zip(found).zip(keys) {
