@@ -74,7 +74,9 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// then the last 16 bytes again (overlapping) for the rest. Most strings are keys and
 /// values of 4 to 40 bytes, so the short ones matter as much: 8 to 15 bytes are the first
 /// and last 8 (overlapping), 4 to 7 the first and last 4, and 1 to 3 bytes are each among
-/// the first, middle and last.
+/// the first, middle and last. Always inlined, so that a constant (a field's name, see
+/// `compound::write_key`) is found clean when compiling.
+#[inline(always)]
 fn clean(bytes: &[u8]) -> bool {
     let n = bytes.len();
     let pair = |at: usize| {
