@@ -69,8 +69,7 @@ impl<'a> Compound<'a> {
         if self.raw {
             return self.raw_text(value);
         }
-        self.comma();
-        write_key(self.out, key);
+        write_key(self.out, !std::mem::replace(&mut self.first, false), key);
         value.serialize(Json::new(self.out))
     }
 
@@ -93,39 +92,33 @@ impl<'a> Compound<'a> {
     }
 }
 
-/// A struct's field name and its colon, with one reserve for both. An ECS document has
-/// about 60 field names, short and in practice never in need of escaping (any that does
-/// takes [`write_str`]); this saved 0.5 % of an ECS backfill's instructions (BENCHMARKS.md,
-/// "A release build for the hot path"). It checks with [`clean`], as `write_str` does.
-/// One `write_str` with a suffix argument for both cost 4.3 % more (BENCHMARKS.md, "Idle
-/// RSS and hashing").
+/// A struct's field name with its colon, and the comma before it unless it comes first.
 ///
-/// Always inlined, down from each derived `serialize_field` (with `field` and `comma`):
-/// there the key is a constant, so `clean` and the copy are settled when compiling and
-/// the name is written by a few stores. Called, it took 10 % of an ECS backfill's
-/// instructions; inlined, the backfill executed 8.2 % fewer, for 56 KB more code
-/// (BENCHMARKS.md, "Field names settled when compiling").
-///
-/// A name of up to [`SHORT_KEY`] bytes is put together on the stack first, so that the
-/// whole `"name":` is one constant appended with one capacity check.
+/// Always inlined, with `field` and each `serialize_field`, down into the code serde
+/// derives for each struct: there the name is a constant, so whether it is `clean` is
+/// settled when compiling, and `,"name":` is one constant on the stack, appended with one
+/// capacity check (from its second byte for the first field). An ECS document has about
+/// 60 field names; written by a called function they took 10 % of an ECS backfill's
+/// instructions, and inlined the backfill executes about 10 % fewer, for 12 KB more code
+/// (BENCHMARKS.md, "Field names settled when compiling"). A name longer than
+/// [`SHORT_KEY`] or in need of escaping (none of ours) takes [`write_str`].
 #[inline(always)]
-fn write_key(out: &mut Vec<u8>, key: &str) {
+fn write_key(out: &mut Vec<u8>, comma: bool, key: &str) {
     let name = key.as_bytes();
     if name.len() <= SHORT_KEY && clean(name) {
-        let mut text = [0u8; SHORT_KEY + 3];
-        text[0] = b'"';
-        text[1..=name.len()].copy_from_slice(name);
-        text[name.len() + 1..name.len() + 3].copy_from_slice(b"\":");
-        out.extend_from_slice(&text[..name.len() + 3]);
-    } else if clean(name) {
-        out.reserve(name.len() + 3);
-        out.push(b'"');
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-    } else {
-        write_str(out, key);
-        out.push(b':');
+        let mut text = [0u8; SHORT_KEY + 4];
+        text[0] = b',';
+        text[1] = b'"';
+        text[2..name.len() + 2].copy_from_slice(name);
+        text[name.len() + 2..name.len() + 4].copy_from_slice(b"\":");
+        out.extend_from_slice(&text[usize::from(!comma)..name.len() + 4]);
+        return;
     }
+    if comma {
+        out.push(b',');
+    }
+    write_str(out, key);
+    out.push(b':');
 }
 
 /// The longest field name [`write_key`] puts together on the stack. Our documents' longest,

@@ -53,6 +53,26 @@ struct Document<'a> {
     quoted_key: u8,
     #[serde(rename = "")]
     empty_key: u8,
+    // Names put together on the stack, up to `SHORT_KEY` (29) bytes, and the longer ones.
+    #[serde(rename = "a_field_name_of_29_bytes_long")]
+    at_the_limit: u8,
+    #[serde(rename = "a_field_name_of_30_bytes_longe")]
+    past_the_limit: u8,
+    #[serde(rename = "a quoted \"name\" past the limit.")]
+    quoted_past_the_limit: u8,
+    // The comma: a struct whose first fields are skipped, and one with no field written.
+    led_by_skipped: Led,
+    all_skipped: Led,
+}
+
+#[derive(Serialize, Debug)]
+struct Led {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    second: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    third: Option<u8>,
 }
 
 #[derive(Serialize, Debug)]
@@ -93,6 +113,19 @@ fn every_shape_serde_hands_over_is_written_as_serde_json_writes_it() {
         small: [f32::NAN, 3.25],
         quoted_key: 1,
         empty_key: 2,
+        at_the_limit: 3,
+        past_the_limit: 4,
+        quoted_past_the_limit: 5,
+        led_by_skipped: Led {
+            first: None,
+            second: Some(6),
+            third: Some(7),
+        },
+        all_skipped: Led {
+            first: None,
+            second: None,
+            third: None,
+        },
     };
     agree(&doc);
     agree(&[(); 0]);
