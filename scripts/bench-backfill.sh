@@ -208,6 +208,10 @@ printf 'shipped: %s events, %s unique ids read back\n' "$shipped" "$unique"
 printf 'cpu split: user %s s, system %s s; output: %s bytes\n' "$user_cpu" "$sys_cpu" "$out_bytes"
 printf 'wall: %.2f s   cpu: %.2f s   rate: %.0f events/s   simulator cpu: %.2f s\n' "$secs" "$cpu" "$(echo "$shipped / $secs" | bc -l)" "$sim_cpu"
 printf 'peak RSS: %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"
+# Page faults are kernel time the system CPU above includes: each first touch of a page.
+printf 'page faults: %s minor, %s major\n' \
+  "$(sed -n 's/.*Minor (reclaiming a frame) page faults: //p' "$work/time.txt")" \
+  "$(sed -n 's/.*Major (requiring I\/O) page faults: //p' "$work/time.txt")"
 printf 'simulator alone: the same %s requests in %.2f s, %.0f events/s\n' "$requests" "$replay_secs" "$(echo "$shipped / $replay_secs" | bc -l)"
 [ -z "$cat_secs" ] || printf 'cat of the NDJSON to /dev/null: %.3f s, %.0f events/s\n' "$cat_secs" "$(echo "$shipped / $cat_secs" | bc -l)"
 printf 'result sinks=%s sink=%s format=%s rows=%s page_size=%s shipped=%s unique=%s wall=%.3f cpu=%.2f rss_kib=%s sim_cpu=%.2f requests=%s sim_alone=%.3f cat=%s\n' \
