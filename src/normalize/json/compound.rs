@@ -99,7 +99,7 @@ impl<'a> Compound<'a> {
 /// settled when compiling, and `,"name":` is one constant on the stack, appended with one
 /// capacity check (from its second byte for the first field). An ECS document has about
 /// 60 field names; written by a called function they took 10 % of an ECS backfill's
-/// instructions, and inlined the backfill executes about 10 % fewer, for 12 KB more code
+/// instructions, and inlined the backfill executes about 10 % fewer, for 6 KB more code
 /// (BENCHMARKS.md, "Field names settled when compiling"). A name longer than
 /// [`SHORT_KEY`] or in need of escaping (none of ours) takes [`write_str`].
 #[inline(always)]
