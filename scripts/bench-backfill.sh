@@ -212,6 +212,9 @@ printf 'peak RSS: %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"
 printf 'page faults: %s minor, %s major\n' \
   "$(sed -n 's/.*Minor (reclaiming a frame) page faults: //p' "$work/time.txt")" \
   "$(sed -n 's/.*Major (requiring I\/O) page faults: //p' "$work/time.txt")"
+printf 'context switches: %s voluntary, %s involuntary\n' \
+  "$(sed -n 's/.*Voluntary context switches: //p' "$work/time.txt")" \
+  "$(sed -n 's/.*Involuntary context switches: //p' "$work/time.txt")"
 printf 'simulator alone: the same %s requests in %.2f s, %.0f events/s\n' "$requests" "$replay_secs" "$(echo "$shipped / $replay_secs" | bc -l)"
 [ -z "$cat_secs" ] || printf 'cat of the NDJSON to /dev/null: %.3f s, %.0f events/s\n' "$cat_secs" "$(echo "$shipped / $cat_secs" | bc -l)"
 printf 'result sinks=%s sink=%s format=%s rows=%s page_size=%s shipped=%s unique=%s wall=%.3f cpu=%.2f rss_kib=%s sim_cpu=%.2f requests=%s sim_alone=%.3f cat=%s\n' \

@@ -343,9 +343,13 @@ pub(super) fn field<'de, A: MapAccess<'de>, T: Lenient>(
     map.next_value::<Field<T>>().map(|f| f.0)
 }
 
-impl Lenient for AuditEntry {
+/// Built in its box and filled in place: the entry is about 800 bytes, and returning it by
+/// value through serde's layers (`Option`, `Result`, the field, the page's closure) and
+/// boxing it at the end copied it about ten times per entry (BENCHMARKS.md, "Entries built
+/// in their box").
+impl Lenient for Box<AuditEntry> {
     fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
-        let mut e = AuditEntry::default();
+        let mut e = Box::<AuditEntry>::default();
         let mut first = FirstOf::default();
         while let Some(Key(key)) = map.next_key::<Key>()? {
             if first.repeated(&key) {
@@ -429,7 +433,17 @@ impl Lenient for User {
 impl<'de> Deserialize<'de> for AuditEntry {
     /// Any JSON value: an object gives its fields, anything else an empty entry.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Field::<AuditEntry>::deserialize(d).map(|f| f.0.unwrap_or_default())
+        BoxedEntry::deserialize(d).map(|b| *b.0)
+    }
+}
+
+/// An entry read straight into its box, as the pipeline keeps it (see the `Lenient` impl).
+pub(super) struct BoxedEntry(pub(super) Box<AuditEntry>);
+
+impl<'de> Deserialize<'de> for BoxedEntry {
+    /// Any JSON value: an object gives its fields, anything else an empty entry.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Field::<Box<AuditEntry>>::deserialize(d).map(|f| BoxedEntry(f.0.unwrap_or_default()))
     }
 }
 
@@ -443,7 +457,13 @@ impl AuditEntry {
     /// Parse one entry's JSON. Never fails: a value that is not even an object gives an
     /// entry with every field empty, which the tailer still forwards (raw) and counts.
     pub fn parse(raw: &str) -> Self {
-        serde_json::from_str(raw).unwrap_or_else(|_| Self::parse_fields(raw))
+        *Self::parse_boxed(raw)
+    }
+
+    /// [`Self::parse`], into the box the pipeline keeps it in.
+    pub fn parse_boxed(raw: &str) -> Box<Self> {
+        serde_json::from_str::<BoxedEntry>(raw)
+            .map_or_else(|_| Box::new(Self::parse_fields(raw)), |b| b.0)
     }
 
     /// The fields one at a time, for an entry that did not parse whole: a value nested past

@@ -193,15 +193,15 @@ impl LazyAudit {
     /// entries anyway, where a glance first would only add work; and for JSON a glance
     /// cannot read at all, with [`AuditEntry::parse`]'s own fallbacks.
     pub fn whole(raw: Bytes, json: &str) -> Self {
-        Self::read_as(raw, AuditEntry::parse(json))
+        Self::read_as(raw, AuditEntry::parse_boxed(json))
     }
 
     /// `raw`, already read whole (by the page's one pass, or by [`Self::whole`]).
-    pub(super) fn read_as(raw: Bytes, entry: AuditEntry) -> Self {
+    pub(super) fn read_as(raw: Bytes, entry: Box<AuditEntry>) -> Self {
         LazyAudit {
             route: Route::default(),
             raw,
-            whole: Whole::Read(Box::new(noted(entry))),
+            whole: Whole::Read(noted(entry)),
         }
     }
 
@@ -236,7 +236,7 @@ impl LazyAudit {
             // The page made its body valid UTF-8 before slicing entries out of it (see
             // [`super::parse_stream_page`]), so this borrows; the lossy copy is never made.
             Whole::Later(cell) => {
-                cell.get_or_init(|| Box::new(parse_whole(&String::from_utf8_lossy(&self.raw))))
+                cell.get_or_init(|| parse_whole(&String::from_utf8_lossy(&self.raw)))
             }
         }
     }
@@ -246,7 +246,7 @@ impl LazyAudit {
         if let Whole::Later(cell) = &mut self.whole {
             let entry = match cell.take() {
                 Some(entry) => entry,
-                None => Box::new(parse_whole(&String::from_utf8_lossy(&self.raw))),
+                None => parse_whole(&String::from_utf8_lossy(&self.raw)),
             };
             self.whole = Whole::Read(entry);
         }
@@ -263,12 +263,12 @@ impl LazyAudit {
     }
 }
 
-fn parse_whole(json: &str) -> AuditEntry {
-    noted(AuditEntry::parse(json))
+fn parse_whole(json: &str) -> Box<AuditEntry> {
+    noted(AuditEntry::parse_boxed(json))
 }
 
 /// `entry`, with the fields it could not read counted and logged, however it was read.
-fn noted(entry: AuditEntry) -> AuditEntry {
+fn noted(entry: Box<AuditEntry>) -> Box<AuditEntry> {
     if !entry.unreadable.is_empty() {
         crate::ops::metrics::coder_error("unreadable_field");
         tracing::warn!(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::connection::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase};
-use super::entry::Field;
+use super::entry::{BoxedEntry, Field};
 use super::lazy::{Glance, LazyAudit};
 use super::time::parse_time;
 use super::{AuditEntry, EntryKey, Oversized, Stream};
@@ -240,9 +240,9 @@ fn read_in_one_pass(stream: Stream, reading: Reading, body: &Bytes, text: &str) 
         (Stream::Audit, Reading::Glance) => one_pass::read(text, field, |glance: Glance, at| {
             glanced_event(glance, body.slice(at))
         })?,
-        (Stream::Audit, Reading::Whole) => one_pass::read(text, field, |entry: AuditEntry, at| {
+        (Stream::Audit, Reading::Whole) => one_pass::read(text, field, |entry: BoxedEntry, at| {
             let raw = body.slice(at);
-            whole_event(LazyAudit::read_as(raw.clone(), entry), raw)
+            whole_event(LazyAudit::read_as(raw.clone(), entry.0), raw)
         })?,
         (Stream::Connection, _) => one_pass::read(text, field, |log: Field<ConnectionLog>, at| {
             connection_event(log.0.unwrap_or_default(), body.slice(at))
