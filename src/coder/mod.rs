@@ -46,4 +46,5 @@ pub use outlet::{Outlet, TailError};
 pub use page::{Entry, Event, Page, Reading, parse_page, parse_stream_page, parse_stream_page_as};
 pub use stream::Stream;
 pub use tailer::{StepReport, Tailer};
+pub(crate) use time::parse_time_with_offset;
 pub use window::{Window, date_to_bound};

@@ -40,7 +40,9 @@ use serde_json::{Value, json};
 use super::facts::{non_empty, non_nil, parse_ip};
 use super::outcome::{ExitDetail, signal};
 use super::time::rfc3339_micros;
-use crate::coder::{ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, User};
+use crate::coder::{
+    ConnectionEvent, ConnectionLog, DISCONNECT_SUFFIX, Phase, User, parse_time_with_offset,
+};
 
 pub use ecs::ecs_document;
 pub use lines::{cef_line, leef_line};
@@ -126,7 +128,7 @@ impl<'a> ConnectionFacts<'a> {
         } else {
             Kind::Web
         };
-        let parse = |t: Option<&str>| t.and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        let parse = parse_time_with_offset;
         let ssh = log.ssh_info.as_ref();
         let status = log.web_info.as_ref().and_then(|w| w.status_code);
         let verdict = match (kind, moment) {

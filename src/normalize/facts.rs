@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use super::outcome::{Outcome, Status};
 use crate::coder::context::UserInfo;
-use crate::coder::{AuditEntry, CoderContext, JsonText, User};
+use crate::coder::{AuditEntry, CoderContext, JsonText, User, parse_time_with_offset};
 
 const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -210,10 +210,7 @@ impl<'a> Facts<'a> {
         let status = Status::of(resource_type, action, entry.status_code);
         Facts {
             entry,
-            time: entry
-                .time
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
+            time: parse_time_with_offset(entry.time.as_deref()),
             ip,
             resource_type,
             action,
