@@ -128,7 +128,6 @@ impl<'a> ConnectionFacts<'a> {
         } else {
             Kind::Web
         };
-        let parse = parse_time_with_offset;
         let ssh = log.ssh_info.as_ref();
         let status = log.web_info.as_ref().and_then(|w| w.status_code);
         let verdict = match (kind, moment) {
@@ -155,8 +154,8 @@ impl<'a> ConnectionFacts<'a> {
             moment,
             kind,
             connection_type,
-            connect_time: parse(log.connect_time.as_deref()),
-            disconnect_time: parse(ssh.and_then(|s| s.disconnect_time.as_deref())),
+            connect_time: parse_time_with_offset(log.connect_time.as_deref()),
+            disconnect_time: parse_time_with_offset(ssh.and_then(|s| s.disconnect_time.as_deref())),
             ip: non_empty(log.ip.as_deref()).and_then(parse_ip),
             user: log.user(),
             verdict,
