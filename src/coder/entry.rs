@@ -343,7 +343,7 @@ pub(super) fn field<'de, A: MapAccess<'de>, T: Lenient>(
     map.next_value::<Field<T>>().map(|f| f.0)
 }
 
-/// Built in its box and filled in place: the entry is about 800 bytes, and returning it by
+/// Built in its box and filled in place: the entry is 816 bytes, and returning it by
 /// value through serde's layers (`Option`, `Result`, the field, the page's closure) and
 /// boxing it at the end copied it about ten times per entry (BENCHMARKS.md, "Entries built
 /// in their box").
