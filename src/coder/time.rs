@@ -36,18 +36,14 @@ fn go_utc(b: &[u8]) -> Option<DateTime<Utc>> {
     if b[13] != b':' || b[16] != b':' || b.last() != Some(&b'Z') {
         return None;
     }
-    let year = number(&b[0..4])?;
-    let (month, day) = (number(&b[5..7])?, number(&b[8..10])?);
-    let (hour, minute, second) = (
-        number(&b[11..13])?,
-        number(&b[14..16])?,
-        number(&b[17..19])?,
-    );
+    let year = pair(b, 0)? * 100 + pair(b, 2)?;
+    let (month, day) = (pair(b, 5)?, pair(b, 8)?);
+    let (hour, minute, second) = (pair(b, 11)?, pair(b, 14)?, pair(b, 17)?);
     let fraction = &b[19..b.len() - 1];
     let nanos = match fraction {
         [] => 0,
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
-            number(digits)? * 10u32.pow(9 - digits.len() as u32)
+            number(digits)? * SCALE[digits.len()]
         }
         _ => return None,
     };
@@ -60,11 +56,38 @@ fn go_utc(b: &[u8]) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// What a fraction of `n` digits is multiplied by to give nanoseconds.
+const SCALE: [u32; 10] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
+/// The two decimal digits at `at` as a number. Both are tested at once: a byte that is no
+/// digit gives a value over 9 once `'0'` is taken away (wrapping below it).
+fn pair(b: &[u8], at: usize) -> Option<u32> {
+    let (tens, ones) = (b[at].wrapping_sub(b'0'), b[at + 1].wrapping_sub(b'0'));
+    (tens.max(ones) < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
+}
+
 /// Decimal digits, all of them, as a number (at most 9: no overflow).
 fn number(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |n, &d| {
-        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-    })
+    let mut n = 0u32;
+    for &d in digits {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(d);
+    }
+    Some(n)
 }
 
 #[cfg(test)]

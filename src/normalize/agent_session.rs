@@ -23,13 +23,14 @@ use super::geoip::OcsfPlace;
 use super::ocsf::document::{Actor, Endpoint, Metadata, OcsfUser, Org};
 use super::ocsf::{Context, Nth, OcsfVersion, labels, product, status, status_detail};
 use super::ocsf_types::{Agent, agent};
+use super::text::{Displayed, Joined};
 use super::{Trim, Truncation, severity};
 
 /// The OCSF event of one agent row, for `activity` (an [`super::Class::SshActivity`] or
 /// [`super::Class::NetworkActivity`] from [`super::classify::ocsf`]).
 pub fn ocsf_event<'a>(
     facts: &'a Facts<'a>,
-    activity: &Activity,
+    activity: &'a Activity,
     nth: Nth,
     ctx: &'a Context<'a>,
     trim: &'a Trim,
@@ -104,7 +105,7 @@ pub fn ocsf_event<'a>(
         activity_id: activity.id,
         activity_name: activity.name(),
         type_uid: class.uid() * 100 + activity.id,
-        type_name: format!("{}: {caption}", class.caption()),
+        type_name: Joined([class.caption(), ": ", caption]),
         severity_id,
         severity: if severity_id == 2 {
             "Low"
@@ -115,7 +116,7 @@ pub fn ocsf_event<'a>(
         timezone_offset: facts.time.map(|t| t.offset().local_minus_utc() / 60),
         status_id,
         status,
-        status_code: entry.status_code.map(|c| c.to_string()),
+        status_code: entry.status_code.map(Displayed),
         status_detail: status_detail(facts),
         message: facts.message(),
         metadata: Metadata {
@@ -177,9 +178,9 @@ pub struct SessionEvent<'a> {
     category_uid: u32,
     category_name: &'static str,
     activity_id: u32,
-    activity_name: String,
+    activity_name: &'a str,
     type_uid: u32,
-    type_name: String,
+    type_name: Joined<'static, 3>,
     severity_id: u32,
     severity: &'static str,
     time: i64,
@@ -188,7 +189,7 @@ pub struct SessionEvent<'a> {
     status_id: u32,
     status: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    status_code: Option<String>,
+    status_code: Option<Displayed<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status_detail: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]

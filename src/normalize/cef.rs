@@ -21,12 +21,12 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
     let version = enrich.coder_version.as_deref().unwrap_or("unknown");
     let name = facts
         .message()
-        .map_or_else(|| facts.operation(), |m| m.into_owned());
+        .map_or_else(|| facts.operation().to_string(), |m| m.into_owned());
     let _ = write!(
         out,
         "CEF:0|Coder|Coder|{}|{}|{}|{}|",
         header(version),
-        header(&facts.operation()),
+        header(&facts.operation().to_string()),
         header(&truncate(&name, 512)),
         severity_0_to_10(facts),
     );

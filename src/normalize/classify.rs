@@ -276,10 +276,10 @@ impl Activity {
     }
 
     /// `activity_name`: the caption, or Coder's verb for 99.
-    pub fn name(&self) -> String {
+    pub fn name(&self) -> &str {
         match self.class.activity_caption(self.id) {
-            Some(c) => c.to_owned(),
-            None => self.other.clone().unwrap_or_else(|| "Other".to_owned()),
+            Some(c) => c,
+            None => self.other.as_deref().unwrap_or("Other"),
         }
     }
 }

@@ -23,7 +23,7 @@ pub use fields::Document;
 use fields::{
     CoderAudit, CoderFields, CoderOrganization, CoderUser, Ecs, EventFields, GroupFields, Host,
     Http, HttpRequest, HttpResponse, Observer, Organization, Related, Resource, Service, Source,
-    UserAgent, UserChanges, UserFields, UserTarget,
+    Tags, UserAgent, UserChanges, UserFields, UserTarget,
 };
 
 pub const ECS_VERSION: &str = "9.4.0";
@@ -92,9 +92,6 @@ pub fn document<'a>(
         .collect();
     labels.insert("coder_resource_type", facts.resource_type);
 
-    let mut tags = vec!["coder", "audit"];
-    tags.extend(enrich.tags.iter().map(String::as_str));
-
     let status = facts.status.http();
     let exit_code = facts.status.exit_code();
     let reason = reason(facts);
@@ -157,7 +154,7 @@ pub fn document<'a>(
         }),
         related: Related {
             user: related_user,
-            ip: facts.ip.into_iter().collect(),
+            ip: facts.ip.as_slice(),
         },
         service: Service {
             name: "coder",
@@ -171,7 +168,9 @@ pub fn document<'a>(
             version: enrich.coder_version.as_deref(),
         },
         labels,
-        tags,
+        tags: Tags {
+            operator: &enrich.tags,
+        },
         coder: CoderFields {
             truncated: trim.truncation.as_ref().map(|_| true),
             workspace: looked_up::workspace(facts.context),
@@ -206,7 +205,7 @@ pub fn document<'a>(
                     .map(|u| CoderUser {
                         login_type: non_empty(u.login_type.as_deref()),
                         status: non_empty(u.status.as_deref()),
-                        roles: facts.role_names.clone(),
+                        roles: &facts.role_names,
                     })
                     .filter(|u| {
                         u.login_type.is_some() || u.status.is_some() || !u.roles.is_empty()

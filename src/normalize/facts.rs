@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::outcome::{Outcome, Status};
+use super::text::Joined;
 use crate::coder::context::UserInfo;
 use crate::coder::{AuditEntry, CoderContext, JsonText, User, parse_time_with_offset};
 
@@ -275,8 +276,8 @@ impl<'a> Facts<'a> {
 
     /// `<resource_type>.<action>`, the vendor-style action name both schemas carry.
     /// (`concat`, not `format!`: an event's every string is built on the hot path.)
-    pub fn operation(&self) -> String {
-        [self.resource_type, ".", self.action].concat()
+    pub fn operation(&self) -> Joined<'a, 3> {
+        Joined([self.resource_type, ".", self.action])
     }
 
     /// `description` with the `{user}` and `{target}` placeholders the Coder UI fills in.

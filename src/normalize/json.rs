@@ -119,9 +119,16 @@ fn half(bytes: &[u8]) -> u32 {
 
 /// `value` as a JSON string, quotes included.
 pub(crate) fn write_str(out: &mut Vec<u8>, value: &str) {
-    let bytes = value.as_bytes();
-    out.reserve(bytes.len() + 2);
+    out.reserve(value.len() + 2);
     out.push(b'"');
+    write_inside(out, value);
+    out.push(b'"');
+}
+
+/// `value` escaped, without quotes: a whole string, or a piece of one.
+#[inline(always)]
+fn write_inside(out: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
     if clean(bytes) {
         out.extend_from_slice(bytes);
     } else {
@@ -135,7 +142,17 @@ pub(crate) fn write_str(out: &mut Vec<u8>, value: &str) {
         }
         out.extend_from_slice(&bytes[start..]);
     }
-    out.push(b'"');
+}
+
+/// What `Display` writes, escaped piece by piece into the string being written: a value
+/// made of parts (`workspace.create`, `API Activity: Create`) needs no `String` of its own.
+struct Inside<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Inside<'_> {
+    fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+        write_inside(self.0, piece);
+        Ok(())
+    }
 }
 
 /// One escaped byte, as serde_json writes it (`\n`, `\"`, `\u001f`, ...).
@@ -236,6 +253,19 @@ impl<'a> ser::Serializer for Json<'a> {
         } else {
             write_str(self.out, v);
         }
+        Ok(())
+    }
+
+    /// Written straight into the output, escaped as it comes (serde's default builds a
+    /// `String` first).
+    fn collect_str<T: ?Sized + std::fmt::Display>(self, value: &T) -> Result<(), Error> {
+        use std::fmt::Write;
+        if self.verbatim {
+            return self.serialize_str(&value.to_string());
+        }
+        self.out.push(b'"');
+        write!(Inside(self.out), "{value}").map_err(|e| Error(e.to_string()))?;
+        self.out.push(b'"');
         Ok(())
     }
 

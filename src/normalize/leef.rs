@@ -24,7 +24,7 @@ pub fn line(facts: &Facts<'_>, enrich: &Enrichment) -> String {
         out,
         "LEEF:2.0|Coder|Coder|{}|{}|x09|",
         header(version),
-        header(&facts.operation())
+        header(&facts.operation().to_string())
     );
     let mut attrs = Attributes {
         out: &mut out,

@@ -26,6 +26,7 @@ pub mod looked_up;
 pub mod ocsf;
 pub mod ocsf_types;
 pub mod outcome;
+pub mod text;
 mod time;
 
 use chrono::{DateTime, Utc};

@@ -17,6 +17,7 @@ use super::geoip::OcsfPlace;
 pub use super::ocsf_types::OcsfVersion;
 use super::ocsf_types::StringType;
 use super::outcome::{ExitDetail, Outcome, Status};
+use super::text::{Displayed, Joined};
 use super::{Enrichment, Trim, classify, looked_up, severity};
 
 pub(super) mod document;
@@ -291,7 +292,7 @@ pub fn event<'a>(
         activity_id: activity.id,
         activity_name,
         type_uid: class.uid() * 100 + activity.id,
-        type_name: format!("{}: {}", class.caption(), type_caption),
+        type_name: Joined([class.caption(), ": ", type_caption]),
         severity_id,
         severity: match severity_id {
             1 => "Informational",
@@ -303,7 +304,7 @@ pub fn event<'a>(
         timezone_offset: facts.time.map(|t| t.offset().local_minus_utc() / 60),
         status_id,
         status,
-        status_code: status_code.map(|c| c.to_string()),
+        status_code: status_code.map(Displayed),
         status_detail: status_detail(facts),
         message,
         metadata: Metadata {
@@ -312,7 +313,7 @@ pub fn event<'a>(
             // 1.8: `uid` is this OCSF event's own id, `original_event_uid` Coder's.
             original_event_uid: non_empty(entry.id.as_deref()).filter(|_| v18),
             correlation_uid: facts.request_id,
-            event_code: operation.clone(),
+            event_code: operation,
             log_name: "audit",
             original_time: non_empty(entry.time.as_deref()),
             processed_time: read_at.timestamp_millis(),
@@ -340,7 +341,7 @@ pub fn event<'a>(
             }),
         resources: (class == Class::ApiActivity).then_some([resource]),
         api: (class == Class::ApiActivity).then(|| Api {
-            operation: operation.clone(),
+            operation,
             service: ApiService { name: "coderd" },
             request: facts.request_id.map(|uid| ApiRequest { uid }),
             // An exit code is no API response.
@@ -406,7 +407,7 @@ pub fn event<'a>(
                 additional_fields: facts
                     .additional_fields()
                     .filter(|_| class != Class::ApiActivity && !trim.drop_additional),
-                actor_roles: facts.role_names.clone(),
+                actor_roles: &facts.role_names,
                 actor_status: facts.user.and_then(|u| non_empty(u.status.as_deref())),
                 actor_email: user_email,
                 actor_login_type: login_type,

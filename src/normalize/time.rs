@@ -7,11 +7,11 @@ use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 /// an ECS backfill's instructions for the two stamps of every event (BENCHMARKS.md,
 /// "Writing the documents"); this writes the digits itself and leaves to chrono what it
 /// does not cover: years outside 0–9999 (a sign and more digits) and a leap second.
-pub fn rfc3339_micros(t: DateTime<Utc>) -> String {
+pub fn rfc3339_micros(t: DateTime<Utc>) -> Stamp {
     let year = t.year();
     let nanos = t.nanosecond();
     if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
-        return t.to_rfc3339_opts(SecondsFormat::Micros, true);
+        return Stamp::Other(t.to_rfc3339_opts(SecondsFormat::Micros, true));
     }
     let mut text = *b"0000-00-00T00:00:00.000000Z";
     digits(&mut text[0..4], year.unsigned_abs());
@@ -21,10 +21,39 @@ pub fn rfc3339_micros(t: DateTime<Utc>) -> String {
     digits(&mut text[14..16], t.minute());
     digits(&mut text[17..19], t.second());
     digits(&mut text[20..26], nanos / 1_000);
-    // ASCII digits and punctuation, so always UTF-8 (collecting chars pushed them one by
-    // one, and `from_utf8_lossy` walks them as chunks: 250 instructions a stamp).
-    String::from_utf8(text.to_vec())
-        .unwrap_or_else(|_| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    Stamp::Digits(text)
+}
+
+/// A time as [`rfc3339_micros`] writes it. The usual shape is kept on the stack: two
+/// stamps an event were two allocations, each freed once the event was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stamp {
+    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: ASCII digits and punctuation.
+    Digits([u8; 27]),
+    /// What chrono wrote: a year outside 0–9999, or a leap second.
+    Other(String),
+}
+
+impl Stamp {
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Always ASCII (see `rfc3339_micros`), so the check never fails.
+            Stamp::Digits(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Stamp::Other(text) => text,
+        }
+    }
+}
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// `n` in decimal, right-aligned in `slot` and cut to its width.
@@ -58,7 +87,7 @@ mod tests {
             DateTime::from_timestamp(1_765_015_200, 999_999).map(|t| t.with_timezone(&Utc)),
         ];
         for t in edges.into_iter().flatten() {
-            assert_eq!(rfc3339_micros(t), chrono_s(t));
+            assert_eq!(rfc3339_micros(t).as_str(), chrono_s(t));
         }
     }
 
@@ -69,7 +98,7 @@ mod tests {
             nanos in 0u32..1_000_000_000,
         ) {
             if let Some(t) = DateTime::from_timestamp(secs, nanos) {
-                prop_assert_eq!(rfc3339_micros(t), chrono_s(t));
+                prop_assert_eq!(rfc3339_micros(t).to_string(), chrono_s(t));
             }
         }
     }

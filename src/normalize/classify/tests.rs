@@ -30,7 +30,7 @@ fn user_writes_by_what_changed() {
     let a = ocsf(ClassStrategy::Semantic, with_diff("user", "write", &name));
     assert_eq!(
         (a[0].class, a[0].id, a[0].name()),
-        (Class::AccountChange, 99, "Update".into())
+        (Class::AccountChange, 99, "Update")
     );
 }
 
@@ -79,10 +79,7 @@ fn agent_rows_are_sessions_by_connection_type() {
         ("Web Terminal", Class::NetworkActivity),
     ] {
         let a = ocsf(ClassStrategy::Semantic, row(ct));
-        assert_eq!(
-            (a[0].class, a[0].id, a[0].name()),
-            (class, 2, "Close".into())
-        );
+        assert_eq!((a[0].class, a[0].id, a[0].name()), (class, 2, "Close"));
     }
     let unknown = ocsf(
         ClassStrategy::Semantic,
@@ -150,7 +147,7 @@ fn unknown_actions_and_types_are_mapped_not_dropped() {
     );
     assert_eq!(
         (a[0].class, a[0].id, a[0].name()),
-        (Class::ApiActivity, 99, "Rewind All".into())
+        (Class::ApiActivity, 99, "Rewind All")
     );
     assert_eq!(
         ecs("time_machine", "rewind_all", Outcome::Success),

@@ -13,11 +13,13 @@ use crate::normalize::Truncation;
 use crate::normalize::diff::{self, Redacted};
 use crate::normalize::geoip::EcsPlace;
 use crate::normalize::looked_up::{TemplateView, WorkspaceView};
+use crate::normalize::text::Joined;
+use crate::normalize::time::Stamp;
 
 #[derive(Serialize)]
 pub struct Document<'a> {
     #[serde(rename = "@timestamp")]
-    pub(super) timestamp: String,
+    pub(super) timestamp: Stamp,
     pub(super) ecs: Ecs,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<Cow<'a, str>>,
@@ -42,8 +44,28 @@ pub struct Document<'a> {
     pub(super) service: Service<'a>,
     pub(super) observer: Observer<'a>,
     pub(super) labels: BTreeMap<&'a str, &'a str>,
-    pub(super) tags: Vec<&'a str>,
+    pub(super) tags: Tags<'a>,
     pub(super) coder: CoderFields<'a>,
+}
+
+/// `tags`: `coder` and `audit`, then the operator's (`[normalize] tags`), written as one
+/// list without building one per event.
+pub(super) struct Tags<'a> {
+    pub(super) operator: &'a [String],
+}
+
+impl Serialize for Tags<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(2 + self.operator.len()))?;
+        for tag in ["coder", "audit"]
+            .into_iter()
+            .chain(self.operator.iter().map(String::as_str))
+        {
+            seq.serialize_element(tag)?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -57,12 +79,12 @@ pub(super) struct EventFields<'a> {
     pub(super) category: &'static [&'static str],
     #[serde(rename = "type")]
     pub(super) kind_type: &'static [&'static str],
-    pub(super) action: String,
+    pub(super) action: Joined<'a, 3>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) outcome: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) id: Option<&'a str>,
-    pub(super) created: String,
+    pub(super) created: Stamp,
     pub(super) dataset: &'static str,
     pub(super) module: &'static str,
     pub(super) provider: &'static str,
@@ -216,8 +238,8 @@ pub(super) struct HttpResponse {
 pub(super) struct Related<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) user: Vec<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) ip: Vec<IpAddr>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub(super) ip: &'a [IpAddr],
 }
 
 impl Related<'_> {
@@ -325,6 +347,6 @@ pub(super) struct CoderUser<'a> {
     pub(super) status: Option<&'a str>,
     /// The acting user's roles as Coder reads them now, not at the event: ECS defines
     /// `user.roles` as "at the time of the event", which Coder cannot say.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) roles: Vec<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub(super) roles: &'a [&'a str],
 }

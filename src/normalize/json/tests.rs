@@ -183,7 +183,50 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A value whose `Serialize` hands its `Display` to `collect_str`, written in the pieces
+/// given (as `format_args!` hands `fmt::Write` several pieces).
+#[derive(Debug)]
+struct Pieces(Vec<String>);
+
+impl std::fmt::Display for Pieces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|p| f.write_str(p))
+    }
+}
+
+impl Serialize for Pieces {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[test]
+fn displayed_values_are_one_string_escaped_across_their_pieces() {
+    let long = "x".repeat(17);
+    for pieces in [
+        vec![],
+        vec![""],
+        vec!["workspace", ".", "create"],
+        vec!["API Activity", ": ", "Create"],
+        vec!["a\"", "\\", "\n\u{1f}b"],
+        vec![long.as_str(), "\"", "é€𝄞"],
+    ] {
+        let value = Pieces(pieces.into_iter().map(str::to_owned).collect());
+        agree(&value);
+        agree(&[&value]);
+    }
+    agree(&(format_args!("{}", -137i64), format_args!("{:>5}", 42)));
+}
+
 proptest! {
+    #[test]
+    fn any_displayed_pieces_are_written_as_serde_json_writes_them(
+        pieces in proptest::collection::vec(text(), 0..5),
+    ) {
+        let value = Pieces(pieces);
+        prop_assert_eq!(ours(&value), theirs(&value));
+    }
+
     #[test]
     fn any_json_value_is_written_as_serde_json_writes_it(value in json()) {
         prop_assert_eq!(ours(&value), theirs(&value));

@@ -11,6 +11,7 @@ use crate::coder::JsonText;
 use crate::normalize::Truncation;
 use crate::normalize::diff::Redacted;
 use crate::normalize::geoip::OcsfPlace;
+use crate::normalize::text::{Displayed, Joined};
 
 #[derive(Serialize)]
 pub struct Event<'a> {
@@ -19,9 +20,9 @@ pub struct Event<'a> {
     pub(super) category_uid: u32,
     pub(super) category_name: &'static str,
     pub(super) activity_id: u32,
-    pub(super) activity_name: String,
+    pub(super) activity_name: &'a str,
     pub(super) type_uid: u32,
-    pub(super) type_name: String,
+    pub(super) type_name: Joined<'static, 3>,
     pub(super) severity_id: u32,
     pub(super) severity: &'static str,
     pub(super) time: i64,
@@ -30,7 +31,7 @@ pub struct Event<'a> {
     pub(super) status_id: u32,
     pub(super) status: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) status_code: Option<String>,
+    pub(super) status_code: Option<Displayed<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) status_detail: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,7 +80,7 @@ pub(in crate::normalize) struct Metadata<'a> {
     pub(in crate::normalize) original_event_uid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(in crate::normalize) correlation_uid: Option<&'a str>,
-    pub(in crate::normalize) event_code: String,
+    pub(in crate::normalize) event_code: Joined<'a, 3>,
     pub(in crate::normalize) log_name: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(in crate::normalize) original_time: Option<&'a str>,
@@ -173,7 +174,7 @@ pub(super) struct ResourceDetails<'a> {
 
 #[derive(Serialize)]
 pub(super) struct Api<'a> {
-    pub(super) operation: String,
+    pub(super) operation: Joined<'a, 3>,
     pub(super) service: ApiService,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) request: Option<ApiRequest<'a>>,
@@ -255,8 +256,8 @@ pub(super) struct UnmappedCoder<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) additional_fields: Option<&'a JsonText>,
     /// The actor's role names, as Coder reads them now (not at the event).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) actor_roles: Vec<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub(super) actor_roles: &'a [&'a str],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) actor_status: Option<&'a str>,
     /// The actor's e-mail as Coder has it, when it is no OCSF `email_t` (see
