@@ -21,7 +21,7 @@ use super::classify::Activity;
 use super::facts::{Facts, Workspace, non_empty};
 use super::geoip::OcsfPlace;
 use super::ocsf::document::{Actor, Endpoint, Metadata, OcsfUser, Org};
-use super::ocsf::{Context, Nth, OcsfVersion, labels, product, status, status_detail};
+use super::ocsf::{Context, Nth, OcsfVersion, labels, product, status, status_detail, type_name};
 use super::ocsf_types::{Agent, agent};
 use super::text::{Displayed, Joined};
 use super::{Trim, Truncation, severity};
@@ -96,7 +96,6 @@ pub fn ocsf_event<'a>(
     });
     let read_at = ctx.read_at;
     let truncation = trim.truncation.as_ref();
-    let caption = class.activity_caption(activity.id).unwrap_or("Other");
     SessionEvent {
         class_uid: class.uid(),
         class_name: class.caption(),
@@ -105,7 +104,7 @@ pub fn ocsf_event<'a>(
         activity_id: activity.id,
         activity_name: activity.name(),
         type_uid: class.uid() * 100 + activity.id,
-        type_name: Joined([class.caption(), ": ", caption]),
+        type_name: type_name(activity),
         severity_id,
         severity: if severity_id == 2 {
             "Low"

@@ -89,6 +89,14 @@ pub(super) fn labels(enrich: &Enrichment) -> Vec<Cow<'_, str>> {
     labels
 }
 
+/// `type_name`: the class's caption and the activity's, `Other` for 99 (Coder's own verb
+/// goes to `activity_name`).
+pub(super) fn type_name(activity: &Activity) -> Joined<'static, 3> {
+    let class = activity.class;
+    let caption = class.activity_caption(activity.id).unwrap_or("Other");
+    Joined([class.caption(), ": ", caption])
+}
+
 /// OCSF `status_id` and `status`: the caption, or for 99 (Other) what the source says.
 pub(super) fn status(facts: &Facts<'_>) -> (u32, Cow<'static, str>) {
     match (facts.outcome, facts.status) {
@@ -263,7 +271,6 @@ pub fn event<'a>(
     let message = facts.message();
     let src_ip = facts.ip;
     let activity_name = activity.name();
-    let type_caption = class.activity_caption(activity.id).unwrap_or("Other");
     let operation = facts.operation();
     let multi = count > 1;
     let uid = non_empty(entry.id.as_deref()).map(|id| {
@@ -292,7 +299,7 @@ pub fn event<'a>(
         activity_id: activity.id,
         activity_name,
         type_uid: class.uid() * 100 + activity.id,
-        type_name: Joined([class.caption(), ": ", type_caption]),
+        type_name: type_name(activity),
         severity_id,
         severity: match severity_id {
             1 => "Informational",
